@@ -1,0 +1,74 @@
+// Package ad is the Active Directory backend: steps that act on a subject's
+// on-premises account over LDAP (LDAPS or StartTLS).
+package ad
+
+import (
+	"time"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+func init() { Register(steps.Default) }
+
+// Register adds the ad backend and its steps to r.
+func Register(r *steps.Registry) {
+	r.RegisterBackend(Backend)
+	for _, s := range Steps {
+		r.Register(s)
+	}
+}
+
+// Steps are the ad steps, in catalog order.
+var Steps = []steps.Spec{disableAccount, resetPassword, removeGroupMemberships}
+
+// Field names of the environment file's ad section.
+const (
+	fieldURL                = "url"
+	fieldBaseDN             = "base_dn"
+	fieldBindDN             = "bind_dn"
+	fieldBindPassword       = "bind_password"
+	fieldStartTLS           = "start_tls"
+	fieldCAFile             = "ca_file"
+	fieldInsecureSkipVerify = "insecure_skip_verify"
+	fieldTimeout            = "timeout"
+)
+
+// Backend is the ad backend's spec.
+var Backend = steps.BackendSpec{
+	Name:    "ad",
+	Summary: "On-premises Active Directory over LDAPS or LDAP with StartTLS",
+	Kinds:   []string{"hybrid"},
+	Fields: []steps.Param{
+		{Name: fieldURL, Type: steps.String, Format: "url", Required: true,
+			Description: "Domain controller: ldaps://host:636, or ldap://host:389 with start_tls.",
+			Examples:    []any{"ldaps://dc01.contoso.com:636"}},
+		{Name: fieldBaseDN, Type: steps.String, Required: true,
+			Description: "Where subjects are searched (subtree).", Examples: []any{"DC=contoso,DC=com"}},
+		{Name: fieldBindDN, Type: steps.String, Required: true,
+			Description: "The service account revoke binds as."},
+		{Name: fieldBindPassword, Type: steps.String, Secret: true, Required: true,
+			Description: "The service account's password, by reference: bind_password_env or bind_password_file."},
+		{Name: fieldStartTLS, Type: steps.Bool, Default: false,
+			Description: "Upgrade an ldap:// connection with StartTLS before binding."},
+		{Name: fieldCAFile, Type: steps.String, Format: "file",
+			Description: "PEM roots to verify the domain controller's certificate, added to the system's."},
+		{Name: fieldInsecureSkipVerify, Type: steps.Bool, Default: false,
+			Description: "Do not verify the server certificate. Warned about on every run; never in production."},
+		{Name: fieldTimeout, Type: steps.Duration, Default: 10 * time.Second,
+			Description: "Timeout of one LDAP operation."},
+	},
+	Validate: validate,
+	Open:     open,
+}
+
+func validate(s steps.Values) []string {
+	var problems []string
+	if u := s.String(fieldURL); u != "" && !s.Bool(fieldStartTLS) && !hasScheme(u, "ldaps") {
+		problems = append(problems, "url "+u+" is not ldaps:// and start_tls is off: the bind password and password resets would cross the network in clear")
+	}
+	return problems
+}
+
+func hasScheme(u, scheme string) bool {
+	return len(u) > len(scheme)+3 && u[:len(scheme)+3] == scheme+"://"
+}

@@ -1,0 +1,12 @@
+package entra
+
+import (
+	"context"
+	"errors"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
+	return nil, steps.Classify(steps.Invalid, errors.New("entra: the Graph backend is not built yet"))
+}
