@@ -1,6 +1,15 @@
 package ad
 
-import "github.com/revoke-dev/revoke/steps"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-ldap/ldap/v3"
+
+	"github.com/revoke-dev/revoke/steps"
+)
 
 var resetPassword = steps.Spec{
 	Name:    "ad.reset_password",
@@ -8,16 +17,215 @@ var resetPassword = steps.Spec{
 	Description: "Replaces unicodePwd with a fresh random password from crypto/rand, `times` times. " +
 		"Twice when the account is compromised: the first reset makes a stolen hash useless, the " +
 		"second one the password history a lagging replica could still accept. Passwords are never " +
-		"shown, logged or journaled. Refused over an unencrypted connection.",
+		"shown, logged or journaled. Refused over an unencrypted connection. After a crash, the " +
+		"resets already journaled count: `times: 2` means two resets in all.",
 	Params: []steps.Param{
-		{Name: "times", Type: steps.Int, Default: 1, Min: steps.Bounds(1), Max: steps.Bounds(5),
+		{Name: paramTimes, Type: steps.Int, Default: 1, Min: steps.Bounds(1), Max: steps.Bounds(5),
 			Description: "How many consecutive resets."},
-		{Name: "length", Type: steps.Int, Default: 32, Min: steps.Bounds(16), Max: steps.Bounds(256),
+		{Name: paramLength, Type: steps.Int, Default: 32, Min: steps.Bounds(16), Max: steps.Bounds(256),
 			Description: "Length of each generated password."},
 	},
 	Permissions: steps.Permissions{
-		ADRights: []string{"Reset Password on the user object", "an encrypted connection (LDAPS or StartTLS)"},
+		ADRights: []string{rightResetPassword, "an encrypted connection (LDAPS or StartTLS)"},
 	},
 	Idempotent:  false,
 	Containment: false,
+	New:         func() steps.Step { return &resetPasswordStep{generate: newPassword} },
+}
+
+const (
+	paramTimes         = "times"
+	paramLength        = "length"
+	rightResetPassword = "Reset Password on the user object"
+)
+
+// clockSkew is how far the domain controller's clock may trail the engine's
+// when Verify compares pwdLastSet with the run's start. Domain members keep
+// time with their DC (Kerberos fails beyond 5 minutes), so a minute is
+// generous and still far shorter than any earlier, unrelated reset.
+const clockSkew = time.Minute
+
+type resetPasswordStep struct {
+	// generate makes one password; tests wrap it to see what was sent.
+	generate func(length int, avoid string) ([]byte, error)
+}
+
+var (
+	_ steps.Step     = (*resetPasswordStep)(nil)
+	_ steps.Verifier = (*resetPasswordStep)(nil)
+)
+
+// Check says how many resets Apply would make. It is never satisfied: a
+// password cannot be read to tell whether it is already "reset".
+func (*resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, dn, err := target(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	if err := requireTLS(c, dn); err != nil {
+		return steps.Change{}, err
+	}
+	a, err := c.read(ctx, dn)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	times := max(call.With.Int(paramTimes), 1)
+	left := times - priorResets(call.Prior)
+	if left <= 0 {
+		return steps.Change{
+			Summary: fmt.Sprintf("%s already done before the interruption (pwdLastSet %s)", resetsText(times), pwdLastSetText(a.PwdLastSet)),
+			Details: map[string]any{"resets": 0, "of": times, attrPwdLastSet: a.PwdLastSet},
+		}, nil
+	}
+	return steps.Change{
+		Summary: fmt.Sprintf("%s of the password (pwdLastSet %s)", resetsText(left), pwdLastSetText(a.PwdLastSet)),
+		Details: map[string]any{"resets": left, "of": times, attrPwdLastSet: a.PwdLastSet},
+	}, nil
+}
+
+func resetsText(n int) string {
+	if n == 1 {
+		return "1 reset"
+	}
+	return fmt.Sprintf("%d resets", n)
+}
+
+// Apply resets the password `times` times, journaling each reset (never the
+// value) so that after a crash only the missing ones are made.
+func (s *resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, dn, err := target(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	if err := requireTLS(c, dn); err != nil {
+		return steps.Change{}, err
+	}
+	a, err := c.read(ctx, dn)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	times := max(call.With.Int(paramTimes), 1)
+	length := call.With.Int(paramLength)
+	if length == 0 {
+		length = 32
+	}
+	done := priorResets(call.Prior)
+	last := a.PwdLastSet
+	for n := done + 1; n <= times; n++ {
+		if err := s.reset(ctx, c, dn, a.SAM, length); err != nil {
+			return steps.Change{}, err
+		}
+		// Read pwdLastSet back for the journal: it is the proof, without
+		// the value, that this reset happened. A read failure must not
+		// hide a reset that was made, so it is journaled without it.
+		if b, err := c.read(ctx, dn); err == nil {
+			last = b.PwdLastSet
+		} else {
+			last = ""
+		}
+		call.Report(fmt.Sprintf("password reset %d of %d", n, times),
+			map[string]any{"reset": n, "of": times, attrPwdLastSet: last})
+	}
+	made := max(times-done, 0)
+	summary := fmt.Sprintf("password reset %d times (pwdLastSet %s)", made, pwdLastSetText(last))
+	switch {
+	case made == 1:
+		summary = fmt.Sprintf("password reset once (pwdLastSet %s)", pwdLastSetText(last))
+	case made == 0:
+		summary = fmt.Sprintf("%s already done before the interruption", resetsText(times))
+	}
+	if done > 0 && made > 0 {
+		summary += fmt.Sprintf("; %d done before the interruption", min(done, times))
+	}
+	return steps.Change{Summary: summary,
+		Details: map[string]any{"resets": made, "of": times, attrPwdLastSet: last}}, nil
+}
+
+// reset makes one reset: a single Replace of unicodePwd. A Delete+Add pair
+// would be a password change, which needs the old password.
+func (s *resetPasswordStep) reset(ctx context.Context, c *Conn, dn, sam string, length int) error {
+	pw, err := s.generate(length, sam)
+	if err != nil {
+		return steps.Errorf(steps.Other, "reset password of %s: generate a password: %w", dn, err)
+	}
+	enc := unicodePwd(pw)
+	clear(pw)
+	defer clear(enc)
+	req := ldap.NewModifyRequest(dn, nil)
+	// go-ldap takes strings: that copy, and the encoded request, cannot be
+	// zeroed; the buffers revoke owns are.
+	req.Replace(attrUnicodePwd, []string{string(enc)})
+	err = c.do(ctx, false, func(lc *ldap.Conn) error {
+		// Checked on the very connection the request goes out on: a
+		// redial could in principle have produced another one.
+		if !tlsActive(lc) {
+			return errNotEncrypted
+		}
+		return lc.Modify(req)
+	})
+	if errors.Is(err, errNotEncrypted) {
+		return unencrypted(c, dn)
+	}
+	if err != nil {
+		return classify("reset password of "+dn, rightResetPassword, err)
+	}
+	return nil
+}
+
+var errNotEncrypted = errors.New("connection not encrypted")
+
+// requireTLS refuses a password operation on an unencrypted connection
+// before anything is sent.
+func requireTLS(c *Conn, dn string) error {
+	if !c.Encrypted() {
+		return unencrypted(c, dn)
+	}
+	return nil
+}
+
+func unencrypted(c *Conn, dn string) error {
+	return steps.Errorf(steps.Invalid,
+		"reset password of %s refused: the connection to %s is not encrypted; use ldaps:// or start_tls: true",
+		dn, c.cfg.url)
+}
+
+// priorResets counts the resets journaled by earlier attempts: the highest
+// "reset" number reported. Details went through JSON, so numbers may be
+// float64.
+func priorResets(prior []steps.Progress) int {
+	done := 0
+	for _, p := range prior {
+		var n int
+		switch v := p.Details["reset"].(type) {
+		case int:
+			n = v
+		case int64:
+			n = int(v)
+		case float64:
+			n = int(v)
+		}
+		done = max(done, n)
+	}
+	return done
+}
+
+// Verify reads pwdLastSet back: it must be later than the run's start.
+func (*resetPasswordStep) Verify(ctx context.Context, call *steps.Call) error {
+	c, dn, err := target(call)
+	if err != nil {
+		return err
+	}
+	a, err := c.read(ctx, dn)
+	if err != nil {
+		return err
+	}
+	t, ok := filetime(a.PwdLastSet)
+	if !ok {
+		return steps.Errorf(steps.Other, "%s: pwdLastSet is %s after the reset", dn, pwdLastSetText(a.PwdLastSet))
+	}
+	if !call.RunStarted.IsZero() && t.Before(call.RunStarted.Add(-clockSkew)) {
+		return steps.Errorf(steps.Other, "%s: pwdLastSet %s is not after the run started (%s): the password was not reset",
+			dn, t.UTC().Format(time.RFC3339), call.RunStarted.UTC().Format(time.RFC3339))
+	}
+	return nil
 }

@@ -1,16 +1,114 @@
 package entra
 
-import "github.com/revoke-dev/revoke/steps"
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/identityprotection"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+const riskConfirmedCompromised = "confirmedCompromised"
 
 var confirmCompromised = steps.Spec{
 	Name:    "entra.confirm_compromised",
 	Summary: "Mark the user confirmed compromised in Identity Protection",
 	Description: "Sets the user's risk to high, so risk-based Conditional Access policies apply. " +
 		"Needs Entra ID P2. Identity Protection allows about one request a second per tenant and " +
-		"its throttling answers carry no Retry-After.",
+		"its throttling answers carry no Retry-After: revoke paces its calls to one a second and " +
+		"waits a second after a 429.",
 	Permissions: steps.Permissions{
 		GraphApplication: []string{"IdentityRiskyUser.ReadWrite.All"},
 		GraphDelegated:   []string{"IdentityRiskyUser.ReadWrite.All"},
 	},
 	Idempotent: true,
+	New:        func() steps.Step { return confirmCompromisedStep{} },
+}
+
+// confirmCompromisedStep implements entra.confirm_compromised.
+type confirmCompromisedStep struct{}
+
+var (
+	_ steps.Step     = confirmCompromisedStep{}
+	_ steps.Verifier = confirmCompromisedStep{}
+)
+
+// confirmCompromisedErrors: Identity Protection's 429s name no wait, so
+// one second (its budget) is asked for rather than the engine's backoff.
+var confirmCompromisedErrors = errorContext{
+	permission:   confirmCompromised.Permissions.GraphApplication[0],
+	throttleWait: time.Second,
+}
+
+func (confirmCompromisedStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	state, err := riskState(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	if state == riskConfirmedCompromised {
+		return steps.Change{Satisfied: true, Summary: "already " + riskConfirmedCompromised}, nil
+	}
+	return steps.Change{Summary: "riskState: " + state + " → " + riskConfirmedCompromised}, nil
+}
+
+func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	if err := c.riskGate.wait(ctx); err != nil {
+		return steps.Change{}, err
+	}
+	body := identityprotection.NewRiskyUsersConfirmCompromisedPostRequestBody()
+	body.SetUserIds([]string{id})
+	if err := c.graph.IdentityProtection().RiskyUsers().ConfirmCompromised().Post(ctx, body, nil); err != nil {
+		return steps.Change{}, classify(ctx, "confirm "+id+" compromised", err, confirmCompromisedErrors)
+	}
+	return steps.Change{Summary: "riskState: → " + riskConfirmedCompromised}, nil
+}
+
+func (confirmCompromisedStep) Verify(ctx context.Context, call *steps.Call) error {
+	state, err := riskState(ctx, call)
+	if err != nil {
+		return err
+	}
+	if state != riskConfirmedCompromised {
+		return errors.New("entra: riskState is " + state + " after confirmCompromised")
+	}
+	return nil
+}
+
+// riskState reads the subject's Identity Protection riskState; a user
+// Identity Protection has no record of is "none".
+func riskState(ctx context.Context, call *steps.Call) (string, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return "", err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return "", err
+	}
+	if err := c.riskGate.wait(ctx); err != nil {
+		return "", err
+	}
+	ru, err := c.graph.IdentityProtection().RiskyUsers().ByRiskyUserId(id).Get(ctx, nil)
+	if err != nil {
+		err = classify(ctx, "read riskState of "+id, err, confirmCompromisedErrors)
+		if steps.ClassOf(err) == steps.NotFound {
+			return models.NONE_RISKSTATE.String(), nil
+		}
+		return "", err
+	}
+	if s := ru.GetRiskState(); s != nil {
+		return s.String(), nil
+	}
+	return models.NONE_RISKSTATE.String(), nil
 }

@@ -3,10 +3,143 @@ package entra
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 
 	"github.com/revoke-dev/revoke/steps"
 )
 
+// defaultTimeout bounds one Graph request when the section sets no timeout.
+const defaultTimeout = 30 * time.Second
+
+// Conn is an open connection to one tenant's Microsoft Graph: the entra
+// backend's steps.Conn, which entra steps receive in Call.Conn.
+//
+// Besides Resolve and Close it offers Granted, so a preflight can compare
+// the token's permissions with what the steps of a plan need.
+type Conn struct {
+	cred  azcore.TokenCredential
+	scope string
+	graph *msgraphsdk.GraphServiceClient
+	// baseURL is graph_url without a trailing slash, for the few URLs
+	// built by hand.
+	baseURL string
+	base    *http.Transport
+	logger  *slog.Logger
+	// riskGate paces Identity Protection calls: about one a second per
+	// tenant is all it takes before answering 429 without a Retry-After.
+	riskGate *gate
+}
+
+var _ steps.Conn = (*Conn)(nil)
+
+// open is Backend.Open: it builds the credential and the Graph client the
+// section describes. It makes no network call; the first request does.
 func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
-	return nil, steps.Classify(steps.Invalid, errors.New("entra: the Graph backend is not built yet"))
+	s := env.Section
+	logger := env.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	path := func(p string) string {
+		if p == "" || env.Path == nil {
+			return p
+		}
+		return env.Path(p)
+	}
+	graphURL, err := parseGraphURL(s.String(fieldGraphURL))
+	if err != nil {
+		return nil, err
+	}
+	insecure := s.Bool(fieldInsecureSkipVerify)
+	if insecure {
+		logger.Warn("entra: TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read revoke's tokens",
+			"environment", env.Name)
+	}
+	tc, err := tlsConfig(path(s.String(fieldCAFile)), insecure)
+	if err != nil {
+		return nil, err
+	}
+	timeout := s.Duration(fieldTimeout)
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	base := baseTransport(tc)
+	cred, err := newCredential(credentialSettings{
+		kind:            s.String(fieldCredential),
+		tenantID:        s.String(fieldTenantID),
+		clientID:        s.String(fieldClientID),
+		authorityHost:   s.String(fieldAuthorityHost),
+		certificateFile: path(s.String(fieldCertificateFile)),
+		secret: func() (string, error) {
+			if env.Secret == nil {
+				return "", steps.Errorf(steps.Invalid, "entra: no secret source for client_secret")
+			}
+			return env.Secret(fieldClientSecret)
+		},
+		transport: &http.Client{Transport: base, Timeout: timeout},
+		prompt:    stderrPrompt,
+	})
+	if err != nil {
+		base.CloseIdleConnections()
+		return nil, err
+	}
+	return newConn(cred, graphURL, base, timeout, logger)
+}
+
+// newConn assembles a Conn from a credential; tests call it with a fake
+// credential and a test server's URL.
+func newConn(cred azcore.TokenCredential, graphURL *url.URL, base *http.Transport, timeout time.Duration, logger *slog.Logger) (*Conn, error) {
+	client, err := newGraphClient(cred, graphURL, base, timeout)
+	if err != nil {
+		base.CloseIdleConnections()
+		return nil, err
+	}
+	return &Conn{
+		cred:     cred,
+		scope:    graphScope(graphURL),
+		graph:    client,
+		baseURL:  strings.TrimRight(graphURL.String(), "/"),
+		base:     base,
+		logger:   logger,
+		riskGate: newGate(time.Second),
+	}, nil
+}
+
+// Close releases the connection's idle HTTP connections. Requests still in
+// flight finish; the Conn must not be used afterwards.
+func (c *Conn) Close() error {
+	c.base.CloseIdleConnections()
+	return nil
+}
+
+// connOf returns the Conn of an entra step's call.
+func connOf(call *steps.Call) (*Conn, error) {
+	c, ok := call.Conn.(*Conn)
+	if !ok || c == nil {
+		return nil, steps.Errorf(steps.Invalid, "entra: step %s was given a %T, not an entra connection", call.StepID, call.Conn)
+	}
+	return c, nil
+}
+
+// subjectID returns the Entra object id the backend resolved the subject
+// to; a subject not found in Entra ID is NotFound.
+func subjectID(call *steps.Call) (string, error) {
+	if call.Subject != nil {
+		if id := call.Subject.FactString("entra", "id"); id != "" {
+			return id, nil
+		}
+	}
+	ref := ""
+	if call.Subject != nil {
+		ref = call.Subject.Ref
+	}
+	return "", steps.Classify(steps.NotFound, errors.New("entra: subject "+quote(ref)+" was not found in Entra ID"))
 }

@@ -1,14 +1,39 @@
 package entra
 
-import "github.com/revoke-dev/revoke/steps"
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// Parameter names and values of entra.disable_devices.
+const (
+	paramManagedAction = "managed_action"
+	managedNone        = "none"
+	managedRetire      = "retire"
+	managedWipe        = "wipe"
+)
+
+// Permissions of the Intune managed device calls, which only
+// managed_action retire or wipe makes.
+const (
+	permManagedRead   = "DeviceManagementManagedDevices.Read.All"
+	permManagedAction = "DeviceManagementManagedDevices.PrivilegedOperations.All"
+)
 
 var disableDevices = steps.Spec{
 	Name:    "entra.disable_devices",
 	Summary: "Disable the user's registered and owned devices",
 	Description: "Sets accountEnabled false on every device the user registered or owns, so their " +
-		"primary refresh tokens stop working. Managed devices can also be retired or wiped.",
+		"primary refresh tokens stop working. Managed devices can also be retired or wiped " +
+		"(managed_action), which needs " + permManagedRead + " and " + permManagedAction + " as well.",
 	Params: []steps.Param{
-		{Name: "managed_action", Type: steps.Enum, Default: "none", Enum: []string{"none", "retire", "wipe"},
+		{Name: paramManagedAction, Type: steps.Enum, Default: managedNone, Enum: []string{managedNone, managedRetire, managedWipe},
 			Description: "What to do to the user's Intune managed devices as well."},
 	},
 	Permissions: steps.Permissions{
@@ -18,4 +43,313 @@ var disableDevices = steps.Spec{
 	},
 	Idempotent:  true,
 	Containment: true,
+	New:         func() steps.Step { return disableDevicesStep{} },
+}
+
+// disableDevicesStep implements entra.disable_devices.
+type disableDevicesStep struct{}
+
+var (
+	_ steps.Step     = disableDevicesStep{}
+	_ steps.Verifier = disableDevicesStep{}
+)
+
+var disableDevicesErrors = errorContext{permission: disableDevices.Permissions.GraphApplication[0]}
+
+// object is a device or managed device the step acts on.
+type object struct{ id, name string }
+
+// devicePlan is what is left to do: the enabled directory devices and the
+// managed devices not yet retired or wiped.
+type devicePlan struct {
+	devices []object
+	managed []object
+	action  string // managed_action
+}
+
+func (p devicePlan) empty() bool { return len(p.devices) == 0 && len(p.managed) == 0 }
+
+// summary renders the plan, "3 devices: LAPTOP-1, PHONE-2, TABLET-3;
+// retire 1 managed device: LAPTOP-1", or what was done, "disabled 3
+// devices: …; retired 1 managed device: …".
+func (p devicePlan) summary(done bool) string {
+	var parts []string
+	disable, act := "", p.action+" "
+	if done {
+		disable, act = "disabled ", pastTense(p.action)+" "
+	}
+	if len(p.devices) > 0 {
+		parts = append(parts, disable+count(len(p.devices), "device")+": "+names(p.devices))
+	}
+	if len(p.managed) > 0 {
+		parts = append(parts, act+count(len(p.managed), "managed device")+": "+names(p.managed))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func (p devicePlan) details() map[string]any {
+	d := map[string]any{"devices": ids(p.devices)}
+	if p.action != managedNone {
+		d["managedAction"] = p.action
+		d["managedDevices"] = ids(p.managed)
+	}
+	return d
+}
+
+func (disableDevicesStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	p, err := planDevices(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	if p.empty() {
+		s := "no enabled devices"
+		if p.action != managedNone {
+			s += ", no managed device left to " + p.action
+		}
+		return steps.Change{Satisfied: true, Summary: s, Details: p.details()}, nil
+	}
+	return steps.Change{Summary: p.summary(false), Details: p.details()}, nil
+}
+
+// Apply acts on every device even when one fails (cutting off more is
+// safer than stopping) and returns the first failure; a retry re-plans and
+// acts only on what is left.
+func (disableDevicesStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	p, err := planDevices(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	var done devicePlan
+	done.action = p.action
+	var first error
+	failed := 0
+	for _, d := range p.devices {
+		body := models.NewDevice()
+		off := false
+		body.SetAccountEnabled(&off)
+		if _, err := c.graph.Devices().ByDeviceId(d.id).Patch(ctx, body, nil); err != nil {
+			failed++
+			if first == nil {
+				first = classify(ctx, "disable device "+d.name+" ("+d.id+")", err, disableDevicesErrors)
+			}
+			continue
+		}
+		done.devices = append(done.devices, d)
+		call.Report("disabled device "+d.name, map[string]any{"device": d.id})
+	}
+	for _, m := range p.managed {
+		if err := c.managedAction(ctx, p.action, m); err != nil {
+			failed++
+			if first == nil {
+				first = err
+			}
+			continue
+		}
+		done.managed = append(done.managed, m)
+		call.Report(pastTense(p.action)+" managed device "+m.name, map[string]any{"managedDevice": m.id, "action": p.action})
+	}
+	change := steps.Change{Summary: done.summary(true), Details: done.details()}
+	if first != nil {
+		return change, fmt.Errorf("%w (%d of %d device actions failed)", first, failed, len(p.devices)+len(p.managed))
+	}
+	if done.empty() {
+		change.Summary = "no enabled devices"
+	}
+	return change, nil
+}
+
+func (disableDevicesStep) Verify(ctx context.Context, call *steps.Call) error {
+	p, err := planDevices(ctx, call)
+	if err != nil {
+		return err
+	}
+	if !p.empty() {
+		return fmt.Errorf("entra: still to do after Apply: %s", p.summary(false))
+	}
+	return nil
+}
+
+// planDevices lists the subject's devices and keeps those still to act on.
+func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return devicePlan{}, err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return devicePlan{}, err
+	}
+	p := devicePlan{action: call.With.String(paramManagedAction)}
+	if p.action == "" {
+		p.action = managedNone
+	}
+	devices, err := c.userDevices(ctx, id)
+	if err != nil {
+		return devicePlan{}, err
+	}
+	for _, d := range devices {
+		if e := d.GetAccountEnabled(); e == nil || *e {
+			// An unknown state counts as enabled: disabling twice is harmless.
+			p.devices = append(p.devices, object{id: deref(d.GetId()), name: nameOr(d.GetDisplayName(), d.GetId())})
+		}
+	}
+	if p.action == managedNone {
+		return p, nil
+	}
+	managed, err := c.managedDevices(ctx, id)
+	if err != nil {
+		return devicePlan{}, err
+	}
+	for _, m := range managed {
+		if !managedDone(p.action, m.GetManagementState()) {
+			p.managed = append(p.managed, object{id: deref(m.GetId()), name: nameOr(m.GetDeviceName(), m.GetId())})
+		}
+	}
+	return p, nil
+}
+
+// userDevices lists the devices the user registered or owns, each once.
+// Both relations hold directoryObjects; only #microsoft.graph.device ones
+// (which the SDK decodes as models.Deviceable) are devices.
+func (c *Conn) userDevices(ctx context.Context, id string) ([]models.Deviceable, error) {
+	seen := map[string]bool{}
+	var out []models.Deviceable
+	collect := func(p models.DirectoryObjectCollectionResponseable) {
+		for _, o := range p.GetValue() {
+			d, ok := o.(models.Deviceable)
+			if !ok || d.GetId() == nil || seen[*d.GetId()] {
+				continue
+			}
+			seen[*d.GetId()] = true
+			out = append(out, d)
+		}
+	}
+	user := c.graph.Users().ByUserId(id)
+	reg := user.RegisteredDevices()
+	err := eachPage(ctx, "list registered devices of "+id, disableDevicesErrors,
+		func(next string) (models.DirectoryObjectCollectionResponseable, error) {
+			if next != "" {
+				return reg.WithUrl(next).Get(ctx, nil)
+			}
+			return reg.Get(ctx, nil)
+		}, collect)
+	if err != nil {
+		return nil, err
+	}
+	own := user.OwnedDevices()
+	err = eachPage(ctx, "list owned devices of "+id, disableDevicesErrors,
+		func(next string) (models.DirectoryObjectCollectionResponseable, error) {
+			if next != "" {
+				return own.WithUrl(next).Get(ctx, nil)
+			}
+			return own.Get(ctx, nil)
+		}, collect)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// managedDevices lists the user's Intune managed devices.
+func (c *Conn) managedDevices(ctx context.Context, id string) ([]models.ManagedDeviceable, error) {
+	var out []models.ManagedDeviceable
+	b := c.graph.Users().ByUserId(id).ManagedDevices()
+	err := eachPage(ctx, "list managed devices of "+id, errorContext{permission: permManagedRead},
+		func(next string) (models.ManagedDeviceCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(p models.ManagedDeviceCollectionResponseable) {
+			for _, m := range p.GetValue() {
+				if m.GetId() != nil {
+					out = append(out, m)
+				}
+			}
+		})
+	return out, err
+}
+
+// managedAction retires or wipes one managed device.
+func (c *Conn) managedAction(ctx context.Context, action string, m object) error {
+	item := c.graph.DeviceManagement().ManagedDevices().ByManagedDeviceId(m.id)
+	var err error
+	switch action {
+	case managedRetire:
+		err = item.Retire().Post(ctx, nil)
+	case managedWipe:
+		body := devicemanagement.NewManagedDevicesItemWipePostRequestBody()
+		keep := false
+		body.SetKeepEnrollmentData(&keep)
+		body.SetKeepUserData(&keep)
+		err = item.Wipe().Post(ctx, body, nil)
+	default:
+		return steps.Errorf(steps.Invalid, "entra: unknown managed_action %q", action)
+	}
+	return classify(ctx, action+" managed device "+m.name+" ("+m.id+")", err, errorContext{permission: permManagedAction})
+}
+
+// managedDone reports whether a managed device's state already reflects
+// the action: a pending or issued retire or wipe (a wipe also ends a
+// device's management, so it satisfies retire too). A failed or cancelled
+// one is done again.
+func managedDone(action string, state *models.ManagementState) bool {
+	if state == nil {
+		return false
+	}
+	switch *state {
+	case models.WIPEPENDING_MANAGEMENTSTATE, models.WIPEISSUED_MANAGEMENTSTATE:
+		return true
+	case models.RETIREPENDING_MANAGEMENTSTATE, models.RETIREISSUED_MANAGEMENTSTATE:
+		return action == managedRetire
+	}
+	return false
+}
+
+func pastTense(action string) string {
+	if action == managedWipe {
+		return "wiped"
+	}
+	return "retired"
+}
+
+// names lists up to five names, then "…".
+func names(objs []object) string {
+	var s []string
+	for i, o := range objs {
+		if i == 5 {
+			s = append(s, "…")
+			break
+		}
+		s = append(s, o.name)
+	}
+	return strings.Join(s, ", ")
+}
+
+func ids(objs []object) []string {
+	out := make([]string, len(objs))
+	for i, o := range objs {
+		out[i] = o.id
+	}
+	return out
+}
+
+func nameOr(name, id *string) string {
+	if n := deref(name); n != "" {
+		return n
+	}
+	return deref(id)
+}
+
+// count renders "1 device", "3 devices".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -1,6 +1,13 @@
 package entra
 
-import "github.com/revoke-dev/revoke/steps"
+import (
+	"context"
+	"errors"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/revoke-dev/revoke/steps"
+)
 
 var disableUser = steps.Spec{
 	Name:    "entra.disable_user",
@@ -13,4 +20,78 @@ var disableUser = steps.Spec{
 	},
 	Idempotent:  true,
 	Containment: true,
+	New:         func() steps.Step { return disableUserStep{} },
+}
+
+// disableUserStep implements entra.disable_user.
+type disableUserStep struct{}
+
+var (
+	_ steps.Step     = disableUserStep{}
+	_ steps.Verifier = disableUserStep{}
+)
+
+// errorContext of the step: a 403 means the app lacks the spec's first
+// permission.
+var disableUserErrors = errorContext{permission: disableUser.Permissions.GraphApplication[0]}
+
+func (disableUserStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	enabled, err := accountEnabled(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	if !enabled {
+		return steps.Change{Satisfied: true, Summary: "already disabled"}, nil
+	}
+	return steps.Change{Summary: "accountEnabled: true → false"}, nil
+}
+
+func (disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	body := models.NewUser()
+	disabled := false
+	body.SetAccountEnabled(&disabled)
+	if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
+		return steps.Change{}, classify(ctx, "disable user "+id, err, disableUserErrors)
+	}
+	return steps.Change{Summary: "accountEnabled: → false"}, nil
+}
+
+func (disableUserStep) Verify(ctx context.Context, call *steps.Call) error {
+	enabled, err := accountEnabled(ctx, call)
+	if err != nil {
+		return err
+	}
+	if enabled {
+		return errors.New("entra: accountEnabled is still true after the PATCH")
+	}
+	return nil
+}
+
+// accountEnabled reads the subject's accountEnabled.
+func accountEnabled(ctx context.Context, call *steps.Call) (bool, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return false, err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return false, err
+	}
+	u, err := c.getUser(ctx, "read accountEnabled of "+id, id, errorContext{permission: permUserRead}, "id", "accountEnabled")
+	if err != nil {
+		return false, err
+	}
+	e := u.GetAccountEnabled()
+	if e == nil {
+		return false, errors.New("entra: Graph returned user " + id + " without accountEnabled")
+	}
+	return *e, nil
 }

@@ -1,17 +1,35 @@
 package entra
 
-import "github.com/revoke-dev/revoke/steps"
+import (
+	"context"
+	"fmt"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// Parameter names of entra.reset_password.
+const (
+	paramTimes  = "times"
+	paramLength = "length"
+)
+
+// progressReset is the Details key of the progress record each reset
+// leaves; a resumed Apply counts them.
+const progressReset = "reset"
 
 var resetPassword = steps.Spec{
 	Name:    "entra.reset_password",
 	Summary: "Reset a cloud-only user's password to random values",
 	Description: "PATCHes passwordProfile with a fresh random password from crypto/rand, `times` " +
 		"times, forcing a change at next sign-in. Synced and federated users refuse it: reset them " +
-		"on-premises. Passwords are never shown, logged or journaled.",
+		"on-premises. Passwords are never shown, logged or journaled. A resumed run does only the " +
+		"resets its journal does not record.",
 	Params: []steps.Param{
-		{Name: "times", Type: steps.Int, Default: 1, Min: steps.Bounds(1), Max: steps.Bounds(5),
+		{Name: paramTimes, Type: steps.Int, Default: 1, Min: steps.Bounds(1), Max: steps.Bounds(5),
 			Description: "How many consecutive resets."},
-		{Name: "length", Type: steps.Int, Default: 32, Min: steps.Bounds(16), Max: steps.Bounds(256),
+		{Name: paramLength, Type: steps.Int, Default: 32, Min: steps.Bounds(16), Max: steps.Bounds(256),
 			Description: "Length of each generated password."},
 	},
 	Permissions: steps.Permissions{
@@ -19,4 +37,97 @@ var resetPassword = steps.Spec{
 		GraphDelegated:   []string{"User-PasswordProfile.ReadWrite.All"},
 		GraphRoles:       []string{"User Administrator"},
 	},
+	New: func() steps.Step { return resetPasswordStep{} },
+}
+
+// resetPasswordStep implements entra.reset_password. It has no Verify:
+// Graph never reads a password back.
+type resetPasswordStep struct{}
+
+var _ steps.Step = resetPasswordStep{}
+
+var resetPasswordErrors = errorContext{permission: resetPassword.Permissions.GraphApplication[0]}
+
+func (resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	if _, err := cloudOnlyUser(ctx, call); err != nil {
+		return steps.Change{}, err
+	}
+	times, done := call.With.Int(paramTimes), priorResets(call)
+	if done >= times {
+		return steps.Change{Satisfied: true, Summary: fmt.Sprintf("%s already done", count(times, "password reset"))}, nil
+	}
+	s := count(times, "password reset") + ", change forced at next sign-in"
+	if done > 0 {
+		s = fmt.Sprintf("%d of %s left, change forced at next sign-in", times-done, count(times, "password reset"))
+	}
+	return steps.Change{Summary: s, Details: map[string]any{"times": times, "done": done}}, nil
+}
+
+// Apply resets the password the times not yet journaled, reporting after
+// each so that a crash between two resets does not repeat the first.
+func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	id, err := cloudOnlyUser(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	times, length := call.With.Int(paramTimes), call.With.Int(paramLength)
+	done := priorResets(call)
+	for n := done + 1; n <= times; n++ {
+		pw, err := generatePassword(length)
+		if err != nil {
+			return steps.Change{}, fmt.Errorf("entra: reset password of %s: %w", id, err)
+		}
+		profile := models.NewPasswordProfile()
+		force := true
+		profile.SetPassword(&pw)
+		profile.SetForceChangePasswordNextSignIn(&force)
+		body := models.NewUser()
+		body.SetPasswordProfile(profile)
+		if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
+			return steps.Change{}, classify(ctx, fmt.Sprintf("reset password of %s (%d of %d)", id, n, times), err, resetPasswordErrors)
+		}
+		call.Report(fmt.Sprintf("password reset %d of %d", n, times), map[string]any{progressReset: n, "of": times})
+	}
+	return steps.Change{
+		Summary: fmt.Sprintf("%s, change forced at next sign-in", count(times, "password reset")),
+		Details: map[string]any{"times": times, "resumedAfter": done},
+	}, nil
+}
+
+// cloudOnlyUser returns the subject's id after checking it is not synced:
+// a synced user's password is mastered on-premises and Graph refuses it.
+func cloudOnlyUser(ctx context.Context, call *steps.Call) (string, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return "", err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return "", err
+	}
+	u, err := c.getUser(ctx, "read onPremisesSyncEnabled of "+id, id, errorContext{permission: permUserRead}, "id", "onPremisesSyncEnabled")
+	if err != nil {
+		return "", err
+	}
+	if deref(u.GetOnPremisesSyncEnabled()) {
+		return "", steps.Errorf(steps.Invalid, "entra: %s is a synced user: reset the password on-premises", id)
+	}
+	return id, nil
+}
+
+// priorResets counts the resets earlier attempts of this step journaled.
+// The engine fills Prior for a resumed step (and for any retry), so the
+// count is taken whenever it holds records.
+func priorResets(call *steps.Call) int {
+	n := 0
+	for _, p := range call.Prior {
+		if _, ok := p.Details[progressReset]; ok {
+			n++
+		}
+	}
+	return n
 }

@@ -1,6 +1,13 @@
 package entra
 
-import "github.com/revoke-dev/revoke/steps"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/revoke-dev/revoke/steps"
+)
 
 var revokeSessions = steps.Spec{
 	Name:    "entra.revoke_sessions",
@@ -14,4 +21,103 @@ var revokeSessions = steps.Spec{
 	},
 	Idempotent:  true,
 	Containment: true,
+	New:         func() steps.Step { return revokeSessionsStep{} },
 }
+
+// revokeSessionsStep implements entra.revoke_sessions.
+type revokeSessionsStep struct{}
+
+var (
+	_ steps.Step     = revokeSessionsStep{}
+	_ steps.Verifier = revokeSessionsStep{}
+)
+
+var revokeSessionsErrors = errorContext{permission: revokeSessions.Permissions.GraphApplication[0]}
+
+// Check is satisfied only when the sessions were already revoked during
+// this run: a revocation from before the run may predate the sign-ins the
+// run is about.
+func (revokeSessionsStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	from, err := sessionsValidFrom(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	if since, ok := runStart(call); ok && !from.IsZero() && !from.Before(since) {
+		return steps.Change{Satisfied: true,
+			Summary: "sign-in sessions already revoked at " + stamp(from)}, nil
+	}
+	was := "never"
+	if !from.IsZero() {
+		was = stamp(from)
+	}
+	return steps.Change{Summary: "sign-in sessions valid from " + was + " → now"}, nil
+}
+
+func (revokeSessionsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	// Graph answers 200 {"value": true}, or sometimes 204 (a nil response).
+	resp, err := c.graph.Users().ByUserId(id).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil)
+	if err != nil {
+		return steps.Change{}, classify(ctx, "revoke sign-in sessions of "+id, err, revokeSessionsErrors)
+	}
+	if resp != nil {
+		if v := resp.GetValue(); v != nil && !*v {
+			return steps.Change{}, errors.New("entra: revoke sign-in sessions of " + id + ": Graph answered false")
+		}
+	}
+	return steps.Change{Summary: "sign-in sessions revoked: valid from now"}, nil
+}
+
+// Verify reads signInSessionsValidFromDateTime back: it must not be before
+// the run started (to the second: Graph's timestamps have no fraction).
+func (revokeSessionsStep) Verify(ctx context.Context, call *steps.Call) error {
+	from, err := sessionsValidFrom(ctx, call)
+	if err != nil {
+		return err
+	}
+	if from.IsZero() {
+		return errors.New("entra: Graph returned no signInSessionsValidFromDateTime after the revocation")
+	}
+	if since, ok := runStart(call); ok && from.Before(since) {
+		return fmt.Errorf("entra: signInSessionsValidFromDateTime is %s, before the run started (%s)", stamp(from), stamp(since))
+	}
+	return nil
+}
+
+// sessionsValidFrom reads the subject's signInSessionsValidFromDateTime;
+// zero when Graph returns none.
+func sessionsValidFrom(ctx context.Context, call *steps.Call) (time.Time, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return time.Time{}, err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return time.Time{}, err
+	}
+	u, err := c.getUser(ctx, "read signInSessionsValidFromDateTime of "+id, id,
+		errorContext{permission: permUserRead}, "id", "signInSessionsValidFromDateTime")
+	if err != nil {
+		return time.Time{}, err
+	}
+	return deref(u.GetSignInSessionsValidFromDateTime()), nil
+}
+
+// runStart is the run's start truncated to the second, and whether the
+// engine said when the run started.
+func runStart(call *steps.Call) (time.Time, bool) {
+	if call.RunStarted.IsZero() {
+		return time.Time{}, false
+	}
+	return call.RunStarted.Truncate(time.Second), true
+}
+
+// stamp renders a time as Graph does.
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }

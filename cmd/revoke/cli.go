@@ -1,0 +1,187 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/revoke-dev/revoke/steps"
+	_ "github.com/revoke-dev/revoke/steps/builtin"
+)
+
+// Exit codes, as DESIGN.md promises them.
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitUsage   = 2
+	exitDenied  = 3
+)
+
+// command is one subcommand: its flags, and what it does with its arguments.
+type command interface {
+	Name() string
+	// Synopsis is one line for `revoke help`.
+	Synopsis() string
+	// Usage is the argument line after the command name.
+	Usage() string
+	SetFlags(fs *pflag.FlagSet)
+	Run(ctx context.Context, c *cli, args []string) error
+}
+
+// cli holds what commands share: streams, the registry, the environment.
+type cli struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	reg            *steps.Registry
+	getenv         func(string) string
+	// isTerminal reports whether a stream is an interactive terminal.
+	isTerminal func(f any) bool
+	logger     *slog.Logger
+	commands   []command
+}
+
+func newCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {
+	c := &cli{
+		stdin: stdin, stdout: stdout, stderr: stderr,
+		reg:        steps.Default,
+		getenv:     os.Getenv,
+		isTerminal: isTerminal,
+	}
+	c.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c.commands = []command{
+		&validateCmd{}, &planCmd{}, &stepsCmd{}, &schemaCmd{},
+	}
+	return c
+}
+
+// exitError carries the exit code an error should end the process with.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+// usageErrorf is a mistake in how the command was called: exit 2.
+func usageErrorf(format string, args ...any) error {
+	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
+}
+
+// errSilent ends with a code after the command has already said why.
+func errSilent(code int) error { return &exitError{code: code} }
+
+// Main runs one command line and returns the process's exit code.
+func (c *cli) Main(ctx context.Context, args []string) int {
+	err := c.dispatch(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	code := exitFailure
+	var ee *exitError
+	if errors.As(err, &ee) {
+		code = ee.code
+		if ee.err == nil {
+			return code
+		}
+	}
+	fmt.Fprintf(c.stderr, "revoke: %v\n", err)
+	return code
+}
+
+func (c *cli) dispatch(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		c.help(c.stderr)
+		return errSilent(exitUsage)
+	}
+	name := args[0]
+	switch name {
+	case "help", "-h", "--help":
+		if len(args) > 1 {
+			if cmd := c.lookup(args[1]); cmd != nil {
+				c.commandHelp(c.stdout, cmd, c.flagSet(cmd))
+				return nil
+			}
+		}
+		c.help(c.stdout)
+		return nil
+	case "version", "--version":
+		fmt.Fprintln(c.stdout, "revoke", version)
+		return nil
+	}
+	cmd := c.lookup(name)
+	if cmd == nil {
+		return usageErrorf("unknown command %q (run 'revoke help' for the list)", name)
+	}
+	fs := c.flagSet(cmd)
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			c.commandHelp(c.stdout, cmd, fs)
+			return nil
+		}
+		return usageErrorf("%s: %v (run 'revoke %s --help')", name, err, name)
+	}
+	return cmd.Run(ctx, c, fs.Args())
+}
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+func (c *cli) lookup(name string) command {
+	for _, cmd := range c.commands {
+		if cmd.Name() == name {
+			return cmd
+		}
+	}
+	return nil
+}
+
+func (c *cli) flagSet(cmd command) *pflag.FlagSet {
+	fs := pflag.NewFlagSet(cmd.Name(), pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.SortFlags = false
+	cmd.SetFlags(fs)
+	return fs
+}
+
+func (c *cli) help(w io.Writer) {
+	fmt.Fprint(w, "revoke cuts off a person's access across Microsoft Entra ID and Active Directory.\n\nUsage: revoke COMMAND [flags] [args]\n\nCommands:\n")
+	for _, cmd := range c.commands {
+		fmt.Fprintf(w, "  %-10s %s\n", cmd.Name(), cmd.Synopsis())
+	}
+	fmt.Fprint(w, "\nRun 'revoke COMMAND --help' for a command's flags.\nExit codes: 0 success, 1 failure, 2 usage error, 3 denied by policy.\n")
+}
+
+func (c *cli) commandHelp(w io.Writer, cmd command, fs *pflag.FlagSet) {
+	fmt.Fprintf(w, "Usage: revoke %s %s\n\n%s\n", cmd.Name(), cmd.Usage(), cmd.Synopsis())
+	if usages := fs.FlagUsages(); strings.TrimSpace(usages) != "" {
+		fmt.Fprintf(w, "\nFlags:\n%s", usages)
+	}
+}
+
+// outputFlag adds --output text|json.
+func outputFlag(fs *pflag.FlagSet, p *string) {
+	fs.StringVarP(p, "output", "o", "text", "output format: text or json")
+}
+
+func checkOutput(v string) error {
+	if v != "text" && v != "json" {
+		return usageErrorf("--output must be text or json, not %q", v)
+	}
+	return nil
+}
+
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := file.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/spf13/pflag"
+
+	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// subjectFlags are the flags plan and run share: what to load, who the
+// subject is, and who asks.
+type subjectFlags struct {
+	user           string
+	envFile        string
+	runbookDirs    []string
+	policyDirs     []string
+	output         string
+	requestedBy    string
+	reason         string
+	ticket         string
+	allowProtected bool
+	approvedBy     string
+}
+
+func (f *subjectFlags) set(fs *pflag.FlagSet) {
+	fs.StringVarP(&f.user, "user", "u", "", "the subject: UPN, object id, sAMAccountName or DOMAIN\\user (required)")
+	fs.StringVar(&f.envFile, "env", "", "environment file (default: the embedded sandbox)")
+	fs.StringArrayVar(&f.runbookDirs, "runbooks", nil, "directory of runbooks, added to the built-ins (repeatable)")
+	fs.StringArrayVar(&f.policyDirs, "policies", nil, "directory of Rego policies, added to the defaults (repeatable)")
+	outputFlag(fs, &f.output)
+	fs.StringVar(&f.requestedBy, "requested-by", "", "who asks (default: $USER)")
+	fs.StringVar(&f.reason, "reason", "", "why, for the journal and policies")
+	fs.StringVar(&f.ticket, "ticket", "", "incident or ticket id")
+	fs.BoolVar(&f.allowProtected, "allow-protected", false, "allow acting on a protected subject (needs --approved-by)")
+	fs.StringVar(&f.approvedBy, "approved-by", "", "who approved acting on a protected subject")
+}
+
+func (f *subjectFlags) check(c *cli, args []string, verb string) error {
+	if err := checkOutput(f.output); err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usageErrorf("%s needs exactly one RUNBOOK (a name or a file), got %d arguments", verb, len(args))
+	}
+	if f.user == "" {
+		return usageErrorf("%s needs --user REF", verb)
+	}
+	if f.allowProtected && strings.TrimSpace(f.approvedBy) == "" {
+		return usageErrorf("--allow-protected needs --approved-by NAME: who approved touching a protected account")
+	}
+	return nil
+}
+
+// request builds the run's request: the flags over base (a facts file's
+// request, or nothing), who asks defaulting to $USER.
+func (f *subjectFlags) request(c *cli, base engine.Request) engine.Request {
+	req := base
+	for _, kv := range []struct {
+		dst  *string
+		flag string
+	}{
+		{&req.RequestedBy, f.requestedBy}, {&req.Reason, f.reason},
+		{&req.Ticket, f.ticket}, {&req.ApprovedBy, f.approvedBy},
+	} {
+		if kv.flag != "" {
+			*kv.dst = kv.flag
+		}
+	}
+	req.AllowProtected = req.AllowProtected || f.allowProtected
+	if req.RequestedBy == "" {
+		req.RequestedBy = c.getenv("USER")
+	}
+	return req
+}
+
+// load reads the built-ins and the user's directories and finds the runbook.
+// Any error in what was loaded stops here: a run on a broken runbook or
+// policy set is not a run anyone wants.
+func (f *subjectFlags) load(c *cli, ref string) (*engine.Workspace, *engine.Runbook, error) {
+	paths := append(append([]string{}, f.runbookDirs...), f.policyDirs...)
+	ws, lints, err := engine.Load(c.reg, paths, true)
+	if err != nil {
+		return nil, nil, usageErrorf("%v", err)
+	}
+	rb, rbLints, err := ws.Runbook(c.reg, ref)
+	if err != nil {
+		return nil, nil, usageErrorf("%v", err)
+	}
+	lints = append(lints, rbLints...)
+	if lints.Errors() > 0 {
+		for _, l := range lints {
+			fmt.Fprintln(c.stderr, l.String())
+		}
+		return nil, nil, fmt.Errorf("%s: fix the errors above first (revoke validate shows them all)", plural(lints.Errors(), "error"))
+	}
+	return ws, rb, nil
+}
+
+// planCmd shows what a run would do and why.
+type planCmd struct {
+	subjectFlags
+	facts string
+}
+
+func (*planCmd) Name() string { return "plan" }
+func (*planCmd) Synopsis() string {
+	return "show what a run would do for a subject and why, changing nothing"
+}
+func (*planCmd) Usage() string { return "RUNBOOK --user REF [--facts FILE | --env FILE]" }
+
+func (p *planCmd) SetFlags(fs *pflag.FlagSet) {
+	p.subjectFlags.set(fs)
+	fs.StringVar(&p.facts, "facts", "", "plan offline from a facts file (environment, subject, request) instead of asking the directories")
+}
+
+func (p *planCmd) Run(ctx context.Context, c *cli, args []string) error {
+	if err := p.check(c, args, "plan"); err != nil {
+		return err
+	}
+	if p.facts == "" {
+		return usageErrorf("plan needs --facts FILE: live planning against the directories is not built yet")
+	}
+	ws, rb, err := p.load(c, args[0])
+	if err != nil {
+		return err
+	}
+	facts, err := readFacts(p.facts, p.user)
+	if err != nil {
+		return err
+	}
+	req := p.request(c, facts.Request)
+	plan, lints, err := ws.Policy.Plan(ctx, rb, facts.Environment, &facts.Subject, req)
+	if err != nil {
+		return err
+	}
+	for _, l := range lints {
+		fmt.Fprintln(c.stderr, l.String())
+	}
+	if lints.Errors() > 0 {
+		return errSilent(exitFailure)
+	}
+	if p.output == "json" {
+		if err := writeJSON(c.stdout, planJSON(plan)); err != nil {
+			return err
+		}
+	} else {
+		printPlan(c.stdout, plan)
+	}
+	if plan.Denied() {
+		return errSilent(exitDenied)
+	}
+	return nil
+}
+
+func readFacts(file, user string) (*engine.Facts, error) {
+	data, err := engine.ReadFile(file)
+	if err != nil {
+		return nil, usageErrorf("facts: %v", err)
+	}
+	facts, lints := engine.DecodeFacts(file, data)
+	if lints.Errors() > 0 {
+		msgs := make([]string, 0, len(lints))
+		for _, l := range lints {
+			msgs = append(msgs, l.String())
+		}
+		return nil, usageErrorf("facts file has errors:\n%s", strings.Join(msgs, "\n"))
+	}
+	switch {
+	case facts.Subject.Ref == "":
+		facts.Subject.Ref = user
+	case !strings.EqualFold(facts.Subject.Ref, user):
+		return nil, usageErrorf("--user %s does not match the facts file's subject.ref %s", user, facts.Subject.Ref)
+	}
+	return facts, nil
+}
+
+// planJSON is plan's machine output; its shape is a contract (docs/cli.md).
+func planJSON(plan *engine.Plan) map[string]any {
+	stepsOut := []any{}
+	for _, s := range plan.Steps {
+		stepsOut = append(stepsOut, map[string]any{
+			"id": s.Def.ID, "uses": s.Def.Uses, "run": s.Run, "reason": s.Reason,
+			"needs": nonNil(s.Def.Needs), "wave": s.Wave, "with": engine.ValuesJSON(s.With),
+		})
+	}
+	return map[string]any{
+		"runbook":     plan.Runbook.Name,
+		"subject":     plan.Subject.Ref,
+		"environment": map[string]any{"name": plan.Environment.Name, "kind": plan.Environment.Kind},
+		"deny":        nonNil(plan.Deny),
+		"warn":        nonNil(plan.Warn),
+		"steps":       stepsOut,
+	}
+}
+
+// printPlan renders a plan for people: steps by wave, then what is skipped,
+// warnings and denials.
+func printPlan(w io.Writer, plan *engine.Plan) {
+	printPlanWith(w, plan, nil)
+}
+
+// printPlanWith renders a plan with an optional per-step note (the live
+// Check's "accountEnabled: true → false").
+func printPlanWith(w io.Writer, plan *engine.Plan, note func(id string) string) {
+	fmt.Fprintf(w, "Plan: %s for %s in %s (%s)\n", plan.Runbook.Name, plan.Subject.Ref,
+		plan.Environment.Name, plan.Environment.Kind)
+	for i, wave := range plan.Waves() {
+		fmt.Fprintf(w, "\nWave %d\n", i+1)
+		for _, s := range wave {
+			line := fmt.Sprintf("  run   %-24s %s", s.Def.ID, s.Def.Uses)
+			if params := paramText(s.With); params != "" {
+				line += "  " + params
+			}
+			if len(s.Def.Needs) > 0 {
+				line += "  (needs " + strings.Join(s.Def.Needs, ", ") + ")"
+			}
+			fmt.Fprintln(w, line)
+			if note != nil {
+				if n := note(s.Def.ID); n != "" {
+					fmt.Fprintf(w, "        %s\n", n)
+				}
+			}
+		}
+	}
+	var skipped []*engine.PlannedStep
+	for _, s := range plan.Steps {
+		if !s.Run {
+			skipped = append(skipped, s)
+		}
+	}
+	if len(skipped) > 0 {
+		fmt.Fprintln(w, "\nSkipped")
+		for _, s := range skipped {
+			fmt.Fprintf(w, "  skip  %-24s %s: %s\n", s.Def.ID, s.Def.Uses, s.Reason)
+		}
+	}
+	if len(plan.Warn) > 0 {
+		fmt.Fprintln(w, "\nWarnings")
+		for _, m := range plan.Warn {
+			fmt.Fprintf(w, "  warning: %s\n", m)
+		}
+	}
+	if plan.Denied() {
+		fmt.Fprintln(w, "\nDenied: nothing will run")
+		for _, m := range plan.Deny {
+			fmt.Fprintf(w, "  denied: %s\n", m)
+		}
+	}
+}
+
+// paramText renders parameters as k=v, sorted.
+func paramText(v steps.Values) string {
+	keys := make([]string, 0, len(v))
+	for k := range v {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		val := engine.ParamJSON(v[k])
+		if l, ok := val.([]string); ok {
+			if len(l) == 0 {
+				continue
+			}
+			val = "[" + strings.Join(l, ",") + "]"
+		}
+		parts = append(parts, fmt.Sprintf("%s=%v", k, val))
+	}
+	return strings.Join(parts, " ")
+}

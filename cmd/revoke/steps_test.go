@@ -1,0 +1,72 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/revoke-dev/revoke/engine"
+)
+
+func TestStepsList(t *testing.T) {
+	stdout, _, code := runCLI(t, "steps")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	want := []string{"STEP", "ad.disable_account", "ad.remove_group_memberships", "ad.reset_password",
+		"entra.confirm_compromised", "entra.disable_devices", "entra.disable_user", "entra.reset_password", "entra.revoke_sessions"}
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != len(want) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), stdout)
+	}
+	for i, w := range want {
+		if !strings.HasPrefix(lines[i], w+" ") {
+			t.Errorf("line %d = %q, want it to start with %q", i, lines[i], w)
+		}
+	}
+}
+
+func TestStepsDetail(t *testing.T) {
+	stdout, _, code := runCLI(t, "steps", "ad.reset_password")
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{
+		"ad.reset_password — Reset the on-premises password",
+		"times   int 1–5     default 1   How many consecutive resets.",
+		"length  int 16–256  default 32",
+		"AD rights: Reset Password on the user object",
+		"Idempotent: no",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	_, stderr, code := runCLI(t, "steps", "ad.nope")
+	if code != 1 || !strings.Contains(stderr, `no step "ad.nope" (run 'revoke steps' for the list)`) {
+		t.Errorf("unknown step: exit %d, stderr %q", code, stderr)
+	}
+	stdout, _, _ = runCLI(t, "steps", "entra.disable_user", "--output", "json")
+	var spec map[string]any
+	if err := json.Unmarshal([]byte(stdout), &spec); err != nil {
+		t.Fatal(err)
+	}
+	perms := spec["permissions"].(map[string]any)["graphApplication"].([]any)
+	if len(perms) != 2 || perms[0] != "User.EnableDisableAccount.All" {
+		t.Errorf("graphApplication = %v", perms)
+	}
+}
+
+// The step reference in docs/ is generated from the specs; this fails when
+// someone changes a spec and forgets `revoke steps --markdown > docs/steps.md`.
+func TestStepReferenceIsCurrent(t *testing.T) {
+	want := string(engine.StepReference(newCLI(nil, nil, nil).reg))
+	got, err := os.ReadFile(repo + "/docs/steps.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != want {
+		t.Errorf("docs/steps.md is stale: run `go run ./cmd/revoke steps --markdown > docs/steps.md`")
+	}
+}

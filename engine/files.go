@@ -1,0 +1,163 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+)
+
+// FileKind is what a file given to `revoke validate` holds.
+type FileKind int
+
+// File kinds, recognised by Recognize.
+const (
+	// KindUnknown is YAML of no known shape: validate warns about it.
+	KindUnknown FileKind = iota
+	KindRunbook
+	KindEnvironment
+	KindRunbookTest
+	KindPolicy
+	KindPolicyTest
+)
+
+// String names the kind for messages: "runbook", "policy test".
+func (k FileKind) String() string {
+	switch k {
+	case KindRunbook:
+		return "runbook"
+	case KindEnvironment:
+		return "environment"
+	case KindRunbookTest:
+		return "runbook test"
+	case KindPolicy:
+		return "policy"
+	case KindPolicyTest:
+		return "policy test"
+	}
+	return "unknown"
+}
+
+// Recognize says what a file holds, by its name and shape: .rego is a
+// policy (_test.rego a policy test), *_test.yaml a runbook test, YAML with
+// a top-level steps a runbook, with a top-level kind of hybrid or cloud an
+// environment; anything else is KindUnknown.
+//
+// A runbook with a syntax error must still be recognised, or validate would
+// only warn about it and CI would pass: when the YAML does not parse, the
+// top-level keys are looked for line by line instead.
+func Recognize(path string, data []byte) FileKind {
+	base := strings.ToLower(filepath.Base(path))
+	ext := filepath.Ext(base)
+	switch {
+	case ext == ".rego" && strings.HasSuffix(base, "_test.rego"):
+		return KindPolicyTest
+	case ext == ".rego":
+		return KindPolicy
+	case (ext == ".yaml" || ext == ".yml") && strings.HasSuffix(strings.TrimSuffix(base, ext), "_test"):
+		return KindRunbookTest
+	}
+	d := &nodeDecoder{file: path}
+	root := d.parse(data)
+	if root == nil {
+		return recognizeLines(data)
+	}
+	kind := KindUnknown
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i].Value, root.Content[i+1]
+		switch {
+		case k == "steps":
+			return KindRunbook
+		case k == "kind" && slices.Contains(envKindParam.Enum, v.Value):
+			kind = KindEnvironment
+		}
+	}
+	return kind
+}
+
+// recognizeRunbookLine and recognizeEnvLine find top-level keys in a file
+// that does not parse: a key at column 1, as block-style YAML writes it.
+var (
+	recognizeRunbookLine = regexp.MustCompile(`^["']?steps["']?\s*:`)
+	recognizeEnvLine     = regexp.MustCompile(`^["']?kind["']?\s*:\s*["']?(hybrid|cloud)["']?\s*(#.*)?$`)
+)
+
+func recognizeLines(data []byte) FileKind {
+	kind := KindUnknown
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	sc.Buffer(nil, MaxFileSize)
+	for sc.Scan() {
+		line := strings.TrimRight(sc.Text(), " \t\r")
+		switch {
+		case recognizeRunbookLine.MatchString(line):
+			return KindRunbook
+		case recognizeEnvLine.MatchString(line):
+			kind = KindEnvironment
+		}
+	}
+	return kind
+}
+
+// collectExts are the extensions CollectFiles picks up in a directory.
+var collectExts = []string{".yaml", ".yml", ".rego", ".json"}
+
+// CollectFiles expands the paths `revoke validate` is given: a directory
+// becomes its .yaml, .yml, .rego and .json files, recursively and sorted,
+// skipping hidden files and directories and testdata (fixtures that are
+// broken on purpose); a file is kept as given, whatever its name. Each path
+// appears once.
+func CollectFiles(paths []string) ([]string, error) {
+	var out []string
+	seen := map[string]bool{}
+	add := func(p string) {
+		if key := filepath.Clean(p); !seen[key] {
+			seen[key] = true
+			out = append(out, p)
+		}
+	}
+	for _, root := range paths {
+		info, err := os.Stat(root)
+		if err != nil {
+			return nil, err // a *PathError: "stat PATH: no such file or directory"
+		}
+		if !info.IsDir() {
+			add(root)
+			continue
+		}
+		var found []string
+		err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if p == root {
+				return nil // given explicitly, even if hidden or testdata
+			}
+			name := de.Name()
+			if de.IsDir() {
+				if strings.HasPrefix(name, ".") || name == "testdata" {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			// Regular files and links to them; never a device or a pipe,
+			// which would block the read.
+			if !strings.HasPrefix(name, ".") && (de.Type().IsRegular() || de.Type()&fs.ModeSymlink != 0) &&
+				slices.Contains(collectExts, strings.ToLower(filepath.Ext(name))) {
+				found = append(found, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err // WalkDir's errors are *PathErrors naming the path
+		}
+		slices.Sort(found)
+		for _, p := range found {
+			add(p)
+		}
+	}
+	return out, nil
+}

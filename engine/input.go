@@ -1,0 +1,156 @@
+package engine
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"time"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// Request is who asked for a run and why: the policy input's request.
+type Request struct {
+	RequestedBy string `json:"requestedBy"`
+	Reason      string `json:"reason"`
+	Ticket      string `json:"ticket,omitempty"`
+	// ApprovedBy names who approved touching a protected subject; policies
+	// require it together with AllowProtected.
+	ApprovedBy     string `json:"approvedBy,omitempty"`
+	AllowProtected bool   `json:"allowProtected"`
+}
+
+// EnvironmentFacts is the part of an environment policies see, so that
+// offline planning (--facts) needs no full environment file.
+type EnvironmentFacts struct {
+	Name string `json:"name"`
+	// Kind is hybrid or cloud.
+	Kind      string   `json:"kind"`
+	Protected []string `json:"protected"`
+}
+
+// PolicyInput builds the input data.revoke is evaluated with (the policy
+// contract in the docs): scenario, runbook, environment, subject and
+// request. subject.<backend> is present only for backends that found the
+// subject. Every value is a plain JSON type (durations as strings, lists
+// as []any), which OPA converts without reflection.
+func PolicyInput(rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) map[string]any {
+	scenario := rb.Scenario
+	if scenario == "" {
+		scenario = rb.Name
+	}
+	subj := map[string]any{}
+	if subject != nil {
+		subj["ref"] = subject.Ref
+		for backend, facts := range subject.Facts {
+			if backend == "ref" || facts == nil {
+				continue
+			}
+			subj[backend] = plainJSON(facts)
+		}
+	} else {
+		subj["ref"] = ""
+	}
+	request := map[string]any{
+		"requestedBy":    req.RequestedBy,
+		"reason":         req.Reason,
+		"allowProtected": req.AllowProtected,
+	}
+	if req.Ticket != "" {
+		request["ticket"] = req.Ticket
+	}
+	if req.ApprovedBy != "" {
+		request["approvedBy"] = req.ApprovedBy
+	}
+	return map[string]any{
+		"scenario": scenario,
+		"runbook":  runbookInput(rb),
+		"environment": map[string]any{
+			"name":      env.Name,
+			"kind":      env.Kind,
+			"protected": stringsJSON(env.Protected),
+		},
+		"subject": subj,
+		"request": request,
+	}
+}
+
+// runbookInput is the runbook document of policy and lint inputs.
+func runbookInput(rb *Runbook) map[string]any {
+	scenario := rb.Scenario
+	if scenario == "" {
+		scenario = rb.Name
+	}
+	stepList := make([]any, len(rb.Steps))
+	for i, s := range rb.Steps {
+		stepList[i] = map[string]any{
+			"id":    s.ID,
+			"uses":  s.Uses,
+			"with":  plainJSON(ValuesJSON(s.With)),
+			"needs": stringsJSON(s.Needs),
+			"tags":  stringsJSON(s.Tags),
+		}
+	}
+	return map[string]any{"name": rb.Name, "scenario": scenario, "steps": stepList}
+}
+
+// stringsJSON renders a list as []any, never nil, so policies can count it.
+func stringsJSON(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
+}
+
+// plainJSON converts a value to the types encoding/json decodes into
+// (map[string]any, []any, string, bool, numbers, nil), so that OPA's
+// conversion takes its fast paths. Backends' facts may hold []string,
+// typed integers or times; anything else goes through a JSON round trip.
+func plainJSON(v any) any {
+	switch x := v.(type) {
+	case nil, string, bool, int, int64, uint64, float64, json.Number:
+		return x
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = plainJSON(e)
+		}
+		return out
+	case steps.Values:
+		return plainJSON(map[string]any(x))
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = plainJSON(e)
+		}
+		return out
+	case []string:
+		return stringsJSON(x)
+	case []map[string]any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = plainJSON(e)
+		}
+		return out
+	case int8, int16, int32:
+		return reflect.ValueOf(x).Int()
+	case uint, uint8, uint16, uint32:
+		return int64(reflect.ValueOf(x).Uint())
+	case float32:
+		return float64(x)
+	case time.Duration:
+		return x.String()
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var out any
+	if err := json.Unmarshal(data, &out); err != nil {
+		return fmt.Sprint(v)
+	}
+	return out
+}

@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/revoke-dev/revoke/runbooks"
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// Workspace is everything loaded for a command: runbooks, environments,
+// runbook tests and the compiled policies, built-in ones included.
+type Workspace struct {
+	// Runbooks maps a name to its runbook; a file given by the user
+	// replaces a built-in runbook of the same name.
+	Runbooks map[string]*Runbook
+	// Files lists every runbook decoded, built-ins first, for linting.
+	Files        []*Runbook
+	Environments []*Environment
+	Tests        []RunbookTestCase
+	Policy       *Policy
+	// Counts holds how many files of each kind were read from the user's paths.
+	Counts map[FileKind]int
+}
+
+// Load reads the built-in runbooks and policies (when builtins is true) and
+// every runbook, environment, runbook test and policy under paths, then
+// compiles all policies together. Every problem is a Lint; err is only for
+// a path that cannot be read at all.
+//
+// A file whose bytes equal a built-in one (validating revoke's own tree)
+// replaces the embedded copy instead of being loaded twice.
+func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints, error) {
+	files, err := CollectFiles(paths)
+	if err != nil {
+		return nil, nil, err
+	}
+	type source struct {
+		file string
+		data []byte
+	}
+	var user []source
+	var lints Lints
+	userDigests := map[string]bool{}
+	for _, f := range files {
+		data, err := readLimited(f)
+		if err != nil {
+			lints = append(lints, Lint{File: f, Level: Error, Code: "read", Message: err.Error()})
+			continue
+		}
+		user = append(user, source{f, data})
+		userDigests[digest(data)] = true
+	}
+
+	ws := &Workspace{Runbooks: map[string]*Runbook{}, Counts: map[FileKind]int{}}
+	var policySrcs []PolicySource
+	if builtins {
+		for _, p := range BuiltinPolicies() {
+			if !userDigests[digest(p.Data)] {
+				policySrcs = append(policySrcs, p)
+			}
+		}
+		for _, b := range builtinRunbookFiles() {
+			if userDigests[digest(b.Data)] {
+				continue
+			}
+			kind := Recognize(b.File, b.Data)
+			if kind == KindRunbookTest {
+				cases, ls := DecodeRunbookTests(b.File, b.Data)
+				ws.Tests = append(ws.Tests, cases...)
+				lints = append(lints, ls...)
+				continue
+			}
+			rb, ls := DecodeRunbook(b.File, b.Data, reg)
+			lints = append(lints, ls...)
+			if ls.Errors() == 0 {
+				ws.Runbooks[rb.Name] = rb
+			}
+			ws.Files = append(ws.Files, rb)
+		}
+	}
+
+	var userRunbooks []*Runbook
+	for _, s := range user {
+		kind := Recognize(s.file, s.data)
+		ws.Counts[kind]++
+		switch kind {
+		case KindRunbook:
+			rb, ls := DecodeRunbook(s.file, s.data, reg)
+			lints = append(lints, ls...)
+			userRunbooks = append(userRunbooks, rb)
+			ws.Files = append(ws.Files, rb)
+		case KindEnvironment:
+			env, ls := DecodeEnvironment(s.file, s.data, reg)
+			lints = append(lints, ls...)
+			ws.Environments = append(ws.Environments, env)
+		case KindRunbookTest:
+			cases, ls := DecodeRunbookTests(s.file, s.data)
+			lints = append(lints, ls...)
+			ws.Tests = append(ws.Tests, cases...)
+		case KindPolicy, KindPolicyTest:
+			policySrcs = append(policySrcs, PolicySource{File: s.file, Data: s.data})
+		default:
+			if strings.HasSuffix(s.file, ".json") {
+				// JSON beside runbooks is usually facts or data; only YAML of
+				// no known shape is worth a warning.
+				continue
+			}
+			lints = append(lints, Lint{File: s.file, Level: Warning, Code: "unrecognised",
+				Message: "not a runbook (no top-level steps), environment (no kind: hybrid|cloud) or runbook test (*_test.yaml): ignored"})
+		}
+	}
+	lints = append(lints, CheckRunbookNames(userRunbooks)...)
+	for _, rb := range userRunbooks {
+		if rb.Name != "" {
+			ws.Runbooks[rb.Name] = rb
+		}
+	}
+
+	pol, ls := CompilePolicies(policySrcs)
+	lints = append(lints, ls...)
+	ws.Policy = pol
+	lints.Sort()
+	return ws, lints, nil
+}
+
+// Runbook finds a runbook by name, or loads it from a file path.
+func (ws *Workspace) Runbook(reg *steps.Registry, ref string) (*Runbook, Lints, error) {
+	if rb, ok := ws.Runbooks[ref]; ok {
+		return rb, nil, nil
+	}
+	if info, err := os.Stat(ref); err == nil && !info.IsDir() {
+		data, err := readLimited(ref)
+		if err != nil {
+			return nil, nil, err
+		}
+		rb, lints := DecodeRunbook(ref, data, reg)
+		return rb, lints, nil
+	}
+	names := make([]string, 0, len(ws.Runbooks))
+	for n := range ws.Runbooks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return nil, nil, fmt.Errorf("no runbook %q: not a loaded runbook (%s) nor a file", ref, strings.Join(names, ", "))
+}
+
+// readLimited reads a file, refusing one larger than MaxFileSize without
+// reading it all: a runbook path pointing at a disk image must not fill memory.
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	return data, nil
+}
+
+// ReadFile reads a runbook, environment or facts file with the size limit
+// every decoder applies.
+func ReadFile(path string) ([]byte, error) { return readLimited(path) }
+
+// builtinRunbookFiles returns the embedded runbooks and their tests.
+func builtinRunbookFiles() []PolicySource {
+	entries, err := fs.ReadDir(runbooks.FS, ".")
+	if err != nil {
+		panic("engine: embedded runbooks: " + err.Error())
+	}
+	var out []PolicySource
+	for _, e := range entries {
+		data, err := fs.ReadFile(runbooks.FS, e.Name())
+		if err != nil {
+			panic("engine: embedded runbook " + e.Name() + ": " + err.Error())
+		}
+		out = append(out, PolicySource{File: "builtin:runbooks/" + e.Name(), Data: data})
+	}
+	return out
+}
+
+func digest(data []byte) string {
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:])
+}

@@ -1,0 +1,273 @@
+package sandbox
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+var deviceProps = &propSet{
+	typeName: "microsoft.graph.device",
+	names:    []string{"id", "deviceId", "displayName", "operatingSystem", "operatingSystemVersion", "accountEnabled", "trustType", "extensionAttributes"},
+	defaults: []string{"id", "deviceId", "displayName", "operatingSystem", "operatingSystemVersion", "accountEnabled", "trustType"},
+}
+
+func deviceJSON(v *Device, props []string) map[string]any {
+	m := map[string]any{"@odata.type": "#microsoft.graph.device"}
+	for _, p := range props {
+		switch p {
+		case "id":
+			m[p] = v.ID
+		case "deviceId":
+			m[p] = v.DeviceID
+		case "displayName":
+			m[p] = v.DisplayName
+		case "operatingSystem":
+			m[p] = v.OperatingSystem
+		case "operatingSystemVersion":
+			m[p] = nil
+		case "accountEnabled":
+			m[p] = v.AccountEnabled
+		case "trustType":
+			m[p] = "Workplace"
+		case "extensionAttributes":
+			m[p] = map[string]any{}
+		}
+	}
+	return m
+}
+
+// deviceByID finds a device by object id. Callers hold the lock.
+func (d *Directory) deviceByID(id string) *Device {
+	for _, v := range d.Devices {
+		if strings.EqualFold(v.ID, id) {
+			return v
+		}
+	}
+	return nil
+}
+
+func listDevices(c *call) *response {
+	props, explicit, r := c.selected(deviceProps)
+	if r != nil {
+		return r
+	}
+	prop, value := "", ""
+	if f := c.query.Get("$filter"); f != "" {
+		var ok bool
+		prop, value, ok = parseEqFilter(f)
+		if !ok || (!strings.EqualFold(prop, "deviceId") && !strings.EqualFold(prop, "displayName")) {
+			return c.err(http.StatusBadRequest, "Request_UnsupportedQuery", fmt.Sprintf("Unsupported or invalid query filter clause specified for property '%s' of resource 'Device'.", prop))
+		}
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	out := []map[string]any{}
+	for _, v := range d.Devices {
+		switch {
+		case strings.EqualFold(prop, "deviceId") && !strings.EqualFold(v.DeviceID, value),
+			strings.EqualFold(prop, "displayName") && !strings.EqualFold(v.DisplayName, value):
+			continue
+		}
+		out = append(out, deviceJSON(v, props))
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": contextURL("devices", props, explicit, false), "value": out})
+}
+
+func getDevice(c *call) *response {
+	props, explicit, r := c.selected(deviceProps)
+	if r != nil {
+		return r
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	v := d.deviceByID(c.segs[1])
+	if v == nil {
+		return c.notFound(c.segs[1])
+	}
+	m := deviceJSON(v, props)
+	m["@odata.context"] = contextURL("devices", props, explicit, true)
+	return jsonResp(http.StatusOK, m)
+}
+
+// patchDevice updates a device. An app-only caller may change
+// accountEnabled only when its service principal holds Cloud Device
+// Administrator, Intune Administrator or Global Administrator (Graph lets
+// Device.ReadWrite.All alone touch only extensionAttributes).
+func patchDevice(c *call) *response {
+	m, r := c.object()
+	if r != nil {
+		return r
+	}
+	var enabled *bool
+	for k, raw := range m {
+		switch {
+		case k == "accountEnabled":
+			var b bool
+			if json.Unmarshal(raw, &b) != nil {
+				return c.err(http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'accountEnabled' of resource 'Device'.")
+			}
+			enabled = &b
+		case k == "extensionAttributes", strings.HasPrefix(k, "@odata."):
+		case deviceProps.canonical(k) != "":
+			return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set.", k))
+		default:
+			return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k))
+		}
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	v := d.deviceByID(c.segs[1])
+	if v == nil {
+		return c.notFound(c.segs[1])
+	}
+	if enabled != nil && !hasAnyRole(c.appRoles(), rolesDevice...) {
+		return c.forbidden()
+	}
+	if enabled != nil {
+		v.AccountEnabled = *enabled
+	}
+	resp := noContent()
+	if enabled != nil {
+		resp.detail = fmt.Sprintf("accountEnabled=%t", *enabled)
+	}
+	return resp
+}
+
+// userDevices lists registeredDevices or ownedDevices as directoryObjects.
+func userDevices(c *call) *response {
+	props, _, r := c.selected(deviceProps)
+	if r != nil {
+		return r
+	}
+	owned := strings.EqualFold(c.segs[2], "ownedDevices")
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	out := []map[string]any{}
+	for _, v := range d.Devices {
+		list := v.RegisteredUsers
+		if owned {
+			list = v.RegisteredOwners
+		}
+		if contains(list, u.ID) {
+			out = append(out, deviceJSON(v, props))
+		}
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "directoryObjects", "value": out})
+}
+
+func (d *Directory) managedJSON(m *ManagedDevice) map[string]any {
+	upn := ""
+	for _, u := range d.Users {
+		if u.ID == m.UserID {
+			upn = u.UserPrincipalName
+		}
+	}
+	return map[string]any{
+		"@odata.type": "#microsoft.graph.managedDevice",
+		"id":          m.ID, "deviceName": m.DeviceName, "userId": m.UserID, "userPrincipalName": upn,
+		"operatingSystem": m.OS, "managementState": m.State, "managedDeviceOwnerType": "company",
+		"complianceState": "compliant",
+	}
+}
+
+func (d *Directory) managedByID(id string) *ManagedDevice {
+	for _, m := range d.ManagedDevices {
+		if strings.EqualFold(m.ID, id) {
+			return m
+		}
+	}
+	return nil
+}
+
+func userManagedDevices(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	out := []map[string]any{}
+	for _, m := range d.ManagedDevices {
+		if m.UserID == u.ID {
+			out = append(out, d.managedJSON(m))
+		}
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "users('" + u.ID + "')/managedDevices", "value": out})
+}
+
+func listManagedDevices(c *call) *response {
+	user := ""
+	if f := c.query.Get("$filter"); f != "" {
+		prop, value, ok := parseEqFilter(f)
+		if !ok || !strings.EqualFold(prop, "userId") {
+			return c.err(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid filter clause: the sandbox supports only userId eq 'id', got '%s'.", f))
+		}
+		user = strings.ToLower(value)
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	out := []map[string]any{}
+	for _, m := range d.ManagedDevices {
+		if user == "" || m.UserID == user {
+			out = append(out, d.managedJSON(m))
+		}
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "deviceManagement/managedDevices", "value": out})
+}
+
+func getManagedDevice(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	m := d.managedByID(c.segs[2])
+	if m == nil {
+		return c.notFound(c.segs[2])
+	}
+	j := d.managedJSON(m)
+	j["@odata.context"] = metadata + "deviceManagement/managedDevices/$entity"
+	return jsonResp(http.StatusOK, j)
+}
+
+// managedDeviceAction is wipe or retire: the device goes to wipePending or
+// retirePending. A wipe body, when sent, must be a JSON object.
+func managedDeviceAction(c *call) *response {
+	action := strings.ToLower(c.segs[3])
+	if len(strings.TrimSpace(string(c.body))) > 0 {
+		var body struct {
+			KeepEnrollmentData  *bool   `json:"keepEnrollmentData"`
+			KeepUserData        *bool   `json:"keepUserData"`
+			MacOsUnlockCode     *string `json:"macOsUnlockCode"`
+			PersistEsimDataPlan *bool   `json:"persistEsimDataPlan"`
+		}
+		if r := c.decode(&body); r != nil {
+			return r
+		}
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	m := d.managedByID(c.segs[2])
+	if m == nil {
+		return c.notFound(c.segs[2])
+	}
+	if action == "wipe" {
+		m.State = "wipePending"
+	} else {
+		m.State = "retirePending"
+	}
+	r := noContent()
+	r.detail = action
+	return r
+}

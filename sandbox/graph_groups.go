@@ -1,0 +1,116 @@
+package sandbox
+
+import (
+	"net/http"
+	"strings"
+)
+
+func groupJSON(g *Group) map[string]any {
+	types := []string{}
+	var rule any
+	if g.Dynamic {
+		types = append(types, "DynamicMembership")
+		rule = `user.department -ne null`
+	}
+	return map[string]any{
+		"@odata.type": "#microsoft.graph.group", "id": g.ID, "displayName": g.DisplayName,
+		"groupTypes": types, "membershipRule": rule, "securityEnabled": true, "mailEnabled": false,
+		"isAssignableToRole": g.RoleAssignable,
+	}
+}
+
+func (d *Directory) groupByID(id string) *Group {
+	for _, g := range d.Groups {
+		if strings.EqualFold(g.ID, id) {
+			return g
+		}
+	}
+	return nil
+}
+
+func listGroups(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	out := []map[string]any{}
+	for _, g := range d.Groups {
+		out = append(out, groupJSON(g))
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "groups", "value": out})
+}
+
+func getGroup(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	g := d.groupByID(c.segs[1])
+	if g == nil {
+		return c.notFound(c.segs[1])
+	}
+	m := groupJSON(g)
+	m["@odata.context"] = metadata + "groups/$entity"
+	return jsonResp(http.StatusOK, m)
+}
+
+func listMembers(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	g := d.groupByID(c.segs[1])
+	if g == nil {
+		return c.notFound(c.segs[1])
+	}
+	out := []map[string]any{}
+	for _, id := range g.Members {
+		if u := d.UserByRef(id); u != nil {
+			out = append(out, map[string]any{"@odata.type": "#microsoft.graph.user", "id": u.ID,
+				"displayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName})
+		}
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "directoryObjects", "value": out})
+}
+
+// removeMember is DELETE /groups/{gid}/members/{uid}/$ref. Dynamic groups
+// refuse (their rule owns membership); role-assignable groups also need
+// RoleManagement.ReadWrite.Directory.
+func removeMember(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	g := d.groupByID(c.segs[1])
+	if g == nil {
+		return c.notFound(c.segs[1])
+	}
+	if g.RoleAssignable && !c.claims.hasAny(permRoleWrite) {
+		return c.forbidden()
+	}
+	if g.Dynamic {
+		return c.err(http.StatusBadRequest, "Request_BadRequest", "Cannot add or remove members of a group with dynamic membership: its membership rule manages them.")
+	}
+	u := d.UserByRef(c.segs[3])
+	i := -1
+	if u != nil {
+		for j, m := range g.Members {
+			if m == u.ID {
+				i = j
+			}
+		}
+	}
+	if i < 0 {
+		return c.err(http.StatusNotFound, "Request_ResourceNotFound", "One or more removed object references do not exist for the following modified properties: 'members'.")
+	}
+	g.Members = append(g.Members[:i:i], g.Members[i+1:]...)
+	r := noContent()
+	r.detail = "remove member " + u.ID
+	return r
+}
+
+// refuseMemberObjectDelete answers DELETE /groups/{gid}/members/{uid}
+// (no /$ref). Graph would delete the user object itself; the sandbox
+// refuses loudly and logs it so tests catch a client that builds this URL.
+func refuseMemberObjectDelete(c *call) *response {
+	r := c.err(http.StatusBadRequest, "Request_BadRequest",
+		"revoke sandbox: DELETE /groups/{id}/members/{id} without /$ref deletes the directory object itself in Microsoft Graph; remove a member with DELETE /groups/{id}/members/{id}/$ref.")
+	r.detail = "REFUSED: member DELETE without /$ref would delete the object"
+	return r
+}

@@ -1,0 +1,678 @@
+package sandbox
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+	"unicode"
+)
+
+const metadata = "https://graph.microsoft.com/v1.0/$metadata#"
+
+// propSet is the $select vocabulary of one resource type.
+type propSet struct {
+	typeName string
+	names    []string // canonical names
+	defaults []string // returned without $select
+}
+
+func (p *propSet) canonical(name string) string {
+	for _, n := range p.names {
+		if strings.EqualFold(n, name) {
+			return n
+		}
+	}
+	return ""
+}
+
+// selected returns the properties to render: those of $select (checked
+// against the type) or the type's default set. explicit says $select was given.
+func (c *call) selected(p *propSet) (props []string, explicit bool, _ *response) {
+	raw, ok := c.query["$select"]
+	if !ok {
+		return p.defaults, false, nil
+	}
+	for _, part := range strings.Split(strings.Join(raw, ","), ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n := p.canonical(part)
+		if n == "" {
+			return nil, true, c.err(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Could not find a property named '%s' on type '%s'.", part, p.typeName))
+		}
+		if !contains(props, n) {
+			props = append(props, n)
+		}
+	}
+	if len(props) == 0 {
+		return p.defaults, false, nil
+	}
+	return props, true, nil
+}
+
+// contextURL is @odata.context for a resource set, with the $select list
+// as Graph writes it.
+func contextURL(set string, props []string, explicit bool, entity bool) string {
+	u := metadata + set
+	if explicit {
+		u += "(" + strings.Join(props, ",") + ")"
+	}
+	if entity {
+		u += "/$entity"
+	}
+	return u
+}
+
+var userProps = &propSet{
+	typeName: "microsoft.graph.user",
+	names: []string{"id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "userType",
+		"accountEnabled", "onPremisesSyncEnabled", "signInSessionsValidFromDateTime", "onPremisesSamAccountName",
+		"onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesUserPrincipalName", "onPremisesImmutableId",
+		"onPremisesLastSyncDateTime", "assignedLicenses", "lastPasswordChangeDateTime", "businessPhones", "jobTitle",
+		"mobilePhone", "officeLocation", "preferredLanguage", "usageLocation", "createdDateTime", "passwordPolicies"},
+	defaults: []string{"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
+		"officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"},
+}
+
+func graphTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// userJSON renders a user with the given properties. Callers hold the lock.
+func (d *Directory) userJSON(u *User, props []string) map[string]any {
+	m := make(map[string]any, len(props)+1)
+	for _, p := range props {
+		var v any
+		switch p {
+		case "id":
+			v = u.ID
+		case "userPrincipalName":
+			v = u.UserPrincipalName
+		case "displayName":
+			v = u.DisplayName
+		case "givenName":
+			if u.AD != nil && u.AD.GivenName != "" {
+				v = u.AD.GivenName
+			}
+		case "surname":
+			if u.AD != nil && u.AD.Surname != "" {
+				v = u.AD.Surname
+			}
+		case "mail":
+			if u.UserType != "Guest" {
+				v = u.UserPrincipalName
+			}
+		case "userType":
+			v = u.UserType
+		case "accountEnabled":
+			v = u.AccountEnabled
+		case "onPremisesSyncEnabled":
+			// null for cloud-only users, as Graph returns it.
+			if u.OnPremisesSyncEnabled {
+				v = true
+			}
+		case "signInSessionsValidFromDateTime":
+			v = graphTime(u.SignInSessionsValidFrom)
+		case "onPremisesSamAccountName":
+			if u.OnPremisesSyncEnabled && u.AD != nil {
+				v = u.AD.SAMAccountName
+			}
+		case "onPremisesDistinguishedName":
+			if u.OnPremisesSyncEnabled && u.AD != nil {
+				v = u.AD.DN
+			}
+		case "onPremisesDomainName":
+			if u.OnPremisesSyncEnabled {
+				v = dnDomain(d.BaseDN)
+			}
+		case "onPremisesUserPrincipalName":
+			if u.OnPremisesSyncEnabled {
+				v = u.UserPrincipalName
+			}
+		case "onPremisesImmutableId":
+			if u.OnPremisesSyncEnabled && u.AD != nil {
+				v = base64.StdEncoding.EncodeToString([]byte(u.AD.ObjectGUID))
+			}
+		case "onPremisesLastSyncDateTime":
+			if u.OnPremisesSyncEnabled {
+				v = graphTime(u.LastSyncedPasswordAt)
+			}
+		case "assignedLicenses":
+			ls := make([]map[string]any, 0, len(u.Licenses))
+			for _, l := range u.Licenses {
+				ls = append(ls, map[string]any{"disabledPlans": []string{}, "skuId": l})
+			}
+			v = ls
+		case "lastPasswordChangeDateTime":
+			t := u.CloudPasswordSetAt
+			if u.LastSyncedPasswordAt.After(t) {
+				t = u.LastSyncedPasswordAt
+			}
+			v = graphTime(t)
+		case "businessPhones":
+			v = []string{}
+		case "createdDateTime":
+			v = "2024-01-15T09:00:00Z"
+		}
+		m[p] = v
+	}
+	return m
+}
+
+// dnDomain turns DC=contoso,DC=test into contoso.test.
+func dnDomain(dn string) string {
+	var parts []string
+	for _, rdn := range strings.Split(dn, ",") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(rdn), "="); ok && strings.EqualFold(k, "DC") {
+			parts = append(parts, v)
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+// user finds the user a path segment names; Graph matches ids and UPNs
+// case-insensitively. Callers hold the lock.
+func (c *call) user(ref string) *User {
+	return c.s.dir.UserByRef(ref)
+}
+
+// privileged reports whether u holds a privileged directory role.
+// Callers hold the lock.
+func (d *Directory) privileged(u *User) bool {
+	for _, r := range d.RoleAssignments[u.ID] {
+		if privilegedRoles[r] {
+			return true
+		}
+	}
+	return false
+}
+
+func getUser(c *call) *response {
+	props, explicit, r := c.selected(userProps)
+	if r != nil {
+		return r
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	m := d.userJSON(u, props)
+	m["@odata.context"] = contextURL("users", props, explicit, true)
+	return jsonResp(http.StatusOK, m)
+}
+
+// userFilters are the properties GET /users?$filter=prop eq '…' supports.
+var userFilters = map[string]func(d *Directory, u *User) string{
+	"userprincipalname": func(_ *Directory, u *User) string { return u.UserPrincipalName },
+	"id":                func(_ *Directory, u *User) string { return u.ID },
+	"displayname":       func(_ *Directory, u *User) string { return u.DisplayName },
+	"mail": func(_ *Directory, u *User) string {
+		if u.UserType == "Guest" {
+			return ""
+		}
+		return u.UserPrincipalName
+	},
+	"onpremisessamaccountname": func(_ *Directory, u *User) string {
+		if u.OnPremisesSyncEnabled && u.AD != nil {
+			return u.AD.SAMAccountName
+		}
+		return ""
+	},
+	"usertype": func(_ *Directory, u *User) string { return u.UserType },
+}
+
+func listUsers(c *call) *response {
+	props, explicit, r := c.selected(userProps)
+	if r != nil {
+		return r
+	}
+	var match func(d *Directory, u *User) bool
+	if f := c.query.Get("$filter"); f != "" {
+		prop, value, ok := parseEqFilter(f)
+		if !ok {
+			return c.err(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid filter clause: the sandbox supports only prop eq 'value', got '%s'.", f))
+		}
+		get, ok := userFilters[strings.ToLower(prop)]
+		if !ok {
+			return c.err(http.StatusBadRequest, "Request_UnsupportedQuery", fmt.Sprintf("Unsupported or invalid query filter clause specified for property '%s' of resource 'User'.", prop))
+		}
+		match = func(d *Directory, u *User) bool { return strings.EqualFold(get(d, u), value) && get(d, u) != "" }
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	out := []map[string]any{}
+	for _, u := range d.Users {
+		if u.InCloud && (match == nil || match(d, u)) {
+			out = append(out, d.userJSON(u, props))
+		}
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": contextURL("users", props, explicit, false), "value": out})
+}
+
+// onPremMastered is Graph's refusal to change what AD owns on a synced user.
+const onPremMastered = "Unable to update the specified properties for on-premises mastered Directory Sync objects or objects currently undergoing migration."
+
+// userWritable are the plain string properties PATCH /users accepts; on a
+// synced user AD masters them.
+var userWritable = map[string]bool{"displayName": true, "givenName": true, "surname": true, "jobTitle": true,
+	"mobilePhone": true, "officeLocation": true, "usageLocation": true, "preferredLanguage": true}
+
+type passwordProfile struct {
+	Password                             *string `json:"password"`
+	ForceChangePasswordNextSignIn        *bool   `json:"forceChangePasswordNextSignIn"`
+	ForceChangePasswordNextSignInWithMfa *bool   `json:"forceChangePasswordNextSignInWithMfa"`
+}
+
+// patchUser updates a user. accountEnabled is accepted on synced users too,
+// as Graph does (the next sync reverts it unless AD is disabled as well);
+// passwordProfile and the other AD-mastered properties are refused on them
+// with 400 Request_BadRequest. Disabling or resetting a privileged user
+// needs the app to hold Privileged Authentication Administrator or Global
+// Administrator; resetting anyone needs a password-admin role.
+func patchUser(c *call) *response {
+	m, r := c.object()
+	if r != nil {
+		return r
+	}
+	var enabled *bool
+	var pw *passwordProfile
+	strs := map[string]string{}
+	for k, raw := range m {
+		switch {
+		case k == "accountEnabled":
+			var b bool
+			if json.Unmarshal(raw, &b) != nil {
+				return c.err(http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'accountEnabled' of resource 'User'.")
+			}
+			enabled = &b
+		case k == "passwordProfile":
+			var p passwordProfile
+			if json.Unmarshal(raw, &p) != nil || p.Password == nil {
+				return c.err(http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'passwordProfile' of resource 'User'.")
+			}
+			pw = &p
+		case userWritable[k]:
+			var s string
+			if json.Unmarshal(raw, &s) != nil {
+				return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Invalid value specified for property '%s' of resource 'User'.", k))
+			}
+			strs[k] = s
+		case strings.HasPrefix(k, "@odata."):
+			// The SDK sends @odata.type with every model.
+		case userProps.canonical(k) != "":
+			return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Property '%s' is read-only and cannot be set.", k))
+		default:
+			return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k))
+		}
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	appRoles := c.appRoles()
+	switch {
+	case enabled != nil && !c.claims.hasAny(permEnable),
+		pw != nil && (!c.claims.hasAny(permPassword) || !hasAnyRole(appRoles, rolesPassword...)),
+		len(strs) > 0 && !c.claims.hasAny(permUserOther),
+		(enabled != nil || pw != nil) && d.privileged(u) && !hasAnyRole(appRoles, rolesPrivilegedTarget...):
+		return c.forbidden()
+	}
+	if u.OnPremisesSyncEnabled && (pw != nil || len(strs) > 0) {
+		return c.err(http.StatusBadRequest, "Request_BadRequest", onPremMastered)
+	}
+	if pw != nil && !complexPassword(*pw.Password) {
+		return c.err(http.StatusBadRequest, "Request_BadRequest", "The specified password does not comply with password complexity requirements. Please provide a different password.")
+	}
+	if enabled != nil {
+		u.AccountEnabled = *enabled
+	}
+	if pw != nil {
+		u.CloudPassword = *pw.Password
+		u.CloudPasswordSetAt = c.now.UTC().Truncate(time.Second)
+		u.ForceChangePassword = pw.ForceChangePasswordNextSignIn != nil && *pw.ForceChangePasswordNextSignIn
+	}
+	for k, v := range strs {
+		if k == "displayName" {
+			u.DisplayName = v
+		}
+	}
+	resp := noContent()
+	var what []string
+	if enabled != nil {
+		what = append(what, fmt.Sprintf("accountEnabled=%t", *enabled))
+	}
+	if pw != nil {
+		what = append(what, "passwordProfile")
+	}
+	resp.detail = strings.Join(what, " ")
+	return resp
+}
+
+// complexPassword applies Entra's rule: 8 to 256 characters from at least
+// three of lower case, upper case, digits and symbols.
+func complexPassword(p string) bool {
+	if n := len([]rune(p)); n < 8 || n > 256 {
+		return false
+	}
+	var lower, upper, digit, symbol int
+	for _, r := range p {
+		switch {
+		case unicode.IsLower(r):
+			lower = 1
+		case unicode.IsUpper(r):
+			upper = 1
+		case unicode.IsDigit(r):
+			digit = 1
+		default:
+			symbol = 1
+		}
+	}
+	return lower+upper+digit+symbol >= 3
+}
+
+// revokeSessions moves signInSessionsValidFromDateTime to now and answers
+// as Graph v1.0 does: 200 with an Edm.Boolean body.
+func revokeSessions(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	if d.privileged(u) && !hasAnyRole(c.appRoles(), rolesPrivilegedTarget...) {
+		return c.forbidden()
+	}
+	u.SignInSessionsValidFrom = c.now.UTC().Truncate(time.Second)
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "Edm.Boolean", "value": true})
+}
+
+func assignLicense(c *call) *response {
+	var body struct {
+		AddLicenses []struct {
+			SkuID         string   `json:"skuId"`
+			DisabledPlans []string `json:"disabledPlans"`
+		} `json:"addLicenses"`
+		RemoveLicenses []string `json:"removeLicenses"`
+	}
+	if r := c.decode(&body); r != nil {
+		return r
+	}
+	if body.AddLicenses == nil || body.RemoveLicenses == nil {
+		return c.err(http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'addLicenses' or 'removeLicenses': both are required (use [] for none).")
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	for _, sku := range body.RemoveLicenses {
+		if !contains(u.Licenses, strings.ToLower(sku)) {
+			return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("User does not have a corresponding license: '%s'.", sku))
+		}
+	}
+	for _, sku := range body.RemoveLicenses {
+		sku = strings.ToLower(sku)
+		kept := u.Licenses[:0]
+		for _, l := range u.Licenses {
+			if l != sku {
+				kept = append(kept, l)
+			}
+		}
+		u.Licenses = kept
+	}
+	for _, a := range body.AddLicenses {
+		if sku := strings.ToLower(a.SkuID); sku != "" && !contains(u.Licenses, sku) {
+			u.Licenses = append(u.Licenses, sku)
+		}
+	}
+	m := d.userJSON(u, userProps.defaults)
+	m["@odata.context"] = metadata + "users/$entity"
+	return jsonResp(http.StatusOK, m)
+}
+
+// memberOf lists a user's groups and directory roles as directoryObjects;
+// the microsoft.graph.directoryRole or .group cast keeps one kind.
+func memberOf(c *call) *response {
+	cast := ""
+	if len(c.segs) == 4 {
+		cast = strings.ToLower(c.segs[3])
+	}
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	out := []map[string]any{}
+	if cast != "microsoft.graph.directoryrole" {
+		for _, g := range d.Groups {
+			if contains(g.Members, u.ID) {
+				out = append(out, groupJSON(g))
+			}
+		}
+	}
+	if cast != "microsoft.graph.group" {
+		for _, name := range d.RoleAssignments[u.ID] {
+			out = append(out, map[string]any{
+				"@odata.type": "#microsoft.graph.directoryRole", "id": stableID("directoryRole", d.TenantID+name),
+				"displayName": name, "roleTemplateId": roleTemplateID(name), "description": name + " role",
+			})
+		}
+	}
+	ctx := metadata + "directoryObjects"
+	switch cast {
+	case "microsoft.graph.directoryrole":
+		ctx = metadata + "directoryRoles"
+	case "microsoft.graph.group":
+		ctx = metadata + "groups"
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": ctx, "value": out})
+}
+
+// listRoleAssignments serves roleManagement/directory/roleAssignments with
+// the one filter clients use, principalId eq '…', and $expand=roleDefinition.
+func listRoleAssignments(c *call) *response {
+	principal := ""
+	if f := c.query.Get("$filter"); f != "" {
+		prop, value, ok := parseEqFilter(f)
+		if !ok || !strings.EqualFold(prop, "principalId") {
+			return c.err(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid filter clause: the sandbox supports only principalId eq 'id', got '%s'.", f))
+		}
+		principal = strings.ToLower(value)
+	}
+	expand := strings.EqualFold(strings.TrimSpace(c.query.Get("$expand")), "roleDefinition")
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	out := []map[string]any{}
+	for _, u := range d.Users {
+		if !u.InCloud || (principal != "" && u.ID != principal) {
+			continue
+		}
+		for _, name := range d.RoleAssignments[u.ID] {
+			tid := roleTemplateID(name)
+			a := map[string]any{
+				"id": stableID("roleAssignment", u.ID+name), "principalId": u.ID,
+				"roleDefinitionId": tid, "directoryScopeId": "/",
+			}
+			if expand {
+				a["roleDefinition"] = map[string]any{"id": tid, "templateId": tid, "displayName": name, "isBuiltIn": true, "isEnabled": true}
+			}
+			out = append(out, a)
+		}
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "roleManagement/directory/roleAssignments", "value": out})
+}
+
+var authMethodODataTypes = map[string]string{}
+
+func init() {
+	for _, t := range authMethodTypes {
+		authMethodODataTypes[t] = "#microsoft.graph." + t + "AuthenticationMethod"
+	}
+}
+
+func authMethodJSON(m AuthMethod) map[string]any {
+	j := map[string]any{"@odata.type": authMethodODataTypes[m.Type], "id": m.ID}
+	switch m.Type {
+	case "phone":
+		j["phoneNumber"], j["phoneType"], j["smsSignInState"] = "+1 5555550100", "mobile", "notSupported"
+	case "email":
+		j["emailAddress"] = "someone@example.test"
+	case "password":
+		j["password"], j["createdDateTime"] = nil, "2024-01-15T09:00:00Z"
+	default:
+		j["displayName"] = m.Type
+	}
+	return j
+}
+
+func listAuthMethods(c *call) *response {
+	only := authMethodSegment(c.segs[3])
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	out := []map[string]any{}
+	for _, m := range u.AuthMethods {
+		if only == "" || m.Type == only {
+			out = append(out, authMethodJSON(m))
+		}
+	}
+	set := "users('" + u.ID + "')/authentication/methods"
+	if only != "" {
+		set = "users('" + u.ID + "')/authentication/" + only + "Methods"
+	}
+	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + set, "value": out})
+}
+
+func (c *call) authMethod(u *User) int {
+	t := authMethodSegment(c.segs[3])
+	for i, m := range u.AuthMethods {
+		if m.Type == t && strings.EqualFold(m.ID, c.segs[4]) {
+			return i
+		}
+	}
+	return -1
+}
+
+func getAuthMethod(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	i := c.authMethod(u)
+	if i < 0 {
+		return c.notFound(c.segs[4])
+	}
+	return jsonResp(http.StatusOK, authMethodJSON(u.AuthMethods[i]))
+}
+
+func deleteAuthMethod(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	i := c.authMethod(u)
+	if i < 0 {
+		return c.notFound(c.segs[4])
+	}
+	u.AuthMethods = append(u.AuthMethods[:i:i], u.AuthMethods[i+1:]...)
+	r := noContent()
+	r.detail = "delete " + authMethodSegment(c.segs[3]) + " method"
+	return r
+}
+
+// confirmCompromised marks users confirmed compromised. Identity Protection
+// allows about one request a second per tenant; past that it answers 429
+// without Retry-After, so clients must back off on their own.
+func confirmCompromised(c *call) *response {
+	var body struct {
+		UserIDs []string `json:"userIds"`
+	}
+	if r := c.decode(&body); r != nil {
+		return r
+	}
+	if len(body.UserIDs) == 0 {
+		return c.err(http.StatusBadRequest, "BadRequest", "The userIds parameter is required.")
+	}
+	s := c.s
+	s.riskMu.Lock()
+	if !s.riskLast.IsZero() && c.now.Sub(s.riskLast) < time.Second {
+		s.riskMu.Unlock()
+		r := c.err(http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
+		r.detail = "identity protection rate"
+		return r
+	}
+	s.riskLast = c.now
+	s.riskMu.Unlock()
+	d := s.dir
+	d.Lock()
+	defer d.Unlock()
+	var users []*User
+	for _, id := range body.UserIDs {
+		u := d.UserByRef(id)
+		if u == nil || !strings.EqualFold(u.ID, id) {
+			return c.err(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid user id '%s'.", id))
+		}
+		users = append(users, u)
+	}
+	for _, u := range users {
+		u.RiskState, u.RiskLevel, u.RiskDetail = "confirmedCompromised", "high", "adminConfirmedUserCompromised"
+		u.RiskUpdatedAt = c.now.UTC().Truncate(time.Second)
+	}
+	return noContent()
+}
+
+// getRiskyUser returns a user's Identity Protection record; a user that was
+// never risky has none (404).
+func getRiskyUser(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[2])
+	if u == nil || u.RiskState == "" || !strings.EqualFold(u.ID, c.segs[2]) {
+		return c.notFound(c.segs[2])
+	}
+	level := u.RiskLevel
+	if level == "" {
+		level = "none"
+	}
+	detail := u.RiskDetail
+	if detail == "" {
+		detail = "none"
+	}
+	return jsonResp(http.StatusOK, map[string]any{
+		"@odata.context": metadata + "identityProtection/riskyUsers/$entity",
+		"id":             u.ID, "isDeleted": false, "isProcessing": false,
+		"riskLastUpdatedDateTime": graphTime(u.RiskUpdatedAt), "riskLevel": level, "riskState": u.RiskState,
+		"riskDetail": detail, "userDisplayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName,
+	})
+}

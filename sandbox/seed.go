@@ -1,0 +1,766 @@
+package sandbox
+
+import (
+	"crypto/sha1"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Seed is a tenant's initial state, read from YAML by ParseSeed. Start
+// builds a fresh Directory from it, so one Seed can start many independent
+// tenants.
+type Seed struct {
+	// File is where the seed was read from, for messages.
+	File            string
+	Tenant          SeedTenant
+	AD              SeedAD
+	Apps            []SeedApp
+	Users           []SeedUser
+	Devices         []SeedDevice
+	ManagedDevices  []SeedManagedDevice
+	Groups          []SeedGroup
+	ADGroups        []SeedADGroup
+	RoleAssignments []SeedRoleAssignment
+	Options         SeedOptions
+}
+
+// SeedTenant names the Entra tenant.
+type SeedTenant struct {
+	ID      string
+	Domains []string
+}
+
+// SeedAD describes the on-premises domain.
+type SeedAD struct {
+	BaseDN          string
+	NetBIOS         string
+	ServiceAccounts []SeedADAccount
+}
+
+// SeedApp is an app registration. Secret and/or Certificate (PEM) are its
+// credentials; Permissions its granted application permissions (the roles
+// claim of its tokens); DirectoryRoles the roles of its service principal.
+type SeedApp struct {
+	Name           string
+	ClientID       string
+	Secret         string
+	Certificate    string
+	Permissions    []string
+	DirectoryRoles []string
+}
+
+// SeedUser is a person. Cloud false makes an AD-only account; AD nil a
+// cloud-only one.
+type SeedUser struct {
+	ID                    string
+	UserPrincipalName     string
+	DisplayName           string
+	UserType              string
+	AccountEnabled        bool
+	OnPremisesSyncEnabled bool
+	Cloud                 bool
+	Licenses              []string
+	AuthMethods           []AuthMethod
+	RiskState, RiskLevel  string
+	AD                    *SeedADAccount
+}
+
+// SeedADAccount is an AD account (a person's or a service account).
+type SeedADAccount struct {
+	DN                 string
+	SAMAccountName     string
+	GivenName, Surname string
+	UserAccountControl int
+	AdminCount         int
+	Password           string
+}
+
+// SeedDevice is an Entra ID device; Owners and Users are user references
+// (id or UPN).
+type SeedDevice struct {
+	ID, DeviceID, DisplayName, OperatingSystem string
+	AccountEnabled                             bool
+	Owners, Users                              []string
+}
+
+// SeedManagedDevice is an Intune managed device of User (id or UPN).
+type SeedManagedDevice struct {
+	ID, DeviceName, User, OperatingSystem, State string
+}
+
+// SeedGroup is an Entra ID group; Members are user references.
+type SeedGroup struct {
+	ID, DisplayName         string
+	Members                 []string
+	Dynamic, RoleAssignable bool
+}
+
+// SeedADGroup is an AD group; Members are sAMAccountNames, UPNs or DNs (of
+// accounts or other groups).
+type SeedADGroup struct {
+	DN      string
+	Members []string
+}
+
+// SeedRoleAssignment gives User (id or UPN) directory roles by name.
+type SeedRoleAssignment struct {
+	User  string
+	Roles []string
+}
+
+// SeedOptions are the tenant's defaults for behaviour that Options can
+// override at Start.
+type SeedOptions struct {
+	Latency, Jitter time.Duration
+	Throttle        *ThrottleConfig
+	SyncEvery       time.Duration
+	Faults          []FaultRule
+}
+
+// authMethodTypes are the method types Graph exposes under
+// /users/{id}/authentication/{type}Methods.
+var authMethodTypes = []string{"password", "microsoftAuthenticator", "phone", "fido2", "email", "softwareOath", "temporaryAccessPass", "windowsHelloForBusiness"}
+
+// SeedError is every problem found in a seed file, each as FILE:LINE:COL: message.
+type SeedError struct{ Problems []string }
+
+func (e *SeedError) Error() string { return strings.Join(e.Problems, "\n") }
+
+// ParseSeed reads a seed from YAML. Unknown keys, wrong types, duplicate
+// objects and references to unknown users, groups or roles are errors; the
+// returned *SeedError lists every one.
+func ParseSeed(file string, data []byte) (*Seed, error) {
+	d := &seedDecoder{file: file}
+	s := &Seed{File: file}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return nil, &SeedError{Problems: []string{fmt.Sprintf("%s: %v", file, err)}}
+	}
+	if len(doc.Content) == 0 {
+		return nil, &SeedError{Problems: []string{fmt.Sprintf("%s:1:1: empty seed", file)}}
+	}
+	root := doc.Content[0]
+	d.fields(root, "seed", map[string]func(*yaml.Node){
+		"tenant": func(n *yaml.Node) {
+			d.fields(n, "tenant", map[string]func(*yaml.Node){
+				"id":      func(n *yaml.Node) { s.Tenant.ID = strings.ToLower(d.str(n)) },
+				"domains": func(n *yaml.Node) { s.Tenant.Domains = d.strs(n) },
+			})
+		},
+		"ad": func(n *yaml.Node) {
+			d.fields(n, "ad", map[string]func(*yaml.Node){
+				"base_dn": func(n *yaml.Node) { s.AD.BaseDN = d.str(n) },
+				"netbios": func(n *yaml.Node) { s.AD.NetBIOS = d.str(n) },
+				"service_accounts": func(n *yaml.Node) {
+					d.each(n, func(n *yaml.Node) {
+						a := d.adAccount(n, "service account")
+						d.need(n, a.DN, "dn")
+						s.AD.ServiceAccounts = append(s.AD.ServiceAccounts, a)
+					})
+				},
+			})
+		},
+		"apps":    func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.Apps = append(s.Apps, d.app(n)) }) },
+		"users":   func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.Users = append(s.Users, d.user(n)) }) },
+		"devices": func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.Devices = append(s.Devices, d.device(n)) }) },
+		"managed_devices": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) { s.ManagedDevices = append(s.ManagedDevices, d.managedDevice(n)) })
+		},
+		"groups":    func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.Groups = append(s.Groups, d.group(n)) }) },
+		"ad_groups": func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.ADGroups = append(s.ADGroups, d.adGroup(n)) }) },
+		"role_assignments": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) {
+				var ra SeedRoleAssignment
+				d.fields(n, "role assignment", map[string]func(*yaml.Node){
+					"user":  func(n *yaml.Node) { ra.User = d.userRef(n) },
+					"roles": func(n *yaml.Node) { ra.Roles = d.roles(n) },
+				})
+				d.need(n, ra.User, "user")
+				s.RoleAssignments = append(s.RoleAssignments, ra)
+			})
+		},
+		"options": func(n *yaml.Node) { s.Options = d.options(n) },
+	})
+	d.need(root, s.Tenant.ID, "tenant.id")
+	d.check(s)
+	if len(d.problems) > 0 {
+		return nil, &SeedError{Problems: d.problems}
+	}
+	return s, nil
+}
+
+// seedDecoder walks yaml.Node trees so every problem carries its position.
+type seedDecoder struct {
+	file     string
+	problems []string
+	// refs are user or AD references checked once every object is known.
+	refs []seedRef
+}
+
+type seedRef struct {
+	node *yaml.Node
+	kind string // "user" or "ad"
+}
+
+func (d *seedDecoder) errorf(n *yaml.Node, format string, args ...any) {
+	d.problems = append(d.problems, fmt.Sprintf("%s:%d:%d: %s", d.file, n.Line, n.Column, fmt.Sprintf(format, args...)))
+}
+
+// fields decodes a mapping, calling the handler of each known key; unknown
+// and repeated keys are errors.
+func (d *seedDecoder) fields(n *yaml.Node, what string, handlers map[string]func(*yaml.Node)) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s must be a mapping", what)
+		return
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		h, ok := handlers[k.Value]
+		if !ok {
+			d.errorf(k, "unknown key %q in %s", k.Value, what)
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, "%s: %q given twice", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		h(v)
+	}
+}
+
+func (d *seedDecoder) need(n *yaml.Node, v, key string) {
+	if v == "" {
+		d.errorf(n, "%s is required", key)
+	}
+}
+
+func (d *seedDecoder) each(n *yaml.Node, f func(*yaml.Node)) {
+	if n.Kind != yaml.SequenceNode {
+		d.errorf(n, "expected a list")
+		return
+	}
+	for _, c := range n.Content {
+		f(c)
+	}
+}
+
+func (d *seedDecoder) str(n *yaml.Node) string {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		d.errorf(n, "expected a string")
+		return ""
+	}
+	return n.Value
+}
+
+func (d *seedDecoder) boolean(n *yaml.Node) bool {
+	var b bool
+	if n.Kind != yaml.ScalarNode || n.Decode(&b) != nil {
+		d.errorf(n, "expected true or false, got %q", n.Value)
+	}
+	return b
+}
+
+func (d *seedDecoder) integer(n *yaml.Node) int {
+	i, err := strconv.ParseInt(n.Value, 0, 64)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		d.errorf(n, "expected an integer, got %q", n.Value)
+	}
+	return int(i)
+}
+
+func (d *seedDecoder) float(n *yaml.Node) float64 {
+	f, err := strconv.ParseFloat(n.Value, 64)
+	if n.Kind != yaml.ScalarNode || err != nil {
+		d.errorf(n, "expected a number, got %q", n.Value)
+	}
+	return f
+}
+
+func (d *seedDecoder) duration(n *yaml.Node) time.Duration {
+	v, err := time.ParseDuration(n.Value)
+	if n.Kind != yaml.ScalarNode || err != nil || v < 0 {
+		d.errorf(n, "expected a duration such as 30s or 5m, got %q", n.Value)
+	}
+	return v
+}
+
+func (d *seedDecoder) strs(n *yaml.Node) []string {
+	var out []string
+	d.each(n, func(c *yaml.Node) { out = append(out, d.str(c)) })
+	return out
+}
+
+func (d *seedDecoder) userRef(n *yaml.Node) string {
+	v := d.str(n)
+	if v != "" {
+		d.refs = append(d.refs, seedRef{node: n, kind: "user"})
+	}
+	return v
+}
+
+func (d *seedDecoder) userRefs(n *yaml.Node) []string {
+	var out []string
+	d.each(n, func(c *yaml.Node) { out = append(out, d.userRef(c)) })
+	return out
+}
+
+func (d *seedDecoder) roles(n *yaml.Node) []string {
+	var out []string
+	d.each(n, func(c *yaml.Node) {
+		r := d.str(c)
+		if r != "" && roleTemplateID(r) == "" {
+			d.errorf(c, "unknown directory role %q (known: %s)", r, strings.Join(knownRoleNames(), ", "))
+		}
+		out = append(out, r)
+	})
+	return out
+}
+
+func (d *seedDecoder) app(n *yaml.Node) SeedApp {
+	var a SeedApp
+	d.fields(n, "app", map[string]func(*yaml.Node){
+		"name":            func(n *yaml.Node) { a.Name = d.str(n) },
+		"client_id":       func(n *yaml.Node) { a.ClientID = strings.ToLower(d.str(n)) },
+		"secret":          func(n *yaml.Node) { a.Secret = d.str(n) },
+		"certificate":     func(n *yaml.Node) { a.Certificate = d.str(n); d.certificate(n) },
+		"permissions":     func(n *yaml.Node) { a.Permissions = d.strs(n) },
+		"directory_roles": func(n *yaml.Node) { a.DirectoryRoles = d.roles(n) },
+	})
+	d.need(n, a.ClientID, "client_id")
+	if a.Secret == "" && a.Certificate == "" {
+		d.errorf(n, "app %q needs a secret or a certificate", a.ClientID)
+	}
+	return a
+}
+
+// certificate checks that n holds at least one PEM certificate.
+func (d *seedDecoder) certificate(n *yaml.Node) {
+	rest := []byte(n.Value)
+	found := false
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		if _, err := x509.ParseCertificate(b.Bytes); err != nil {
+			d.errorf(n, "certificate: %v", err)
+			return
+		}
+		found = true
+	}
+	if !found {
+		d.errorf(n, "certificate: no PEM CERTIFICATE block")
+	}
+}
+
+func (d *seedDecoder) user(n *yaml.Node) SeedUser {
+	u := SeedUser{AccountEnabled: true, Cloud: true, UserType: "Member"}
+	d.fields(n, "user", map[string]func(*yaml.Node){
+		"id":                    func(n *yaml.Node) { u.ID = strings.ToLower(d.str(n)) },
+		"userPrincipalName":     func(n *yaml.Node) { u.UserPrincipalName = d.str(n) },
+		"displayName":           func(n *yaml.Node) { u.DisplayName = d.str(n) },
+		"accountEnabled":        func(n *yaml.Node) { u.AccountEnabled = d.boolean(n) },
+		"onPremisesSyncEnabled": func(n *yaml.Node) { u.OnPremisesSyncEnabled = d.boolean(n) },
+		"cloud":                 func(n *yaml.Node) { u.Cloud = d.boolean(n) },
+		"userType": func(n *yaml.Node) {
+			u.UserType = d.str(n)
+			if u.UserType != "Member" && u.UserType != "Guest" {
+				d.errorf(n, "userType must be Member or Guest, got %q", u.UserType)
+			}
+		},
+		"licenses": func(n *yaml.Node) { u.Licenses = d.strs(n) },
+		"auth_methods": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) {
+				var m AuthMethod
+				d.fields(n, "auth method", map[string]func(*yaml.Node){
+					"id": func(n *yaml.Node) { m.ID = d.str(n) },
+					"type": func(n *yaml.Node) {
+						m.Type = d.str(n)
+						if !contains(authMethodTypes, m.Type) {
+							d.errorf(n, "unknown auth method type %q (known: %s)", m.Type, strings.Join(authMethodTypes, ", "))
+						}
+					},
+				})
+				d.need(n, m.ID, "id")
+				u.AuthMethods = append(u.AuthMethods, m)
+			})
+		},
+		"risk_state": func(n *yaml.Node) { u.RiskState = d.str(n) },
+		"risk_level": func(n *yaml.Node) { u.RiskLevel = d.str(n) },
+		"ad": func(n *yaml.Node) {
+			a := d.adAccount(n, "ad")
+			d.need(n, a.DN, "ad.dn")
+			d.need(n, a.SAMAccountName, "ad.sAMAccountName")
+			u.AD = &a
+		},
+	})
+	d.need(n, u.UserPrincipalName, "userPrincipalName")
+	if u.OnPremisesSyncEnabled && u.AD == nil {
+		d.errorf(n, "user %q: onPremisesSyncEnabled needs an ad account", u.UserPrincipalName)
+	}
+	if !u.Cloud && u.AD == nil {
+		d.errorf(n, "user %q: cloud: false needs an ad account", u.UserPrincipalName)
+	}
+	if !u.Cloud && u.OnPremisesSyncEnabled {
+		d.errorf(n, "user %q: an AD-only account (cloud: false) cannot be onPremisesSyncEnabled", u.UserPrincipalName)
+	}
+	return u
+}
+
+func (d *seedDecoder) adAccount(n *yaml.Node, what string) SeedADAccount {
+	a := SeedADAccount{UserAccountControl: 512}
+	d.fields(n, what, map[string]func(*yaml.Node){
+		"dn":                 func(n *yaml.Node) { a.DN = d.str(n) },
+		"sAMAccountName":     func(n *yaml.Node) { a.SAMAccountName = d.str(n) },
+		"givenName":          func(n *yaml.Node) { a.GivenName = d.str(n) },
+		"sn":                 func(n *yaml.Node) { a.Surname = d.str(n) },
+		"userAccountControl": func(n *yaml.Node) { a.UserAccountControl = d.integer(n) },
+		"adminCount":         func(n *yaml.Node) { a.AdminCount = d.integer(n) },
+		"password":           func(n *yaml.Node) { a.Password = d.str(n) },
+	})
+	return a
+}
+
+func (d *seedDecoder) device(n *yaml.Node) SeedDevice {
+	v := SeedDevice{AccountEnabled: true}
+	d.fields(n, "device", map[string]func(*yaml.Node){
+		"id":              func(n *yaml.Node) { v.ID = strings.ToLower(d.str(n)) },
+		"deviceId":        func(n *yaml.Node) { v.DeviceID = strings.ToLower(d.str(n)) },
+		"displayName":     func(n *yaml.Node) { v.DisplayName = d.str(n) },
+		"operatingSystem": func(n *yaml.Node) { v.OperatingSystem = d.str(n) },
+		"accountEnabled":  func(n *yaml.Node) { v.AccountEnabled = d.boolean(n) },
+		"owners":          func(n *yaml.Node) { v.Owners = d.userRefs(n) },
+		"users":           func(n *yaml.Node) { v.Users = d.userRefs(n) },
+	})
+	d.need(n, v.DisplayName, "displayName")
+	return v
+}
+
+func (d *seedDecoder) managedDevice(n *yaml.Node) SeedManagedDevice {
+	v := SeedManagedDevice{State: "managed"}
+	d.fields(n, "managed device", map[string]func(*yaml.Node){
+		"id":              func(n *yaml.Node) { v.ID = strings.ToLower(d.str(n)) },
+		"deviceName":      func(n *yaml.Node) { v.DeviceName = d.str(n) },
+		"user":            func(n *yaml.Node) { v.User = d.userRef(n) },
+		"operatingSystem": func(n *yaml.Node) { v.OperatingSystem = d.str(n) },
+		"state": func(n *yaml.Node) {
+			v.State = d.str(n)
+			if v.State != "managed" && v.State != "retirePending" && v.State != "wipePending" {
+				d.errorf(n, "state must be managed, retirePending or wipePending, got %q", v.State)
+			}
+		},
+	})
+	d.need(n, v.DeviceName, "deviceName")
+	d.need(n, v.User, "user")
+	return v
+}
+
+func (d *seedDecoder) group(n *yaml.Node) SeedGroup {
+	var g SeedGroup
+	d.fields(n, "group", map[string]func(*yaml.Node){
+		"id":              func(n *yaml.Node) { g.ID = strings.ToLower(d.str(n)) },
+		"displayName":     func(n *yaml.Node) { g.DisplayName = d.str(n) },
+		"members":         func(n *yaml.Node) { g.Members = d.userRefs(n) },
+		"dynamic":         func(n *yaml.Node) { g.Dynamic = d.boolean(n) },
+		"role_assignable": func(n *yaml.Node) { g.RoleAssignable = d.boolean(n) },
+	})
+	d.need(n, g.DisplayName, "displayName")
+	return g
+}
+
+func (d *seedDecoder) adGroup(n *yaml.Node) SeedADGroup {
+	var g SeedADGroup
+	d.fields(n, "ad group", map[string]func(*yaml.Node){
+		"dn": func(n *yaml.Node) { g.DN = d.str(n) },
+		"members": func(n *yaml.Node) {
+			d.each(n, func(c *yaml.Node) {
+				v := d.str(c)
+				if v != "" {
+					d.refs = append(d.refs, seedRef{node: c, kind: "ad"})
+				}
+				g.Members = append(g.Members, v)
+			})
+		},
+	})
+	d.need(n, g.DN, "dn")
+	return g
+}
+
+func (d *seedDecoder) options(n *yaml.Node) SeedOptions {
+	var o SeedOptions
+	d.fields(n, "options", map[string]func(*yaml.Node){
+		"latency":    func(n *yaml.Node) { o.Latency = d.duration(n) },
+		"jitter":     func(n *yaml.Node) { o.Jitter = d.duration(n) },
+		"sync_every": func(n *yaml.Node) { o.SyncEvery = d.duration(n) },
+		"throttle": func(n *yaml.Node) {
+			t, err := ParseThrottle(d.str(n))
+			if err != nil {
+				d.errorf(n, "%v", err)
+				return
+			}
+			o.Throttle = &t
+		},
+		"faults": func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { o.Faults = append(o.Faults, d.fault(n)) }) },
+	})
+	return o
+}
+
+func (d *seedDecoder) fault(n *yaml.Node) FaultRule {
+	var f FaultRule
+	d.fields(n, "fault", map[string]func(*yaml.Node){
+		"path":        func(n *yaml.Node) { f.Path = d.str(n) },
+		"method":      func(n *yaml.Node) { f.Method = strings.ToUpper(d.str(n)) },
+		"nth":         func(n *yaml.Node) { f.Nth = d.integer(n) },
+		"every":       func(n *yaml.Node) { f.Every = d.integer(n) },
+		"percent":     func(n *yaml.Node) { f.Percent = d.float(n) },
+		"status":      func(n *yaml.Node) { f.Status = d.integer(n) },
+		"retry_after": func(n *yaml.Node) { f.RetryAfter = d.duration(n) },
+		"reset":       func(n *yaml.Node) { f.Reset = d.boolean(n) },
+	})
+	if err := f.validate(); err != nil {
+		d.errorf(n, "%v", err)
+	}
+	return f
+}
+
+// check finds duplicates and dangling references once the whole file is read.
+func (d *seedDecoder) check(s *Seed) {
+	users := map[string]bool{} // lower-cased ids and UPNs of cloud users
+	ad := map[string]bool{}    // lower-cased sAMAccountNames, UPNs and DNs on-premises
+	for _, u := range s.Users {
+		upn := strings.ToLower(u.UserPrincipalName)
+		if u.Cloud {
+			if users[upn] || (u.ID != "" && users[u.ID]) {
+				d.problems = append(d.problems, fmt.Sprintf("%s: user %q defined twice", d.file, u.UserPrincipalName))
+			}
+			users[upn] = true
+			if u.ID != "" {
+				users[u.ID] = true
+			}
+		}
+		if u.AD != nil {
+			for _, k := range []string{upn, strings.ToLower(u.AD.SAMAccountName), strings.ToLower(u.AD.DN)} {
+				if ad[k] {
+					d.problems = append(d.problems, fmt.Sprintf("%s: AD account %q defined twice", d.file, k))
+				}
+				ad[k] = true
+			}
+			if s.AD.BaseDN != "" && !strings.HasSuffix(strings.ToLower(u.AD.DN), ","+strings.ToLower(s.AD.BaseDN)) {
+				d.problems = append(d.problems, fmt.Sprintf("%s: AD account %q is not under base_dn %q", d.file, u.AD.DN, s.AD.BaseDN))
+			}
+		}
+	}
+	for _, a := range s.AD.ServiceAccounts {
+		ad[strings.ToLower(a.DN)] = true
+		if a.SAMAccountName != "" {
+			ad[strings.ToLower(a.SAMAccountName)] = true
+		}
+	}
+	for _, g := range s.ADGroups {
+		ad[strings.ToLower(g.DN)] = true
+	}
+	for _, r := range d.refs {
+		v := strings.ToLower(r.node.Value)
+		switch r.kind {
+		case "user":
+			if !users[v] {
+				d.errorf(r.node, "unknown user %q", r.node.Value)
+			}
+		case "ad":
+			if !ad[v] {
+				d.errorf(r.node, "unknown AD account or group %q", r.node.Value)
+			}
+		}
+	}
+	clients := map[string]bool{}
+	for _, a := range s.Apps {
+		if clients[a.ClientID] {
+			d.problems = append(d.problems, fmt.Sprintf("%s: app %q defined twice", d.file, a.ClientID))
+		}
+		clients[a.ClientID] = true
+	}
+}
+
+// stableID derives a GUID-shaped id from a key, so objects the seed gives
+// no id keep the same one on every start.
+func stableID(kind, key string) string {
+	h := sha1.Sum([]byte(kind + "\x00" + strings.ToLower(key)))
+	h[6] = h[6]&0x0f | 0x50 // version 5
+	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
+// NewDirectory builds a fresh tenant state from the seed. Every call returns
+// an independent Directory; the seed is not modified. PwdLastSet starts at
+// now and counts as already synced.
+func (s *Seed) NewDirectory(now time.Time) *Directory {
+	d := &Directory{
+		TenantID:        s.Tenant.ID,
+		Domains:         append([]string(nil), s.Tenant.Domains...),
+		BaseDN:          s.AD.BaseDN,
+		NetBIOS:         s.AD.NetBIOS,
+		Apps:            map[string]*App{},
+		RoleAssignments: map[string][]string{},
+	}
+	for _, a := range s.Apps {
+		d.Apps[a.ClientID] = &App{
+			Name: a.Name, ClientID: a.ClientID, Secret: a.Secret, Certificate: []byte(a.Certificate),
+			Permissions: append([]string(nil), a.Permissions...), DirectoryRoles: append([]string(nil), a.DirectoryRoles...),
+		}
+	}
+	for _, a := range s.AD.ServiceAccounts {
+		acc := newADAccount(a, "", "", now)
+		d.ServiceAccounts = append(d.ServiceAccounts, acc)
+	}
+	for _, su := range s.Users {
+		id := su.ID
+		if id == "" {
+			id = stableID("user", su.UserPrincipalName)
+		}
+		u := &User{
+			ID: id, UserPrincipalName: su.UserPrincipalName, DisplayName: su.DisplayName, UserType: su.UserType,
+			AccountEnabled: su.AccountEnabled, OnPremisesSyncEnabled: su.OnPremisesSyncEnabled,
+			SignInSessionsValidFrom: now.Add(-24 * time.Hour).UTC().Truncate(time.Second),
+			RiskState:               su.RiskState, RiskLevel: su.RiskLevel,
+			Licenses:    append([]string(nil), su.Licenses...),
+			AuthMethods: append([]AuthMethod(nil), su.AuthMethods...),
+			InCloud:     su.Cloud,
+		}
+		if su.AD != nil {
+			u.AD = newADAccount(*su.AD, su.UserPrincipalName, su.DisplayName, now)
+			u.LastSyncedPasswordAt = u.AD.PwdLastSet
+		}
+		d.Users = append(d.Users, u)
+	}
+	for _, sd := range s.Devices {
+		v := &Device{
+			ID: sd.ID, DeviceID: sd.DeviceID, DisplayName: sd.DisplayName, OperatingSystem: sd.OperatingSystem,
+			AccountEnabled: sd.AccountEnabled, RegisteredOwners: d.userIDs(sd.Owners), RegisteredUsers: d.userIDs(sd.Users),
+		}
+		if v.ID == "" {
+			v.ID = stableID("device", sd.DisplayName)
+		}
+		if v.DeviceID == "" {
+			v.DeviceID = stableID("deviceId", sd.DisplayName)
+		}
+		d.Devices = append(d.Devices, v)
+	}
+	for _, sm := range s.ManagedDevices {
+		m := &ManagedDevice{ID: sm.ID, DeviceName: sm.DeviceName, OS: sm.OperatingSystem, State: sm.State}
+		if m.ID == "" {
+			m.ID = stableID("managedDevice", sm.DeviceName)
+		}
+		if u := d.UserByRef(sm.User); u != nil {
+			m.UserID = u.ID
+		}
+		d.ManagedDevices = append(d.ManagedDevices, m)
+	}
+	for _, sg := range s.Groups {
+		g := &Group{ID: sg.ID, DisplayName: sg.DisplayName, Members: d.userIDs(sg.Members), Dynamic: sg.Dynamic, RoleAssignable: sg.RoleAssignable}
+		if g.ID == "" {
+			g.ID = stableID("group", sg.DisplayName)
+		}
+		d.Groups = append(d.Groups, g)
+	}
+	for _, sg := range s.ADGroups {
+		g := &ADGroup{DN: sg.DN, CN: dnCN(sg.DN)}
+		for _, m := range sg.Members {
+			g.Members = append(g.Members, d.adMemberDN(m, s))
+		}
+		d.ADGroups = append(d.ADGroups, g)
+	}
+	for _, ra := range s.RoleAssignments {
+		if u := d.UserByRef(ra.User); u != nil {
+			d.RoleAssignments[u.ID] = append(d.RoleAssignments[u.ID], ra.Roles...)
+		}
+	}
+	d.SetLatency(s.Options.Latency, s.Options.Jitter)
+	return d
+}
+
+func newADAccount(a SeedADAccount, upn, displayName string, now time.Time) *ADAccount {
+	if displayName == "" {
+		displayName = dnCN(a.DN)
+	}
+	return &ADAccount{
+		DN: a.DN, SAMAccountName: a.SAMAccountName, UserPrincipalName: upn, DisplayName: displayName,
+		GivenName: a.GivenName, Surname: a.Surname, UserAccountControl: a.UserAccountControl,
+		AdminCount: a.AdminCount, Password: a.Password, PwdLastSet: now.UTC().Truncate(time.Second),
+		ObjectGUID: stableID("objectGUID", a.DN),
+	}
+}
+
+func (d *Directory) userIDs(refs []string) []string {
+	var out []string
+	for _, r := range refs {
+		if u := d.UserByRef(r); u != nil {
+			out = append(out, u.ID)
+		}
+	}
+	return out
+}
+
+// adMemberDN resolves an AD group member reference (DN, sAMAccountName or
+// UPN) to a DN; the seed was checked, so an unknown one is kept as given.
+func (d *Directory) adMemberDN(ref string, s *Seed) string {
+	for _, u := range d.Users {
+		if u.AD != nil && (strings.EqualFold(u.AD.DN, ref) || strings.EqualFold(u.AD.SAMAccountName, ref) || strings.EqualFold(u.UserPrincipalName, ref)) {
+			return u.AD.DN
+		}
+	}
+	for _, a := range d.ServiceAccounts {
+		if strings.EqualFold(a.DN, ref) || strings.EqualFold(a.SAMAccountName, ref) {
+			return a.DN
+		}
+	}
+	for _, g := range s.ADGroups {
+		if strings.EqualFold(g.DN, ref) {
+			return g.DN
+		}
+	}
+	return ref
+}
+
+// dnCN is the value of a DN's first RDN (CN=Sales,OU=… → Sales), honouring
+// backslash escapes.
+func dnCN(dn string) string {
+	var b strings.Builder
+	for i := 0; i < len(dn); i++ {
+		c := dn[i]
+		if c == '\\' && i+1 < len(dn) {
+			i++
+			b.WriteByte(dn[i])
+			continue
+		}
+		if c == ',' {
+			break
+		}
+		b.WriteByte(c)
+	}
+	v := b.String()
+	if i := strings.IndexByte(v, '='); i >= 0 {
+		v = v[i+1:]
+	}
+	return v
+}
+
+func contains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,213 @@
+package entra
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+	abs "github.com/microsoft/kiota-abstractions-go"
+	"github.com/microsoftgraph/msgraph-sdk-go/models/odataerrors"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// graphError is a Graph call that failed with an HTTP status: what was
+// attempted and what Graph answered. It wraps the SDK's error.
+type graphError struct {
+	op      string // "disable user 5f1…", without the "entra: " every message starts with
+	status  int
+	code    string // Graph's error.code, when the body had one
+	message string // Graph's error.message, or the SDK's description
+	err     error
+}
+
+func (e *graphError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "entra: %s: Graph %d", e.op, e.status)
+	if e.code != "" {
+		b.WriteString(" " + e.code)
+	}
+	if e.message != "" {
+		b.WriteString(": " + e.message)
+	}
+	return b.String()
+}
+
+func (e *graphError) Unwrap() error { return e.err }
+
+// errorContext says how to classify one call's failure.
+type errorContext struct {
+	// permission is what a 403 means the caller lacks.
+	permission string
+	// throttleWait is the wait to ask for on a 429 that names none
+	// (Identity Protection's never do); 0 leaves backoff to the engine.
+	throttleWait time.Duration
+}
+
+// classify turns an SDK or transport error of the call op into a
+// classified steps error. ctx is the call's context: when it is done the
+// caller gave up (cancelled, or the step's timeout) and nothing is retried.
+func classify(ctx context.Context, op string, err error, ec errorContext) error {
+	if err == nil {
+		return nil
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("entra: %s: %w", op, ctx.Err())
+	}
+	var apiErr abs.ApiErrorable
+	if errors.As(err, &apiErr) && apiErr.GetStatusCode() >= 400 {
+		return classifyStatus(op, err, apiErr, ec)
+	}
+	var authErr *azidentity.AuthenticationFailedError
+	if errors.As(err, &authErr) {
+		if tlsErr := certificateProblem(err); tlsErr != "" {
+			return steps.Errorf(steps.Invalid, "entra: %s: authenticate: %s", op, tlsErr)
+		}
+		if r := authErr.RawResponse; r != nil && retryableStatus(r.StatusCode) {
+			return steps.RetryableAfter(fmt.Errorf("entra: %s: authenticate: %w", op, err), retryAfter(r.Header.Values("Retry-After"), 0))
+		}
+		return steps.Errorf(steps.Invalid, "entra: %s: authentication failed: %w", op, err)
+	}
+	if tlsErr := certificateProblem(err); tlsErr != "" {
+		return steps.Errorf(steps.Invalid, "entra: %s: %s", op, tlsErr)
+	}
+	var unavailable interface{ NonRetriable() }
+	if errors.As(err, &unavailable) {
+		// azidentity's credentialUnavailableError: no managed identity
+		// endpoint, no az CLI, no workload identity token file…
+		return steps.Errorf(steps.Invalid, "entra: %s: %w", op, err)
+	}
+	if networkError(err) {
+		return steps.RetryableAfter(fmt.Errorf("entra: %s: %w", op, err), 0)
+	}
+	return fmt.Errorf("entra: %s: %w", op, err)
+}
+
+// classifyStatus classifies an HTTP error answer from Graph.
+func classifyStatus(op string, err error, apiErr abs.ApiErrorable, ec errorContext) error {
+	ge := &graphError{op: op, status: apiErr.GetStatusCode(), err: err}
+	var odata *odataerrors.ODataError
+	if errors.As(err, &odata) {
+		// ODataError.Error dereferences the message without a nil check:
+		// read the fields instead.
+		if main := odata.GetErrorEscaped(); main != nil {
+			ge.code = deref(main.GetCode())
+			ge.message = deref(main.GetMessage())
+		}
+	} else if a, ok := apiErr.(*abs.ApiError); ok {
+		ge.message = a.Message
+	}
+	var headers []string
+	if h := apiErr.GetResponseHeaders(); h != nil {
+		headers = h.Get("Retry-After") // kiota lower-cases header names
+	}
+	switch status := ge.status; {
+	case status == http.StatusTooManyRequests:
+		return steps.RetryableAfter(ge, retryAfter(headers, ec.throttleWait))
+	case retryableStatus(status):
+		return steps.RetryableAfter(ge, retryAfter(headers, 0))
+	case status == http.StatusNotFound:
+		return steps.Classify(steps.NotFound, ge)
+	case status == http.StatusForbidden:
+		return steps.ForbiddenNeeding(ge, ec.permission)
+	case status == http.StatusUnauthorized:
+		if ge.message == "" {
+			ge.message = "token rejected"
+		} else {
+			ge.message = "token rejected: " + ge.message
+		}
+		return steps.Classify(steps.Invalid, ge)
+	case status == http.StatusBadRequest:
+		return steps.Classify(steps.Invalid, ge)
+	}
+	return ge
+}
+
+// retryableStatus reports the statuses that mean "later": throttling and
+// an overloaded or timed-out service.
+func retryableStatus(status int) bool {
+	return status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable ||
+		status == http.StatusGatewayTimeout
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date. Without
+// a usable one it returns def.
+func retryAfter(values []string, def time.Duration) time.Duration {
+	for _, v := range values {
+		v = strings.TrimSpace(v)
+		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
+			return time.Duration(secs * float64(time.Second))
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			if d := time.Until(t); d > 0 {
+				return d.Round(time.Second)
+			}
+			return 0
+		}
+	}
+	return def
+}
+
+// certificateProblem describes err when a server certificate did not
+// verify, or returns "".
+func certificateProblem(err error) string {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+	)
+	switch {
+	case errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
+	case strings.Contains(err.Error(), "x509: "):
+		// MSAL flattens transport errors into text.
+	default:
+		return ""
+	}
+	return "server certificate not trusted (" + x509Text(err) + "): set ca_file to the CA that signed it " +
+		"(a sandbox's, a TLS-inspecting proxy's)"
+}
+
+// x509Text picks the x509 reason out of a long wrapped message.
+func x509Text(err error) string {
+	s := err.Error()
+	if i := strings.Index(s, "x509: "); i >= 0 {
+		s = s[i:]
+		if j := strings.IndexAny(s, "\n\"}"); j >= 0 {
+			s = s[:j]
+		}
+	}
+	return strings.TrimSpace(s)
+}
+
+// networkError reports a transport failure worth retrying: a refused or
+// reset connection, a timed-out request, a truncated answer.
+func networkError(err error) bool {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &netErr),
+		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return true
+	}
+	var opErr *net.OpError
+	return errors.As(err, &opErr)
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}

@@ -1,0 +1,121 @@
+package entra
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"log"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+)
+
+// fakeToken is a JWT with the given payload and a meaningless signature.
+func fakeToken(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	p, err := json.Marshal(claims)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"RS256","typ":"JWT"}`)) + "." + enc(p) + "." + enc([]byte("sig"))
+}
+
+// staticCred hands out one token and records the scopes it was asked for.
+type staticCred struct {
+	token  string
+	mu     sync.Mutex
+	scopes [][]string
+}
+
+func (c *staticCred) GetToken(_ context.Context, o policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.scopes = append(c.scopes, o.Scopes)
+	return azcore.AccessToken{Token: c.token, ExpiresOn: time.Now().Add(time.Hour)}, nil
+}
+
+// seen is one request the fake Graph received.
+type seen struct {
+	Method, URI, Auth, ContentEncoding string
+}
+
+// fakeGraph is an HTTPS server standing in for Graph, answering with
+// handler, recording every request.
+type fakeGraph struct {
+	srv  *httptest.Server
+	mu   sync.Mutex
+	reqs []seen
+}
+
+func newFakeGraph(t *testing.T, handler http.HandlerFunc) *fakeGraph {
+	t.Helper()
+	f := &fakeGraph{}
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.reqs = append(f.reqs, seen{r.Method, r.RequestURI, r.Header.Get("Authorization"), r.Header.Get("Content-Encoding")})
+		f.mu.Unlock()
+		handler(w, r)
+	}))
+	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are tested, not news
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeGraph) requests() []seen {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]seen(nil), f.reqs...)
+}
+
+// caFile writes the fake server's certificate to a PEM file.
+func (f *fakeGraph) caFile(t *testing.T) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ca.pem")
+	b := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: f.srv.Certificate().Raw})
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// conn opens a Conn to the fake Graph with cred, trusting its certificate.
+func (f *fakeGraph) conn(t *testing.T, cred azcore.TokenCredential) *Conn {
+	t.Helper()
+	tc, err := tlsConfig(f.caFile(t), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(f.srv.URL + "/v1.0")
+	c, err := newConn(cred, u, baseTransport(tc), 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// writeJSON answers status with a JSON body.
+func writeJSON(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+}
+
+// graphErrorBody is an OData error as Graph writes it.
+func graphErrorBody(code, msg string) string {
+	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg,
+		"innerError": map[string]any{"date": "2026-11-30T10:17:06", "request-id": "r1", "client-request-id": "c1"}}})
+	return string(b)
+}

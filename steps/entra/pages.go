@@ -1,0 +1,31 @@
+package entra
+
+import (
+	"context"
+	"errors"
+	"strconv"
+)
+
+// page is a Graph collection response.
+type page interface{ GetOdataNextLink() *string }
+
+// eachPage fetches a collection page by page, following @odata.nextLink:
+// get("") fetches the first page, get(link) the next. At most maxPages
+// pages are read, so a server that links a page to itself cannot hold a
+// step forever.
+func eachPage[P page](ctx context.Context, op string, ec errorContext, get func(next string) (P, error), visit func(P)) error {
+	next := ""
+	for n := 0; n < maxPages; n++ {
+		p, err := get(next)
+		if err != nil {
+			return classify(ctx, op, err, ec)
+		}
+		visit(p)
+		link := p.GetOdataNextLink()
+		if link == nil || *link == "" {
+			return nil
+		}
+		next = *link
+	}
+	return errors.New("entra: " + op + ": more than " + strconv.Itoa(maxPages) + " pages")
+}
