@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
+	"github.com/jimlambrt/gldap"
 )
 
 // testLDAPCA is a throwaway CA and the server certificate it signed for
@@ -223,4 +224,11 @@ func encodePwd(pw string) string {
 		b = append(b, byte(r), byte(r>>8))
 	}
 	return string(b)
+}
+
+// modifyMessage is a one-change modify request as gldap decodes it.
+func modifyMessage(dn string, op int64, attr string, vals ...string) *gldap.ModifyMessage {
+	return &gldap.ModifyMessage{DN: dn, Changes: []gldap.Change{
+		{Operation: op, Modification: gldap.PartialAttribute{Type: attr, Vals: vals}},
+	}}
 }

@@ -380,7 +380,11 @@ func (d *seedDecoder) user(n *yaml.Node) SeedUser {
 				d.errorf(n, "userType must be Member or Guest, got %q", u.UserType)
 			}
 		},
-		"licenses": func(n *yaml.Node) { u.Licenses = d.strs(n) },
+		"licenses": func(n *yaml.Node) {
+			for _, l := range d.strs(n) {
+				u.Licenses = append(u.Licenses, strings.ToLower(l))
+			}
+		},
 		"auth_methods": func(n *yaml.Node) {
 			d.each(n, func(n *yaml.Node) {
 				var m AuthMethod
@@ -648,6 +652,10 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 		v := &Device{
 			ID: sd.ID, DeviceID: sd.DeviceID, DisplayName: sd.DisplayName, OperatingSystem: sd.OperatingSystem,
 			AccountEnabled: sd.AccountEnabled, RegisteredOwners: d.userIDs(sd.Owners), RegisteredUsers: d.userIDs(sd.Users),
+		}
+		if len(sd.Users) == 0 {
+			// A device a user registers has them as owner and registered user.
+			v.RegisteredUsers = append([]string(nil), v.RegisteredOwners...)
 		}
 		if v.ID == "" {
 			v.ID = stableID("device", sd.DisplayName)

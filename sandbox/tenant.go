@@ -40,7 +40,6 @@ type Tenant struct {
 	ln     net.Listener
 	ldap   *ldapServer
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
 	once   sync.Once
 }
 
@@ -97,18 +96,14 @@ func Start(ctx context.Context, seed *Seed, opts Options) (*Tenant, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	t := &Tenant{dir: dir, log: reqLog, certs: certs, graph: g, http: srv, ln: ln, ldap: ldapSrv, cancel: cancel}
-	t.wg.Add(1)
 	go func() {
-		defer t.wg.Done()
 		_ = srv.ServeTLS(ln, "", "")
 	}()
 	every := seed.Options.SyncEvery
 	if opts.SyncEvery > 0 {
 		every = opts.SyncEvery
 	}
-	t.wg.Add(1)
 	go func() {
-		defer t.wg.Done()
 		var tick <-chan time.Time
 		if every > 0 {
 			tk := time.NewTicker(every)

@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -76,6 +77,10 @@ func newCredential(s credentialSettings) (azcore.TokenCredential, error) {
 		pem, rerr := os.ReadFile(s.certificateFile)
 		if rerr != nil {
 			return nil, steps.Errorf(steps.Invalid, "entra: certificate_file: %w", rerr)
+		}
+		if !bytes.Contains(pem, []byte("-----BEGIN ")) {
+			// ParseCertificates would try PKCS#12 next and say so in ASN.1.
+			return nil, steps.Errorf(steps.Invalid, "entra: certificate_file %s is not PEM (want the certificate and its private key)", s.certificateFile)
 		}
 		certs, key, perr := azidentity.ParseCertificates(pem, nil)
 		if perr != nil {

@@ -62,13 +62,14 @@ type fakeGraph struct {
 func newFakeGraph(t *testing.T, handler http.HandlerFunc) *fakeGraph {
 	t.Helper()
 	f := &fakeGraph{}
-	f.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		f.reqs = append(f.reqs, seen{r.Method, r.RequestURI, r.Header.Get("Authorization"), r.Header.Get("Content-Encoding")})
 		f.mu.Unlock()
 		handler(w, r)
 	}))
 	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are tested, not news
+	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
 	return f
 }
