@@ -125,8 +125,9 @@ func (d *runbookDecoder) decode(root *yaml.Node, rb *Runbook) {
 	d.checkNeeds(decoded, byID)
 }
 
-// step decodes one step. ok is false when it has no usable id: such a step
-// cannot be referred to, so it stays out of the Runbook.
+// step decodes one step. ok is false when it has no id: such a step cannot
+// be referred to, so it stays out of the Runbook. An id of the wrong syntax
+// (reported) is kept, so needs naming it are not reported too.
 func (d *runbookDecoder) step(i int, n *yaml.Node) (sn stepNodes, ok bool) {
 	if !d.isKind(n, yaml.MappingNode, fmt.Sprintf("step %d", i)) {
 		return sn, false
@@ -143,8 +144,8 @@ func (d *runbookDecoder) step(i int, n *yaml.Node) (sn stepNodes, ok bool) {
 	sn.def = s
 	label := fmt.Sprintf("step %d", i)
 	if f, found := kv["id"]; found {
-		s.ID, ok = d.ident(f.value, "id")
-		if ok {
+		s.ID, _ = d.ident(f.value, "id")
+		if ok = s.ID != ""; ok {
 			label = fmt.Sprintf("step %q", s.ID)
 		}
 	} else {

@@ -87,6 +87,9 @@ func TestDecodeRunbookReportsEveryProblem(t *testing.T) {
 				`rb.yaml:3:11: error: scenario "big_one" must be lower-case letters, digits and dashes`,
 				`rb.yaml:5:9: error: id "Disable AD" must be lower-case letters, digits and dashes`,
 			}},
+		{"a step with a badly formed id can still be needed", head +
+			"  - id: Disable_AD\n    uses: ad.disable_account\n  - id: b\n    uses: entra.disable_user\n    needs: [Disable_AD]\n",
+			[]string{`rb.yaml:4:9: error: id "Disable_AD" must be lower-case letters, digits and dashes`}},
 		{"a step that is not a mapping", head + "  - ad.disable_account\n",
 			[]string{"rb.yaml:4:5: error: step 1: want a mapping, got a string"}},
 		{"a step without id or uses", head + "  - needs: []\n", []string{
@@ -142,19 +145,19 @@ func TestDecodeRunbookReportsEveryProblem(t *testing.T) {
 		{"on_error, retry and timeout out of bounds", head +
 			"  - id: a\n    uses: ad.disable_account\n    on_error: stop\n    retry: {attempts: 21, max_wait: soon}\n    timeout: 0s\n" +
 			"  - id: b\n    uses: entra.disable_user\n    retry: {attempts: 0, max_wait: 0s}\n    timeout: 60\n", []string{
-				`rb.yaml:6:15: error: on_error: "stop" is not one of block, continue, abort`,
-				`rb.yaml:7:23: error: retry.attempts: 21 is out of range 1–20`,
-				`rb.yaml:7:37: error: retry.max_wait: "soon" is not a duration such as 30s or 2m`,
-				`rb.yaml:8:14: error: timeout: want a positive duration such as 30s or 2m, got 0s`,
-				`rb.yaml:11:23: error: retry.attempts: 0 is out of range 1–20`,
-				`rb.yaml:11:36: error: retry.max_wait: want a positive duration such as 30s or 2m, got 0s`,
-				`rb.yaml:12:14: error: timeout: want a duration such as 30s or 2m, got a number`,
-			}},
+			`rb.yaml:6:15: error: on_error: "stop" is not one of block, continue, abort`,
+			`rb.yaml:7:23: error: retry.attempts: 21 is out of range 1–20`,
+			`rb.yaml:7:37: error: retry.max_wait: "soon" is not a duration such as 30s or 2m`,
+			`rb.yaml:8:14: error: timeout: want a positive duration such as 30s or 2m, got 0s`,
+			`rb.yaml:11:23: error: retry.attempts: 0 is out of range 1–20`,
+			`rb.yaml:11:36: error: retry.max_wait: want a positive duration such as 30s or 2m, got 0s`,
+			`rb.yaml:12:14: error: timeout: want a duration such as 30s or 2m, got a number`,
+		}},
 		{"retry must be a mapping and tags a list of strings", head +
 			"  - id: a\n    uses: ad.disable_account\n    retry: 3\n    tags: [x, [y]]\n", []string{
-				"rb.yaml:6:12: error: retry: want a mapping, got a number",
-				"rb.yaml:7:11: error: tags: item 2: want a string, got a list",
-			}},
+			"rb.yaml:6:12: error: retry: want a mapping, got a number",
+			"rb.yaml:7:11: error: tags: item 2: want a string, got a list",
+		}},
 		{"a repeated key is reported at the second", "version: 1\nname: rb\nname: other\nsteps:\n  - {id: a, uses: ad.disable_account}\n",
 			[]string{`rb.yaml:3:1: error: key "name" given twice in runbook (first at line 2)`}},
 		{"a non-string key is refused", "version: 1\nname: rb\n? [x]\n: 1\nsteps:\n  - {id: a, uses: ad.disable_account}\n",

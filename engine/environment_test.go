@@ -65,19 +65,19 @@ func TestDecodeEnvironmentReportsEveryProblem(t *testing.T) {
 		{"wrong types and bad URLs, each at its value", "version: 1\nname: h\nkind: hybrid\n" +
 			"entra:\n  tenant_id: 7\n  credential: managed_identity\n  graph_url: graph.microsoft.com\n  authority_host: https://u:p@login\n  timeout: 30\n" +
 			"ad:\n  url: ldaps://dc01\n  base_dn: DC=x\n  bind_dn: CN=svc\n  bind_password_env: AD_PW\n  start_tls: 'yes'\n", []string{
-				"env.yaml:5:14: error: entra.tenant_id: want a string, got a number",
-				`env.yaml:7:14: error: entra.graph_url: "graph.microsoft.com" is not an absolute URL such as https://host/path`,
-				"env.yaml:8:19: error: entra.authority_host: a URL must not carry user information; give credentials by reference",
-				"env.yaml:9:12: error: entra.timeout: want a duration such as 30s or 2m, got a number",
-				"env.yaml:15:14: error: ad.start_tls: want true or false, got a string",
-			}},
+			"env.yaml:5:14: error: entra.tenant_id: want a string, got a number",
+			`env.yaml:7:14: error: entra.graph_url: "graph.microsoft.com" is not an absolute URL such as https://host/path`,
+			"env.yaml:8:19: error: entra.authority_host: a URL must not carry user information; give credentials by reference",
+			"env.yaml:9:12: error: entra.timeout: want a duration such as 30s or 2m, got a number",
+			"env.yaml:15:14: error: ad.start_tls: want true or false, got a string",
+		}},
 		{"the backend's own checks are reported at the section", "version: 1\nname: h\nkind: hybrid\n" +
 			"entra:\n  tenant_id: t\n  credential: client_secret\n" +
 			"ad:\n  url: ldap://dc01:389\n  base_dn: DC=x\n  bind_dn: CN=svc\n  bind_password_env: AD_PW\n", []string{
-				"env.yaml:4:1: error: entra: credential client_secret needs client_id",
-				"env.yaml:4:1: error: entra: credential client_secret needs client_secret_env or client_secret_file",
-				"env.yaml:7:1: error: ad: url ldap://dc01:389 is not ldaps:// and start_tls is off: the bind password and password resets would cross the network in clear",
-			}},
+			"env.yaml:4:1: error: entra: credential client_secret needs client_id",
+			"env.yaml:4:1: error: entra: credential client_secret needs client_secret_env or client_secret_file",
+			"env.yaml:7:1: error: ad: url ldap://dc01:389 is not ldaps:// and start_tls is off: the bind password and password resets would cross the network in clear",
+		}},
 		{"skipping TLS verification is warned about", "version: 1\nname: c\nkind: cloud\n" + entraOK + "  insecure_skip_verify: true\n",
 			[]string{"env.yaml:7:25: warning: entra: insecure_skip_verify is on: server certificates are not verified"}},
 		{"a section must be a mapping", "version: 1\nname: c\nkind: cloud\nentra: [t]\n",

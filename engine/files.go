@@ -128,12 +128,18 @@ func CollectFiles(paths []string) ([]string, error) {
 			add(root)
 			continue
 		}
+		// WalkDir does not follow a root that is a link to a directory;
+		// a trailing separator makes the system resolve it.
+		walkRoot := root
+		if li, err := os.Lstat(root); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+			walkRoot = root + string(filepath.Separator)
+		}
 		var found []string
-		err = filepath.WalkDir(root, func(p string, de fs.DirEntry, err error) error {
+		err = filepath.WalkDir(walkRoot, func(p string, de fs.DirEntry, err error) error {
 			if err != nil {
 				return err
 			}
-			if p == root {
+			if p == walkRoot {
 				return nil // given explicitly, even if hidden or testdata
 			}
 			name := de.Name()

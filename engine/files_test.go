@@ -63,6 +63,9 @@ func TestCollectFiles(t *testing.T) {
 		}
 	}
 	in := func(f string) string { return filepath.Join(dir, f) }
+	if err := os.Symlink(in("policies"), in("linked")); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name  string
 		paths []string
@@ -79,7 +82,9 @@ func TestCollectFiles(t *testing.T) {
 		{"each file appears once",
 			[]string{in("policies/p.rego"), in("policies"), in("policies/../policies/p_test.rego")},
 			[]string{in("policies/p.rego"), in("policies/p_test.rego")}},
-		{"the root picks up .json files",
+		{"a link to a directory is followed",
+			[]string{in("linked")}, []string{in("linked/p.rego"), in("linked/p_test.rego")}},
+		{"the root picks up .json files, and links to directories are not followed inside it",
 			[]string{dir},
 			[]string{in("facts.json"), in("policies/p.rego"), in("policies/p_test.rego"),
 				in("runbooks/a.yml"), in("runbooks/b.yaml"), in("runbooks/nested/c.yaml")}},

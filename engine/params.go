@@ -107,6 +107,12 @@ func FillDefaults(spec *steps.Spec, vals steps.Values) []string {
 		}
 		switch {
 		case p.Default != nil:
+			if list, ok := p.Default.([]string); ok {
+				// A fresh slice: a step that appended to a shared default
+				// would change it for every runbook.
+				vals[p.Name] = append([]string{}, list...)
+				break
+			}
 			vals[p.Name] = p.Default
 		case p.Required:
 			problems = append(problems, fmt.Sprintf("%s needs parameter %q", spec.Name, p.Name))

@@ -141,37 +141,10 @@ func decodeRunbookTestCase(d *nodeDecoder, what string, n *yaml.Node) RunbookTes
 	} else {
 		d.errorf(n, "missing", "%s: missing runbook", what)
 	}
-	if f, ok := kv["environment"]; ok {
-		env := d.mapping(f.value, what+": environment", rbtEnvKeys)
-		if e, ok := env["name"]; ok {
-			c.Environment.Name, _ = d.str(e.value, what+": environment.name")
-		}
-		if e, ok := env["kind"]; ok {
-			v, _ := d.field(e.value, what+": environment.kind", "type", &envKindParam)
-			c.Environment.Kind, _ = v.(string)
-		}
-		if e, ok := env["protected"]; ok {
-			c.Environment.Protected, _ = d.strList(e.value, what+": environment.protected")
-		}
-	}
-	if f, ok := kv["subject"]; ok {
-		c.Subject = decodeTestSubject(d, what, f.value)
-	} else {
+	if _, ok := kv["subject"]; !ok {
 		d.errorf(n, "missing", "%s: missing subject", what)
 	}
-	if f, ok := kv["request"]; ok {
-		req := d.mapping(f.value, what+": request", rbtRequestKeys)
-		for key, dst := range map[string]*string{"requestedBy": &c.Request.RequestedBy,
-			"reason": &c.Request.Reason, "ticket": &c.Request.Ticket, "approvedBy": &c.Request.ApprovedBy} {
-			if e, ok := req[key]; ok {
-				*dst, _ = d.str(e.value, what+": request."+key)
-			}
-		}
-		if e, ok := req["allowProtected"]; ok {
-			v, _ := d.field(e.value, what+": request.allowProtected", "type", &steps.Param{Name: "allowProtected", Type: steps.Bool})
-			c.Request.AllowProtected, _ = v.(bool)
-		}
-	}
+	d.situation(what, kv, &c.Environment, &c.Subject, &c.Request)
 	if f, ok := kv["expect"]; ok {
 		c.Expect = decodeTestExpect(d, what, f.value)
 	} else {

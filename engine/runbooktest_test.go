@@ -11,10 +11,11 @@ import (
 	"github.com/revoke-dev/revoke/steps"
 )
 
-// shippedRunbooks decodes the embedded runbooks, failing on any Lint.
+// shippedRunbooks decodes the embedded runbooks against the real ad and
+// entra specs (testRegistry), failing on any Lint.
 func shippedRunbooks(t *testing.T) map[string]*Runbook {
 	t.Helper()
-	reg := specMirrorRegistry()
+	reg := testRegistry(t)
 	out := map[string]*Runbook{}
 	names, err := fs.Glob(runbooks.FS, "*.yaml")
 	if err != nil {

@@ -152,9 +152,9 @@ func userRoute(c *call) (*route, *response) {
 		switch {
 		case len(s) == 3:
 			return pick(c, map[string]*route{"GET": {perms: permGroupRead, list: true, handle: memberOf}})
-		case len(s) == 4 && strings.EqualFold(s[3], "microsoft.graph.directoryRole"):
+		case len(s) == 4 && castIs(s[3], "directoryRole"):
 			return pick(c, map[string]*route{"GET": {perms: permMemberRoles, list: true, handle: memberOf}})
-		case len(s) == 4 && strings.EqualFold(s[3], "microsoft.graph.group"):
+		case len(s) == 4 && castIs(s[3], "group"):
 			return pick(c, map[string]*route{"GET": {perms: permGroupRead, list: true, handle: memberOf}})
 		}
 	case "assignlicense":
@@ -178,6 +178,12 @@ func userRoute(c *call) (*route, *response) {
 		}
 	}
 	return nil, c.unknownSegment(s[len(s)-1])
+}
+
+// castIs matches a type-cast segment, microsoft.graph.NAME or the alias
+// graph.NAME that msgraph-sdk-go sends.
+func castIs(seg, name string) bool {
+	return strings.EqualFold(seg, "microsoft.graph."+name) || strings.EqualFold(seg, "graph."+name)
 }
 
 // authMethodSegment maps phoneMethods → phone; "" when not a method path.

@@ -452,7 +452,10 @@ func assignLicense(c *call) *response {
 func memberOf(c *call) *response {
 	cast := ""
 	if len(c.segs) == 4 {
-		cast = strings.ToLower(c.segs[3])
+		cast = "microsoft.graph.group"
+		if castIs(c.segs[3], "directoryRole") {
+			cast = "microsoft.graph.directoryrole"
+		}
 	}
 	d := c.s.dir
 	d.Lock()

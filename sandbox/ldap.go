@@ -61,6 +61,8 @@ type ldapServer struct {
 	// changed holds whenChanged of the accounts and groups this server
 	// modified (keyed by *ADAccount or *ADGroup); guarded by dir's lock.
 	changed map[any]time.Time
+	// entryCache is guarded by dir's lock.
+	entryCache *ldapEntryCache
 }
 
 // startLDAP serves dir on 127.0.0.1: a plain port offering StartTLS and an
@@ -170,8 +172,9 @@ func (s *ldapServer) Close() error {
 	return nil
 }
 
-// logEntry records one operation. Callers never pass a password: details
-// name attributes and operations, not values.
+// logEntry records one operation, before its response is sent, so a
+// client that got an answer finds the entry in the log. Callers never pass
+// a password: details name attributes and operations, not values.
 func (s *ldapServer) logEntry(sess *ldapSession, method, dn string, code int, detail string) {
 	if s.log == nil {
 		return

@@ -100,28 +100,37 @@ type dirEntry struct {
 	rdnValue  string
 	acct      *ADAccount
 	group     *ADGroup
-
-	view    *ldapView
-	closure map[string]bool // memberClosure, computed once
+	view      *ldapView
 }
 
-// ldapView is the Directory as LDAP sees it during one operation: the
-// Directory is locked for the view's whole life.
+// ldapView is what entries share: the Directory and the strings derived
+// from its base DN, computed once per entry list.
 type ldapView struct {
 	dir     *Directory
 	server  *ldapServer
 	baseDN  string
 	baseKey string
-	now     time.Time
+
+	catPerson, catGroup, catOU, catContainer, catDomain []string
 }
 
-func (e *dirEntry) filterValues(lowerName string) ([]string, attrSyntax, bool) {
-	a, ok := ldapSchema[lowerName]
-	if !ok {
-		return nil, 0, false
-	}
-	return e.values(a.name), a.syntax, true
+func newLDAPView(s *ldapServer) *ldapView {
+	v := &ldapView{dir: s.dir, server: s, baseDN: s.dir.BaseDN}
+	v.baseKey, _ = dnKey(v.baseDN)
+	cat := func(cn string) []string { return []string{"CN=" + cn + ",CN=Schema," + v.configurationDN()} }
+	v.catPerson, v.catGroup, v.catOU = cat("Person"), cat("Group"), cat("Organizational-Unit")
+	v.catContainer, v.catDomain = cat("Container"), cat("Domain-DNS")
+	return v
 }
+
+// Constant values, shared (never modified by callers).
+var (
+	userClasses      = []string{"top", "person", "organizationalPerson", "user"}
+	groupClasses     = []string{"top", "group"}
+	domainClasses    = []string{"top", "domain", "domainDNS"}
+	ouClasses        = []string{"top", "organizationalUnit"}
+	containerClasses = []string{"top", "container"}
+)
 
 // values returns the entry's values for a canonical attribute name.
 func (e *dirEntry) values(name string) []string {
@@ -139,11 +148,11 @@ func (e *dirEntry) values(name string) []string {
 	case "objectClass":
 		switch e.kind {
 		case kindDomain:
-			return []string{"top", "domain", "domainDNS"}
+			return domainClasses
 		case kindOU:
-			return []string{"top", "organizationalUnit"}
+			return ouClasses
 		}
-		return []string{"top", "container"}
+		return containerClasses
 	case "distinguishedName":
 		return []string{e.dn}
 	case "name":
@@ -165,11 +174,11 @@ func (e *dirEntry) values(name string) []string {
 	case "objectCategory":
 		switch e.kind {
 		case kindDomain:
-			return []string{v.category("Domain-DNS")}
+			return v.catDomain
 		case kindOU:
-			return []string{v.category("Organizational-Unit")}
+			return v.catOU
 		}
-		return []string{v.category("Container")}
+		return v.catContainer
 	}
 	return nil
 }
@@ -178,7 +187,7 @@ func (e *dirEntry) accountValues(name string) []string {
 	a := e.acct
 	switch name {
 	case "objectClass":
-		return []string{"top", "person", "organizationalPerson", "user"}
+		return userClasses
 	case "cn", "name":
 		return []string{e.rdnValue}
 	case "sn":
@@ -210,7 +219,7 @@ func (e *dirEntry) accountValues(name string) []string {
 	case "userPrincipalName":
 		return nonEmpty(a.UserPrincipalName)
 	case "objectCategory":
-		return []string{e.view.category("Person")}
+		return e.view.catPerson
 	}
 	return nil
 }
@@ -219,7 +228,7 @@ func (e *dirEntry) groupValues(name string) []string {
 	g := e.group
 	switch name {
 	case "objectClass":
-		return []string{"top", "group"}
+		return groupClasses
 	case "cn", "name":
 		return []string{e.rdnValue}
 	case "member":
@@ -242,37 +251,34 @@ func (e *dirEntry) groupValues(name string) []string {
 	case "memberOf":
 		return e.view.dir.MemberOf(g.DN)
 	case "objectCategory":
-		return []string{e.view.category("Group")}
+		return e.view.catGroup
 	}
 	return nil
 }
 
 // memberClosure walks nested groups upwards from the entry (IN_CHAIN).
 func (e *dirEntry) memberClosure() map[string]bool {
-	if e.closure != nil {
-		return e.closure
-	}
-	e.closure = map[string]bool{}
+	closure := map[string]bool{}
 	queue := []string{e.dn}
 	for len(queue) > 0 {
 		dn := queue[0]
 		queue = queue[1:]
 		for _, g := range e.view.dir.MemberOf(dn) {
 			k, err := dnKey(g)
-			if err != nil || e.closure[k] {
+			if err != nil || closure[k] {
 				continue
 			}
-			e.closure[k] = true
+			closure[k] = true
 			queue = append(queue, g)
 		}
 	}
-	return e.closure
+	return closure
 }
 
 func (v *ldapView) rootDSEValues(name string) []string {
 	switch name {
 	case "currentTime":
-		return []string{generalizedTime(v.now)}
+		return []string{generalizedTime(time.Now())}
 	case "dnsHostName":
 		return []string{"localhost"}
 	case "defaultNamingContext", "rootDomainNamingContext":
@@ -304,10 +310,6 @@ func (v *ldapView) rootDSEValues(name string) []string {
 }
 
 func (v *ldapView) configurationDN() string { return "CN=Configuration," + v.baseDN }
-
-func (v *ldapView) category(cn string) string {
-	return "CN=" + cn + ",CN=Schema," + v.configurationDN()
-}
 
 func nonEmpty(s string) []string {
 	if s == "" {
@@ -391,7 +393,7 @@ func parseDNInfo(dn string) (*dnInfo, error) {
 	info.key = strings.Join(keys, ",")
 	if len(parsed.RDNs) > 0 {
 		info.parentKey = strings.Join(keys[1:], ",")
-		info.parentDN = (&ldap.DN{RDNs: parsed.RDNs[1:]}).String()
+		info.parentDN = parentDN(dn)
 		if first := parsed.RDNs[0].Attributes; len(first) > 0 {
 			info.rdnType = strings.ToLower(first[0].Type)
 			info.rdnValue = first[0].Value
@@ -406,6 +408,20 @@ func parseDNInfo(dn string) (*dnInfo, error) {
 	return info, nil
 }
 
+// parentDN cuts the first RDN off dn as written (at the first comma not
+// escaped), keeping the case and spelling of the rest.
+func parentDN(dn string) string {
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case ',', ';':
+			return strings.TrimSpace(dn[i+1:])
+		}
+	}
+	return ""
+}
+
 // keyEscaper keeps a key's separators unambiguous.
 var keyEscaper = strings.NewReplacer(`\`, `\\`, `,`, `\,`, `+`, `\+`)
 
@@ -417,6 +433,74 @@ func dnKey(dn string) (string, error) {
 		return "", err
 	}
 	return info.key, nil
+}
+
+// ldapEntryCache is the last entry list built, with what it was built
+// from: every search walks the list, and rebuilding it (parsing DNs,
+// deriving OUs, sorting) would dominate a search's cost.
+type ldapEntryCache struct {
+	view     *ldapView
+	accounts []*ADAccount
+	dns      []string // each account's and then each group's DN when built
+	groups   []*ADGroup
+	entries  []*dirEntry
+}
+
+// directoryEntries returns the entry list, rebuilt when an account or
+// group was added, removed or renamed since. Callers hold the Directory lock.
+func (s *ldapServer) directoryEntries() (*ldapView, []*dirEntry) {
+	if c := s.entryCache; c != nil && c.current(s.dir) {
+		return c.view, c.entries
+	}
+	c := &ldapEntryCache{view: newLDAPView(s)}
+	for _, u := range s.dir.Users {
+		if u.AD != nil {
+			c.accounts = append(c.accounts, u.AD)
+			c.dns = append(c.dns, u.AD.DN)
+		}
+	}
+	for _, a := range s.dir.ServiceAccounts {
+		c.accounts = append(c.accounts, a)
+		c.dns = append(c.dns, a.DN)
+	}
+	for _, g := range s.dir.ADGroups {
+		c.groups = append(c.groups, g)
+		c.dns = append(c.dns, g.DN)
+	}
+	c.entries = c.view.entries()
+	s.entryCache = c
+	return c.view, c.entries
+}
+
+func (c *ldapEntryCache) current(d *Directory) bool {
+	if c.view.baseDN != d.BaseDN {
+		return false
+	}
+	i := 0
+	same := func(a *ADAccount) bool {
+		ok := i < len(c.accounts) && c.accounts[i] == a && c.dns[i] == a.DN
+		i++
+		return ok
+	}
+	for _, u := range d.Users {
+		if u.AD != nil && !same(u.AD) {
+			return false
+		}
+	}
+	for _, a := range d.ServiceAccounts {
+		if !same(a) {
+			return false
+		}
+	}
+	if i != len(c.accounts) || len(d.ADGroups) != len(c.groups) {
+		return false
+	}
+	for j, g := range d.ADGroups {
+		if c.groups[j] != g || c.dns[i+j] != g.DN {
+			return false
+		}
+	}
+	return true
 }
 
 // entries lists every entry of the directory (not the root DSE), parents

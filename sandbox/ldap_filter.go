@@ -46,35 +46,150 @@ const (
 	syntaxCategory                   // objectCategory: a DN, or a class name as shorthand
 )
 
-// filterEntry is what the evaluator needs from an entry: the values of an
-// attribute (name lower-cased, options stripped) and whether the schema
-// knows the attribute at all.
+// filterEntry is what the evaluator needs from an entry.
 type filterEntry interface {
-	filterValues(lowerName string) (vals []string, syntax attrSyntax, known bool)
-	// memberClosure returns the DNs (as dnKey) of every group the entry
-	// belongs to directly or through nested groups, for IN_CHAIN on memberOf.
+	// values returns the entry's values of an attribute, by its
+	// canonical name (ldapSchema's spelling).
+	values(name string) []string
+	// memberClosure returns the keys (dnKey) of every group the entry
+	// belongs to, directly or through nested groups, for IN_CHAIN.
 	memberClosure() map[string]bool
 }
 
-// matchFilter reports whether the filter packet matches e. Undefined
-// counts as no match, as a server does when choosing entries to return.
-func matchFilter(f *ber.Packet, e filterEntry) bool {
-	return evalFilter(f, e, 0) == triTrue
+// ldapFilter is a search filter compiled for evaluation: attribute names
+// resolved against the schema and assertion values parsed once per search,
+// not once per entry.
+type ldapFilter struct {
+	op       ber.Tag
+	children []*ldapFilter
+	attr     schemaAttr // zero when unknown to the schema
+	known    bool
+	value    string // the assertion value, as sent
+	// Pre-parsed forms of value, by the attribute's syntax.
+	num     int64
+	numOK   bool
+	dn      string // dnKey(value)
+	dnOK    bool
+	lower   string // strings.ToLower(value)
+	initial string // substrings, lower-cased
+	any     []string
+	final   string
+	rule    string // extensible match's matching rule
+	// undefined marks a node that is Undefined whatever the entry (a
+	// malformed packet, an unknown rule, a wrong-syntax assertion).
+	undefined bool
 }
 
 // maxFilterDepth bounds recursion so a hostile, deeply nested filter cannot
 // exhaust the stack; go-ldap's compiler has no such bound.
 const maxFilterDepth = 64
 
-func evalFilter(f *ber.Packet, e filterEntry, depth int) tri {
-	if f == nil || depth > maxFilterDepth || f.ClassType != ber.ClassContext {
+// compileLDAPFilter prepares the packet ldap.CompileFilter built. It never
+// fails: what cannot be evaluated becomes an Undefined node.
+func compileLDAPFilter(p *ber.Packet) *ldapFilter {
+	return compileNode(p, 0)
+}
+
+func compileNode(p *ber.Packet, depth int) *ldapFilter {
+	if p == nil || depth > maxFilterDepth || p.ClassType != ber.ClassContext {
+		return &ldapFilter{undefined: true}
+	}
+	f := &ldapFilter{op: p.Tag}
+	setAttr := func(name string) {
+		f.attr, f.known = ldapSchema[attrKey(name)]
+	}
+	switch p.Tag {
+	case ldap.FilterAnd, ldap.FilterOr:
+		for _, c := range p.Children {
+			f.children = append(f.children, compileNode(c, depth+1))
+		}
+	case ldap.FilterNot:
+		if len(p.Children) != 1 {
+			return &ldapFilter{undefined: true}
+		}
+		f.children = []*ldapFilter{compileNode(p.Children[0], depth+1)}
+	case ldap.FilterPresent:
+		setAttr(packetString(p))
+	case ldap.FilterEqualityMatch, ldap.FilterApproxMatch, ldap.FilterGreaterOrEqual, ldap.FilterLessOrEqual:
+		if len(p.Children) != 2 {
+			return &ldapFilter{undefined: true}
+		}
+		setAttr(packetString(p.Children[0]))
+		f.setValue(packetString(p.Children[1]))
+	case ldap.FilterSubstrings:
+		if len(p.Children) != 2 {
+			return &ldapFilter{undefined: true}
+		}
+		setAttr(packetString(p.Children[0]))
+		for _, c := range p.Children[1].Children {
+			part := strings.ToLower(packetString(c))
+			switch c.Tag {
+			case ldap.FilterSubstringsInitial:
+				f.initial = part
+			case ldap.FilterSubstringsAny:
+				f.any = append(f.any, part)
+			case ldap.FilterSubstringsFinal:
+				f.final = part
+			default:
+				f.undefined = true
+			}
+		}
+	case ldap.FilterExtensibleMatch:
+		haveValue := false
+		for _, c := range p.Children {
+			switch c.Tag {
+			case ldap.MatchingRuleAssertionMatchingRule:
+				f.rule = packetString(c)
+			case ldap.MatchingRuleAssertionType:
+				setAttr(packetString(c))
+			case ldap.MatchingRuleAssertionMatchValue:
+				f.setValue(packetString(c))
+				haveValue = true
+			}
+		}
+		// Without an attribute type a rule would match any attribute (and
+		// :dn: the DN's parts); AD supports neither usefully.
+		if !haveValue || f.attr.name == "" {
+			f.undefined = true
+		}
+	default:
+		f.undefined = true
+	}
+	return f
+}
+
+// setValue parses the assertion value for the attribute's syntax (the
+// attribute type precedes the value in every filter choice).
+func (f *ldapFilter) setValue(v string) {
+	f.value, f.lower = v, strings.ToLower(v)
+	switch f.attr.syntax {
+	case syntaxInteger:
+		f.num, f.numOK = parseInteger(v)
+	case syntaxDN, syntaxCategory:
+		if k, err := dnKey(v); err == nil {
+			f.dn, f.dnOK = k, true
+		}
+	}
+}
+
+func parseInteger(s string) (int64, bool) {
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// matches reports whether the filter matches e. Undefined counts as no
+// match, as a server does when choosing entries to return.
+func (f *ldapFilter) matches(e filterEntry) bool { return f.eval(e) == triTrue }
+
+func (f *ldapFilter) eval(e filterEntry) tri {
+	if f.undefined {
 		return triUndefined
 	}
-	switch f.Tag {
+	switch f.op {
 	case ldap.FilterAnd:
 		res := triTrue
-		for _, c := range f.Children {
-			switch evalFilter(c, e, depth+1) {
+		for _, c := range f.children {
+			switch c.eval(e) {
 			case triFalse:
 				return triFalse
 			case triUndefined:
@@ -84,8 +199,8 @@ func evalFilter(f *ber.Packet, e filterEntry, depth int) tri {
 		return res
 	case ldap.FilterOr:
 		res := triFalse
-		for _, c := range f.Children {
-			switch evalFilter(c, e, depth+1) {
+		for _, c := range f.children {
+			switch c.eval(e) {
 			case triTrue:
 				return triTrue
 			case triUndefined:
@@ -94,10 +209,7 @@ func evalFilter(f *ber.Packet, e filterEntry, depth int) tri {
 		}
 		return res
 	case ldap.FilterNot:
-		if len(f.Children) != 1 {
-			return triUndefined
-		}
-		switch evalFilter(f.Children[0], e, depth+1) {
+		switch f.children[0].eval(e) {
 		case triTrue:
 			return triFalse
 		case triFalse:
@@ -106,28 +218,23 @@ func evalFilter(f *ber.Packet, e filterEntry, depth int) tri {
 		return triUndefined
 	case ldap.FilterPresent:
 		// Presence of an unknown attribute is FALSE, not Undefined (RFC 4511).
-		vals, _, known := e.filterValues(attrKey(packetString(f)))
-		return boolTri(known && len(vals) > 0)
-	case ldap.FilterEqualityMatch, ldap.FilterApproxMatch, ldap.FilterGreaterOrEqual, ldap.FilterLessOrEqual:
-		if len(f.Children) != 2 {
-			return triUndefined
-		}
-		vals, syntax, known := e.filterValues(attrKey(packetString(f.Children[0])))
-		if !known {
-			return triUndefined
-		}
-		assertion := packetString(f.Children[1])
-		switch f.Tag {
-		case ldap.FilterGreaterOrEqual:
-			return orderMatch(vals, syntax, assertion, func(c int) bool { return c >= 0 })
-		case ldap.FilterLessOrEqual:
-			return orderMatch(vals, syntax, assertion, func(c int) bool { return c <= 0 })
-		}
-		return equalityMatch(vals, syntax, assertion)
+		return boolTri(f.known && len(e.values(f.attr.name)) > 0)
+	}
+	if !f.known {
+		return triUndefined
+	}
+	vals := e.values(f.attr.name)
+	switch f.op {
+	case ldap.FilterEqualityMatch, ldap.FilterApproxMatch:
+		return f.equality(vals)
+	case ldap.FilterGreaterOrEqual:
+		return f.order(vals, func(c int) bool { return c >= 0 })
+	case ldap.FilterLessOrEqual:
+		return f.order(vals, func(c int) bool { return c <= 0 })
 	case ldap.FilterSubstrings:
-		return substringsMatch(f, e)
+		return f.substrings(vals)
 	case ldap.FilterExtensibleMatch:
-		return extensibleMatch(f, e)
+		return f.extensible(vals, e)
 	}
 	return triUndefined
 }
@@ -157,33 +264,21 @@ func attrKey(name string) string {
 	return strings.ToLower(name)
 }
 
-func equalityMatch(vals []string, syntax attrSyntax, assertion string) tri {
-	switch syntax {
+func (f *ldapFilter) equality(vals []string) tri {
+	switch f.attr.syntax {
 	case syntaxInteger:
-		want, err := strconv.ParseInt(assertion, 10, 64)
-		if err != nil {
+		if !f.numOK {
 			return triUndefined
 		}
 		for _, v := range vals {
-			if got, err := strconv.ParseInt(v, 10, 64); err == nil && got == want {
+			if n, ok := parseInteger(v); ok && n == f.num {
 				return triTrue
 			}
 		}
 		return triFalse
 	case syntaxBinary:
 		for _, v := range vals {
-			if v == assertion {
-				return triTrue
-			}
-		}
-		return triFalse
-	case syntaxDN:
-		want, err := dnKey(assertion)
-		if err != nil {
-			return triUndefined
-		}
-		for _, v := range vals {
-			if got, err := dnKey(v); err == nil && got == want {
+			if v == f.value {
 				return triTrue
 			}
 		}
@@ -191,63 +286,62 @@ func equalityMatch(vals []string, syntax attrSyntax, assertion string) tri {
 	case syntaxCategory:
 		// AD maps objectCategory=person to the class's defaultObjectCategory
 		// (CN=Person,CN=Schema,…); a full DN compares as a DN.
-		if !strings.Contains(assertion, "=") {
-			cn, ok := categoryShorthand[strings.ToLower(assertion)]
+		if !strings.Contains(f.value, "=") {
+			cn, ok := categoryShorthand[f.lower]
 			if !ok {
 				return triFalse
 			}
 			for _, v := range vals {
-				if rdn, _, _ := strings.Cut(v, ","); strings.EqualFold(rdn, "CN="+cn) {
+				if rdn, _, _ := strings.Cut(v, ","); len(rdn) > 3 && strings.EqualFold(rdn[3:], cn) {
 					return triTrue
 				}
 			}
 			return triFalse
 		}
-		return equalityMatch(vals, syntaxDN, assertion)
+		fallthrough
+	case syntaxDN:
+		if !f.dnOK {
+			return triUndefined
+		}
+		for _, v := range vals {
+			if k, err := dnKey(v); err == nil && k == f.dn {
+				return triTrue
+			}
+		}
+		return triFalse
 	}
 	for _, v := range vals {
-		if strings.EqualFold(v, assertion) {
+		if strings.EqualFold(v, f.value) {
 			return triTrue
 		}
 	}
 	return triFalse
 }
 
-// categoryShorthand maps lDAPDisplayNames of classes to the CN of their
-// defaultObjectCategory, which is what AD substitutes in objectCategory=X.
+// categoryShorthand maps lDAPDisplayNames of classes (lower-cased) to the
+// CN of their defaultObjectCategory, which AD substitutes in objectCategory=X.
 var categoryShorthand = map[string]string{
-	"person":             "Person",
-	"user":               "Person",
+	"person":               "Person",
+	"user":                 "Person",
 	"organizationalperson": "Person",
-	"group":              "Group",
-	"organizationalunit": "Organizational-Unit",
-	"container":          "Container",
-	"domain":             "Domain-DNS",
-	"domaindns":          "Domain-DNS",
-	"computer":           "Computer",
+	"group":                "Group",
+	"organizationalunit":   "Organizational-Unit",
+	"container":            "Container",
+	"domain":               "Domain-DNS",
+	"domaindns":            "Domain-DNS",
+	"computer":             "Computer",
 }
 
-// orderMatch evaluates >= and <=: numerically for integers, by case-folded
+// order evaluates >= and <=: numerically for integers, by case-folded
 // string order otherwise (GeneralizedTime values order correctly as strings).
-func orderMatch(vals []string, syntax attrSyntax, assertion string, ok func(int) bool) tri {
-	switch syntax {
+func (f *ldapFilter) order(vals []string, ok func(int) bool) tri {
+	switch f.attr.syntax {
 	case syntaxInteger:
-		want, err := strconv.ParseInt(assertion, 10, 64)
-		if err != nil {
+		if !f.numOK {
 			return triUndefined
 		}
 		for _, v := range vals {
-			got, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
-				continue
-			}
-			c := 0
-			if got < want {
-				c = -1
-			} else if got > want {
-				c = 1
-			}
-			if ok(c) {
+			if n, valid := parseInteger(v); valid && ok(cmpInt(n, f.num)) {
 				return triTrue
 			}
 		}
@@ -256,44 +350,31 @@ func orderMatch(vals []string, syntax attrSyntax, assertion string, ok func(int)
 		// AD defines no ordering on these syntaxes.
 		return triUndefined
 	}
-	want := strings.ToLower(assertion)
 	for _, v := range vals {
-		if ok(strings.Compare(strings.ToLower(v), want)) {
+		if ok(strings.Compare(strings.ToLower(v), f.lower)) {
 			return triTrue
 		}
 	}
 	return triFalse
 }
 
-func substringsMatch(f *ber.Packet, e filterEntry) tri {
-	if len(f.Children) != 2 {
-		return triUndefined
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
 	}
-	vals, syntax, known := e.filterValues(attrKey(packetString(f.Children[0])))
-	if !known {
-		return triUndefined
-	}
-	if syntax == syntaxInteger || syntax == syntaxBinary {
+	return 0
+}
+
+func (f *ldapFilter) substrings(vals []string) tri {
+	if f.attr.syntax == syntaxInteger || f.attr.syntax == syntaxBinary {
 		// Integer and octet-string syntaxes have no substrings rule in AD.
 		return triUndefined
 	}
-	var initial, final string
-	var any []string
-	for _, c := range f.Children[1].Children {
-		s := strings.ToLower(packetString(c))
-		switch c.Tag {
-		case ldap.FilterSubstringsInitial:
-			initial = s
-		case ldap.FilterSubstringsAny:
-			any = append(any, s)
-		case ldap.FilterSubstringsFinal:
-			final = s
-		default:
-			return triUndefined
-		}
-	}
 	for _, v := range vals {
-		if substringsMatchValue(strings.ToLower(v), initial, any, final) {
+		if substringsMatchValue(strings.ToLower(v), f.initial, f.any, f.final) {
 			return triTrue
 		}
 	}
@@ -315,59 +396,30 @@ func substringsMatchValue(v, initial string, any []string, final string) bool {
 	return strings.HasSuffix(v, final)
 }
 
-func extensibleMatch(f *ber.Packet, e filterEntry) tri {
-	var rule, attr, value string
-	haveValue := false
-	for _, c := range f.Children {
-		switch c.Tag {
-		case ldap.MatchingRuleAssertionMatchingRule:
-			rule = packetString(c)
-		case ldap.MatchingRuleAssertionType:
-			attr = attrKey(packetString(c))
-		case ldap.MatchingRuleAssertionMatchValue:
-			value, haveValue = packetString(c), true
-		}
-	}
-	if !haveValue || attr == "" {
-		// A rule without an attribute type would match any attribute
-		// (and :dn: the DN's parts); AD supports neither usefully.
-		return triUndefined
-	}
-	vals, syntax, known := e.filterValues(attr)
-	if !known {
-		return triUndefined
-	}
-	switch rule {
+func (f *ldapFilter) extensible(vals []string, e filterEntry) tri {
+	switch f.rule {
 	case "":
-		return equalityMatch(vals, syntax, value)
+		return f.equality(vals)
 	case matchingRuleBitAnd, matchingRuleBitOr:
-		if syntax != syntaxInteger {
-			return triUndefined
-		}
-		mask, err := strconv.ParseInt(value, 10, 64)
-		if err != nil {
+		if f.attr.syntax != syntaxInteger || !f.numOK {
 			return triUndefined
 		}
 		for _, v := range vals {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil {
+			n, ok := parseInteger(v)
+			if !ok {
 				continue
 			}
-			if (rule == matchingRuleBitAnd && n&mask == mask) || (rule == matchingRuleBitOr && n&mask != 0) {
+			if (f.rule == matchingRuleBitAnd && n&f.num == f.num) || (f.rule == matchingRuleBitOr && n&f.num != 0) {
 				return triTrue
 			}
 		}
 		return triFalse
 	case matchingRuleInChain:
-		if attr != "memberof" {
-			// The sandbox walks chains for memberOf only, the use revoke has.
+		// The sandbox walks chains for memberOf only, the use revoke has.
+		if f.attr.name != "memberOf" || !f.dnOK {
 			return triUndefined
 		}
-		want, err := dnKey(value)
-		if err != nil {
-			return triUndefined
-		}
-		return boolTri(e.memberClosure()[want])
+		return boolTri(e.memberClosure()[f.dn])
 	}
 	return triUndefined
 }

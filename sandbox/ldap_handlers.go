@@ -2,12 +2,14 @@ package sandbox
 
 import (
 	"crypto/subtle"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 	"unicode"
 	"unicode/utf16"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/jimlambrt/gldap"
 )
@@ -56,15 +58,15 @@ func (s *ldapServer) handleBind(b *ldapBackend, w *gldap.ResponseWriter, r *glda
 	sess := b.session(r)
 	m, err := r.GetSimpleBindMessage()
 	if err != nil {
-		_ = w.Write(r.NewBindResponse(gldap.WithResponseCode(gldap.ResultProtocolError)))
 		s.logEntry(sess, "bind", "", gldap.ResultProtocolError, "not a simple bind")
+		_ = w.Write(r.NewBindResponse(gldap.WithResponseCode(gldap.ResultProtocolError)))
 		return
 	}
 	code, diag := s.bind(sess, m.UserName, string(m.Password))
 	resp := r.NewBindResponse(gldap.WithResponseCode(code))
 	resp.SetDiagnosticMessage(diag)
-	_ = w.Write(resp)
 	s.logEntry(sess, "bind", m.UserName, code, "")
+	_ = w.Write(resp)
 }
 
 // bind authenticates a simple bind; it never echoes the password.
@@ -199,8 +201,8 @@ func (s *ldapServer) handleSearch(b *ldapBackend, w *gldap.ResponseWriter, r *gl
 	if res.paging != nil {
 		done.SetControls(res.paging)
 	}
-	_ = w.Write(done)
 	s.logEntry(sess, "search", m.BaseDN, res.code, searchDetail(m, len(res.entries)))
+	_ = w.Write(done)
 }
 
 var scopeNames = map[gldap.Scope]string{gldap.BaseObject: "base", gldap.SingleLevel: "one", gldap.WholeSubtree: "sub"}
@@ -226,10 +228,11 @@ func (s *ldapServer) search(sess *ldapSession, m *gldap.SearchMessage) searchRes
 	}
 	// gldap hands over the filter decompiled (values re-escaped), so
 	// compiling it again restores the exact bytes the client asserted.
-	filter, err := ldap.CompileFilter(m.Filter)
+	packet, err := ldap.CompileFilter(m.Filter)
 	if err != nil {
 		return searchResult{code: gldap.ResultProtocolError, diag: "bad search filter"}
 	}
+	filter := compileLDAPFilter(packet)
 	sel := newAttrSelection(m.Attributes)
 	var paging *gldap.ControlPaging
 	for _, c := range m.Controls {
@@ -240,8 +243,7 @@ func (s *ldapServer) search(sess *ldapSession, m *gldap.SearchMessage) searchRes
 
 	s.dir.Lock()
 	defer s.dir.Unlock()
-	v := &ldapView{dir: s.dir, server: s, baseDN: s.dir.BaseDN, now: time.Now()}
-	v.baseKey, _ = dnKey(s.dir.BaseDN)
+	v, all := s.directoryEntries()
 	render := func(e *dirEntry) renderedEntry {
 		out := renderedEntry{dn: e.dn, attrs: e.render(sel)}
 		if m.TypesOnly {
@@ -253,7 +255,7 @@ func (s *ldapServer) search(sess *ldapSession, m *gldap.SearchMessage) searchRes
 	}
 	if rootDSE {
 		res := searchResult{code: gldap.ResultSuccess}
-		if e := v.rootDSE(); matchFilter(filter, e) {
+		if e := v.rootDSE(); filter.matches(e) {
 			res.entries = append(res.entries, render(e))
 		}
 		return res
@@ -262,7 +264,6 @@ func (s *ldapServer) search(sess *ldapSession, m *gldap.SearchMessage) searchRes
 	if err != nil {
 		return searchResult{code: gldap.ResultInvalidDNSyntax, diag: diagInvalidDN(m.BaseDN)}
 	}
-	all := v.entries()
 	exists := false
 	for _, e := range all {
 		if e.key == baseKey {
@@ -285,7 +286,7 @@ func (s *ldapServer) search(sess *ldapSession, m *gldap.SearchMessage) searchRes
 		case gldap.WholeSubtree:
 			inScope = e.key == baseKey || strings.HasSuffix(e.key, ","+baseKey)
 		}
-		if inScope && matchFilter(filter, e) {
+		if inScope && filter.matches(e) {
 			matched = append(matched, e)
 		}
 	}
@@ -342,13 +343,13 @@ func (s *ldapServer) handleModify(b *ldapBackend, w *gldap.ResponseWriter, r *gl
 	sess := b.session(r)
 	m, err := r.GetModifyMessage()
 	if err != nil {
-		_ = w.Write(r.NewModifyResponse(gldap.WithResponseCode(gldap.ResultProtocolError)))
 		s.logEntry(sess, "modify", "", gldap.ResultProtocolError, "malformed modify")
+		_ = w.Write(r.NewModifyResponse(gldap.WithResponseCode(gldap.ResultProtocolError)))
 		return
 	}
 	code, diag := s.modify(sess, m)
-	_ = w.Write(r.NewModifyResponse(gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(diag)))
 	s.logEntry(sess, "modify", m.DN, code, modifyDetail(m))
+	_ = w.Write(r.NewModifyResponse(gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(diag)))
 }
 
 // modifyDetail lists the operations ("replace unicodePwd, delete member"):
@@ -372,6 +373,30 @@ func modifyDetail(m *gldap.ModifyMessage) string {
 	return strings.Join(ops, ", ")
 }
 
+// decodeChanges finishes gldap's decoding of a modify: v0.1.14 hands each
+// attribute's values over still BER-encoded, all of them in one string.
+func decodeChanges(in []gldap.Change) ([]gldap.Change, error) {
+	out := make([]gldap.Change, len(in))
+	for i, c := range in {
+		out[i] = c
+		out[i].Modification.Vals = nil
+		for _, raw := range c.Modification.Vals {
+			rd := strings.NewReader(raw)
+			for rd.Len() > 0 {
+				p, err := ber.ReadPacket(rd)
+				if err != nil {
+					return nil, fmt.Errorf("value of %s: %w", c.Modification.Type, err)
+				}
+				if p.ClassType != ber.ClassUniversal || p.TagType != ber.TypePrimitive || p.Tag != ber.TagOctetString {
+					return nil, fmt.Errorf("value of %s is not an octet string", c.Modification.Type)
+				}
+				out[i].Modification.Vals = append(out[i].Modification.Vals, p.Data.String())
+			}
+		}
+	}
+	return out, nil
+}
+
 // modifyPlan is a modify's effect, staged so a failing change leaves the
 // entry untouched (LDAP modifies are atomic).
 type modifyPlan struct {
@@ -386,6 +411,10 @@ func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, str
 	if bound == nil {
 		return gldap.ResultOperationsError, diagBindRequired
 	}
+	changes, err := decodeChanges(m.Changes)
+	if err != nil {
+		return gldap.ResultProtocolError, "malformed modify values"
+	}
 	key, err := dnKey(m.DN)
 	if err != nil || key == "" {
 		return gldap.ResultInvalidDNSyntax, diagInvalidDN(m.DN)
@@ -394,9 +423,7 @@ func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, str
 	defer s.dir.Unlock()
 	acct, group := s.objectByKey(key)
 	if acct == nil && group == nil {
-		v := &ldapView{dir: s.dir, server: s, baseDN: s.dir.BaseDN}
-		v.baseKey, _ = dnKey(s.dir.BaseDN)
-		all := v.entries()
+		_, all := s.directoryEntries()
 		for _, e := range all {
 			if e.key == key {
 				// The domain root, an OU or a container: the sandbox
@@ -414,8 +441,8 @@ func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, str
 	if group != nil {
 		plan.members = append([]string(nil), group.Members...)
 	}
-	for i := 0; i < len(m.Changes); i++ {
-		c := m.Changes[i]
+	for i := 0; i < len(changes); i++ {
+		c := changes[i]
 		name := attrKey(c.Modification.Type)
 		if _, known := ldapSchema[name]; !known {
 			return gldap.ResultUndefinedAttributeType, diagAttrConversion
@@ -428,7 +455,7 @@ func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, str
 			if !tlsOn {
 				return gldap.ResultUnwillingToPerform, diagWillNotPerform
 			}
-			skip, code, diag := s.planPassword(&plan, acct, service, m.Changes[i:])
+			skip, code, diag := s.planPassword(&plan, acct, service, changes[i:])
 			if code != gldap.ResultSuccess {
 				return code, diag
 			}
@@ -679,12 +706,13 @@ func (s *ldapServer) handleStartTLS(b *ldapBackend, w *gldap.ResponseWriter, r *
 	if tlsOn {
 		resp := r.NewExtendedResponse(gldap.WithResponseCode(gldap.ResultOperationsError))
 		resp.SetDiagnosticMessage(diagTLSActive)
-		_ = w.Write(resp)
 		s.logEntry(sess, "extended", "", gldap.ResultOperationsError, "StartTLS "+oidStartTLS)
+		_ = w.Write(resp)
 		return
 	}
 	resp := r.NewExtendedResponse(gldap.WithResponseCode(gldap.ResultSuccess))
 	resp.SetResponseName(gldap.ExtendedOperationStartTLS)
+	s.logEntry(sess, "extended", "", gldap.ResultSuccess, "StartTLS "+oidStartTLS)
 	if err := w.Write(resp); err != nil {
 		return
 	}
@@ -700,7 +728,6 @@ func (s *ldapServer) handleStartTLS(b *ldapBackend, w *gldap.ResponseWriter, r *
 	sess.mu.Lock()
 	sess.tls = true
 	sess.mu.Unlock()
-	s.logEntry(sess, "extended", "", gldap.ResultSuccess, "StartTLS "+oidStartTLS)
 }
 
 func (s *ldapServer) handleUnbind(b *ldapBackend, _ *gldap.ResponseWriter, r *gldap.Request) {
@@ -725,9 +752,9 @@ func (s *ldapServer) handleAdd(b *ldapBackend, w *gldap.ResponseWriter, r *gldap
 		dn = m.DN
 	}
 	code, diag := s.refuseWrite(sess)
+	s.logEntry(sess, "add", dn, code, "")
 	_ = w.Write(r.NewResponse(gldap.WithApplicationCode(gldap.ApplicationAddResponse),
 		gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(diag)))
-	s.logEntry(sess, "add", dn, code, "")
 }
 
 func (s *ldapServer) handleDelete(b *ldapBackend, w *gldap.ResponseWriter, r *gldap.Request) {
@@ -738,9 +765,9 @@ func (s *ldapServer) handleDelete(b *ldapBackend, w *gldap.ResponseWriter, r *gl
 		dn = m.DN
 	}
 	code, diag := s.refuseWrite(sess)
+	s.logEntry(sess, "delete", dn, code, "")
 	_ = w.Write(r.NewResponse(gldap.WithApplicationCode(gldap.ApplicationDelResponse),
 		gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(diag)))
-	s.logEntry(sess, "delete", dn, code, "")
 }
 
 func (s *ldapServer) refuseWrite(sess *ldapSession) (int, string) {
@@ -760,7 +787,7 @@ func (s *ldapServer) refuseWrite(sess *ldapSession) (int, string) {
 func (s *ldapServer) handleUnsupported(b *ldapBackend, w *gldap.ResponseWriter, r *gldap.Request) {
 	s.delay()
 	sess := b.session(r)
+	s.logEntry(sess, "extended", "", gldap.ResultProtocolError, "unsupported operation")
 	_ = w.Write(r.NewResponse(gldap.WithApplicationCode(gldap.ApplicationExtendedResponse),
 		gldap.WithResponseCode(gldap.ResultProtocolError), gldap.WithDiagnosticMessage(diagUnknownExtended)))
-	s.logEntry(sess, "extended", "", gldap.ResultProtocolError, "unsupported operation")
 }

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
 	"github.com/jimlambrt/gldap"
 )
@@ -226,9 +227,14 @@ func encodePwd(pw string) string {
 	return string(b)
 }
 
-// modifyMessage is a one-change modify request as gldap decodes it.
+// modifyMessage is a one-change modify request as gldap decodes it: the
+// values still BER-encoded, concatenated in one string.
 func modifyMessage(dn string, op int64, attr string, vals ...string) *gldap.ModifyMessage {
+	var enc []byte
+	for _, v := range vals {
+		enc = append(enc, ber.NewString(ber.ClassUniversal, ber.TypePrimitive, ber.TagOctetString, v, "").Bytes()...)
+	}
 	return &gldap.ModifyMessage{DN: dn, Changes: []gldap.Change{
-		{Operation: op, Modification: gldap.PartialAttribute{Type: attr, Vals: vals}},
+		{Operation: op, Modification: gldap.PartialAttribute{Type: attr, Vals: []string{string(enc)}}},
 	}}
 }

@@ -333,9 +333,17 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request, tenant strin
 }
 
 // validScope accepts what Entra accepts for Graph in the client-credentials
-// flow: the resource (URI or app id) with /.default.
+// flow: the resource (URI or app id) with /.default, alongside the OpenID
+// scopes MSAL always adds (openid offline_access profile), which Entra
+// ignores here.
 func validScope(scope string) bool {
+	found := false
 	for _, s := range strings.Fields(scope) {
+		switch s {
+		case "openid", "offline_access", "profile", "email":
+			continue
+		}
+		found = true
 		res, ok := strings.CutSuffix(s, "/.default")
 		if !ok {
 			return false
@@ -345,7 +353,7 @@ func validScope(scope string) bool {
 			return false
 		}
 	}
-	return strings.TrimSpace(scope) != ""
+	return found
 }
 
 // checkAssertion verifies a client assertion as Entra does: signed (PS256

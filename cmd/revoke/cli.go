@@ -55,7 +55,8 @@ func newCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {
 	}
 	c.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c.commands = []command{
-		&validateCmd{}, &planCmd{}, &stepsCmd{}, &schemaCmd{},
+		&validateCmd{}, &planCmd{}, &runCmd{}, &resumeCmd{}, &runsCmd{}, &showCmd{},
+		&stepsCmd{}, &schemaCmd{}, &sandboxCmd{},
 	}
 	return c
 }

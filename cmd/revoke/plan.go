@@ -102,7 +102,9 @@ func (f *subjectFlags) load(c *cli, ref string) (*engine.Workspace, *engine.Runb
 	return ws, rb, nil
 }
 
-// planCmd shows what a run would do and why.
+// planCmd shows what a run would do and why: offline from a facts file, or
+// live, asking the directories (the embedded sandbox without --env) and
+// running every step's Check.
 type planCmd struct {
 	subjectFlags
 	facts string
@@ -123,21 +125,45 @@ func (p *planCmd) Run(ctx context.Context, c *cli, args []string) error {
 	if err := p.check(c, args, "plan"); err != nil {
 		return err
 	}
-	if p.facts == "" {
-		return usageErrorf("plan needs --facts FILE: live planning against the directories is not built yet")
-	}
 	ws, rb, err := p.load(c, args[0])
 	if err != nil {
 		return err
 	}
-	facts, err := readFacts(p.facts, p.user)
-	if err != nil {
-		return err
-	}
-	req := p.request(c, facts.Request)
-	plan, lints, err := ws.Policy.Plan(ctx, rb, facts.Environment, &facts.Subject, req)
-	if err != nil {
-		return err
+	var (
+		plan     *engine.Plan
+		lints    engine.Lints
+		previews map[string]*engine.Preview
+	)
+	if p.facts != "" {
+		facts, err := readFacts(p.facts, p.user)
+		if err != nil {
+			return err
+		}
+		plan, lints, err = ws.Policy.Plan(ctx, rb, facts.Environment, &facts.Subject, p.request(c, facts.Request))
+		if err != nil {
+			return err
+		}
+	} else {
+		// Live: resolve the subject, decide, and Check every step that
+		// would run, changing nothing.
+		sess, err := c.openSession(ctx, p.envFile, "")
+		if err != nil {
+			return err
+		}
+		defer sess.Close()
+		if p.output == "text" && sess.env.tenant != nil {
+			fmt.Fprintln(c.stdout, "Sandbox: no --env given, so this plans against an embedded sandbox tenant seeded with examples/sandbox/contoso.yaml.")
+			fmt.Fprintln(c.stdout)
+		}
+		subject, err := sess.resolve(ctx, p.user)
+		if err != nil {
+			return err
+		}
+		plan, lints, err = ws.Policy.Plan(ctx, rb, sess.facts(), subject, p.request(c, engine.Request{}))
+		if err != nil {
+			return err
+		}
+		previews = engine.PreviewPlan(ctx, plan, sess.conns, 8)
 	}
 	for _, l := range lints {
 		fmt.Fprintln(c.stderr, l.String())
@@ -146,11 +172,15 @@ func (p *planCmd) Run(ctx context.Context, c *cli, args []string) error {
 		return errSilent(exitFailure)
 	}
 	if p.output == "json" {
-		if err := writeJSON(c.stdout, planJSON(plan)); err != nil {
+		out := planJSON(plan)
+		if previews != nil {
+			addPreviews(out, previews)
+		}
+		if err := writeJSON(c.stdout, out); err != nil {
 			return err
 		}
 	} else {
-		printPlan(c.stdout, plan)
+		printPlanWith(c.stdout, plan, previewNote(previews))
 	}
 	if plan.Denied() {
 		return errSilent(exitDenied)
@@ -199,14 +229,26 @@ func planJSON(plan *engine.Plan) map[string]any {
 	}
 }
 
-// printPlan renders a plan for people: steps by wave, then what is skipped,
-// warnings and denials.
-func printPlan(w io.Writer, plan *engine.Plan) {
-	printPlanWith(w, plan, nil)
+// addPreviews adds a live plan's Checks to its JSON: each step that runs
+// gets "check": {"summary", "satisfied", "error", "missing"}.
+func addPreviews(out map[string]any, previews map[string]*engine.Preview) {
+	for _, s := range out["steps"].([]any) {
+		step := s.(map[string]any)
+		p := previews[step["id"].(string)]
+		if p == nil {
+			continue
+		}
+		check := map[string]any{"summary": p.Change.Summary, "satisfied": p.Change.Satisfied, "missing": nonNil(p.Missing)}
+		if p.Err != nil {
+			check["error"] = p.Err.Error()
+		}
+		step["check"] = check
+	}
 }
 
-// printPlanWith renders a plan with an optional per-step note (the live
-// Check's "accountEnabled: true → false").
+// printPlanWith renders a plan for people — steps by wave, what is skipped,
+// warnings and denials — with an optional per-step note (the live Check's
+// "accountEnabled: true → false").
 func printPlanWith(w io.Writer, plan *engine.Plan, note func(id string) string) {
 	fmt.Fprintf(w, "Plan: %s for %s in %s (%s)\n", plan.Runbook.Name, plan.Subject.Ref,
 		plan.Environment.Name, plan.Environment.Kind)

@@ -55,7 +55,7 @@ var Backend = steps.BackendSpec{
 		{Name: fieldInsecureSkipVerify, Type: steps.Bool, Default: false,
 			Description: "Do not verify the server certificate. Warned about on every run; never in production."},
 		{Name: fieldTimeout, Type: steps.Duration, Default: 10 * time.Second,
-			Description: "Timeout of one LDAP operation."},
+			Description: "Timeout of one LDAP operation, and of connecting (TCP, TLS, bind)."},
 	},
 	Validate: validate,
 	Open:     open,

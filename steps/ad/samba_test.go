@@ -428,8 +428,8 @@ func TestSambaResetPassword(t *testing.T) {
 		{name: "once", times: 1, check: "1 reset of the password", resets: 1,
 			reports: []string{"password reset 1 of 1"}, summary: "password reset once"},
 		{name: "resumed after one of two was journaled", times: 2,
-			prior:  []steps.Progress{{Message: "password reset 1 of 2", Details: map[string]any{"reset": float64(1), "of": float64(2), "pwdLastSet": "1"}}},
-			check:  "1 reset of the password", resets: 1,
+			prior: []steps.Progress{{Message: "password reset 1 of 2", Details: map[string]any{"reset": float64(1), "of": float64(2), "pwdLastSet": "1"}}},
+			check: "1 reset of the password", resets: 1,
 			reports: []string{"password reset 2 of 2"}, summary: "password reset once"},
 	}
 	for _, tt := range tests {

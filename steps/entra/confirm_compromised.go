@@ -3,6 +3,7 @@ package entra
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/identityprotection"
@@ -64,7 +65,7 @@ func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (step
 		return steps.Change{}, err
 	}
 	if err := c.riskGate.wait(ctx); err != nil {
-		return steps.Change{}, err
+		return steps.Change{}, fmt.Errorf("entra: wait for Identity Protection's rate limit: %w", err)
 	}
 	body := identityprotection.NewRiskyUsersConfirmCompromisedPostRequestBody()
 	body.SetUserIds([]string{id})
@@ -97,7 +98,7 @@ func riskState(ctx context.Context, call *steps.Call) (string, error) {
 		return "", err
 	}
 	if err := c.riskGate.wait(ctx); err != nil {
-		return "", err
+		return "", fmt.Errorf("entra: wait for Identity Protection's rate limit: %w", err)
 	}
 	ru, err := c.graph.IdentityProtection().RiskyUsers().ByRiskyUserId(id).Get(ctx, nil)
 	if err != nil {

@@ -3,8 +3,6 @@ package entra
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -32,22 +30,23 @@ type Conn struct {
 	// built by hand.
 	baseURL string
 	base    *http.Transport
-	logger  *slog.Logger
 	// riskGate paces Identity Protection calls: about one a second per
 	// tenant is all it takes before answering 429 without a Retry-After.
 	riskGate *gate
 }
 
-var _ steps.Conn = (*Conn)(nil)
+var (
+	_ steps.Conn = (*Conn)(nil)
+	// The engine's preflight looks for this method on any Conn.
+	_ interface {
+		Granted(context.Context) ([]string, []string, error)
+	} = (*Conn)(nil)
+)
 
 // open is Backend.Open: it builds the credential and the Graph client the
 // section describes. It makes no network call; the first request does.
 func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 	s := env.Section
-	logger := env.Logger
-	if logger == nil {
-		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
-	}
 	path := func(p string) string {
 		if p == "" || env.Path == nil {
 			return p
@@ -59,8 +58,8 @@ func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 		return nil, err
 	}
 	insecure := s.Bool(fieldInsecureSkipVerify)
-	if insecure {
-		logger.Warn("entra: TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read revoke's tokens",
+	if insecure && env.Logger != nil {
+		env.Logger.Warn("entra: TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read revoke's tokens",
 			"environment", env.Name)
 	}
 	tc, err := tlsConfig(path(s.String(fieldCAFile)), insecure)
@@ -91,12 +90,12 @@ func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 		base.CloseIdleConnections()
 		return nil, err
 	}
-	return newConn(cred, graphURL, base, timeout, logger)
+	return newConn(cred, graphURL, base, timeout)
 }
 
 // newConn assembles a Conn from a credential; tests call it with a fake
 // credential and a test server's URL.
-func newConn(cred azcore.TokenCredential, graphURL *url.URL, base *http.Transport, timeout time.Duration, logger *slog.Logger) (*Conn, error) {
+func newConn(cred azcore.TokenCredential, graphURL *url.URL, base *http.Transport, timeout time.Duration) (*Conn, error) {
 	client, err := newGraphClient(cred, graphURL, base, timeout)
 	if err != nil {
 		base.CloseIdleConnections()
@@ -108,7 +107,6 @@ func newConn(cred azcore.TokenCredential, graphURL *url.URL, base *http.Transpor
 		graph:    client,
 		baseURL:  strings.TrimRight(graphURL.String(), "/"),
 		base:     base,
-		logger:   logger,
 		riskGate: newGate(time.Second),
 	}, nil
 }

@@ -68,7 +68,10 @@ var Backend = steps.BackendSpec{
 		{Name: fieldClientSecret, Type: steps.String, Secret: true,
 			Description: "The client secret, by reference (client_secret_env or client_secret_file), for client_secret."},
 		{Name: fieldGraphURL, Type: steps.String, Format: "url", Default: "https://graph.microsoft.com/v1.0",
-			Description: "Graph endpoint: national clouds, or a sandbox."},
+			Description: "Graph endpoint: national clouds, or a sandbox. Tokens are asked for this host's " +
+				"audience when it is a national cloud's Graph (graph.microsoft.us, dod-graph.microsoft.us, " +
+				"microsoftgraph.chinacloudapi.cn) and for https://graph.microsoft.com otherwise (a sandbox " +
+				"or a proxy in front of the worldwide service)."},
 		{Name: fieldAuthorityHost, Type: steps.String, Format: "url", Default: "https://login.microsoftonline.com/",
 			Description: "Where tokens come from: national clouds, or a sandbox."},
 		{Name: fieldCAFile, Type: steps.String, Format: "file",

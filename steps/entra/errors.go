@@ -73,7 +73,14 @@ func classify(ctx context.Context, op string, err error, ec errorContext) error 
 		if tlsErr := certificateProblem(err); tlsErr != "" {
 			return steps.Errorf(steps.Invalid, "entra: %s: authenticate: %s", op, tlsErr)
 		}
-		if r := authErr.RawResponse; r != nil && retryableStatus(r.StatusCode) {
+		r := authErr.RawResponse
+		switch {
+		case r == nil:
+			// No answer at all: the authority was unreachable or slow.
+			// (MSAL flattens the transport error into text, so its type
+			// is lost; a certificate problem was caught above.)
+			return steps.RetryableAfter(fmt.Errorf("entra: %s: authenticate: %w", op, err), 0)
+		case retryableStatus(r.StatusCode):
 			return steps.RetryableAfter(fmt.Errorf("entra: %s: authenticate: %w", op, err), retryAfter(r.Header.Values("Retry-After"), 0))
 		}
 		return steps.Errorf(steps.Invalid, "entra: %s: authentication failed: %w", op, err)
@@ -183,7 +190,12 @@ func x509Text(err error) string {
 	s := err.Error()
 	if i := strings.Index(s, "x509: "); i >= 0 {
 		s = s[i:]
+		// It ends at the line's end, a JSON quote, or the ". To
+		// troubleshoot…" azidentity appends.
 		if j := strings.IndexAny(s, "\n\"}"); j >= 0 {
+			s = s[:j]
+		}
+		if j := strings.Index(s, ". "); j >= 0 {
 			s = s[:j]
 		}
 	}

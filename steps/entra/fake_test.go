@@ -7,7 +7,6 @@ import (
 	"encoding/pem"
 	"io"
 	"log"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -99,7 +98,7 @@ func (f *fakeGraph) conn(t *testing.T, cred azcore.TokenCredential) *Conn {
 		t.Fatal(err)
 	}
 	u, _ := url.Parse(f.srv.URL + "/v1.0")
-	c, err := newConn(cred, u, baseTransport(tc), 5*time.Second, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	c, err := newConn(cred, u, baseTransport(tc), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,245 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/sandbox"
+)
+
+// environment is where a command acts: an environment file, or the
+// embedded sandbox started for this command alone.
+type environment struct {
+	*engine.Environment
+	// tenant is the in-process sandbox when no --env was given, and
+	// tempDir the folder of its environment file and secrets.
+	tenant  *sandbox.Tenant
+	tempDir string
+}
+
+// Close stops the embedded sandbox, if any, and removes its files.
+func (e *environment) Close() {
+	if e.tenant != nil {
+		e.tenant.Close()
+	}
+	if e.tempDir != "" {
+		os.RemoveAll(e.tempDir)
+	}
+}
+
+// openEnvironment reads --env FILE, or starts the embedded sandbox seeded
+// with the default seed so that nothing real is touched by accident.
+func (c *cli) openEnvironment(ctx context.Context, file, stateDir string) (*environment, error) {
+	env := &environment{}
+	if file == "" {
+		t, err := sandbox.Start(ctx, sandbox.DefaultSeed(), sandbox.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("start the embedded sandbox: %w", err)
+		}
+		dir, err := os.MkdirTemp("", "revoke-sandbox-")
+		if err != nil {
+			t.Close()
+			return nil, err
+		}
+		// The files live as long as the command: the tenant is gone when
+		// it ends anyway.
+		env.tenant, env.tempDir = t, dir
+		file, err = writeSandboxEnv(dir, t, sandbox.DefaultSeed(), sandboxStateDir(c.getenv))
+		if err != nil {
+			env.Close()
+			return nil, err
+		}
+	}
+	data, err := engine.ReadFile(file)
+	if err != nil {
+		env.Close()
+		return nil, usageErrorf("--env: %v", err)
+	}
+	decoded, lints := engine.DecodeEnvironment(file, data, c.reg)
+	for _, l := range lints {
+		fmt.Fprintln(c.stderr, l.String())
+	}
+	if lints.Errors() > 0 {
+		env.Close()
+		return nil, fmt.Errorf("%s: %s", file, plural(lints.Errors(), "error"))
+	}
+	env.Environment = decoded
+	switch {
+	case stateDir != "":
+		env.StateDir = stateDir
+	case env.StateDir == "":
+		env.StateDir = defaultStateDir(c.getenv)
+	case !filepath.IsAbs(env.StateDir):
+		env.StateDir = filepath.Join(env.Dir, env.StateDir)
+	}
+	for _, section := range env.Insecure() {
+		fmt.Fprintf(c.stderr, "WARNING: %s: TLS certificate verification is OFF for %s (insecure_skip_verify): anyone on the path can impersonate the server\n", file, section)
+	}
+	return env, nil
+}
+
+// stateDirFor is where runs, show and resume look without opening any
+// backend: --state-dir, the environment file's state_dir, or the embedded
+// sandbox's.
+func (c *cli) stateDirFor(file, stateDir string) (string, error) {
+	if stateDir != "" {
+		return stateDir, nil
+	}
+	if file == "" {
+		return sandboxStateDir(c.getenv), nil
+	}
+	data, err := engine.ReadFile(file)
+	if err != nil {
+		return "", usageErrorf("--env: %v", err)
+	}
+	env, lints := engine.DecodeEnvironment(file, data, c.reg)
+	if lints.Errors() > 0 {
+		return "", fmt.Errorf("%s: %s (revoke validate %s shows them)", file, plural(lints.Errors(), "error"), file)
+	}
+	switch {
+	case env.StateDir == "":
+		return defaultStateDir(c.getenv), nil
+	case !filepath.IsAbs(env.StateDir):
+		return filepath.Join(env.Dir, env.StateDir), nil
+	}
+	return env.StateDir, nil
+}
+
+// defaultStateDir is $XDG_STATE_HOME/revoke, or ~/.local/state/revoke.
+func defaultStateDir(getenv func(string) string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "revoke")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "state", "revoke")
+	}
+	return filepath.Join(os.TempDir(), "revoke-state")
+}
+
+// sandboxStateDir keeps the embedded sandbox's journals apart from real ones.
+func sandboxStateDir(getenv func(string) string) string {
+	return filepath.Join(defaultStateDir(getenv), "sandbox")
+}
+
+// writeSandboxEnv writes an environment file for a running tenant into dir,
+// the secrets in files beside it (mode 0600) referenced with *_file, and
+// returns its path.
+func writeSandboxEnv(dir string, t *sandbox.Tenant, seed *sandbox.Seed, stateDir string) (string, error) {
+	if len(seed.Apps) == 0 || len(seed.AD.ServiceAccounts) == 0 {
+		return "", fmt.Errorf("the seed needs an app and an AD service account for revoke to use")
+	}
+	app := seed.Apps[0]
+	for _, a := range seed.Apps {
+		if a.Name == "revoke" {
+			app = a
+		}
+	}
+	svc := seed.AD.ServiceAccounts[0]
+	files := []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{"ca.pem", t.CAPEM(), 0o644},
+		{"client-secret", []byte(app.Secret + "\n"), 0o600},
+		{"ad-bind-password", []byte(svc.Password + "\n"), 0o600},
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	for _, f := range files {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
+			return "", err
+		}
+		// WriteFile keeps an existing file's mode: make sure of it.
+		if err := os.Chmod(filepath.Join(dir, f.name), f.mode); err != nil {
+			return "", err
+		}
+	}
+	var protected []string
+	for _, ra := range seed.RoleAssignments {
+		for _, r := range ra.Roles {
+			if r == "Global Administrator" {
+				protected = append(protected, ra.User)
+			}
+		}
+	}
+	q := func(s string) string { b, _ := json.Marshal(s); return string(b) }
+	var b strings.Builder
+	fmt.Fprintf(&b, "# The sandbox tenant started by revoke sandbox: nothing real lives here.\n")
+	fmt.Fprintf(&b, "version: 1\nname: sandbox\nkind: hybrid\n")
+	fmt.Fprintf(&b, "protected: [%s]\n", strings.Join(mapStrings(protected, q), ", "))
+	fmt.Fprintf(&b, "entra:\n  tenant_id: %s\n  client_id: %s\n  credential: client_secret\n  client_secret_file: client-secret\n", q(t.TenantID()), q(app.ClientID))
+	fmt.Fprintf(&b, "  graph_url: %s\n  authority_host: %s\n  ca_file: ca.pem\n", q(t.GraphURL()), q(t.AuthorityHost()))
+	fmt.Fprintf(&b, "ad:\n  url: %s\n  base_dn: %s\n  bind_dn: %s\n  bind_password_file: ad-bind-password\n  ca_file: ca.pem\n",
+		q(t.LDAPSURL()), q(seed.AD.BaseDN), q(svc.DN))
+	fmt.Fprintf(&b, "state_dir: %s\n", q(stateDir))
+	path := filepath.Join(dir, "environment.yaml")
+	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+		return "", err
+	}
+	return path, nil
+}
+
+func mapStrings(in []string, f func(string) string) []string {
+	out := make([]string, len(in))
+	for i, s := range in {
+		out[i] = f(s)
+	}
+	return out
+}
+
+// sandboxUserState asks a sandbox tenant for one person's two faces over
+// its /_sandbox/state endpoint, trusting the environment's CA file.
+func sandboxUserState(ctx context.Context, env *engine.Environment, ref string) (*sandbox.UserState, error) {
+	entra := env.Sections["entra"]
+	graphURL, _ := entra["graph_url"].(string)
+	u, err := url.Parse(graphURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("environment %s has no usable entra.graph_url", env.Name)
+	}
+	pool := x509.NewCertPool()
+	if caFile, _ := entra["ca_file"].(string); caFile != "" {
+		pem, err := os.ReadFile(resolvePath(env, caFile))
+		if err != nil {
+			return nil, err
+		}
+		pool.AppendCertsFromPEM(pem)
+	}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	state := url.URL{Scheme: u.Scheme, Host: u.Host, Path: "/_sandbox/state", RawQuery: url.Values{"user": {ref}}.Encode()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, state.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("ask the sandbox at %s: %w", u.Host, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("the sandbox at %s has no user %s (%s)", u.Host, ref, resp.Status)
+	}
+	var us sandbox.UserState
+	if err := json.NewDecoder(resp.Body).Decode(&us); err != nil {
+		return nil, fmt.Errorf("sandbox state: %w", err)
+	}
+	return &us, nil
+}
+
+func resolvePath(env *engine.Environment, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(env.Dir, p)
+}

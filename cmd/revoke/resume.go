@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/spf13/pflag"
+
+	"github.com/revoke-dev/revoke/engine"
+)
+
+// resumeCmd continues an interrupted run from its journal.
+type resumeCmd struct {
+	envFile     string
+	stateDir    string
+	runbookDirs []string
+	policyDirs  []string
+	force       bool
+	maxParallel int
+	output      string
+}
+
+func (*resumeCmd) Name() string { return "resume" }
+func (*resumeCmd) Synopsis() string {
+	return "continue an interrupted run: ended steps are not repeated, unended ones are checked first"
+}
+func (*resumeCmd) Usage() string { return "RUN_ID [--env FILE]" }
+
+func (r *resumeCmd) SetFlags(fs *pflag.FlagSet) {
+	fs.StringVar(&r.envFile, "env", "", "environment file the run used")
+	fs.StringVar(&r.stateDir, "state-dir", "", "where the journal is (default: the environment's state_dir)")
+	fs.StringArrayVar(&r.runbookDirs, "runbooks", nil, "directory of runbooks, added to the built-ins (repeatable)")
+	fs.StringArrayVar(&r.policyDirs, "policies", nil, "directory of Rego policies, added to the defaults (repeatable)")
+	fs.BoolVar(&r.force, "force", false, "resume even though the runbook or policies changed since the run started")
+	fs.IntVar(&r.maxParallel, "max-parallel", 8, "how many steps may run at once")
+	outputFlag(fs, &r.output)
+}
+
+func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
+	if err := checkOutput(r.output); err != nil {
+		return err
+	}
+	if len(args) != 1 {
+		return usageErrorf("resume needs exactly one RUN_ID (revoke runs lists them)")
+	}
+	if r.envFile == "" {
+		return usageErrorf("resume needs --env FILE: a run against the embedded sandbox cannot be resumed, its tenant ended with the process")
+	}
+	stateDir, err := c.stateDirFor(r.envFile, r.stateDir)
+	if err != nil {
+		return err
+	}
+	journal, log, err := engine.OpenJournal(stateDir, args[0])
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	for _, w := range log.Warnings {
+		fmt.Fprintf(c.stderr, "revoke: %s\n", w)
+	}
+	rec := log.Record()
+	paths := append(append([]string{}, r.runbookDirs...), r.policyDirs...)
+	ws, lints, err := engine.Load(c.reg, paths, true)
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	if lints.Errors() > 0 {
+		for _, l := range lints {
+			fmt.Fprintln(c.stderr, l.String())
+		}
+		return fmt.Errorf("%s in the runbooks or policies: fix them first", plural(lints.Errors(), "error"))
+	}
+	rb := ws.Runbooks[rec.Runbook]
+	if rb == nil || rb.Digest != rec.Digest {
+		// The run may have used a runbook file given by path.
+		if _, err := os.Stat(rec.File); err == nil {
+			if fromFile, _, err := ws.Runbook(c.reg, rec.File); err == nil {
+				rb = fromFile
+			}
+		}
+	}
+	plan, state, err := engine.ResumePlan(log, c.reg, rb, ws.Policy.Digest, r.force)
+	if err != nil {
+		return err
+	}
+	sess, err := c.openSession(ctx, r.envFile, r.stateDir)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	if sess.env.Name != rec.Environment.Name {
+		return usageErrorf("run %s was against environment %s, not %s", log.RunID, rec.Environment.Name, sess.env.Name)
+	}
+	human := r.output == "text"
+	if human {
+		fmt.Fprintf(c.stdout, "Resuming run %s: %s for %s in %s\n\n", log.RunID, rec.Runbook, rec.Subject.Ref, rec.Environment.Name)
+	}
+	display := newDisplay(c.stdout, plan, human && c.isTerminal(c.stdout))
+	x := &engine.Executor{Conns: sess.conns, MaxParallel: r.maxParallel, Logger: c.logger, OnEvent: display.event}
+	res, err := x.Resume(ctx, plan, state, journal)
+	if err != nil {
+		return err
+	}
+	return finishRun(ctx, c, sess, res, human, rec.Subject.Ref)
+}

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// runCmd executes a runbook for a subject.
+type runCmd struct {
+	subjectFlags
+	yes         bool
+	maxParallel int
+	stateDir    string
+}
+
+func (*runCmd) Name() string     { return "run" }
+func (*runCmd) Synopsis() string { return "execute a runbook for a subject (asks first unless --yes)" }
+func (*runCmd) Usage() string    { return "RUNBOOK --user REF [--env FILE] [--yes]" }
+
+func (r *runCmd) SetFlags(fs *pflag.FlagSet) {
+	r.subjectFlags.set(fs)
+	fs.BoolVarP(&r.yes, "yes", "y", false, "do not ask before changing anything (required when stdin is not a terminal)")
+	fs.IntVar(&r.maxParallel, "max-parallel", 8, "how many steps may run at once")
+	fs.StringVar(&r.stateDir, "state-dir", "", "where journals go (default: the environment's state_dir)")
+}
+
+// crashAfterEnv makes a run kill itself with SIGKILL right after the
+// journal line of that number is on disk: the crash-and-resume tests use it
+// to stop a run at every point a real crash could.
+const crashAfterEnv = "REVOKE_TEST_CRASH_AFTER_LINE"
+
+func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
+	if err := r.check(c, args, "run"); err != nil {
+		return err
+	}
+	if r.maxParallel < 1 {
+		return usageErrorf("--max-parallel must be at least 1")
+	}
+	if !r.yes && !c.isTerminal(c.stdin) {
+		return usageErrorf("refusing to change anything without --yes: stdin is not a terminal to ask on")
+	}
+	ws, rb, err := r.load(c, args[0])
+	if err != nil {
+		return err
+	}
+	sess, err := c.openSession(ctx, r.envFile, r.stateDir)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	out := c.stdout
+	human := r.output == "text"
+	if human && sess.env.tenant != nil {
+		fmt.Fprintln(out, "Sandbox: no --env given, so this runs against an embedded sandbox tenant seeded with examples/sandbox/contoso.yaml. Nothing real is touched.")
+		fmt.Fprintln(out)
+	}
+	subject, err := sess.resolve(ctx, r.user)
+	if err != nil {
+		return err
+	}
+	plan, lints, err := ws.Policy.Plan(ctx, rb, sess.facts(), subject, r.request(c, engine.Request{}))
+	if err != nil {
+		return err
+	}
+	for _, l := range lints {
+		fmt.Fprintln(c.stderr, l.String())
+	}
+	if lints.Errors() > 0 {
+		return errSilent(exitFailure)
+	}
+
+	// With --yes nothing is shown to a person who could say no, so the
+	// live Check round would only delay containment: the executor Checks
+	// each step anyway. The permission preflight costs no Graph call.
+	var previews map[string]*engine.Preview
+	if !r.yes && !plan.Denied() {
+		previews = engine.PreviewPlan(ctx, plan, sess.conns, r.maxParallel)
+	} else {
+		previews = engine.PreflightPlan(ctx, plan, sess.conns)
+	}
+	if human {
+		printPlanWith(out, plan, previewNote(previews))
+		if sess.env.tenant != nil {
+			printSandboxState(ctx, out, sess, "Before", r.user)
+		}
+	}
+	if plan.Denied() {
+		// The refusal is journaled like any run: who asked, and why not.
+		res, err := sess.executor(r.maxParallel, nil).Run(ctx, plan)
+		if err != nil {
+			return err
+		}
+		if !human {
+			writeJSON(out, res)
+		}
+		return errSilent(exitDenied)
+	}
+	if !r.yes {
+		ok, err := confirm(c.stdin, out, fmt.Sprintf("\nRun %s on %s in %s? [y/N] ", plan.Runbook.Name, subject.Ref, sess.env.Name))
+		if err != nil || !ok {
+			fmt.Fprintln(out, "Nothing changed.")
+			return errSilent(exitFailure)
+		}
+	}
+
+	display := newDisplay(out, plan, human && c.isTerminal(c.stdout))
+	x := sess.executor(r.maxParallel, display.event)
+	if n, err := strconv.Atoi(c.getenv(crashAfterEnv)); err == nil && n > 0 {
+		x.OnEvent = crashAfter(n, x.OnEvent)
+	}
+	if human {
+		fmt.Fprintln(out)
+	}
+	res, err := x.Run(ctx, plan)
+	if err != nil {
+		return err
+	}
+	return finishRun(ctx, c, sess, res, human, r.user)
+}
+
+// finishRun prints a run's summary and turns its outcome into an exit code.
+func finishRun(ctx context.Context, c *cli, sess *session, res *engine.Result, human bool, user string) error {
+	out := c.stdout
+	if !human {
+		if err := writeJSON(out, res); err != nil {
+			return err
+		}
+	} else {
+		printSummary(out, res)
+		if sess.env.tenant != nil {
+			printSandboxState(context.WithoutCancel(ctx), out, sess, "After", user)
+		}
+	}
+	switch res.Outcome {
+	case engine.OutcomeSucceeded:
+		return nil
+	case engine.OutcomeCancelled, engine.OutcomeInterrupted:
+		hint := fmt.Sprintf("revoke resume %s", res.RunID)
+		if sess.envFile != "" {
+			hint += " --env " + sess.envFile
+		}
+		if sess.env.tenant != nil {
+			hint = "a run against the embedded sandbox cannot be resumed (its tenant ended with the process)"
+		}
+		return &exitError{code: exitFailure, err: fmt.Errorf("run %s interrupted; to continue: %s", res.RunID, hint)}
+	case engine.OutcomeDenied:
+		return errSilent(exitDenied)
+	}
+	return errSilent(exitFailure)
+}
+
+// crashAfter wraps an event hook so that the process kills itself once
+// journal line n is written (and fsync'd: OnEvent runs after Append).
+func crashAfter(n int, next func(engine.Event)) func(engine.Event) {
+	return func(ev engine.Event) {
+		if next != nil {
+			next(ev)
+		}
+		if ev.Seq >= n {
+			syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // never returns: SIGKILL cannot be caught
+		}
+	}
+}
+
+func confirm(in io.Reader, out io.Writer, prompt string) (bool, error) {
+	fmt.Fprint(out, prompt)
+	line, err := bufio.NewReader(in).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return false, err
+	}
+	answer := strings.ToLower(strings.TrimSpace(line))
+	return answer == "y" || answer == "yes", nil
+}
+
+// previewNote renders a step's live Check and permission preflight.
+func previewNote(previews map[string]*engine.Preview) func(id string) string {
+	return func(id string) string {
+		p := previews[id]
+		if p == nil {
+			return ""
+		}
+		var parts []string
+		switch {
+		case p.Err != nil:
+			parts = append(parts, "check failed: "+p.Err.Error())
+		case p.Change.Satisfied:
+			parts = append(parts, "already done: "+p.Change.Summary)
+		case p.Change.Summary != "":
+			parts = append(parts, p.Change.Summary)
+		}
+		if len(p.Missing) > 0 {
+			parts = append(parts, "MISSING PERMISSION "+strings.Join(p.Missing, ", ")+": this step will fail")
+		}
+		return strings.Join(parts, "; ")
+	}
+}
+
+// printSummary prints each step's outcome and duration, the time to
+// containment, and what no API call can close.
+func printSummary(w io.Writer, res *engine.Result) {
+	fmt.Fprintf(w, "\nRun %s %s in %s\n", res.RunID, res.Outcome, fmtDur(res.Ended.Sub(res.Started)))
+	for _, s := range res.Steps {
+		d := ""
+		if !s.Started.IsZero() && !s.Ended.IsZero() {
+			d = fmtDur(s.Ended.Sub(s.Started))
+		}
+		detail := s.Change.Summary
+		switch {
+		case s.Error != "":
+			detail = s.Error
+		case s.Reason != "":
+			detail = s.Reason
+		case s.BlockedBy != "":
+			detail = "blocked by " + s.BlockedBy
+		}
+		fmt.Fprintf(w, "  %-11s %-24s %7s  %s\n", s.Status, s.ID, d, detail)
+	}
+	if res.Containment > 0 {
+		fmt.Fprintf(w, "\nTime to containment: %s (run start until the last disable or revoke step ended)\n", fmtDur(res.Containment))
+	}
+	fmt.Fprint(w, "Still open: access tokens already issued stay valid until they expire (about an hour by default,\n"+
+		"sooner in apps that support continuous access evaluation), and apps with their own sessions keep them\n"+
+		"until they check with Entra ID again.\n")
+}
+
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return d.Round(time.Microsecond).String()
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
+
+// errNotFound explains a subject found nowhere.
+func notFound(err error) error {
+	if steps.ClassOf(err) == steps.NotFound {
+		return &exitError{code: exitFailure, err: fmt.Errorf("%v; nothing was changed", err)}
+	}
+	return err
+}

@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// Conns are the open backend connections of a run, by backend name.
+type Conns map[string]steps.Conn
+
+// Connect opens every registered backend that takes part in the
+// environment's kind, all at once: a domain controller's TLS handshake need
+// not wait for a token from Entra ID. On any failure the ones that opened
+// are closed again.
+func Connect(ctx context.Context, reg *steps.Registry, env *Environment, logger *slog.Logger) (Conns, error) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	var (
+		mu    sync.Mutex
+		wg    sync.WaitGroup
+		conns = Conns{}
+		errs  []error
+	)
+	for _, b := range reg.Backends() {
+		if !slices.Contains(b.Kinds, env.Kind) {
+			continue
+		}
+		benv := env.BackendEnv(b.Name, logger.With("backend", b.Name))
+		if benv == nil {
+			errs = append(errs, steps.Errorf(steps.Invalid, "%s: environment %s has no %s section", env.File, env.Name, b.Name))
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := b.Open(ctx, benv)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("open %s: %w", b.Name, err))
+				return
+			}
+			conns[b.Name] = c
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		conns.Close()
+		return nil, errors.Join(errs...)
+	}
+	return conns, nil
+}
+
+// Close closes every connection.
+func (cs Conns) Close() error {
+	var errs []error
+	for name, c := range cs {
+		if err := c.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Resolve asks every backend, at once, who ref is. A backend that does not
+// find the subject leaves its facts out (policies see subject.<backend>
+// absent); any other failure is an error, since deciding on half the facts
+// could skip a step that matters. Found nowhere is an error of class
+// NotFound: nothing is planned for a typo.
+func (cs Conns) Resolve(ctx context.Context, ref string) (*steps.Subject, error) {
+	subject := &steps.Subject{Ref: ref, Facts: map[string]map[string]any{}}
+	var (
+		mu   sync.Mutex
+		wg   sync.WaitGroup
+		errs []error
+	)
+	for name, c := range cs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			facts, err := c.Resolve(ctx, ref)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case steps.ClassOf(err) == steps.NotFound:
+			case err != nil:
+				errs = append(errs, fmt.Errorf("resolve %s in %s: %w", ref, name, err))
+			default:
+				subject.Facts[name] = facts
+			}
+		}()
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(subject.Facts) == 0 {
+		names := make([]string, 0, len(cs))
+		for n := range cs {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return nil, steps.Errorf(steps.NotFound, "%s was not found in %s: check the reference (UPN, object id, sAMAccountName or DOMAIN\\user)",
+			ref, strings.Join(names, " or "))
+	}
+	return subject, nil
+}

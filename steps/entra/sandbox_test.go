@@ -1,0 +1,607 @@
+package entra
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/revoke-dev/revoke/sandbox"
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// The default seed's apps and people these tests act on.
+const (
+	appID       = "11111111-1111-1111-1111-111111111111"
+	appSecret   = "sandbox-only-secret-revoke-7Qm2"
+	readonlyID  = "22222222-2222-2222-2222-222222222222"
+	readonlyKey = "sandbox-only-secret-readonly-4Kx8"
+
+	adeleID  = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e01" // synced
+	alexID   = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e02" // synced, two devices, two managed devices
+	meganID  = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e03" // synced
+	obrienID = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e04"
+	diegoID  = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e07" // cloud-only contractor
+	glassID  = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e09" // Global Administrator
+
+	alexLaptop     = "0d1e2f30-4a5b-4c6d-8e7f-9a0b1c2d3e01"
+	alexPhone      = "0d1e2f30-4a5b-4c6d-8e7f-9a0b1c2d3e02"
+	alexLaptopMDM  = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c01"
+	alexPhoneMDM   = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c02"
+	selectAllProps = "$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType"
+)
+
+// startTenant runs a fresh default-seed tenant for one test.
+func startTenant(t *testing.T) *sandbox.Tenant {
+	t.Helper()
+	tn, err := sandbox.Start(context.Background(), sandbox.DefaultSeed(), sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tn.Close() })
+	return tn
+}
+
+// sandboxEnv is the entra section a user would write for the tenant.
+func sandboxEnv(t *testing.T, tn *sandbox.Tenant, clientID, secret string, trustCA bool) *steps.Env {
+	t.Helper()
+	section := steps.Values{
+		fieldTenantID: tn.TenantID(), fieldClientID: clientID, fieldCredential: credClientSecret,
+		fieldClientSecret + "_env": "REVOKE_TEST_SECRET",
+		fieldGraphURL:              tn.GraphURL(), fieldAuthorityHost: tn.AuthorityHost(),
+		fieldInsecureSkipVerify: false, fieldTimeout: 10 * time.Second,
+	}
+	if trustCA {
+		p := filepath.Join(t.TempDir(), "sandbox-ca.pem")
+		if err := os.WriteFile(p, tn.CAPEM(), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		section[fieldCAFile] = p
+	}
+	return &steps.Env{Name: "sandbox", Kind: "hybrid", Section: section,
+		Secret: func(name string) (string, error) {
+			if name != fieldClientSecret {
+				return "", fmt.Errorf("unexpected secret %q", name)
+			}
+			return secret, nil
+		}}
+}
+
+// openSandbox opens the backend on the tenant as the given app.
+func openSandbox(t *testing.T, tn *sandbox.Tenant, clientID, secret string) *Conn {
+	t.Helper()
+	sc, err := Backend.Open(context.Background(), sandboxEnv(t, tn, clientID, secret, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	return sc.(*Conn)
+}
+
+// graphLog returns the Graph requests the tenant served since the last
+// reset as "METHOD PATH STATUS", token requests left out.
+func graphLog(tn *sandbox.Tenant) []string {
+	var out []string
+	for _, e := range tn.Log().Entries() {
+		if e.Protocol == "graph" && strings.HasPrefix(e.Path, "/v1.0/") {
+			out = append(out, fmt.Sprintf("%s %s %d", e.Method, e.Path, e.Status))
+		}
+	}
+	return out
+}
+
+func wantLog(t *testing.T, tn *sandbox.Tenant, want ...string) {
+	t.Helper()
+	got := graphLog(tn)
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("Graph requests:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
+
+// newCall is a call of an entra step for the user with the given id.
+func newCall(c *Conn, id string, with steps.Values) (*steps.Call, *[]steps.Progress) {
+	var progress []steps.Progress
+	return &steps.Call{
+		StepID:     "test",
+		Subject:    &steps.Subject{Ref: id, Facts: map[string]map[string]any{"entra": {"id": id}}},
+		With:       with,
+		Conn:       c,
+		RunStarted: time.Now(),
+		Progress: func(m string, d map[string]any) {
+			progress = append(progress, steps.Progress{Message: m, Details: d})
+		},
+	}, &progress
+}
+
+func TestSandboxResolve(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	tests := []struct {
+		name, ref string
+		want      map[string]any
+		path      string
+	}{
+		{"by UPN", "adele@contoso.test", map[string]any{"id": adeleID, "userPrincipalName": "adele@contoso.test",
+			"displayName": "Adele Vance", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
+			"privilegedRoles": []any{}}, "/v1.0/users/adele%40contoso.test?" + selectAllProps},
+		{"by object id", diegoID, map[string]any{"id": diegoID, "userPrincipalName": "diego@contoso.test",
+			"displayName": "Diego Siciliani (contractor)", "userType": "Member", "accountEnabled": true,
+			"onPremisesSyncEnabled": false, "privilegedRoles": []any{}}, "/v1.0/users/" + diegoID + "?" + selectAllProps},
+		{"a UPN with an apostrophe", "o'brien@contoso.test", map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
+			"displayName": "Patrick O'Brien", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
+			"privilegedRoles": []any{}}, "/v1.0/users/o%27brien%40contoso.test?" + selectAllProps},
+		{"DOMAIN\\user", `CONTOSO\obrien`, map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
+			"displayName": "Patrick O'Brien", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
+			"privilegedRoles": []any{}}, "/v1.0/users?$count=true&$filter=onPremisesSamAccountName%20eq%20%27obrien%27&" + selectAllProps},
+		{"a Global Administrator", "breakglass@contoso.test", map[string]any{"id": glassID, "userPrincipalName": "breakglass@contoso.test",
+			"displayName": "Break Glass (emergency access)", "userType": "Member", "accountEnabled": true,
+			"onPremisesSyncEnabled": false, "privilegedRoles": []any{"Global Administrator"}},
+			"/v1.0/users/breakglass%40contoso.test?" + selectAllProps},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tn.Log().Reset()
+			facts, err := c.Resolve(context.Background(), tt.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ts, ok := facts["signInSessionsValidFromDateTime"].(string)
+			if _, perr := time.Parse(time.RFC3339, ts); !ok || perr != nil {
+				t.Errorf("signInSessionsValidFromDateTime %#v", facts["signInSessionsValidFromDateTime"])
+			}
+			delete(facts, "signInSessionsValidFromDateTime")
+			if !reflect.DeepEqual(facts, tt.want) {
+				t.Errorf("facts\n got %#v\nwant %#v", facts, tt.want)
+			}
+			wantLog(t, tn, "GET "+tt.path+" 200",
+				"GET /v1.0/users/"+tt.want["id"].(string)+"/memberOf/microsoft.graph.directoryRole 200")
+		})
+	}
+	for _, ref := range []string{"nobody@contoso.test", "lynne@contoso.test" /* AD only */, "nobody"} {
+		t.Run("unknown "+ref, func(t *testing.T) {
+			_, err := c.Resolve(context.Background(), ref)
+			if steps.ClassOf(err) != steps.NotFound {
+				t.Errorf("Resolve(%q): %v (%v), want NotFound", ref, err, steps.ClassOf(err))
+			}
+		})
+	}
+	t.Run("an unknown UPN names Graph's answer", func(t *testing.T) {
+		_, err := c.Resolve(context.Background(), "nobody@contoso.test")
+		want := `entra: resolve "nobody@contoso.test": Graph 404 Request_ResourceNotFound: Resource 'nobody@contoso.test' does not exist or one of its queried reference-property objects are not present.`
+		if err == nil || err.Error() != want {
+			t.Errorf("got  %v\nwant %s", err, want)
+		}
+	})
+}
+
+func TestSandboxGranted(t *testing.T) {
+	tn := startTenant(t)
+	roles, scopes, err := openSandbox(t, tn, readonlyID, readonlyKey).Granted(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(roles, []string{"User.Read.All"}) || len(scopes) != 0 {
+		t.Errorf("roles %q scopes %q", roles, scopes)
+	}
+	wantLog(t, tn) // a token request only
+}
+
+func TestSandboxDisableUser(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	step := disableUser.New()
+	call, _ := newCall(c, meganID, steps.Values{})
+
+	tn.Log().Reset()
+	ch, err := step.Check(ctx, call)
+	if err != nil || ch.Satisfied || ch.Summary != "accountEnabled: true → false" {
+		t.Fatalf("Check: %+v, %v", ch, err)
+	}
+	wantLog(t, tn, "GET /v1.0/users/"+meganID+"?$select=id,accountEnabled 200")
+
+	tn.Log().Reset()
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "accountEnabled: → false" {
+		t.Fatalf("Apply: %+v, %v", ch, err)
+	}
+	wantLog(t, tn, "PATCH /v1.0/users/"+meganID+" 204")
+
+	if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	ch, err = step.Check(ctx, call)
+	if err != nil || !ch.Satisfied || ch.Summary != "already disabled" {
+		t.Fatalf("Check after Apply: %+v, %v", ch, err)
+	}
+	if st := userState(t, tn, meganID); st.AccountEnabled {
+		t.Error("the tenant still has megan enabled")
+	}
+}
+
+func TestSandboxRevokeSessions(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	step := revokeSessions.New()
+	call, _ := newCall(c, adeleID, steps.Values{})
+	before := userState(t, tn, adeleID).SignInSessionsValidFrom
+
+	tn.Log().Reset()
+	ch, err := step.Check(ctx, call)
+	want := "sign-in sessions valid from " + before.UTC().Format(time.RFC3339) + " → now"
+	if err != nil || ch.Satisfied || ch.Summary != want {
+		t.Fatalf("Check: %+v, %v; want %q", ch, err, want)
+	}
+	tn.Log().Reset()
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "sign-in sessions revoked: valid from now" {
+		t.Fatalf("Apply: %+v, %v", ch, err)
+	}
+	wantLog(t, tn, "POST /v1.0/users/"+adeleID+"/revokeSignInSessions 200")
+	if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	ch, err = step.Check(ctx, call)
+	if err != nil || !ch.Satisfied || !strings.HasPrefix(ch.Summary, "sign-in sessions already revoked at ") {
+		t.Fatalf("Check after Apply: %+v, %v", ch, err)
+	}
+	// A revocation from before the run does not count.
+	call.RunStarted = time.Now().Add(time.Hour)
+	if ch, err = step.Check(ctx, call); err != nil || ch.Satisfied {
+		t.Errorf("Check with a later run: %+v, %v", ch, err)
+	}
+	if err := step.(steps.Verifier).Verify(ctx, call); err == nil ||
+		!strings.HasPrefix(err.Error(), "entra: signInSessionsValidFromDateTime is ") {
+		t.Errorf("Verify with a later run: %v", err)
+	}
+}
+
+func TestSandboxDisableDevices(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	step := disableDevices.New()
+	call, progress := newCall(c, alexID, steps.Values{paramManagedAction: managedNone})
+
+	ch, err := step.Check(ctx, call)
+	if err != nil || ch.Satisfied || ch.Summary != "2 devices: ALEX-LAPTOP, Alex's iPhone" ||
+		!reflect.DeepEqual(ch.Details, map[string]any{"devices": []string{alexLaptop, alexPhone}}) {
+		t.Fatalf("Check: %+v, %v", ch, err)
+	}
+	tn.Log().Reset()
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "disabled 2 devices: ALEX-LAPTOP, Alex's iPhone" {
+		t.Fatalf("Apply: %+v, %v", ch, err)
+	}
+	wantLog(t, tn,
+		"GET /v1.0/users/"+alexID+"/registeredDevices 200",
+		"GET /v1.0/users/"+alexID+"/ownedDevices 200",
+		"PATCH /v1.0/devices/"+alexLaptop+" 204",
+		"PATCH /v1.0/devices/"+alexPhone+" 204")
+	wantProgress := []steps.Progress{
+		{Message: "disabled device ALEX-LAPTOP", Details: map[string]any{"device": alexLaptop}},
+		{Message: "disabled device Alex's iPhone", Details: map[string]any{"device": alexPhone}},
+	}
+	if !reflect.DeepEqual(*progress, wantProgress) {
+		t.Errorf("progress %+v", *progress)
+	}
+	if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if ch, err = step.Check(ctx, call); err != nil || !ch.Satisfied || ch.Summary != "no enabled devices" {
+		t.Fatalf("Check after Apply: %+v, %v", ch, err)
+	}
+}
+
+func TestSandboxDisableDevicesRetiresManagedDevices(t *testing.T) {
+	for _, action := range []string{managedRetire, managedWipe} {
+		t.Run(action, func(t *testing.T) {
+			tn := startTenant(t)
+			c := openSandbox(t, tn, appID, appSecret)
+			ctx := context.Background()
+			step := disableDevices.New()
+			call, _ := newCall(c, alexID, steps.Values{paramManagedAction: action})
+
+			ch, err := step.Check(ctx, call)
+			want := "2 devices: ALEX-LAPTOP, Alex's iPhone; " + action + " 2 managed devices: ALEX-LAPTOP, Alex's iPhone"
+			if err != nil || ch.Satisfied || ch.Summary != want {
+				t.Fatalf("Check: %+v, %v\nwant %s", ch, err, want)
+			}
+			wantDetails := map[string]any{"devices": []string{alexLaptop, alexPhone}, "managedAction": action,
+				"managedDevices": []string{alexLaptopMDM, alexPhoneMDM}}
+			if !reflect.DeepEqual(ch.Details, wantDetails) {
+				t.Errorf("details %#v", ch.Details)
+			}
+			tn.Log().Reset()
+			if _, err = step.Apply(ctx, call); err != nil {
+				t.Fatalf("Apply: %v", err)
+			}
+			wantLog(t, tn,
+				"GET /v1.0/users/"+alexID+"/registeredDevices 200",
+				"GET /v1.0/users/"+alexID+"/ownedDevices 200",
+				"GET /v1.0/users/"+alexID+"/managedDevices 200",
+				"PATCH /v1.0/devices/"+alexLaptop+" 204",
+				"PATCH /v1.0/devices/"+alexPhone+" 204",
+				"POST /v1.0/deviceManagement/managedDevices/"+alexLaptopMDM+"/"+action+" 204",
+				"POST /v1.0/deviceManagement/managedDevices/"+alexPhoneMDM+"/"+action+" 204")
+			if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
+				t.Fatalf("Verify: %v", err)
+			}
+			ch, err = step.Check(ctx, call)
+			if err != nil || !ch.Satisfied || ch.Summary != "no enabled devices, no managed device left to "+action {
+				t.Fatalf("Check after Apply: %+v, %v", ch, err)
+			}
+		})
+	}
+}
+
+func TestSandboxResetPassword(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	step := resetPassword.New()
+	call, progress := newCall(c, diegoID, steps.Values{paramTimes: 2, paramLength: 20})
+
+	ch, err := step.Check(ctx, call)
+	if err != nil || ch.Satisfied || ch.Summary != "2 password resets, change forced at next sign-in" {
+		t.Fatalf("Check: %+v, %v", ch, err)
+	}
+	tn.Log().Reset()
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "2 password resets, change forced at next sign-in" {
+		t.Fatalf("Apply: %+v, %v", ch, err)
+	}
+	wantLog(t, tn,
+		"GET /v1.0/users/"+diegoID+"?$select=id,onPremisesSyncEnabled 200",
+		"PATCH /v1.0/users/"+diegoID+" 204",
+		"PATCH /v1.0/users/"+diegoID+" 204")
+	want := []steps.Progress{
+		{Message: "password reset 1 of 2", Details: map[string]any{"reset": 1, "of": 2}},
+		{Message: "password reset 2 of 2", Details: map[string]any{"reset": 2, "of": 2}},
+	}
+	if !reflect.DeepEqual(*progress, want) {
+		t.Errorf("progress %+v", *progress)
+	}
+	st := userState(t, tn, diegoID)
+	if len(st.CloudPassword) != 20 || !st.ForceChangePassword {
+		t.Errorf("the tenant holds a %d-character password, force change %v", len(st.CloudPassword), st.ForceChangePassword)
+	}
+	logged, _ := json.Marshal(tn.Log().Entries())
+	if strings.Contains(string(logged), st.CloudPassword) {
+		t.Error("the password reached the sandbox log")
+	}
+
+	t.Run("a resumed Apply does only the resets not journaled", func(t *testing.T) {
+		call, progress := newCall(c, diegoID, steps.Values{paramTimes: 2, paramLength: 20})
+		call.Resumed = true
+		// Details as they come back from the JSON journal.
+		call.Prior = []steps.Progress{{Message: "password reset 1 of 2", Details: map[string]any{"reset": float64(1), "of": float64(2)}}}
+		ch, err := step.Check(ctx, call)
+		if err != nil || ch.Satisfied || ch.Summary != "1 of 2 password resets left, change forced at next sign-in" {
+			t.Fatalf("Check: %+v, %v", ch, err)
+		}
+		tn.Log().Reset()
+		if _, err := step.Apply(ctx, call); err != nil {
+			t.Fatal(err)
+		}
+		wantLog(t, tn, "GET /v1.0/users/"+diegoID+"?$select=id,onPremisesSyncEnabled 200", "PATCH /v1.0/users/"+diegoID+" 204")
+		if len(*progress) != 1 || (*progress)[0].Message != "password reset 2 of 2" {
+			t.Errorf("progress %+v", *progress)
+		}
+		call.Prior = append(call.Prior, (*progress)...)
+		if ch, err := step.Check(ctx, call); err != nil || !ch.Satisfied || ch.Summary != "2 password resets already done" {
+			t.Errorf("Check with every reset journaled: %+v, %v", ch, err)
+		}
+	})
+	t.Run("a synced user is refused before any change", func(t *testing.T) {
+		call, _ := newCall(c, adeleID, steps.Values{paramTimes: 1, paramLength: 20})
+		tn.Log().Reset()
+		_, err := step.Apply(ctx, call)
+		want := "entra: " + adeleID + " is a synced user: reset the password on-premises"
+		if steps.ClassOf(err) != steps.Invalid || err.Error() != want {
+			t.Errorf("got %v (%v)\nwant %s", err, steps.ClassOf(err), want)
+		}
+		wantLog(t, tn, "GET /v1.0/users/"+adeleID+"?$select=id,onPremisesSyncEnabled 200")
+	})
+}
+
+func TestSandboxConfirmCompromised(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	step := confirmCompromised.New()
+	call, _ := newCall(c, diegoID, steps.Values{})
+
+	tn.Log().Reset()
+	ch, err := step.Check(ctx, call)
+	if err != nil || ch.Satisfied || ch.Summary != "riskState: none → confirmedCompromised" {
+		t.Fatalf("Check: %+v, %v", ch, err)
+	}
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "riskState: → confirmedCompromised" {
+		t.Fatalf("Apply: %+v, %v", ch, err)
+	}
+	wantLog(t, tn,
+		"GET /v1.0/identityProtection/riskyUsers/"+diegoID+" 404",
+		"POST /v1.0/identityProtection/riskyUsers/confirmCompromised 204")
+	// The client-side limiter spaced the two calls by a second.
+	e := tn.Log().Entries()
+	var times []time.Time
+	for _, x := range e {
+		if strings.HasPrefix(x.Path, "/v1.0/identityProtection/") {
+			times = append(times, x.Time)
+		}
+	}
+	if len(times) != 2 || times[1].Sub(times[0]) < 900*time.Millisecond {
+		t.Errorf("Identity Protection calls at %v: want them a second apart", times)
+	}
+	if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	if ch, err = step.Check(ctx, call); err != nil || !ch.Satisfied || ch.Summary != "already confirmedCompromised" {
+		t.Fatalf("Check after Apply: %+v, %v", ch, err)
+	}
+}
+
+// Throttling surfaces as Retryable with the server's wait, after one
+// request: the engine retries, not the SDK.
+func TestSandboxThrottlingIsTheEnginesToRetry(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	tests := []struct {
+		name       string
+		fault      sandbox.FaultRule
+		step       steps.Step
+		wantWait   time.Duration
+		wantLog    string
+		wantPrefix string
+	}{
+		{"a 429 with Retry-After", sandbox.FaultRule{Path: "/v1.0/users/" + meganID, Method: "PATCH", Status: 429, RetryAfter: 7 * time.Second},
+			disableUser.New(), 7 * time.Second, "PATCH /v1.0/users/" + meganID + " 429",
+			"entra: disable user " + meganID + ": Graph 429 TooManyRequests: Please retry again later."},
+		{"a 503 with Retry-After", sandbox.FaultRule{Path: "/v1.0/users/" + meganID + "/revokeSignInSessions", Status: 503, RetryAfter: 3 * time.Second},
+			revokeSessions.New(), 3 * time.Second, "POST /v1.0/users/" + meganID + "/revokeSignInSessions 503",
+			"entra: revoke sign-in sessions of " + meganID + ": Graph 503 ServiceUnavailable: "},
+		{"Identity Protection's 429 without Retry-After waits a second", sandbox.FaultRule{Path: "/v1.0/identityProtection/riskyUsers/confirmCompromised", Status: 429},
+			confirmCompromised.New(), time.Second, "POST /v1.0/identityProtection/riskyUsers/confirmCompromised 429",
+			"entra: confirm " + meganID + " compromised: Graph 429 TooManyRequests: "},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := tn.SetFaults(tt.fault); err != nil {
+				t.Fatal(err)
+			}
+			defer tn.SetFaults()
+			call, _ := newCall(c, meganID, steps.Values{})
+			tn.Log().Reset()
+			_, err := tt.step.Apply(ctx, call)
+			if steps.ClassOf(err) != steps.Retryable || steps.RetryAfterOf(err) != tt.wantWait ||
+				!strings.HasPrefix(err.Error(), tt.wantPrefix) {
+				t.Errorf("got %v (%v, after %v); want Retryable after %v, %q…", err, steps.ClassOf(err), steps.RetryAfterOf(err), tt.wantWait, tt.wantPrefix)
+			}
+			wantLog(t, tn, tt.wantLog)
+		})
+	}
+}
+
+func TestSandboxForbidden(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, readonlyID, readonlyKey)
+	ctx := context.Background()
+	t.Run("a step names its permission", func(t *testing.T) {
+		call, _ := newCall(c, meganID, steps.Values{})
+		_, err := disableUser.New().Apply(ctx, call)
+		if steps.ClassOf(err) != steps.Forbidden || steps.PermissionOf(err) != "User.EnableDisableAccount.All" ||
+			!strings.Contains(err.Error(), "Graph 403 Authorization_RequestDenied: ") ||
+			!strings.HasSuffix(err.Error(), " (needs User.EnableDisableAccount.All)") {
+			t.Errorf("got %v (%v, %q)", err, steps.ClassOf(err), steps.PermissionOf(err))
+		}
+	})
+	t.Run("Resolve fails closed without the roles permission", func(t *testing.T) {
+		_, err := c.Resolve(ctx, "adele@contoso.test")
+		if steps.ClassOf(err) != steps.Forbidden || steps.PermissionOf(err) != permRolesRead ||
+			!strings.HasPrefix(err.Error(), "entra: list directory roles of "+adeleID+": Graph 403 ") {
+			t.Errorf("got %v (%v, %q)", err, steps.ClassOf(err), steps.PermissionOf(err))
+		}
+	})
+}
+
+func TestSandboxConnectionProblems(t *testing.T) {
+	tn := startTenant(t)
+	ctx := context.Background()
+	t.Run("a certificate that does not verify", func(t *testing.T) {
+		sc, err := Backend.Open(ctx, sandboxEnv(t, tn, appID, appSecret, false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		_, err = sc.Resolve(ctx, "adele@contoso.test")
+		want := `entra: resolve "adele@contoso.test": authenticate: server certificate not trusted ` +
+			`(x509: certificate signed by unknown authority): set ca_file to the CA that signed it (a sandbox's, a TLS-inspecting proxy's)`
+		if steps.ClassOf(err) != steps.Invalid || err.Error() != want {
+			t.Errorf("got  %v (%v)\nwant %s", err, steps.ClassOf(err), want)
+		}
+	})
+	t.Run("a wrong secret", func(t *testing.T) {
+		c := openSandbox(t, tn, appID, "not-the-secret")
+		_, err := c.Resolve(ctx, "adele@contoso.test")
+		if steps.ClassOf(err) != steps.Invalid ||
+			!strings.HasPrefix(err.Error(), `entra: resolve "adele@contoso.test": authentication failed: `) ||
+			strings.Contains(err.Error(), "not-the-secret") {
+			t.Errorf("got %v (%v)", err, steps.ClassOf(err))
+		}
+	})
+}
+
+// userState reads one user from the tenant's state.
+func userState(t *testing.T, tn *sandbox.Tenant, id string) sandbox.User {
+	t.Helper()
+	d := tn.Directory()
+	d.Lock()
+	defer d.Unlock()
+	u := d.UserByRef(id)
+	if u == nil {
+		t.Fatalf("no user %s in the tenant", id)
+	}
+	return *u
+}
+
+func TestSandboxSlowAnswersAreRetryable(t *testing.T) {
+	tn := startTenant(t)
+	ctx := context.Background()
+	env := sandboxEnv(t, tn, appID, appSecret, true)
+	env.Section[fieldTimeout] = 300 * time.Millisecond
+	sc, err := Backend.Open(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	c := sc.(*Conn)
+	t.Run("a slow token endpoint", func(t *testing.T) {
+		tn.SetLatency(time.Second, 0)
+		defer tn.SetLatency(0, 0)
+		_, _, err := c.Granted(ctx)
+		if steps.ClassOf(err) != steps.Retryable || !strings.HasPrefix(err.Error(), "entra: fetch a token for https://graph.microsoft.com/.default: authenticate: ") {
+			t.Errorf("got %v (%v)", err, steps.ClassOf(err))
+		}
+	})
+	t.Run("a slow Graph", func(t *testing.T) {
+		if _, _, err := c.Granted(ctx); err != nil { // a token, cached for the request
+			t.Fatal(err)
+		}
+		tn.SetLatency(time.Second, 0)
+		defer tn.SetLatency(0, 0)
+		_, err := c.getUser(ctx, "get user "+meganID, meganID, errorContext{}, "id")
+		if steps.ClassOf(err) != steps.Retryable || !strings.HasPrefix(err.Error(), "entra: get user "+meganID+": ") {
+			t.Errorf("got %v (%v)", err, steps.ClassOf(err))
+		}
+	})
+}
+
+func TestSandboxInsecureSkipVerifyIsShoutedAbout(t *testing.T) {
+	tn := startTenant(t)
+	var logged strings.Builder
+	env := sandboxEnv(t, tn, appID, appSecret, false)
+	env.Section[fieldInsecureSkipVerify] = true
+	env.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+		if a.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return a
+	}}))
+	sc, err := Backend.Open(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sc.Close()
+	if _, err := sc.Resolve(context.Background(), "diego@contoso.test"); err != nil {
+		t.Fatal(err)
+	}
+	want := `level=WARN msg="entra: TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read revoke's tokens" environment=sandbox` + "\n"
+	if logged.String() != want {
+		t.Errorf("log\n got %q\nwant %q", logged.String(), want)
+	}
+}
