@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -842,4 +841,48 @@ func journalText(t testing.TB, path string) string {
 // runsDir is where CreateJournal puts journals.
 func runsDir(stateDir string) string { return filepath.Join(stateDir, "runs") }
 
-var _ = strings.Contains
+// BenchmarkExecutor runs 20 fake steps shaped as a diamond (one root, 18
+// in parallel, one join) with 1 ms of latency each, unjournaled and
+// journaled.
+func BenchmarkExecutor(b *testing.B) {
+	reg := fakeRegistry()
+	list := []ts{{id: "root"}}
+	var mids []string
+	for i := range 18 {
+		id := fmt.Sprintf("mid-%02d", i)
+		mids = append(mids, id)
+		list = append(list, ts{id: id, needs: []string{"root"}})
+	}
+	list = append(list, ts{id: "join", needs: mids})
+	for _, bc := range []struct {
+		name        string
+		maxParallel int
+		journal     bool
+	}{{"parallel-8", 8, false}, {"parallel-1", 1, false}, {"parallel-8-journal", 8, true}} {
+		b.Run(bc.name, func(b *testing.B) {
+			state := b.TempDir()
+			for b.Loop() {
+				w := newWorld()
+				for _, s := range list {
+					w.sc(s.id).latency = time.Millisecond
+				}
+				var j *Journal
+				if bc.journal {
+					var err error
+					if j, err = CreateJournal(state, ""); err != nil {
+						b.Fatal(err)
+					}
+				}
+				x, _ := testExecutor(w, j)
+				x.MaxParallel = bc.maxParallel
+				res, err := x.Run(context.Background(), testPlan(b, reg, list...))
+				if err != nil || res.Outcome != OutcomeSucceeded {
+					b.Fatalf("%v %v", res, err)
+				}
+				if j != nil {
+					j.Close()
+				}
+			}
+		})
+	}
+}

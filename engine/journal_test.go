@@ -457,7 +457,12 @@ func goldenRun(t *testing.T, state string) string {
 	x.MaxParallel = 1
 	clock := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 	var mu sync.Mutex
-	x.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); clock = clock.Add(250 * time.Millisecond); return clock }
+	x.Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		clock = clock.Add(250 * time.Millisecond)
+		return clock
+	}
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	x.OnEvent = func(ev Event) {

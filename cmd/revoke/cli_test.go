@@ -13,13 +13,33 @@ import (
 // its exit code.
 func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
+	return runCLIEnv(t, map[string]string{"XDG_STATE_HOME": stateHome(t)}, args...)
+}
+
+// stateHome is a per-test XDG_STATE_HOME, so journals land in t.TempDir().
+func stateHome(t *testing.T) string {
+	t.Helper()
+	if d, ok := stateHomes[t.Name()]; ok {
+		return d
+	}
+	d := t.TempDir()
+	stateHomes[t.Name()] = d
+	return d
+}
+
+var stateHomes = map[string]string{}
+
+// runCLIEnv runs a command line with the given environment variables (and
+// USER=tester).
+func runCLIEnv(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	c := newCLI(strings.NewReader(""), &out, &errOut)
 	c.getenv = func(k string) string {
 		if k == "USER" {
 			return "tester"
 		}
-		return ""
+		return env[k]
 	}
 	code = c.Main(context.Background(), args)
 	return out.String(), errOut.String(), code

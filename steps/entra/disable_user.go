@@ -61,7 +61,7 @@ func (disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Chang
 	if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
 		return steps.Change{}, classify(ctx, "disable user "+id, err, disableUserErrors)
 	}
-	return steps.Change{Summary: "accountEnabled: → false"}, nil
+	return steps.Change{Summary: "accountEnabled: true → false"}, nil
 }
 
 func (disableUserStep) Verify(ctx context.Context, call *steps.Call) error {

@@ -207,7 +207,7 @@ func TestSandboxDisableUser(t *testing.T) {
 	wantLog(t, tn, "GET /v1.0/users/"+meganID+"?$select=id,accountEnabled 200")
 
 	tn.Log().Reset()
-	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "accountEnabled: → false" {
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "accountEnabled: true → false" {
 		t.Fatalf("Apply: %+v, %v", ch, err)
 	}
 	wantLog(t, tn, "PATCH /v1.0/users/"+meganID+" 204")
