@@ -12,7 +12,7 @@ import (
 
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/ad"
-	"github.com/revoke-dev/revoke/steps/entra"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
 // testRegistry holds the real ad and entra specs, plus one step with a
@@ -21,7 +21,7 @@ func testRegistry(t testing.TB) *steps.Registry {
 	t.Helper()
 	reg := steps.NewRegistry()
 	ad.Register(reg)
-	entra.Register(reg)
+	entraspec.Register(reg)
 	reg.Register(steps.Spec{Name: "ad.test_required", Summary: "A test step with a required parameter",
 		Params: []steps.Param{{Name: "group", Type: steps.String, Required: true, Description: "A group."}}})
 	return reg

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/revoke-dev/revoke/engine"
 	"github.com/revoke-dev/revoke/steps"
@@ -82,7 +83,7 @@ func ExampleExecutor_Run() {
 	log, _ := engine.ReadJournal(journal.Path())
 	fmt.Println("journal verifies:", log.VerifyChain() == nil)
 	for _, ev := range log.Events {
-		fmt.Println(ev.Seq, ev.Type, ev.Step)
+		fmt.Println(strings.TrimSpace(fmt.Sprintf("%d %s %s", ev.Seq, ev.Type, ev.Step)))
 	}
 	// Output:
 	// outcome: succeeded

@@ -133,8 +133,11 @@ type Result struct {
 	RunID   string  `json:"run_id"`
 	Outcome Outcome `json:"outcome"`
 	// Steps are in plan order, skipped ones included.
-	Steps          []StepResult `json:"steps"`
-	Started, Ended time.Time
+	Steps []StepResult `json:"steps"`
+	// Started is when the run first started (for a resumed run, the
+	// original start); Ended when this execution ended.
+	Started time.Time `json:"started"`
+	Ended   time.Time `json:"ended"`
 	// Containment is the time from the run's start (the first start, for a
 	// resumed run) until the last step whose Spec.Containment is set ended,
 	// successfully or not; 0 when none ran. In nanoseconds in JSON.
@@ -414,15 +417,21 @@ func (r *run) runStep(n *node) {
 		With:       n.ps.With,
 		Conn:       conn,
 		RunStarted: r.started,
-		Progress: func(message string, details map[string]any) {
-			// A step cannot act on a journal failure; emit cancels the
-			// run's context on one, which the step's next call sees.
-			r.emit(Event{Type: EventStepProgress, Step: def.ID, Message: message, Details: safeDetails(details)})
-		},
 	}
 	if n.prior != nil {
 		call.Resumed = true
 		call.Prior = slices.Clone(n.prior.Progress)
+	}
+	call.Progress = func(message string, details map[string]any) {
+		safe := safeDetails(details)
+		// A step cannot act on a journal failure; emit cancels the run's
+		// context on one, which the step's next call sees.
+		r.emit(Event{Type: EventStepProgress, Step: def.ID, Message: message, Details: safe})
+		// A retried Apply must see what the failed attempt already did,
+		// exactly as a resumed one sees the journal: progress is Prior as
+		// soon as it is recorded. Steps call Progress from Apply's own
+		// goroutine, so no lock is needed.
+		call.Prior = append(call.Prior, steps.Progress{Message: message, Details: safe})
 	}
 	check, err := r.call(ctx, n, phaseCheck, func(ctx context.Context) (steps.Change, error) { return impl.Check(ctx, call) })
 	if err != nil {
@@ -680,7 +689,7 @@ func planRecord(p *Plan) *RunRecord {
 		if len(p.Subject.Facts) > 0 {
 			rec.Subject.Facts = map[string]map[string]any{}
 			for b, facts := range p.Subject.Facts {
-				rec.Subject.Facts[b] = redactMap(facts)
+				rec.Subject.Facts[b] = safeDetails(facts)
 			}
 		}
 	}
@@ -755,9 +764,9 @@ func redactValue(v any) any {
 	return v
 }
 
-// safeDetails prepares a step's details for the journal: secret-looking
-// keys redacted, and details that JSON cannot encode (a NaN, a channel)
-// replaced by a note rather than failing the run's journal.
+// safeDetails prepares a step's details (or a backend's facts) for the
+// journal: secret-looking keys redacted, and what JSON cannot encode (a
+// NaN, a channel) replaced by a note rather than failing the journal.
 func safeDetails(d map[string]any) map[string]any {
 	if len(d) == 0 {
 		return nil

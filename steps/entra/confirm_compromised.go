@@ -10,24 +10,10 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
-const riskConfirmedCompromised = "confirmedCompromised"
-
-var confirmCompromised = steps.Spec{
-	Name:    "entra.confirm_compromised",
-	Summary: "Mark the user confirmed compromised in Identity Protection",
-	Description: "Sets the user's risk to high, so risk-based Conditional Access policies apply. " +
-		"Needs Entra ID P2. Identity Protection allows about one request a second per tenant and " +
-		"its throttling answers carry no Retry-After: revoke paces its calls to one a second and " +
-		"waits a second after a 429.",
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"IdentityRiskyUser.ReadWrite.All"},
-		GraphDelegated:   []string{"IdentityRiskyUser.ReadWrite.All"},
-	},
-	Idempotent: true,
-	New:        func() steps.Step { return confirmCompromisedStep{} },
-}
+var confirmCompromised = implement(entraspec.ConfirmCompromised, func() steps.Step { return confirmCompromisedStep{} })
 
 // confirmCompromisedStep implements entra.confirm_compromised.
 type confirmCompromisedStep struct{}
@@ -49,10 +35,10 @@ func (confirmCompromisedStep) Check(ctx context.Context, call *steps.Call) (step
 	if err != nil {
 		return steps.Change{}, err
 	}
-	if state == riskConfirmedCompromised {
-		return steps.Change{Satisfied: true, Summary: "already " + riskConfirmedCompromised}, nil
+	if state == entraspec.RiskConfirmedCompromised {
+		return steps.Change{Satisfied: true, Summary: "already " + entraspec.RiskConfirmedCompromised}, nil
 	}
-	return steps.Change{Summary: "riskState: " + state + " → " + riskConfirmedCompromised}, nil
+	return steps.Change{Summary: "riskState: " + state + " → " + entraspec.RiskConfirmedCompromised}, nil
 }
 
 func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
@@ -72,7 +58,7 @@ func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (step
 	if err := c.graph.IdentityProtection().RiskyUsers().ConfirmCompromised().Post(ctx, body, nil); err != nil {
 		return steps.Change{}, classify(ctx, "confirm "+id+" compromised", err, confirmCompromisedErrors)
 	}
-	return steps.Change{Summary: "riskState: → " + riskConfirmedCompromised}, nil
+	return steps.Change{Summary: "riskState: → " + entraspec.RiskConfirmedCompromised}, nil
 }
 
 func (confirmCompromisedStep) Verify(ctx context.Context, call *steps.Call) error {
@@ -80,7 +66,7 @@ func (confirmCompromisedStep) Verify(ctx context.Context, call *steps.Call) erro
 	if err != nil {
 		return err
 	}
-	if state != riskConfirmedCompromised {
+	if state != entraspec.RiskConfirmedCompromised {
 		return errors.New("entra: riskState is " + state + " after confirmCompromised")
 	}
 	return nil

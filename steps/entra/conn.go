@@ -12,6 +12,7 @@ import (
 	msgraphsdk "github.com/microsoftgraph/msgraph-sdk-go"
 
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
 // defaultTimeout bounds one Graph request when the section sets no timeout.
@@ -53,35 +54,35 @@ func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 		}
 		return env.Path(p)
 	}
-	graphURL, err := parseGraphURL(s.String(fieldGraphURL))
+	graphURL, err := parseGraphURL(s.String(entraspec.FieldGraphURL))
 	if err != nil {
 		return nil, err
 	}
-	insecure := s.Bool(fieldInsecureSkipVerify)
+	insecure := s.Bool(entraspec.FieldInsecureSkipVerify)
 	if insecure && env.Logger != nil {
 		env.Logger.Warn("entra: TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read revoke's tokens",
 			"environment", env.Name)
 	}
-	tc, err := tlsConfig(path(s.String(fieldCAFile)), insecure)
+	tc, err := tlsConfig(path(s.String(entraspec.FieldCAFile)), insecure)
 	if err != nil {
 		return nil, err
 	}
-	timeout := s.Duration(fieldTimeout)
+	timeout := s.Duration(entraspec.FieldTimeout)
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
 	base := baseTransport(tc)
 	cred, err := newCredential(credentialSettings{
-		kind:            s.String(fieldCredential),
-		tenantID:        s.String(fieldTenantID),
-		clientID:        s.String(fieldClientID),
-		authorityHost:   s.String(fieldAuthorityHost),
-		certificateFile: path(s.String(fieldCertificateFile)),
+		kind:            s.String(entraspec.FieldCredential),
+		tenantID:        s.String(entraspec.FieldTenantID),
+		clientID:        s.String(entraspec.FieldClientID),
+		authorityHost:   s.String(entraspec.FieldAuthorityHost),
+		certificateFile: path(s.String(entraspec.FieldCertificateFile)),
 		secret: func() (string, error) {
 			if env.Secret == nil {
 				return "", steps.Errorf(steps.Invalid, "entra: no secret source for client_secret")
 			}
-			return env.Secret(fieldClientSecret)
+			return env.Secret(entraspec.FieldClientSecret)
 		},
 		transport: &http.Client{Transport: base, Timeout: timeout},
 		prompt:    stderrPrompt,

@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
 // knownAuthorities are the Entra ID hosts MSAL trusts without asking. For
@@ -66,14 +67,14 @@ func newCredential(s credentialSettings) (azcore.TokenCredential, error) {
 	}
 	var cred azcore.TokenCredential
 	switch s.kind {
-	case credClientSecret:
+	case entraspec.CredClientSecret:
 		secret, serr := s.secret()
 		if serr != nil {
 			return nil, fmt.Errorf("entra: client secret: %w", serr)
 		}
 		cred, err = azidentity.NewClientSecretCredential(s.tenantID, s.clientID, secret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disableDiscovery})
-	case credClientCertificate:
+	case entraspec.CredClientCertificate:
 		pem, rerr := os.ReadFile(s.certificateFile)
 		if rerr != nil {
 			return nil, steps.Errorf(steps.Invalid, "entra: certificate_file: %w", rerr)
@@ -88,7 +89,7 @@ func newCredential(s credentialSettings) (azcore.TokenCredential, error) {
 		}
 		cred, err = azidentity.NewClientCertificateCredential(s.tenantID, s.clientID, certs, key,
 			&azidentity.ClientCertificateCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disableDiscovery})
-	case credManagedIdentity:
+	case entraspec.CredManagedIdentity:
 		// IMDS is flaky while a VM starts, and azidentity's managed identity
 		// retry schedule is tuned for it: keep it.
 		opts.Retry = policy.RetryOptions{}
@@ -97,19 +98,19 @@ func newCredential(s credentialSettings) (azcore.TokenCredential, error) {
 			mo.ID = azidentity.ClientID(s.clientID) // a user-assigned identity
 		}
 		cred, err = azidentity.NewManagedIdentityCredential(mo)
-	case credWorkloadIdentity:
+	case entraspec.CredWorkloadIdentity:
 		// The federated token file comes from AZURE_FEDERATED_TOKEN_FILE,
 		// as the Kubernetes webhook sets it.
 		cred, err = azidentity.NewWorkloadIdentityCredential(&azidentity.WorkloadIdentityCredentialOptions{
 			ClientOptions: opts, ClientID: s.clientID, TenantID: s.tenantID, DisableInstanceDiscovery: disableDiscovery})
-	case credAzureCLI:
+	case entraspec.CredAzureCLI:
 		// The CLI fetches tokens itself: authority and TLS are its own.
 		cred, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: s.tenantID})
-	case credDeviceCode:
+	case entraspec.CredDeviceCode:
 		cred, err = azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
 			ClientOptions: opts, ClientID: s.clientID, TenantID: s.tenantID,
 			DisableInstanceDiscovery: disableDiscovery, UserPrompt: s.prompt})
-	case credDefault:
+	case entraspec.CredDefault:
 		cred, err = azidentity.NewDefaultAzureCredential(&azidentity.DefaultAzureCredentialOptions{
 			ClientOptions: opts, TenantID: s.tenantID, DisableInstanceDiscovery: disableDiscovery})
 	default:

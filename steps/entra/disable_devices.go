@@ -9,42 +9,10 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
-// Parameter names and values of entra.disable_devices.
-const (
-	paramManagedAction = "managed_action"
-	managedNone        = "none"
-	managedRetire      = "retire"
-	managedWipe        = "wipe"
-)
-
-// Permissions of the Intune managed device calls, which only
-// managed_action retire or wipe makes.
-const (
-	permManagedRead   = "DeviceManagementManagedDevices.Read.All"
-	permManagedAction = "DeviceManagementManagedDevices.PrivilegedOperations.All"
-)
-
-var disableDevices = steps.Spec{
-	Name:    "entra.disable_devices",
-	Summary: "Disable the user's registered and owned devices",
-	Description: "Sets accountEnabled false on every device the user registered or owns, so their " +
-		"primary refresh tokens stop working. Managed devices can also be retired or wiped " +
-		"(managed_action), which needs " + permManagedRead + " and " + permManagedAction + " as well.",
-	Params: []steps.Param{
-		{Name: paramManagedAction, Type: steps.Enum, Default: managedNone, Enum: []string{managedNone, managedRetire, managedWipe},
-			Description: "What to do to the user's Intune managed devices as well."},
-	},
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"Device.ReadWrite.All", "User.Read.All"},
-		GraphDelegated:   []string{"Device.ReadWrite.All", "User.Read.All"},
-		GraphRoles:       []string{"Cloud Device Administrator (delegated callers)"},
-	},
-	Idempotent:  true,
-	Containment: true,
-	New:         func() steps.Step { return disableDevicesStep{} },
-}
+var disableDevices = implement(entraspec.DisableDevices, func() steps.Step { return disableDevicesStep{} })
 
 // disableDevicesStep implements entra.disable_devices.
 type disableDevicesStep struct{}
@@ -89,7 +57,7 @@ func (p devicePlan) summary(done bool) string {
 
 func (p devicePlan) details() map[string]any {
 	d := map[string]any{"devices": ids(p.devices)}
-	if p.action != managedNone {
+	if p.action != entraspec.ManagedNone {
 		d["managedAction"] = p.action
 		d["managedDevices"] = ids(p.managed)
 	}
@@ -103,7 +71,7 @@ func (disableDevicesStep) Check(ctx context.Context, call *steps.Call) (steps.Ch
 	}
 	if p.empty() {
 		s := "no enabled devices"
-		if p.action != managedNone {
+		if p.action != entraspec.ManagedNone {
 			s += ", no managed device left to " + p.action
 		}
 		return steps.Change{Satisfied: true, Summary: s, Details: p.details()}, nil
@@ -183,9 +151,9 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 	if err != nil {
 		return devicePlan{}, err
 	}
-	p := devicePlan{action: call.With.String(paramManagedAction)}
+	p := devicePlan{action: call.With.String(entraspec.ParamManagedAction)}
 	if p.action == "" {
-		p.action = managedNone
+		p.action = entraspec.ManagedNone
 	}
 	devices, err := c.userDevices(ctx, id)
 	if err != nil {
@@ -197,7 +165,7 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 			p.devices = append(p.devices, object{id: deref(d.GetId()), name: nameOr(d.GetDisplayName(), d.GetId())})
 		}
 	}
-	if p.action == managedNone {
+	if p.action == entraspec.ManagedNone {
 		return p, nil
 	}
 	managed, err := c.managedDevices(ctx, id)
@@ -258,7 +226,7 @@ func (c *Conn) userDevices(ctx context.Context, id string) ([]models.Deviceable,
 func (c *Conn) managedDevices(ctx context.Context, id string) ([]models.ManagedDeviceable, error) {
 	var out []models.ManagedDeviceable
 	b := c.graph.Users().ByUserId(id).ManagedDevices()
-	err := eachPage(ctx, "list managed devices of "+id, errorContext{permission: permManagedRead},
+	err := eachPage(ctx, "list managed devices of "+id, errorContext{permission: entraspec.PermManagedRead},
 		func(next string) (models.ManagedDeviceCollectionResponseable, error) {
 			if next != "" {
 				return b.WithUrl(next).Get(ctx, nil)
@@ -280,9 +248,9 @@ func (c *Conn) managedAction(ctx context.Context, action string, m object) error
 	item := c.graph.DeviceManagement().ManagedDevices().ByManagedDeviceId(m.id)
 	var err error
 	switch action {
-	case managedRetire:
+	case entraspec.ManagedRetire:
 		err = item.Retire().Post(ctx, nil)
-	case managedWipe:
+	case entraspec.ManagedWipe:
 		body := devicemanagement.NewManagedDevicesItemWipePostRequestBody()
 		keep := false
 		body.SetKeepEnrollmentData(&keep)
@@ -291,7 +259,7 @@ func (c *Conn) managedAction(ctx context.Context, action string, m object) error
 	default:
 		return steps.Errorf(steps.Invalid, "entra: unknown managed_action %q", action)
 	}
-	return classify(ctx, action+" managed device "+m.name+" ("+m.id+")", err, errorContext{permission: permManagedAction})
+	return classify(ctx, action+" managed device "+m.name+" ("+m.id+")", err, errorContext{permission: entraspec.PermManagedAction})
 }
 
 // managedDone reports whether a managed device's state already reflects
@@ -306,13 +274,13 @@ func managedDone(action string, state *models.ManagementState) bool {
 	case models.WIPEPENDING_MANAGEMENTSTATE, models.WIPEISSUED_MANAGEMENTSTATE:
 		return true
 	case models.RETIREPENDING_MANAGEMENTSTATE, models.RETIREISSUED_MANAGEMENTSTATE:
-		return action == managedRetire
+		return action == entraspec.ManagedRetire
 	}
 	return false
 }
 
 func pastTense(action string) string {
-	if action == managedWipe {
+	if action == entraspec.ManagedWipe {
 		return "wiped"
 	}
 	return "retired"

@@ -7,21 +7,10 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
-var disableUser = steps.Spec{
-	Name:    "entra.disable_user",
-	Summary: "Block cloud sign-in (accountEnabled false)",
-	Description: "PATCHes the user's accountEnabled to false. For a synced user the next directory " +
-		"sync reverts it unless the on-premises account is disabled too.",
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"User.EnableDisableAccount.All", "User.Read.All"},
-		GraphDelegated:   []string{"User.EnableDisableAccount.All", "User.Read.All"},
-	},
-	Idempotent:  true,
-	Containment: true,
-	New:         func() steps.Step { return disableUserStep{} },
-}
+var disableUser = implement(entraspec.DisableUser, func() steps.Step { return disableUserStep{} })
 
 // disableUserStep implements entra.disable_user.
 type disableUserStep struct{}

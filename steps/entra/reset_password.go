@@ -7,38 +7,10 @@ import (
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
-// Parameter names of entra.reset_password.
-const (
-	paramTimes  = "times"
-	paramLength = "length"
-)
-
-// progressReset is the Details key of the progress record each reset
-// leaves; a resumed Apply counts them.
-const progressReset = "reset"
-
-var resetPassword = steps.Spec{
-	Name:    "entra.reset_password",
-	Summary: "Reset a cloud-only user's password to random values",
-	Description: "PATCHes passwordProfile with a fresh random password from crypto/rand, `times` " +
-		"times, forcing a change at next sign-in. Synced and federated users refuse it: reset them " +
-		"on-premises. Passwords are never shown, logged or journaled. A resumed run does only the " +
-		"resets its journal does not record.",
-	Params: []steps.Param{
-		{Name: paramTimes, Type: steps.Int, Default: 1, Min: steps.Bounds(1), Max: steps.Bounds(5),
-			Description: "How many consecutive resets."},
-		{Name: paramLength, Type: steps.Int, Default: 32, Min: steps.Bounds(16), Max: steps.Bounds(256),
-			Description: "Length of each generated password."},
-	},
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"User-PasswordProfile.ReadWrite.All"},
-		GraphDelegated:   []string{"User-PasswordProfile.ReadWrite.All"},
-		GraphRoles:       []string{"User Administrator"},
-	},
-	New: func() steps.Step { return resetPasswordStep{} },
-}
+var resetPassword = implement(entraspec.ResetPassword, func() steps.Step { return resetPasswordStep{} })
 
 // resetPasswordStep implements entra.reset_password. It has no Verify:
 // Graph never reads a password back.
@@ -52,7 +24,7 @@ func (resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Cha
 	if _, err := cloudOnlyUser(ctx, call); err != nil {
 		return steps.Change{}, err
 	}
-	times, done := call.With.Int(paramTimes), priorResets(call)
+	times, done := call.With.Int(entraspec.ParamTimes), priorResets(call)
 	if done >= times {
 		return steps.Change{Satisfied: true, Summary: fmt.Sprintf("%s already done", count(times, "password reset"))}, nil
 	}
@@ -74,7 +46,7 @@ func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Cha
 	if err != nil {
 		return steps.Change{}, err
 	}
-	times, length := call.With.Int(paramTimes), call.With.Int(paramLength)
+	times, length := call.With.Int(entraspec.ParamTimes), call.With.Int(entraspec.ParamLength)
 	done := priorResets(call)
 	for n := done + 1; n <= times; n++ {
 		pw, err := generatePassword(length)
@@ -90,7 +62,7 @@ func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Cha
 		if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
 			return steps.Change{}, classify(ctx, fmt.Sprintf("reset password of %s (%d of %d)", id, n, times), err, resetPasswordErrors)
 		}
-		call.Report(fmt.Sprintf("password reset %d of %d", n, times), map[string]any{progressReset: n, "of": times})
+		call.Report(fmt.Sprintf("password reset %d of %d", n, times), map[string]any{entraspec.ProgressReset: n, "of": times})
 	}
 	return steps.Change{
 		Summary: fmt.Sprintf("%s, change forced at next sign-in", count(times, "password reset")),
@@ -125,7 +97,7 @@ func cloudOnlyUser(ctx context.Context, call *steps.Call) (string, error) {
 func priorResets(call *steps.Call) int {
 	n := 0
 	for _, p := range call.Prior {
-		if _, ok := p.Details[progressReset]; ok {
+		if _, ok := p.Details[entraspec.ProgressReset]; ok {
 			n++
 		}
 	}

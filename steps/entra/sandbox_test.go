@@ -14,6 +14,7 @@ import (
 
 	"github.com/revoke-dev/revoke/sandbox"
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
 // The default seed's apps and people these tests act on.
@@ -52,21 +53,21 @@ func startTenant(t *testing.T) *sandbox.Tenant {
 func sandboxEnv(t *testing.T, tn *sandbox.Tenant, clientID, secret string, trustCA bool) *steps.Env {
 	t.Helper()
 	section := steps.Values{
-		fieldTenantID: tn.TenantID(), fieldClientID: clientID, fieldCredential: credClientSecret,
-		fieldClientSecret + "_env": "REVOKE_TEST_SECRET",
-		fieldGraphURL:              tn.GraphURL(), fieldAuthorityHost: tn.AuthorityHost(),
-		fieldInsecureSkipVerify: false, fieldTimeout: 10 * time.Second,
+		entraspec.FieldTenantID: tn.TenantID(), entraspec.FieldClientID: clientID, entraspec.FieldCredential: entraspec.CredClientSecret,
+		entraspec.FieldClientSecret + "_env": "REVOKE_TEST_SECRET",
+		entraspec.FieldGraphURL:              tn.GraphURL(), entraspec.FieldAuthorityHost: tn.AuthorityHost(),
+		entraspec.FieldInsecureSkipVerify: false, entraspec.FieldTimeout: 10 * time.Second,
 	}
 	if trustCA {
 		p := filepath.Join(t.TempDir(), "sandbox-ca.pem")
 		if err := os.WriteFile(p, tn.CAPEM(), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		section[fieldCAFile] = p
+		section[entraspec.FieldCAFile] = p
 	}
 	return &steps.Env{Name: "sandbox", Kind: "hybrid", Section: section,
 		Secret: func(name string) (string, error) {
-			if name != fieldClientSecret {
+			if name != entraspec.FieldClientSecret {
 				return "", fmt.Errorf("unexpected secret %q", name)
 			}
 			return secret, nil
@@ -266,7 +267,7 @@ func TestSandboxDisableDevices(t *testing.T) {
 	c := openSandbox(t, tn, appID, appSecret)
 	ctx := context.Background()
 	step := disableDevices.New()
-	call, progress := newCall(c, alexID, steps.Values{paramManagedAction: managedNone})
+	call, progress := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone})
 
 	ch, err := step.Check(ctx, call)
 	if err != nil || ch.Satisfied || ch.Summary != "2 devices: ALEX-LAPTOP, Alex's iPhone" ||
@@ -298,13 +299,13 @@ func TestSandboxDisableDevices(t *testing.T) {
 }
 
 func TestSandboxDisableDevicesRetiresManagedDevices(t *testing.T) {
-	for _, action := range []string{managedRetire, managedWipe} {
+	for _, action := range []string{entraspec.ManagedRetire, entraspec.ManagedWipe} {
 		t.Run(action, func(t *testing.T) {
 			tn := startTenant(t)
 			c := openSandbox(t, tn, appID, appSecret)
 			ctx := context.Background()
 			step := disableDevices.New()
-			call, _ := newCall(c, alexID, steps.Values{paramManagedAction: action})
+			call, _ := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: action})
 
 			ch, err := step.Check(ctx, call)
 			want := "2 devices: ALEX-LAPTOP, Alex's iPhone; " + action + " 2 managed devices: ALEX-LAPTOP, Alex's iPhone"
@@ -344,7 +345,7 @@ func TestSandboxResetPassword(t *testing.T) {
 	c := openSandbox(t, tn, appID, appSecret)
 	ctx := context.Background()
 	step := resetPassword.New()
-	call, progress := newCall(c, diegoID, steps.Values{paramTimes: 2, paramLength: 20})
+	call, progress := newCall(c, diegoID, steps.Values{entraspec.ParamTimes: 2, entraspec.ParamLength: 20})
 
 	ch, err := step.Check(ctx, call)
 	if err != nil || ch.Satisfied || ch.Summary != "2 password resets, change forced at next sign-in" {
@@ -375,7 +376,7 @@ func TestSandboxResetPassword(t *testing.T) {
 	}
 
 	t.Run("a resumed Apply does only the resets not journaled", func(t *testing.T) {
-		call, progress := newCall(c, diegoID, steps.Values{paramTimes: 2, paramLength: 20})
+		call, progress := newCall(c, diegoID, steps.Values{entraspec.ParamTimes: 2, entraspec.ParamLength: 20})
 		call.Resumed = true
 		// Details as they come back from the JSON journal.
 		call.Prior = []steps.Progress{{Message: "password reset 1 of 2", Details: map[string]any{"reset": float64(1), "of": float64(2)}}}
@@ -397,7 +398,7 @@ func TestSandboxResetPassword(t *testing.T) {
 		}
 	})
 	t.Run("a synced user is refused before any change", func(t *testing.T) {
-		call, _ := newCall(c, adeleID, steps.Values{paramTimes: 1, paramLength: 20})
+		call, _ := newCall(c, adeleID, steps.Values{entraspec.ParamTimes: 1, entraspec.ParamLength: 20})
 		tn.Log().Reset()
 		_, err := step.Apply(ctx, call)
 		want := "entra: " + adeleID + " is a synced user: reset the password on-premises"
@@ -553,7 +554,7 @@ func TestSandboxSlowAnswersAreRetryable(t *testing.T) {
 	tn := startTenant(t)
 	ctx := context.Background()
 	env := sandboxEnv(t, tn, appID, appSecret, true)
-	env.Section[fieldTimeout] = 300 * time.Millisecond
+	env.Section[entraspec.FieldTimeout] = 300 * time.Millisecond
 	sc, err := Backend.Open(ctx, env)
 	if err != nil {
 		t.Fatal(err)
@@ -585,7 +586,7 @@ func TestSandboxInsecureSkipVerifyIsShoutedAbout(t *testing.T) {
 	tn := startTenant(t)
 	var logged strings.Builder
 	env := sandboxEnv(t, tn, appID, appSecret, false)
-	env.Section[fieldInsecureSkipVerify] = true
+	env.Section[entraspec.FieldInsecureSkipVerify] = true
 	env.Logger = slog.New(slog.NewTextHandler(&logged, &slog.HandlerOptions{ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
 		if a.Key == slog.TimeKey {
 			return slog.Attr{}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
 func TestTokenPermissions(t *testing.T) {
@@ -231,9 +232,9 @@ func TestOpenRefusesBadSections(t *testing.T) {
 		t.Fatal(err)
 	}
 	base := func(kv ...any) steps.Values {
-		v := steps.Values{fieldTenantID: "t", fieldClientID: "c", fieldCredential: credClientSecret,
-			fieldClientSecret + "_env": "X", fieldGraphURL: "https://graph.microsoft.com/v1.0",
-			fieldAuthorityHost: "https://login.microsoftonline.com/", fieldTimeout: 30 * time.Second}
+		v := steps.Values{entraspec.FieldTenantID: "t", entraspec.FieldClientID: "c", entraspec.FieldCredential: entraspec.CredClientSecret,
+			entraspec.FieldClientSecret + "_env": "X", entraspec.FieldGraphURL: "https://graph.microsoft.com/v1.0",
+			entraspec.FieldAuthorityHost: "https://login.microsoftonline.com/", entraspec.FieldTimeout: 30 * time.Second}
 		for i := 0; i < len(kv); i += 2 {
 			v[kv[i].(string)] = kv[i+1]
 		}
@@ -249,17 +250,17 @@ func TestOpenRefusesBadSections(t *testing.T) {
 		secret  func(string) (string, error)
 		msg     string
 	}{
-		{"plain HTTP graph_url", base(fieldGraphURL, "http://graph.example/v1.0"), secret,
+		{"plain HTTP graph_url", base(entraspec.FieldGraphURL, "http://graph.example/v1.0"), secret,
 			`entra: graph_url "http://graph.example/v1.0" is not an https URL`},
-		{"plain HTTP authority", base(fieldAuthorityHost, "http://login.example/"), secret,
+		{"plain HTTP authority", base(entraspec.FieldAuthorityHost, "http://login.example/"), secret,
 			`entra: authority_host "http://login.example/" is not an https URL`},
-		{"unknown credential", base(fieldCredential, "kerberos"), secret, `entra: unknown credential "kerberos"`},
+		{"unknown credential", base(entraspec.FieldCredential, "kerberos"), secret, `entra: unknown credential "kerberos"`},
 		{"a secret that cannot be read", base(), noSecret, "entra: client secret: client_secret_env: X is not set"},
-		{"a missing certificate file", base(fieldCredential, credClientCertificate, fieldCertificateFile, filepath.Join(dir, "nope.pem")), secret,
+		{"a missing certificate file", base(entraspec.FieldCredential, entraspec.CredClientCertificate, entraspec.FieldCertificateFile, filepath.Join(dir, "nope.pem")), secret,
 			"entra: certificate_file: open " + filepath.Join(dir, "nope.pem") + ": no such file or directory"},
-		{"a certificate file without a certificate", base(fieldCredential, credClientCertificate, fieldCertificateFile, notPEM), secret,
+		{"a certificate file without a certificate", base(entraspec.FieldCredential, entraspec.CredClientCertificate, entraspec.FieldCertificateFile, notPEM), secret,
 			"entra: certificate_file " + notPEM + " is not PEM (want the certificate and its private key)"},
-		{"a CA file without a certificate", base(fieldCAFile, notPEM), secret,
+		{"a CA file without a certificate", base(entraspec.FieldCAFile, notPEM), secret,
 			"entra: ca_file " + notPEM + " holds no PEM certificate"},
 	}
 	for _, tt := range tests {

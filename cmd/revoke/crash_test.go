@@ -1,0 +1,196 @@
+package main
+
+// Crash-and-resume tests: revoke runs as a child process (this test binary
+// re-executed, TestMain dispatching to the CLI) that SIGKILLs itself right
+// after journal line N is on disk, and `revoke resume` must finish the run
+// with every change made exactly once.
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/sandbox"
+)
+
+// childArgsEnv, when set in the environment, makes this test binary act as
+// the revoke command: its value is the JSON array of arguments.
+const childArgsEnv = "REVOKE_E2E_CHILD_ARGS"
+
+func TestMain(m *testing.M) {
+	if raw, ok := os.LookupEnv(childArgsEnv); ok {
+		os.Exit(childMain(raw))
+	}
+	os.Exit(m.Run())
+}
+
+// childMain is main() for the child process, with main.go's signal
+// handling: the first SIGINT/SIGTERM cancels, a second kills.
+func childMain(raw string) int {
+	var args []string
+	if err := json.Unmarshal([]byte(raw), &args); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", childArgsEnv, err)
+		return exitUsage
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	code := newCLI(os.Stdin, os.Stdout, os.Stderr).Main(ctx, args)
+	stop()
+	return code
+}
+
+// childResult is how a child revoke process ended.
+type childResult struct {
+	stdout, stderr string
+	// code is the exit code; -1 when a signal ended the process.
+	code   int
+	signal syscall.Signal
+}
+
+// runChild runs revoke args in a child process with extra environment
+// variables (KEY=VALUE).
+func runChild(t *testing.T, env []string, args ...string) childResult {
+	t.Helper()
+	raw, err := json.Marshal(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childArgsEnv+"="+string(raw)), env...)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err = cmd.Run()
+	res := childResult{stdout: out.String(), stderr: errOut.String(), code: cmd.ProcessState.ExitCode()}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatalf("run child %v: %v", args, err)
+	}
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		res.signal = ws.Signal()
+	}
+	return res
+}
+
+// adeleWrites checks that the request log holds exactly the changes one
+// `compromised` run on Adele makes, each once, and nothing else.
+func adeleWrites(t *testing.T, entries []sandbox.Entry) {
+	t.Helper()
+	want := sortStrings([]string{
+		"ldap modify " + adeleDN + " replace userAccountControl",
+		"ldap modify " + adeleDN + " replace unicodePwd",
+		"ldap modify " + adeleDN + " replace unicodePwd",
+		"graph PATCH /v1.0/users/" + adeleID + " accountEnabled=false",
+		"graph PATCH /v1.0/devices/0d1e2f30-4a5b-4c6d-8e7f-9a0b1c2d3e03 accountEnabled=false",
+		"graph POST /v1.0/users/" + adeleID + "/revokeSignInSessions ",
+		"graph POST /v1.0/identityProtection/riskyUsers/confirmCompromised ",
+	})
+	if got := sortedWrites(writes(entries)); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("writes:\n%s\nwant each exactly once:\n%s\nrequest log:\n%s",
+			strings.Join(got, "\n"), strings.Join(want, "\n"), fmtEntries(entries))
+	}
+}
+
+// TestCrashAtEveryJournalLineThenResume kills `revoke run compromised` on
+// Adele right after each journal line but the last, in a fresh tenant each
+// time, and resumes it: the resume must succeed, the journal's chain hold,
+// and every change reach the tenant exactly once across both processes.
+func TestCrashAtEveryJournalLineThenResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CLI some 20 times as a child process")
+	}
+	runArgs := []string{"run", "compromised", "--user", "adele@contoso.test", "--yes"}
+
+	// A clean run says how many lines there are to crash after.
+	clean := newE2E(t, nil, sandbox.Options{})
+	if stdout, stderr, code := clean.cli(t, runArgs...); code != 0 {
+		t.Fatalf("clean run: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	adeleWrites(t, clean.tenant.Log().Entries())
+	lines := len(clean.journal(t, clean.onlyRun(t)).Events)
+	if lines < 10 {
+		t.Fatalf("the clean run journaled only %d lines", lines)
+	}
+
+	// The crash points run four at a time: most of a point's time is the
+	// Identity Protection gate's one-second spacing, not CPU.
+	var wg sync.WaitGroup
+	points := make(chan int)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for k := range points {
+				t.Run(fmt.Sprintf("after-line-%02d", k), func(t *testing.T) { crashAndResume(t, k, runArgs) })
+			}
+		}()
+	}
+	for k := 1; k < lines; k++ {
+		points <- k
+	}
+	close(points)
+	wg.Wait()
+}
+
+func crashAndResume(t *testing.T, k int, runArgs []string) {
+	e := newE2E(t, nil, sandbox.Options{})
+	start := time.Now()
+	res := runChild(t, []string{crashAfterEnv + "=" + strconv.Itoa(k)}, append(runArgs, "--env", e.file)...)
+	if res.signal != syscall.SIGKILL {
+		t.Fatalf("the run was not killed (exit %d, signal %v)\nstdout:\n%s\nstderr:\n%s", res.code, res.signal, res.stdout, res.stderr)
+	}
+	id := e.onlyRun(t)
+	if n := len(e.journal(t, id).Events); n != k {
+		t.Fatalf("the killed run left %d journal lines, want %d", n, k)
+	}
+	crashed := time.Since(start)
+
+	stdout, stderr, code := e.cli(t, "resume", id)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s\njournal:\n%s", code, stdout, stderr, e.journalBytes(t, id))
+	}
+	if !strings.Contains(stdout, "Run "+id+" succeeded") {
+		t.Errorf("resume output lacks the outcome:\n%s", stdout)
+	}
+	log := e.journal(t, id)
+	if got := finished(log); got != engine.OutcomeSucceeded {
+		t.Errorf("outcome %q", got)
+	}
+	// Each planned step ended exactly once in all, across both processes.
+	ended := map[string]int{}
+	for _, ev := range log.Events {
+		switch ev.Type {
+		case engine.EventStepSucceeded, engine.EventStepSatisfied, engine.EventStepFailed, engine.EventStepBlocked:
+			ended[ev.Step]++
+		}
+	}
+	for _, step := range []string{"disable-ad-account", "disable-entra-user", "confirm-compromised",
+		"reset-ad-password", "disable-devices", "revoke-sessions"} {
+		if ended[step] != 1 || len(stepEvents(log, engine.EventStepFailed, step)) != 0 {
+			t.Errorf("step %s ended %d times (failed %d)", step, ended[step], len(stepEvents(log, engine.EventStepFailed, step)))
+		}
+	}
+	show, stderr, code := e.cli(t, "show", id, "--verify")
+	if code != 0 || !strings.Contains(show, fmt.Sprintf("hash chain verified: %d lines", len(log.Events))) {
+		t.Errorf("show --verify: exit %d\n%s\n%s", code, show, stderr)
+	}
+	adeleWrites(t, e.tenant.Log().Entries())
+	if t.Failed() {
+		t.Logf("journal:\n%s", e.journalBytes(t, id))
+	}
+	t.Logf("crash after line %d: %s to the kill, %s in all", k, crashed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+}

@@ -1,0 +1,227 @@
+// Package entraspec declares the entra backend and its steps: names,
+// parameters, permissions and the environment section's fields, without
+// their implementation.
+//
+// It exists apart from steps/entra because the implementation links the
+// Microsoft Graph SDK, which takes minutes to compile: validation, the
+// engine's tests and the docs need only the specs. steps/entra registers
+// these same specs with their implementations attached, so there is one
+// source for each.
+package entraspec
+
+import (
+	"context"
+	"time"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// Register adds the entra specs to r with no implementation: Open refuses
+// and the steps have no New. For tests and tools that validate only.
+func Register(r *steps.Registry) {
+	b := Backend
+	b.Open = func(context.Context, *steps.Env) (steps.Conn, error) {
+		return nil, steps.Errorf(steps.Invalid, "entra: specs only, no implementation linked")
+	}
+	r.RegisterBackend(b)
+	for _, s := range Steps {
+		r.Register(s)
+	}
+}
+
+// Steps are the entra steps, in catalog order, without implementations.
+var Steps = []steps.Spec{DisableUser, RevokeSessions, DisableDevices, ResetPassword, ConfirmCompromised}
+
+// Field names of the environment file's entra section.
+const (
+	FieldTenantID           = "tenant_id"
+	FieldClientID           = "client_id"
+	FieldCredential         = "credential"
+	FieldCertificateFile    = "certificate_file"
+	FieldClientSecret       = "client_secret"
+	FieldGraphURL           = "graph_url"
+	FieldAuthorityHost      = "authority_host"
+	FieldCAFile             = "ca_file"
+	FieldInsecureSkipVerify = "insecure_skip_verify"
+	FieldTimeout            = "timeout"
+)
+
+// Credential types of the credential field.
+const (
+	CredClientSecret      = "client_secret"
+	CredClientCertificate = "client_certificate"
+	CredManagedIdentity   = "managed_identity"
+	CredWorkloadIdentity  = "workload_identity"
+	CredAzureCLI          = "azure_cli"
+	CredDeviceCode        = "device_code"
+	CredDefault           = "default"
+)
+
+// Parameter names and values of entra.disable_devices.
+const (
+	ParamManagedAction = "managed_action"
+	ManagedNone        = "none"
+	ManagedRetire      = "retire"
+	ManagedWipe        = "wipe"
+)
+
+// Permissions of the Intune managed device calls, which only
+// managed_action retire or wipe makes.
+const (
+	PermManagedRead   = "DeviceManagementManagedDevices.Read.All"
+	PermManagedAction = "DeviceManagementManagedDevices.PrivilegedOperations.All"
+)
+
+// Parameter names of entra.reset_password.
+const (
+	ParamTimes  = "times"
+	ParamLength = "length"
+)
+
+// ProgressReset is the Details key of the progress record each reset
+// leaves; a resumed Apply counts them.
+const ProgressReset = "reset"
+
+const RiskConfirmedCompromised = "confirmedCompromised"
+
+// Backend is the entra backend's spec, without Open.
+var Backend = steps.BackendSpec{
+	Name:    "entra",
+	Summary: "Microsoft Entra ID through Microsoft Graph v1.0",
+	Kinds:   []string{"hybrid", "cloud"},
+	Fields: []steps.Param{
+		{Name: FieldTenantID, Type: steps.String, Required: true,
+			Description: "Directory (tenant) id."},
+		{Name: FieldClientID, Type: steps.String,
+			Description: "Application (client) id of revoke's app registration; required for client_secret, client_certificate, workload_identity and device_code."},
+		{Name: FieldCredential, Type: steps.Enum, Default: CredClientCertificate,
+			Enum: []string{CredClientSecret, CredClientCertificate, CredManagedIdentity,
+				CredWorkloadIdentity, CredAzureCLI, CredDeviceCode, CredDefault},
+			Description: "How revoke authenticates to Entra ID."},
+		{Name: FieldCertificateFile, Type: steps.String, Format: "file",
+			Description: "PEM file with the certificate and its private key, for client_certificate."},
+		{Name: FieldClientSecret, Type: steps.String, Secret: true,
+			Description: "The client secret, by reference (client_secret_env or client_secret_file), for client_secret."},
+		{Name: FieldGraphURL, Type: steps.String, Format: "url", Default: "https://graph.microsoft.com/v1.0",
+			Description: "Graph endpoint: national clouds, or a sandbox. Tokens are asked for this host's " +
+				"audience when it is a national cloud's Graph (graph.microsoft.us, dod-graph.microsoft.us, " +
+				"microsoftgraph.chinacloudapi.cn) and for https://graph.microsoft.com otherwise (a sandbox " +
+				"or a proxy in front of the worldwide service)."},
+		{Name: FieldAuthorityHost, Type: steps.String, Format: "url", Default: "https://login.microsoftonline.com/",
+			Description: "Where tokens come from: national clouds, or a sandbox."},
+		{Name: FieldCAFile, Type: steps.String, Format: "file",
+			Description: "PEM roots added to the system's, for a sandbox or a TLS-inspecting proxy."},
+		{Name: FieldInsecureSkipVerify, Type: steps.Bool, Default: false,
+			Description: "Do not verify server certificates. Warned about on every run; never in production."},
+		{Name: FieldTimeout, Type: steps.Duration, Default: 30 * time.Second,
+			Description: "Timeout of one Graph request."},
+	},
+	Validate: validate,
+}
+
+func validate(s steps.Values) []string {
+	var problems []string
+	cred := s.String(FieldCredential)
+	switch cred {
+	case CredClientSecret, CredClientCertificate, CredWorkloadIdentity, CredDeviceCode:
+		if s.String(FieldClientID) == "" {
+			problems = append(problems, "credential "+cred+" needs client_id")
+		}
+	}
+	switch cred {
+	case CredClientSecret:
+		if s.String(FieldClientSecret+"_env") == "" && s.String(FieldClientSecret+"_file") == "" {
+			problems = append(problems, "credential client_secret needs client_secret_env or client_secret_file")
+		}
+	case CredClientCertificate:
+		if s.String(FieldCertificateFile) == "" {
+			problems = append(problems, "credential client_certificate needs certificate_file")
+		}
+	}
+	return problems
+}
+
+// DisableUser is the spec of entra.disable_user.
+var DisableUser = steps.Spec{
+	Name:    "entra.disable_user",
+	Summary: "Block cloud sign-in (accountEnabled false)",
+	Description: "PATCHes the user's accountEnabled to false. For a synced user the next directory " +
+		"sync reverts it unless the on-premises account is disabled too.",
+	Permissions: steps.Permissions{
+		GraphApplication: []string{"User.EnableDisableAccount.All", "User.Read.All"},
+		GraphDelegated:   []string{"User.EnableDisableAccount.All", "User.Read.All"},
+	},
+	Idempotent:  true,
+	Containment: true,
+}
+
+// RevokeSessions is the spec of entra.revoke_sessions.
+var RevokeSessions = steps.Spec{
+	Name:    "entra.revoke_sessions",
+	Summary: "Revoke refresh tokens and session cookies (revokeSignInSessions)",
+	Description: "Invalidates every refresh token and browser session cookie issued to the user by " +
+		"moving signInSessionsValidFromDateTime to now; verified by reading that back. Access " +
+		"tokens already issued stay valid until they expire (about an hour).",
+	Permissions: steps.Permissions{
+		GraphApplication: []string{"User.RevokeSessions.All"},
+		GraphDelegated:   []string{"User.RevokeSessions.All"},
+	},
+	Idempotent:  true,
+	Containment: true,
+}
+
+// DisableDevices is the spec of entra.disable_devices.
+var DisableDevices = steps.Spec{
+	Name:    "entra.disable_devices",
+	Summary: "Disable the user's registered and owned devices",
+	Description: "Sets accountEnabled false on every device the user registered or owns, so their " +
+		"primary refresh tokens stop working. Managed devices can also be retired or wiped " +
+		"(managed_action), which needs " + PermManagedRead + " and " + PermManagedAction + " as well.",
+	Params: []steps.Param{
+		{Name: ParamManagedAction, Type: steps.Enum, Default: ManagedNone, Enum: []string{ManagedNone, ManagedRetire, ManagedWipe},
+			Description: "What to do to the user's Intune managed devices as well."},
+	},
+	Permissions: steps.Permissions{
+		GraphApplication: []string{"Device.ReadWrite.All", "User.Read.All"},
+		GraphDelegated:   []string{"Device.ReadWrite.All", "User.Read.All"},
+		GraphRoles:       []string{"Cloud Device Administrator (delegated callers)"},
+	},
+	Idempotent:  true,
+	Containment: true,
+}
+
+// ResetPassword is the spec of entra.reset_password.
+var ResetPassword = steps.Spec{
+	Name:    "entra.reset_password",
+	Summary: "Reset a cloud-only user's password to random values",
+	Description: "PATCHes passwordProfile with a fresh random password from crypto/rand, `times` " +
+		"times, forcing a change at next sign-in. Synced and federated users refuse it: reset them " +
+		"on-premises. Passwords are never shown, logged or journaled. A resumed run does only the " +
+		"resets its journal does not record.",
+	Params: []steps.Param{
+		{Name: ParamTimes, Type: steps.Int, Default: 1, Min: steps.Bounds(1), Max: steps.Bounds(5),
+			Description: "How many consecutive resets."},
+		{Name: ParamLength, Type: steps.Int, Default: 32, Min: steps.Bounds(16), Max: steps.Bounds(256),
+			Description: "Length of each generated password."},
+	},
+	Permissions: steps.Permissions{
+		GraphApplication: []string{"User-PasswordProfile.ReadWrite.All"},
+		GraphDelegated:   []string{"User-PasswordProfile.ReadWrite.All"},
+		GraphRoles:       []string{"User Administrator"},
+	},
+}
+
+// ConfirmCompromised is the spec of entra.confirm_compromised.
+var ConfirmCompromised = steps.Spec{
+	Name:    "entra.confirm_compromised",
+	Summary: "Mark the user confirmed compromised in Identity Protection",
+	Description: "Sets the user's risk to high, so risk-based Conditional Access policies apply. " +
+		"Needs Entra ID P2. Identity Protection allows about one request a second per tenant and " +
+		"its throttling answers carry no Retry-After: revoke paces its calls to one a second and " +
+		"waits a second after a 429.",
+	Permissions: steps.Permissions{
+		GraphApplication: []string{"IdentityRiskyUser.ReadWrite.All"},
+		GraphDelegated:   []string{"IdentityRiskyUser.ReadWrite.All"},
+	},
+	Idempotent: true,
+}
