@@ -23,6 +23,10 @@ const (
 	KindRunbookTest
 	KindPolicy
 	KindPolicyTest
+	// KindFacts is a `revoke plan --facts` file: a top-level subject.
+	KindFacts
+	// KindSandboxSeed is a sandbox seed: top-level tenant and users.
+	KindSandboxSeed
 )
 
 // String names the kind for messages: "runbook", "policy test".
@@ -38,6 +42,10 @@ func (k FileKind) String() string {
 		return "policy"
 	case KindPolicyTest:
 		return "policy test"
+	case KindFacts:
+		return "facts"
+	case KindSandboxSeed:
+		return "sandbox seed"
 	}
 	return "unknown"
 }
@@ -67,14 +75,23 @@ func Recognize(path string, data []byte) FileKind {
 		return recognizeLines(data)
 	}
 	kind := KindUnknown
+	keys := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k, v := root.Content[i].Value, root.Content[i+1]
+		keys[k] = true
 		switch {
 		case k == "steps":
 			return KindRunbook
 		case k == "kind" && slices.Contains(envKindParam.Enum, v.Value):
 			kind = KindEnvironment
 		}
+	}
+	switch {
+	case kind != KindUnknown:
+	case keys["subject"]:
+		kind = KindFacts
+	case keys["tenant"] && keys["users"]:
+		kind = KindSandboxSeed
 	}
 	return kind
 }

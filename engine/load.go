@@ -24,7 +24,10 @@ type Workspace struct {
 	Files        []*Runbook
 	Environments []*Environment
 	Tests        []RunbookTestCase
-	Policy       *Policy
+	// Seeds are sandbox seed files, which the engine does not read: the
+	// caller that knows the sandbox checks them.
+	Seeds  []PolicySource
+	Policy *Policy
 	// Counts holds how many files of each kind were read from the user's paths.
 	Counts map[FileKind]int
 }
@@ -106,6 +109,11 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 			ws.Tests = append(ws.Tests, cases...)
 		case KindPolicy, KindPolicyTest:
 			policySrcs = append(policySrcs, PolicySource{File: s.file, Data: s.data})
+		case KindFacts:
+			_, ls := DecodeFacts(s.file, s.data)
+			lints = append(lints, ls...)
+		case KindSandboxSeed:
+			ws.Seeds = append(ws.Seeds, PolicySource{File: s.file, Data: s.data})
 		default:
 			if strings.HasSuffix(s.file, ".json") {
 				// JSON beside runbooks is usually facts or data; only YAML of
@@ -113,7 +121,7 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 				continue
 			}
 			lints = append(lints, Lint{File: s.file, Level: Warning, Code: "unrecognised",
-				Message: "not a runbook (no top-level steps), environment (no kind: hybrid|cloud) or runbook test (*_test.yaml): ignored"})
+				Message: "not a runbook (no top-level steps), environment (no kind: hybrid|cloud), facts file (no subject), sandbox seed or runbook test (*_test.yaml): ignored"})
 		}
 	}
 	lints = append(lints, CheckRunbookNames(userRunbooks)...)

@@ -2,14 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/sandbox"
 )
 
 // validateCmd checks runbooks, environments, policies and their tests: what
@@ -42,6 +46,8 @@ type validateCounts struct {
 	Runbooks          int `json:"runbooks"`
 	Environments      int `json:"environments"`
 	Policies          int `json:"policies"`
+	Facts             int `json:"facts"`
+	SandboxSeeds      int `json:"sandboxSeeds"`
 	RunbookTests      int `json:"runbookTests"`
 	PolicyTestsPassed int `json:"policyTestsPassed"`
 	PolicyTestsFailed int `json:"policyTestsFailed"`
@@ -72,6 +78,8 @@ func (v *validateCmd) Run(ctx context.Context, c *cli, args []string) error {
 		Runbooks:     ws.Counts[engine.KindRunbook],
 		Environments: ws.Counts[engine.KindEnvironment],
 		Policies:     ws.Counts[engine.KindPolicy] + ws.Counts[engine.KindPolicyTest],
+		Facts:        ws.Counts[engine.KindFacts],
+		SandboxSeeds: ws.Counts[engine.KindSandboxSeed],
 		RunbookTests: len(ws.Tests),
 	}
 	if ws.Policy != nil {
@@ -84,6 +92,9 @@ func (v *validateCmd) Run(ctx context.Context, c *cli, args []string) error {
 			}
 		}
 		lints = append(lints, engine.RunRunbookTests(ctx, ws.Tests, ws.Runbooks, ws.Policy)...)
+	}
+	for _, seed := range ws.Seeds {
+		lints = append(lints, seedLints(seed.File, seed.Data)...)
 	}
 	lints.Sort()
 	counts.Errors = lints.Errors()
@@ -111,6 +122,29 @@ func (v *validateCmd) Run(ctx context.Context, c *cli, args []string) error {
 	return nil
 }
 
+// seedProblem is how the sandbox reports a seed problem.
+var seedProblem = regexp.MustCompile(`^(.*?):(\d+):(\d+): (.*)$`)
+
+// seedLints checks a sandbox seed with the sandbox's own parser.
+func seedLints(file string, data []byte) engine.Lints {
+	_, err := sandbox.ParseSeed(file, data)
+	var se *sandbox.SeedError
+	if !errors.As(err, &se) {
+		return nil
+	}
+	var lints engine.Lints
+	for _, p := range se.Problems {
+		l := engine.Lint{File: file, Level: engine.Error, Code: "seed", Message: p}
+		if m := seedProblem.FindStringSubmatch(p); m != nil {
+			l.Line, _ = strconv.Atoi(m[2])
+			l.Column, _ = strconv.Atoi(m[3])
+			l.Message = m[4]
+		}
+		lints = append(lints, l)
+	}
+	return lints
+}
+
 func summaryLine(n validateCounts) string {
 	var parts []string
 	add := func(k int, one, many string) {
@@ -123,6 +157,8 @@ func summaryLine(n validateCounts) string {
 	add(n.Runbooks, "runbook", "runbooks")
 	add(n.Environments, "environment", "environments")
 	add(n.Policies, "policy file", "policy files")
+	add(n.Facts, "facts file", "facts files")
+	add(n.SandboxSeeds, "sandbox seed", "sandbox seeds")
 	read := "built-ins only"
 	if len(parts) > 0 {
 		read = strings.Join(parts, ", ") + " (and the built-ins)"

@@ -53,7 +53,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	want := `other.yaml: warning: not a runbook (no top-level steps), environment (no kind: hybrid|cloud) or runbook test (*_test.yaml): ignored
+	want := `other.yaml: warning: not a runbook (no top-level steps), environment (no kind: hybrid|cloud), facts file (no subject), sandbox seed or runbook test (*_test.yaml): ignored
 policies/broken.rego:5:1: error: rego_parse_error: unexpected } token
 runbooks/bad.yaml:2:7: error: name "Bad_Name" must be lower-case letters, digits and dashes
 runbooks/bad.yaml:5:11: error: unknown step "ad.disable_acount" (did you mean "ad.disable_account"?)
