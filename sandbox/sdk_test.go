@@ -57,6 +57,11 @@ func secretCredential(t testing.TB, tn *Tenant, clientID, secret string) azcore.
 // trusts the sandbox CA wrapped in the default middlewares, the base URL
 // set, and 127.0.0.1 among the allowed hosts (or the SDK silently sends no
 // token). retry false takes the retry handler out of the picture.
+// newGraphClient builds an SDK client for the tenant. The SDK writes a
+// process-wide global (store.BackingStoreFactoryInstance) every time a
+// client is built and reads it whenever it decodes a model, so tests that
+// build clients run one at a time: the race detector watches the sandbox,
+// not the SDK's own start-up.
 func newGraphClient(t testing.TB, tn *Tenant, cred azcore.TokenCredential, retry bool) *msgraphsdk.GraphServiceClient {
 	t.Helper()
 	authProvider, err := auth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{"https://graph.microsoft.com/.default"}, []string{"127.0.0.1"})
@@ -105,7 +110,6 @@ func odata(err error) (int, string, string) {
 func ptr[T any](v T) *T { return &v }
 
 func TestSDKClientSecretGetsUser(t *testing.T) {
-	t.Parallel()
 	tn := startTenant(t, Options{})
 	cred := secretCredential(t, tn, revokeClientID, revokeSecret)
 	tok, err := cred.GetToken(context.Background(), policy.TokenRequestOptions{Scopes: []string{"https://graph.microsoft.com/.default"}})
@@ -158,7 +162,6 @@ func newAppCertificate(t testing.TB) (certPEM, bundle []byte) {
 }
 
 func TestSDKClientCertificateCredential(t *testing.T) {
-	t.Parallel()
 	certPEM, bundle := newAppCertificate(t)
 	_, otherBundle := newAppCertificate(t)
 	seed := DefaultSeed()
@@ -212,7 +215,6 @@ func TestSDKClientCertificateCredential(t *testing.T) {
 // login.microsoftonline.com for hosts it does not know: a transport routes
 // that host to the tenant, which serves the discovery document.
 func TestInstanceDiscovery(t *testing.T) {
-	t.Parallel()
 	tn := startTenant(t, Options{})
 	host := strings.TrimSuffix(strings.TrimPrefix(tn.AuthorityHost(), "https://"), "/")
 	rt := roundTripFunc(func(r *http.Request) (*http.Response, error) {
@@ -249,7 +251,6 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // TestSDKOperations drives every operation revoke's steps use through
 // msgraph-sdk-go, asserting the outcome and the state it leaves.
 func TestSDKOperations(t *testing.T) {
-	t.Parallel()
 	ctx := context.Background()
 	tests := []struct {
 		name string
@@ -539,7 +540,6 @@ func TestSDKOperations(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
 			tn := startTenant(t, Options{})
 			app, secret := revokeClientID, revokeSecret
 			if tc.app == readonlyClientID {
@@ -565,7 +565,6 @@ func TestSDKOperations(t *testing.T) {
 // TestSDKRetriesInjected503 shows the SDK's retry handler recovering from
 // one injected 503 with Retry-After, and the log recording both attempts.
 func TestSDKRetriesInjected503(t *testing.T) {
-	t.Parallel()
 	tn := startTenant(t, Options{Faults: []FaultRule{{Path: "/v1.0/users/", Method: "GET", Nth: 1, Status: 503, RetryAfter: time.Second}}})
 	c := newGraphClient(t, tn, secretCredential(t, tn, revokeClientID, revokeSecret), true)
 	if _, err := c.Users().ByUserId(adeleID).Get(context.Background(), nil); err != nil {
@@ -584,7 +583,6 @@ func TestSDKRetriesInjected503(t *testing.T) {
 
 // TestSDKBatch sends a $batch through msgraph-sdk-go-core.
 func TestSDKBatch(t *testing.T) {
-	t.Parallel()
 	tn := startTenant(t, Options{})
 	c := newGraphClient(t, tn, secretCredential(t, tn, revokeClientID, revokeSecret), false)
 	ctx := context.Background()

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	azauth "github.com/microsoft/kiota-authentication-azure-go"
@@ -137,5 +138,12 @@ func newGraphClient(cred azcore.TokenCredential, graphURL *url.URL, transport ht
 		return nil, fmt.Errorf("entra: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(strings.TrimRight(graphURL.String(), "/"))
+	// Building a client writes process-wide SDK globals (the backing store
+	// factory, the default serializers): one at a time.
+	clientMu.Lock()
+	defer clientMu.Unlock()
 	return msgraphsdk.NewGraphServiceClient(adapter), nil
 }
+
+// clientMu serialises client construction; see newGraphClient.
+var clientMu sync.Mutex
