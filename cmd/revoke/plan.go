@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os/user"
 	"sort"
 	"strings"
 
@@ -74,7 +75,7 @@ func (f *subjectFlags) request(c *cli, base engine.Request) engine.Request {
 	}
 	req.AllowProtected = req.AllowProtected || f.allowProtected
 	if req.RequestedBy == "" {
-		req.RequestedBy = c.getenv("USER")
+		req.RequestedBy = whoAmI(c.getenv)
 	}
 	return req
 }
@@ -100,6 +101,20 @@ func (f *subjectFlags) load(c *cli, ref string) (*engine.Workspace, *engine.Runb
 		return nil, nil, fmt.Errorf("%s: fix the errors above first (revoke validate shows them all)", plural(lints.Errors(), "error"))
 	}
 	return ws, rb, nil
+}
+
+// whoAmI names the person running revoke, for the journal: $USER,
+// $LOGNAME, or the account the process runs as.
+func whoAmI(getenv func(string) string) string {
+	for _, k := range []string{"USER", "LOGNAME"} {
+		if v := getenv(k); v != "" {
+			return v
+		}
+	}
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return "unknown"
 }
 
 // planCmd shows what a run would do and why: offline from a facts file, or
