@@ -44,12 +44,20 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 	if err != nil {
 		return nil, nil, err
 	}
+	var lints Lints
+	for _, p := range paths {
+		// A directory that holds nothing revoke reads is most likely the
+		// wrong one: CI passing on it would check nothing.
+		if found, _ := CollectFiles([]string{p}); len(found) == 0 {
+			lints = append(lints, Lint{File: p, Level: Warning, Code: "empty",
+				Message: "no runbooks, environments, policies or tests here (.yaml, .yml, .rego, .json)"})
+		}
+	}
 	type source struct {
 		file string
 		data []byte
 	}
 	var user []source
-	var lints Lints
 	userDigests := map[string]bool{}
 	for _, f := range files {
 		data, err := readLimited(f)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 )
@@ -112,6 +113,13 @@ func TestValidateDefaultsAndPaths(t *testing.T) {
 	t.Chdir(t.TempDir())
 	stdout, _, code := runCLI(t, "validate")
 	if code != 0 || !strings.HasPrefix(stdout, "validated built-ins only;") {
+		t.Errorf("empty dir: exit %d, %q", code, stdout)
+	}
+	if err := os.Mkdir("empty", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, code = runCLI(t, "validate", "empty")
+	if code != 0 || !strings.HasPrefix(stdout, "empty: warning: no runbooks, environments, policies or tests here (.yaml, .yml, .rego, .json)\n") {
 		t.Errorf("empty dir: exit %d, %q", code, stdout)
 	}
 	_, stderr, code := runCLI(t, "validate", "nosuchdir")
