@@ -66,6 +66,12 @@ type childResult struct {
 // variables (KEY=VALUE).
 func runChild(t *testing.T, env []string, args ...string) childResult {
 	t.Helper()
+	return runChildWith(t, env, nil, args...)
+}
+
+// runChildWith is runChild calling started with the process once it runs.
+func runChildWith(t *testing.T, env []string, started func(*os.Process), args ...string) childResult {
+	t.Helper()
 	raw, err := json.Marshal(args)
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +80,13 @@ func runChild(t *testing.T, env []string, args ...string) childResult {
 	cmd.Env = append(append(os.Environ(), childArgsEnv+"="+string(raw)), env...)
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err = cmd.Run()
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start child %v: %v", args, err)
+	}
+	if started != nil {
+		started(cmd.Process)
+	}
+	err = cmd.Wait()
 	res := childResult{stdout: out.String(), stderr: errOut.String(), code: cmd.ProcessState.ExitCode()}
 	var ee *exec.ExitError
 	if err != nil && !errors.As(err, &ee) {
@@ -193,4 +205,53 @@ func crashAndResume(t *testing.T, k int, runArgs []string) {
 		t.Logf("journal:\n%s", e.journalBytes(t, id))
 	}
 	t.Logf("crash after line %d: %s to the kill, %s in all", k, crashed.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
+}
+
+// TestCrashBetweenAPasswordResetAndItsJournalLine kills the run from
+// outside the moment the first unicodePwd replace reached the directory:
+// the reset is made, its step_progress line not yet written (Apply reads
+// pwdLastSet back first, slowed here by LDAP latency). The step's spec
+// promises "times: 2 means two resets in all", so the resume must make one
+// more reset, not two.
+func TestCrashBetweenAPasswordResetAndItsJournalLine(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	e.tenant.LDAP().SetLatency(300*time.Millisecond, 0)
+	killed := make(chan struct{})
+	res := runChildWith(t, nil, func(p *os.Process) {
+		go func() {
+			defer close(killed)
+			for {
+				for _, en := range e.tenant.Log().Entries() {
+					if en.Path == adeleDN && en.Detail == "replace unicodePwd" {
+						p.Kill()
+						return
+					}
+				}
+				time.Sleep(time.Millisecond)
+			}
+		}()
+	}, "run", "compromised", "--user", "adele@contoso.test", "--yes", "--env", e.file)
+	<-killed
+	if res.signal != syscall.SIGKILL {
+		t.Fatalf("the run was not killed (exit %d)\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+	}
+	id := e.onlyRun(t)
+	log := e.journal(t, id)
+	if n := len(stepEvents(log, engine.EventStepStarted, "reset-ad-password")); n != 1 {
+		t.Fatalf("reset-ad-password started %d times before the kill, want 1", n)
+	}
+	if p := stepEvents(log, engine.EventStepProgress, "reset-ad-password"); len(p) != 0 {
+		t.Fatalf("the kill came after the reset was journaled (%+v): the window was missed", p)
+	}
+	e.tenant.LDAP().SetLatency(0, 0)
+	stdout, stderr, code := e.cli(t, "resume", id)
+	if code != 0 {
+		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	resets := count(e.tenant.Log().Entries(), func(en sandbox.Entry) bool {
+		return en.Path == adeleDN && en.Detail == "replace unicodePwd"
+	})
+	if resets != 2 {
+		t.Errorf("%d password resets in all, want 2 (times: 2): the reset made before the crash was not counted", resets)
+	}
 }

@@ -96,8 +96,10 @@ func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
 	if human {
 		fmt.Fprintf(c.stdout, "Resuming run %s: %s for %s in %s\n\n", log.RunID, rec.Runbook, rec.Subject.Ref, rec.Environment.Name)
 	}
-	display := newDisplay(c.stdout, plan, human && c.isTerminal(c.stdout))
-	x := &engine.Executor{Conns: sess.conns, MaxParallel: r.maxParallel, Logger: c.logger, OnEvent: display.event}
+	x := &engine.Executor{Conns: sess.conns, MaxParallel: r.maxParallel, Logger: c.logger}
+	if human {
+		x.OnEvent = newDisplay(c.stdout, plan, c.isTerminal(c.stdout)).event
+	}
 	res, err := x.Resume(ctx, plan, state, journal)
 	if err != nil {
 		return err

@@ -116,8 +116,11 @@ func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
 		}
 	}
 
-	display := newDisplay(out, plan, human && c.isTerminal(c.stdout))
-	x := sess.executor(r.maxParallel, display.event)
+	var onEvent func(engine.Event)
+	if human {
+		onEvent = newDisplay(out, plan, c.isTerminal(c.stdout)).event
+	}
+	x := sess.executor(r.maxParallel, onEvent)
 	if n, err := strconv.Atoi(c.getenv(crashAfterEnv)); err == nil && n > 0 {
 		x.OnEvent = crashAfter(n, x.OnEvent)
 	}

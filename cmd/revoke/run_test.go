@@ -115,3 +115,29 @@ func TestPlanLive(t *testing.T) {
 		t.Errorf("disable-ad-account check = %q", checks["disable-ad-account"])
 	}
 }
+
+func TestRunJSONOutputIsOneDocument(t *testing.T) {
+	stdout, stderr, code := runCLI(t, "run", "termination", "--user", "megan@contoso.test", "--yes", "--output", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		RunID       string `json:"run_id"`
+		Outcome     string `json:"outcome"`
+		Containment int64  `json:"containment"`
+		Steps       []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		} `json:"steps"`
+	}
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	if err := dec.Decode(&res); err != nil {
+		t.Fatalf("stdout is not JSON: %v\n%s", err, stdout)
+	}
+	if dec.More() {
+		t.Errorf("more than one JSON document on stdout:\n%s", stdout)
+	}
+	if res.Outcome != "succeeded" || len(res.RunID) != 26 || res.Containment <= 0 || len(res.Steps) != 7 {
+		t.Errorf("result %+v", res)
+	}
+}

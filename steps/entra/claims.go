@@ -20,7 +20,10 @@ import (
 // claims with the permissions its steps need before a run.
 func (c *Conn) Granted(ctx context.Context) (roles []string, scopes []string, err error) {
 	op := "fetch a token for " + c.scope
-	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}})
+	// EnableCAE as the SDK's auth provider asks: azidentity caches CAE and
+	// non-CAE tokens apart, and a different kind would cost a second token
+	// request right before the run.
+	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}, EnableCAE: true})
 	if err != nil {
 		return nil, nil, classify(ctx, op, err, errorContext{})
 	}

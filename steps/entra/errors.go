@@ -190,6 +190,11 @@ func x509Text(err error) string {
 	s := err.Error()
 	if i := strings.Index(s, "x509: "); i >= 0 {
 		s = s[i:]
+		// Go's unknown-authority text goes on with a quoted detail
+		// ("possibly because of …") that would be cut mid-way below.
+		if j := strings.Index(s, " (possibly because of"); j >= 0 {
+			s = s[:j]
+		}
 		// It ends at the line's end, a JSON quote, or the ". To
 		// troubleshoot…" azidentity appends.
 		if j := strings.IndexAny(s, "\n\"}"); j >= 0 {
