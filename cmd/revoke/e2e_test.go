@@ -230,7 +230,6 @@ const (
 	diegoID  = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e07"
 )
 
-
 func TestE2EUnknownUserChangesNothing(t *testing.T) {
 	e := newE2E(t, nil, sandbox.Options{})
 	stdout, stderr, code := e.cli(t, "run", "compromised", "--user", "nobody@contoso.test", "--yes")

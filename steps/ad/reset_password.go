@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/go-ldap/ldap/v3"
@@ -70,7 +71,7 @@ func (*resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Ch
 		return steps.Change{}, err
 	}
 	times := max(call.With.Int(paramTimes), 1)
-	left := times - priorResets(call.Prior)
+	left := times - resetsDone(call, a.PwdLastSet)
 	if left <= 0 {
 		return steps.Change{
 			Summary: fmt.Sprintf("%s already done before the interruption (pwdLastSet %s)", resetsText(times), pwdLastSetText(a.PwdLastSet)),
@@ -109,7 +110,7 @@ func (s *resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.
 	if length == 0 {
 		length = 32
 	}
-	done := priorResets(call.Prior)
+	done := resetsDone(call, a.PwdLastSet)
 	last := a.PwdLastSet
 	for n := done + 1; n <= times; n++ {
 		if err := s.reset(ctx, c, dn, a.SAM, length); err != nil {
@@ -187,6 +188,41 @@ func unencrypted(c *Conn, dn string) error {
 	return steps.Errorf(steps.Invalid,
 		"reset password of %s refused: the connection to %s is not encrypted; use ldaps:// or start_tls: true",
 		dn, c.cfg.url)
+}
+
+// resetsDone counts the resets already made for this step: those journaled
+// by earlier attempts, plus one when pwdLastSet has moved since the last
+// one journaled (or since the subject was resolved, before any). That one
+// is a reset whose modify reached the directory but whose progress line
+// never did: the process died, or the connection dropped before the
+// answer. Only one can be missing, since each is journaled before the next
+// starts. When the last journaled reset has no pwdLastSet (its read-back
+// failed) there is nothing to compare with, and the journal is trusted.
+func resetsDone(call *steps.Call, current string) int {
+	done := priorResets(call.Prior)
+	var baseline string
+	if call.Subject != nil {
+		baseline = call.Subject.FactString("ad", attrPwdLastSet)
+	}
+	known := baseline != ""
+	for _, p := range call.Prior {
+		if _, ok := p.Details["reset"]; ok {
+			baseline, _ = p.Details[attrPwdLastSet].(string)
+			known = baseline != ""
+		}
+	}
+	if known && newerFiletime(current, baseline) {
+		done++
+	}
+	return done
+}
+
+// newerFiletime reports whether FILETIME a is later than b ("0", never set,
+// is earlier than any time); false when either is not a FILETIME.
+func newerFiletime(a, b string) bool {
+	x, errA := strconv.ParseUint(a, 10, 64)
+	y, errB := strconv.ParseUint(b, 10, 64)
+	return errA == nil && errB == nil && x > y
 }
 
 // priorResets counts the resets journaled by earlier attempts: the highest
