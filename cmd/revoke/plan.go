@@ -80,27 +80,44 @@ func (f *subjectFlags) request(c *cli, base engine.Request) engine.Request {
 	return req
 }
 
-// load reads the built-ins and the user's directories and finds the runbook.
-// Any error in what was loaded stops here: a run on a broken runbook or
-// policy set is not a run anyone wants.
+// load reads the built-ins and the user's directories and finds the
+// runbook; any error in what was loaded stops here.
 func (f *subjectFlags) load(c *cli, ref string) (*engine.Workspace, *engine.Runbook, error) {
-	paths := append(append([]string{}, f.runbookDirs...), f.policyDirs...)
-	ws, lints, err := engine.Load(c.reg, paths, true)
+	ws, lints, err := loadWorkspace(c, f.runbookDirs, f.policyDirs)
 	if err != nil {
-		return nil, nil, usageErrorf("%v", err)
+		return nil, nil, err
 	}
 	rb, rbLints, err := ws.Runbook(c.reg, ref)
 	if err != nil {
 		return nil, nil, usageErrorf("%v", err)
 	}
-	lints = append(lints, rbLints...)
-	if lints.Errors() > 0 {
-		for _, l := range lints {
-			fmt.Fprintln(c.stderr, l.String())
-		}
-		return nil, nil, fmt.Errorf("%s: fix the errors above first (revoke validate shows them all)", plural(lints.Errors(), "error"))
+	if err := refuseErrors(c, append(lints, rbLints...)); err != nil {
+		return nil, nil, err
 	}
 	return ws, rb, nil
+}
+
+// loadWorkspace loads the built-ins with the user's runbook and policy
+// directories, for the commands that act (plan, run, resume).
+func loadWorkspace(c *cli, runbookDirs, policyDirs []string) (*engine.Workspace, engine.Lints, error) {
+	paths := append(append([]string{}, runbookDirs...), policyDirs...)
+	ws, lints, err := engine.Load(c.reg, paths, true)
+	if err != nil {
+		return nil, nil, usageErrorf("%v", err)
+	}
+	return ws, lints, nil
+}
+
+// refuseErrors prints the lints and refuses to go on when any is an error:
+// a run on a broken runbook or policy set is not a run anyone wants.
+func refuseErrors(c *cli, lints engine.Lints) error {
+	if lints.Errors() == 0 {
+		return nil
+	}
+	for _, l := range lints {
+		fmt.Fprintln(c.stderr, l.String())
+	}
+	return fmt.Errorf("%s: fix the errors above first (revoke validate shows them all)", plural(lints.Errors(), "error"))
 }
 
 // whoAmI names the person running revoke, for the journal: $USER,

@@ -60,16 +60,12 @@ func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
 		fmt.Fprintf(c.stderr, "revoke: %s\n", w)
 	}
 	rec := log.Record()
-	paths := append(append([]string{}, r.runbookDirs...), r.policyDirs...)
-	ws, lints, err := engine.Load(c.reg, paths, true)
+	ws, lints, err := loadWorkspace(c, r.runbookDirs, r.policyDirs)
 	if err != nil {
-		return usageErrorf("%v", err)
+		return err
 	}
-	if lints.Errors() > 0 {
-		for _, l := range lints {
-			fmt.Fprintln(c.stderr, l.String())
-		}
-		return fmt.Errorf("%s in the runbooks or policies: fix them first", plural(lints.Errors(), "error"))
+	if err := refuseErrors(c, lints); err != nil {
+		return err
 	}
 	rb := ws.Runbooks[rec.Runbook]
 	if rb == nil || rb.Digest != rec.Digest {
