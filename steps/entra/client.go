@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"time"
 
 	azauth "github.com/microsoft/kiota-authentication-azure-go"
@@ -138,12 +137,10 @@ func newGraphClient(cred azcore.TokenCredential, graphURL *url.URL, transport ht
 		return nil, fmt.Errorf("entra: request adapter: %w", err)
 	}
 	adapter.SetBaseUrl(strings.TrimRight(graphURL.String(), "/"))
-	// Building a client writes process-wide SDK globals (the backing store
-	// factory, the default serializers): one at a time.
-	clientMu.Lock()
-	defer clientMu.Unlock()
-	return msgraphsdk.NewGraphServiceClient(adapter), nil
+	// NewGraphServiceClient passes the default backing store factory on,
+	// and the adapter then writes it into a process-wide variable that
+	// every model constructor reads: a data race whenever one client is
+	// built while another decodes a response. With nil the adapter still
+	// enables its backing store and the default factory stays as it is.
+	return &msgraphsdk.GraphServiceClient{GraphBaseServiceClient: *msgraphsdk.NewGraphBaseServiceClient(adapter, nil)}, nil
 }
-
-// clientMu serialises client construction; see newGraphClient.
-var clientMu sync.Mutex
