@@ -7,13 +7,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
-	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,22 +34,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// childMain is main() for the child process, with main.go's signal
-// handling: the first SIGINT/SIGTERM cancels, a second kills.
+// childMain is main() for the child process.
 func childMain(raw string) int {
 	var args []string
 	if err := json.Unmarshal([]byte(raw), &args); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", childArgsEnv, err)
 		return exitUsage
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	go func() {
-		<-ctx.Done()
-		stop()
-	}()
-	code := newCLI(os.Stdin, os.Stdout, os.Stderr).Main(ctx, args)
-	stop()
-	return code
+	return runMain(args, os.Stdin, os.Stdout, os.Stderr)
 }
 
 // childResult is how a child revoke process ended.

@@ -4,20 +4,25 @@ package main
 
 import (
 	"context"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
 )
 
 func main() {
-	// The first SIGINT/SIGTERM cancels the run cleanly (journal closed,
-	// resumable); a second one kills the process the usual way.
+	os.Exit(runMain(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// runMain runs one command line with the process's signal handling: the
+// first SIGINT or SIGTERM cancels the run cleanly (journal closed,
+// resumable); a second one kills the process the usual way.
+func runMain(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	go func() {
 		<-ctx.Done()
 		stop()
 	}()
-	code := newCLI(os.Stdin, os.Stdout, os.Stderr).Main(ctx, os.Args[1:])
-	stop()
-	os.Exit(code)
+	return newCLI(stdin, stdout, stderr).Main(ctx, args)
 }
