@@ -53,12 +53,31 @@ func newCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {
 		getenv:     os.Getenv,
 		isTerminal: isTerminal,
 	}
-	c.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c.commands = []command{
 		&validateCmd{}, &planCmd{}, &runCmd{}, &resumeCmd{}, &runsCmd{}, &showCmd{},
 		&stepsCmd{}, &schemaCmd{}, &sandboxCmd{},
 	}
 	return c
+}
+
+// newLogger builds the structured log on stderr: REVOKE_LOG_LEVEL debug,
+// info, warn (default) or error; REVOKE_LOG_FORMAT text (default) or json.
+func newLogger(w io.Writer, level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if level == "" {
+		level = "warn"
+	}
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("REVOKE_LOG_LEVEL=%s: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("REVOKE_LOG_FORMAT=%s: want text or json", format)
 }
 
 // exitError carries the exit code an error should end the process with.
@@ -80,6 +99,14 @@ func errSilent(code int) error { return &exitError{code: code} }
 
 // Main runs one command line and returns the process's exit code.
 func (c *cli) Main(ctx context.Context, args []string) int {
+	if c.logger == nil {
+		logger, err := newLogger(c.stderr, c.getenv("REVOKE_LOG_LEVEL"), c.getenv("REVOKE_LOG_FORMAT"))
+		if err != nil {
+			fmt.Fprintf(c.stderr, "revoke: %v\n", err)
+			return exitUsage
+		}
+		c.logger = logger
+	}
 	err := c.dispatch(ctx, args)
 	if err == nil {
 		return exitOK
