@@ -145,24 +145,19 @@ func userDevices(c *call) *response {
 		return r
 	}
 	owned := strings.EqualFold(c.segs[2], "ownedDevices")
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	out := []map[string]any{}
-	for _, v := range d.Devices {
-		list := v.RegisteredUsers
-		if owned {
-			list = v.RegisteredOwners
+	return c.withUser(func(d *Directory, u *User) *response {
+		out := []map[string]any{}
+		for _, v := range d.Devices {
+			list := v.RegisteredUsers
+			if owned {
+				list = v.RegisteredOwners
+			}
+			if contains(list, u.ID) {
+				out = append(out, deviceJSON(v, props))
+			}
 		}
-		if contains(list, u.ID) {
-			out = append(out, deviceJSON(v, props))
-		}
-	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "directoryObjects", "value": out})
+		return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "directoryObjects", "value": out})
+	})
 }
 
 func (d *Directory) managedJSON(m *ManagedDevice) map[string]any {
@@ -190,20 +185,15 @@ func (d *Directory) managedByID(id string) *ManagedDevice {
 }
 
 func userManagedDevices(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	out := []map[string]any{}
-	for _, m := range d.ManagedDevices {
-		if m.UserID == u.ID {
-			out = append(out, d.managedJSON(m))
+	return c.withUser(func(d *Directory, u *User) *response {
+		out := []map[string]any{}
+		for _, m := range d.ManagedDevices {
+			if m.UserID == u.ID {
+				out = append(out, d.managedJSON(m))
+			}
 		}
-	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "users('" + u.ID + "')/managedDevices", "value": out})
+		return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "users('" + u.ID + "')/managedDevices", "value": out})
+	})
 }
 
 func listManagedDevices(c *call) *response {

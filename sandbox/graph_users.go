@@ -199,16 +199,11 @@ func getUser(c *call) *response {
 	if r != nil {
 		return r
 	}
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	m := d.userJSON(u, props)
-	m["@odata.context"] = contextURL("users", props, explicit, true)
-	return jsonResp(http.StatusOK, m)
+	return c.withUser(func(d *Directory, u *User) *response {
+		m := d.userJSON(u, props)
+		m["@odata.context"] = contextURL("users", props, explicit, true)
+		return jsonResp(http.StatusOK, m)
+	})
 }
 
 // userFilters are the properties GET /users?$filter=prop eq '…' supports.
@@ -316,50 +311,45 @@ func patchUser(c *call) *response {
 			return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k))
 		}
 	}
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	appRoles := c.appRoles()
-	switch {
-	case enabled != nil && !c.claims.hasAny(permEnable),
-		pw != nil && (!c.claims.hasAny(permPassword) || !hasAnyRole(appRoles, rolesPassword...)),
-		len(strs) > 0 && !c.claims.hasAny(permUserOther),
-		(enabled != nil || pw != nil) && d.privileged(u) && !hasAnyRole(appRoles, rolesPrivilegedTarget...):
-		return c.forbidden()
-	}
-	if u.OnPremisesSyncEnabled && (pw != nil || len(strs) > 0) {
-		return c.err(http.StatusBadRequest, "Request_BadRequest", onPremMastered)
-	}
-	if pw != nil && !complexPassword(*pw.Password) {
-		return c.err(http.StatusBadRequest, "Request_BadRequest", "The specified password does not comply with password complexity requirements. Please provide a different password.")
-	}
-	if enabled != nil {
-		u.AccountEnabled = *enabled
-	}
-	if pw != nil {
-		u.CloudPassword = *pw.Password
-		u.CloudPasswordSetAt = c.now.UTC().Truncate(time.Second)
-		u.ForceChangePassword = pw.ForceChangePasswordNextSignIn != nil && *pw.ForceChangePasswordNextSignIn
-	}
-	for k, v := range strs {
-		if k == "displayName" {
-			u.DisplayName = v
+	return c.withUser(func(d *Directory, u *User) *response {
+		appRoles := c.appRoles()
+		switch {
+		case enabled != nil && !c.claims.hasAny(permEnable),
+			pw != nil && (!c.claims.hasAny(permPassword) || !hasAnyRole(appRoles, rolesPassword...)),
+			len(strs) > 0 && !c.claims.hasAny(permUserOther),
+			(enabled != nil || pw != nil) && d.privileged(u) && !hasAnyRole(appRoles, rolesPrivilegedTarget...):
+			return c.forbidden()
 		}
-	}
-	resp := noContent()
-	var what []string
-	if enabled != nil {
-		what = append(what, fmt.Sprintf("accountEnabled=%t", *enabled))
-	}
-	if pw != nil {
-		what = append(what, "passwordProfile")
-	}
-	resp.detail = strings.Join(what, " ")
-	return resp
+		if u.OnPremisesSyncEnabled && (pw != nil || len(strs) > 0) {
+			return c.err(http.StatusBadRequest, "Request_BadRequest", onPremMastered)
+		}
+		if pw != nil && !complexPassword(*pw.Password) {
+			return c.err(http.StatusBadRequest, "Request_BadRequest", "The specified password does not comply with password complexity requirements. Please provide a different password.")
+		}
+		if enabled != nil {
+			u.AccountEnabled = *enabled
+		}
+		if pw != nil {
+			u.CloudPassword = *pw.Password
+			u.CloudPasswordSetAt = c.now.UTC().Truncate(time.Second)
+			u.ForceChangePassword = pw.ForceChangePasswordNextSignIn != nil && *pw.ForceChangePasswordNextSignIn
+		}
+		for k, v := range strs {
+			if k == "displayName" {
+				u.DisplayName = v
+			}
+		}
+		resp := noContent()
+		var what []string
+		if enabled != nil {
+			what = append(what, fmt.Sprintf("accountEnabled=%t", *enabled))
+		}
+		if pw != nil {
+			what = append(what, "passwordProfile")
+		}
+		resp.detail = strings.Join(what, " ")
+		return resp
+	})
 }
 
 // complexPassword applies Entra's rule: 8 to 256 characters from at least
@@ -387,18 +377,13 @@ func complexPassword(p string) bool {
 // revokeSessions moves signInSessionsValidFromDateTime to now and answers
 // as Graph v1.0 does: 200 with an Edm.Boolean body.
 func revokeSessions(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	if d.privileged(u) && !hasAnyRole(c.appRoles(), rolesPrivilegedTarget...) {
-		return c.forbidden()
-	}
-	u.SignInSessionsValidFrom = c.now.UTC().Truncate(time.Second)
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "Edm.Boolean", "value": true})
+	return c.withUser(func(d *Directory, u *User) *response {
+		if d.privileged(u) && !hasAnyRole(c.appRoles(), rolesPrivilegedTarget...) {
+			return c.forbidden()
+		}
+		u.SignInSessionsValidFrom = c.now.UTC().Truncate(time.Second)
+		return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "Edm.Boolean", "value": true})
+	})
 }
 
 func assignLicense(c *call) *response {
@@ -415,36 +400,31 @@ func assignLicense(c *call) *response {
 	if body.AddLicenses == nil || body.RemoveLicenses == nil {
 		return c.err(http.StatusBadRequest, "Request_BadRequest", "Invalid value specified for property 'addLicenses' or 'removeLicenses': both are required (use [] for none).")
 	}
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	for _, sku := range body.RemoveLicenses {
-		if !contains(u.Licenses, strings.ToLower(sku)) {
-			return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("User does not have a corresponding license: '%s'.", sku))
-		}
-	}
-	for _, sku := range body.RemoveLicenses {
-		sku = strings.ToLower(sku)
-		kept := u.Licenses[:0]
-		for _, l := range u.Licenses {
-			if l != sku {
-				kept = append(kept, l)
+	return c.withUser(func(d *Directory, u *User) *response {
+		for _, sku := range body.RemoveLicenses {
+			if !contains(u.Licenses, strings.ToLower(sku)) {
+				return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("User does not have a corresponding license: '%s'.", sku))
 			}
 		}
-		u.Licenses = kept
-	}
-	for _, a := range body.AddLicenses {
-		if sku := strings.ToLower(a.SkuID); sku != "" && !contains(u.Licenses, sku) {
-			u.Licenses = append(u.Licenses, sku)
+		for _, sku := range body.RemoveLicenses {
+			sku = strings.ToLower(sku)
+			kept := u.Licenses[:0]
+			for _, l := range u.Licenses {
+				if l != sku {
+					kept = append(kept, l)
+				}
+			}
+			u.Licenses = kept
 		}
-	}
-	m := d.userJSON(u, userProps.defaults)
-	m["@odata.context"] = metadata + "users/$entity"
-	return jsonResp(http.StatusOK, m)
+		for _, a := range body.AddLicenses {
+			if sku := strings.ToLower(a.SkuID); sku != "" && !contains(u.Licenses, sku) {
+				u.Licenses = append(u.Licenses, sku)
+			}
+		}
+		m := d.userJSON(u, userProps.defaults)
+		m["@odata.context"] = metadata + "users/$entity"
+		return jsonResp(http.StatusOK, m)
+	})
 }
 
 // memberOf lists a user's groups and directory roles as directoryObjects;
@@ -457,37 +437,32 @@ func memberOf(c *call) *response {
 			cast = "microsoft.graph.directoryrole"
 		}
 	}
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	out := []map[string]any{}
-	if cast != "microsoft.graph.directoryrole" {
-		for _, g := range d.Groups {
-			if contains(g.Members, u.ID) {
-				out = append(out, groupJSON(g))
+	return c.withUser(func(d *Directory, u *User) *response {
+		out := []map[string]any{}
+		if cast != "microsoft.graph.directoryrole" {
+			for _, g := range d.Groups {
+				if contains(g.Members, u.ID) {
+					out = append(out, groupJSON(g))
+				}
 			}
 		}
-	}
-	if cast != "microsoft.graph.group" {
-		for _, name := range d.RoleAssignments[u.ID] {
-			out = append(out, map[string]any{
-				"@odata.type": "#microsoft.graph.directoryRole", "id": stableID("directoryRole", d.TenantID+name),
-				"displayName": name, "roleTemplateId": roleTemplateID(name), "description": name + " role",
-			})
+		if cast != "microsoft.graph.group" {
+			for _, name := range d.RoleAssignments[u.ID] {
+				out = append(out, map[string]any{
+					"@odata.type": "#microsoft.graph.directoryRole", "id": stableID("directoryRole", d.TenantID+name),
+					"displayName": name, "roleTemplateId": roleTemplateID(name), "description": name + " role",
+				})
+			}
 		}
-	}
-	ctx := metadata + "directoryObjects"
-	switch cast {
-	case "microsoft.graph.directoryrole":
-		ctx = metadata + "directoryRoles"
-	case "microsoft.graph.group":
-		ctx = metadata + "groups"
-	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": ctx, "value": out})
+		ctx := metadata + "directoryObjects"
+		switch cast {
+		case "microsoft.graph.directoryrole":
+			ctx = metadata + "directoryRoles"
+		case "microsoft.graph.group":
+			ctx = metadata + "groups"
+		}
+		return jsonResp(http.StatusOK, map[string]any{"@odata.context": ctx, "value": out})
+	})
 }
 
 // listRoleAssignments serves roleManagement/directory/roleAssignments with
@@ -550,24 +525,19 @@ func authMethodJSON(m AuthMethod) map[string]any {
 
 func listAuthMethods(c *call) *response {
 	only := authMethodSegment(c.segs[3])
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	out := []map[string]any{}
-	for _, m := range u.AuthMethods {
-		if only == "" || m.Type == only {
-			out = append(out, authMethodJSON(m))
+	return c.withUser(func(d *Directory, u *User) *response {
+		out := []map[string]any{}
+		for _, m := range u.AuthMethods {
+			if only == "" || m.Type == only {
+				out = append(out, authMethodJSON(m))
+			}
 		}
-	}
-	set := "users('" + u.ID + "')/authentication/methods"
-	if only != "" {
-		set = "users('" + u.ID + "')/authentication/" + only + "Methods"
-	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + set, "value": out})
+		set := "users('" + u.ID + "')/authentication/methods"
+		if only != "" {
+			set = "users('" + u.ID + "')/authentication/" + only + "Methods"
+		}
+		return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + set, "value": out})
+	})
 }
 
 func (c *call) authMethod(u *User) int {
@@ -581,36 +551,26 @@ func (c *call) authMethod(u *User) int {
 }
 
 func getAuthMethod(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	i := c.authMethod(u)
-	if i < 0 {
-		return c.notFound(c.segs[4])
-	}
-	return jsonResp(http.StatusOK, authMethodJSON(u.AuthMethods[i]))
+	return c.withUser(func(d *Directory, u *User) *response {
+		i := c.authMethod(u)
+		if i < 0 {
+			return c.notFound(c.segs[4])
+		}
+		return jsonResp(http.StatusOK, authMethodJSON(u.AuthMethods[i]))
+	})
 }
 
 func deleteAuthMethod(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
-	}
-	i := c.authMethod(u)
-	if i < 0 {
-		return c.notFound(c.segs[4])
-	}
-	u.AuthMethods = append(u.AuthMethods[:i:i], u.AuthMethods[i+1:]...)
-	r := noContent()
-	r.detail = "delete " + authMethodSegment(c.segs[3]) + " method"
-	return r
+	return c.withUser(func(d *Directory, u *User) *response {
+		i := c.authMethod(u)
+		if i < 0 {
+			return c.notFound(c.segs[4])
+		}
+		u.AuthMethods = append(u.AuthMethods[:i:i], u.AuthMethods[i+1:]...)
+		r := noContent()
+		r.detail = "delete " + authMethodSegment(c.segs[3]) + " method"
+		return r
+	})
 }
 
 // confirmCompromised marks users confirmed compromised. Identity Protection
@@ -678,4 +638,17 @@ func getRiskyUser(c *call) *response {
 		"riskLastUpdatedDateTime": graphTime(u.RiskUpdatedAt), "riskLevel": level, "riskState": u.RiskState,
 		"riskDetail": detail, "userDisplayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName,
 	})
+}
+
+// withUser runs f with the directory locked and the user the path's second
+// segment names, or answers 404 as Graph does.
+func (c *call) withUser(f func(d *Directory, u *User) *response) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	u := c.user(c.segs[1])
+	if u == nil {
+		return c.notFound(c.segs[1])
+	}
+	return f(d, u)
 }
