@@ -189,7 +189,21 @@ func isWrite(e sandbox.Entry) bool {
 	return false
 }
 
-// writes are the logged requests that change the tenant.
+// applied are the writes the tenant accepted (LDAP result 0, HTTP 2xx): a
+// request cut short by a SIGKILL reaches the server truncated and is
+// refused, changing nothing, so it does not count as a change made.
+func applied(entries []sandbox.Entry) []sandbox.Entry {
+	var out []sandbox.Entry
+	for _, e := range writes(entries) {
+		if (e.Protocol == "ldap" && e.Status == 0) || (e.Protocol == "graph" && e.Status >= 200 && e.Status < 300) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// writes are the logged requests that would change the tenant, accepted
+// or not.
 func writes(entries []sandbox.Entry) []sandbox.Entry {
 	var out []sandbox.Entry
 	for _, e := range entries {

@@ -46,9 +46,21 @@ const (
 // generous and still far shorter than any earlier, unrelated reset.
 const clockSkew = time.Minute
 
+// resetPasswordStep is one execution of ad.reset_password: the engine
+// calls Check, Apply (again on a retry) and Verify on the same value.
 type resetPasswordStep struct {
 	// generate makes one password; tests wrap it to see what was sent.
 	generate func(length int, avoid string) ([]byte, error)
+	// applied is set once Apply has run on this value. A retried Apply
+	// must read: the failed attempt's reset may have reached the directory
+	// without a progress line (the answer was lost), and only a fresh
+	// pwdLastSet lets resetsDone count it.
+	applied bool
+	// readBack is the pwdLastSet read back after the last reset Apply made
+	// on this value, for Verify; hasReadBack says there is one (Apply made
+	// a reset and read it back).
+	readBack    string
+	hasReadBack bool
 }
 
 var (
@@ -57,8 +69,10 @@ var (
 )
 
 // Check says how many resets Apply would make. It is never satisfied: a
-// password cannot be read to tell whether it is already "reset".
-func (*resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+// password cannot be read to tell whether it is already "reset". A step
+// that starts afresh counts from the resolved facts without a search: with
+// nothing journaled and nothing applied, no reset can be its own yet.
+func (s *resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, dn, err := target(call)
 	if err != nil {
 		return steps.Change{}, err
@@ -66,9 +80,11 @@ func (*resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Ch
 	if err := requireTLS(c, dn); err != nil {
 		return steps.Change{}, err
 	}
-	a, err := c.read(ctx, dn)
-	if err != nil {
-		return steps.Change{}, err
+	a, ok := s.resolved(call)
+	if !ok {
+		if a, err = c.read(ctx, dn); err != nil {
+			return steps.Change{}, err
+		}
 	}
 	times := max(call.With.Int(paramTimes), 1)
 	left := times - resetsDone(call, a.PwdLastSet)
@@ -93,6 +109,12 @@ func resetsText(n int) string {
 
 // Apply resets the password `times` times, journaling each reset (never the
 // value) so that after a crash only the missing ones are made.
+//
+// It needs the account's sAMAccountName (kept out of the passwords) and
+// the pwdLastSet that resetsDone compares with. The first Apply of a step
+// that starts afresh (not resumed, nothing journaled) takes both from the
+// resolved facts; a resumed or retried one reads them, since a reset of
+// its own may have landed unjournaled.
 func (s *resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, dn, err := target(call)
 	if err != nil {
@@ -101,9 +123,12 @@ func (s *resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.
 	if err := requireTLS(c, dn); err != nil {
 		return steps.Change{}, err
 	}
-	a, err := c.read(ctx, dn)
-	if err != nil {
-		return steps.Change{}, err
+	a, ok := s.resolved(call)
+	s.applied, s.readBack, s.hasReadBack = true, "", false
+	if !ok {
+		if a, err = c.read(ctx, dn); err != nil {
+			return steps.Change{}, err
+		}
 	}
 	times := max(call.With.Int(paramTimes), 1)
 	length := call.With.Int(paramLength)
@@ -119,11 +144,14 @@ func (s *resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.
 		// Read pwdLastSet back for the journal: it is the proof, without
 		// the value, that this reset happened. A read failure must not
 		// hide a reset that was made, so it is journaled without it.
-		if b, err := c.read(ctx, dn); err == nil {
+		b, err := c.read(ctx, dn)
+		if err == nil {
 			last = b.PwdLastSet
 		} else {
 			last = ""
 		}
+		// Verify may reuse the read-back of the last reset only.
+		s.readBack, s.hasReadBack = last, err == nil
 		call.Report(fmt.Sprintf("password reset %d of %d", n, times),
 			map[string]any{"reset": n, "of": times, attrPwdLastSet: last})
 	}
@@ -156,7 +184,13 @@ func (s *resetPasswordStep) reset(ctx context.Context, c *Conn, dn, sam string, 
 	// go-ldap takes strings: that copy, and the encoded request, cannot be
 	// zeroed; the buffers revoke owns are.
 	req.Replace(attrUnicodePwd, []string{string(enc)})
-	err = c.do(ctx, false, func(lc *ldap.Conn) error {
+	// Safe to resend after a lost connection: the resend is this very
+	// request, the same password, so one that had landed is only set
+	// again (an administrative reset checks no history) and no extra
+	// password is made. A fresh Apply sends its first reset without a
+	// read before it, so this is also what survives a connection the DC
+	// dropped while it sat idle.
+	err = c.do(ctx, true, func(lc *ldap.Conn) error {
 		// Checked on the very connection the request goes out on: a
 		// redial could in principle have produced another one.
 		if !tlsActive(lc) {
@@ -245,19 +279,41 @@ func priorResets(prior []steps.Progress) int {
 	return done
 }
 
-// Verify reads pwdLastSet back: it must be later than the run's start.
-func (*resetPasswordStep) Verify(ctx context.Context, call *steps.Call) error {
+// resolved returns the account as the backend resolved it (sAMAccountName
+// and pwdLastSet), when this value may rely on it: not resumed, nothing
+// journaled, not applied yet, and both facts present.
+func (s *resetPasswordStep) resolved(call *steps.Call) (*account, bool) {
+	if call.Resumed || len(call.Prior) > 0 || s.applied || call.Subject == nil {
+		return nil, false
+	}
+	sam := call.Subject.FactString("ad", attrSAM)
+	pls, ok := call.Subject.Fact("ad", attrPwdLastSet).(string)
+	if sam == "" || !ok {
+		return nil, false
+	}
+	return &account{SAM: sam, PwdLastSet: pls}, true
+}
+
+// Verify checks pwdLastSet: it must be later than the run's start. It
+// takes the value Apply read back right after its last reset on this step
+// value, and reads it when there is none (no reset made, or the read-back
+// failed).
+func (s *resetPasswordStep) Verify(ctx context.Context, call *steps.Call) error {
 	c, dn, err := target(call)
 	if err != nil {
 		return err
 	}
-	a, err := c.read(ctx, dn)
-	if err != nil {
-		return err
+	pls := s.readBack
+	if !s.hasReadBack {
+		a, err := c.read(ctx, dn)
+		if err != nil {
+			return err
+		}
+		pls = a.PwdLastSet
 	}
-	t, ok := filetime(a.PwdLastSet)
+	t, ok := filetime(pls)
 	if !ok {
-		return steps.Errorf(steps.Other, "%s: pwdLastSet is %s after the reset", dn, pwdLastSetText(a.PwdLastSet))
+		return steps.Errorf(steps.Other, "%s: pwdLastSet is %s after the reset", dn, pwdLastSetText(pls))
 	}
 	if !call.RunStarted.IsZero() && t.Before(call.RunStarted.Add(-clockSkew)) {
 		return steps.Errorf(steps.Other, "%s: pwdLastSet %s is not after the run started (%s): the password was not reset",

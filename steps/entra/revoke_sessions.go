@@ -10,22 +10,42 @@ import (
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
-var revokeSessions = implement(entraspec.RevokeSessions, func() steps.Step { return revokeSessionsStep{} })
+var revokeSessions = implement(entraspec.RevokeSessions, func() steps.Step { return &revokeSessionsStep{} })
 
-// revokeSessionsStep implements entra.revoke_sessions.
-type revokeSessionsStep struct{}
+// revokeSessionsStep implements entra.revoke_sessions: one value per step
+// execution, on which the engine calls Check, Apply and Verify.
+type revokeSessionsStep struct {
+	// applied is set once Apply has run on this value: a later Check must
+	// read, since the revocation may have been made.
+	applied bool
+}
 
 var (
-	_ steps.Step     = revokeSessionsStep{}
-	_ steps.Verifier = revokeSessionsStep{}
+	_ steps.Step     = (*revokeSessionsStep)(nil)
+	_ steps.Verifier = (*revokeSessionsStep)(nil)
 )
 
 var revokeSessionsErrors = errorContext{permission: revokeSessions.Permissions.GraphApplication[0]}
 
 // Check is satisfied only when the sessions were already revoked during
 // this run: a revocation from before the run may predate the sign-ins the
-// run is about.
-func (revokeSessionsStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+// run is about. A step that is neither resumed (no earlier process started
+// it) nor applied has revoked nothing yet, so it is not satisfied: it says
+// what it will do from the resolved signInSessionsValidFromDateTime
+// without asking Graph. (Should something else have revoked the sessions
+// since the run started, revoking them again is redundant, never wrong.)
+// Otherwise, or when the facts do not hold the time, it reads: a resumed
+// step's revocation may have landed before the crash.
+func (s *revokeSessionsStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	if from, ok := resolvedValidFrom(call); ok && !call.Resumed && !s.applied {
+		if _, err := connOf(call); err != nil {
+			return steps.Change{}, err
+		}
+		if _, err := subjectID(call); err != nil {
+			return steps.Change{}, err
+		}
+		return sessionsChange(from), nil
+	}
 	from, err := sessionsValidFrom(ctx, call)
 	if err != nil {
 		return steps.Change{}, err
@@ -34,14 +54,34 @@ func (revokeSessionsStep) Check(ctx context.Context, call *steps.Call) (steps.Ch
 		return steps.Change{Satisfied: true,
 			Summary: "sign-in sessions already revoked at " + stamp(from)}, nil
 	}
+	return sessionsChange(from), nil
+}
+
+// sessionsChange is what revoking sessions valid from from changes.
+func sessionsChange(from time.Time) steps.Change {
 	was := "never"
 	if !from.IsZero() {
 		was = stamp(from)
 	}
-	return steps.Change{Summary: "sign-in sessions valid from " + was + " → now"}, nil
+	return steps.Change{Summary: "sign-in sessions valid from " + was + " → now"}
 }
 
-func (revokeSessionsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+// resolvedValidFrom is the signInSessionsValidFromDateTime the backend
+// resolved (RFC 3339), and whether the facts hold one.
+func resolvedValidFrom(call *steps.Call) (time.Time, bool) {
+	if call.Subject == nil {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339, call.Subject.FactString("entra", "signInSessionsValidFromDateTime"))
+	if err != nil {
+		return time.Time{}, false
+	}
+	return t, true
+}
+
+// Apply revokes every refresh token and session cookie of the subject.
+func (s *revokeSessionsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	s.applied = true
 	c, err := connOf(call)
 	if err != nil {
 		return steps.Change{}, err
@@ -65,7 +105,7 @@ func (revokeSessionsStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 
 // Verify reads signInSessionsValidFromDateTime back: it must not be before
 // the run started (to the second: Graph's timestamps have no fraction).
-func (revokeSessionsStep) Verify(ctx context.Context, call *steps.Call) error {
+func (*revokeSessionsStep) Verify(ctx context.Context, call *steps.Call) error {
 	from, err := sessionsValidFrom(ctx, call)
 	if err != nil {
 		return err
