@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/revoke-dev/revoke/steps"
 )
@@ -42,7 +43,7 @@ func Connect(ctx context.Context, reg *steps.Registry, env *Environment, logger 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			c, err := b.Open(ctx, benv)
+			c, err := openRetrying(ctx, b, benv)
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -58,6 +59,27 @@ func Connect(ctx context.Context, reg *steps.Registry, env *Environment, logger 
 		return nil, errors.Join(errs...)
 	}
 	return conns, nil
+}
+
+// openAttempts bounds how often Connect tries a backend whose open failed
+// with a retryable error (a connection dropped during the TLS handshake or
+// the bind, a domain controller restarting): once more is cheap, hammering
+// a host that is down is not.
+const openAttempts = 3
+
+// openRetrying opens a backend, retrying retryable failures after a short,
+// growing wait (200 ms, 400 ms).
+func openRetrying(ctx context.Context, b *steps.BackendSpec, env *steps.Env) (steps.Conn, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := b.Open(ctx, env)
+		if err == nil || steps.ClassOf(err) != steps.Retryable || attempt == openAttempts {
+			return c, err
+		}
+		env.Logger.Warn("open failed; retrying", "backend", b.Name, "attempt", attempt, "error", err)
+		if err := sleepContext(ctx, time.Duration(attempt)*200*time.Millisecond); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Close closes every connection.
