@@ -66,11 +66,23 @@ type Subject struct {
 	Facts map[string]map[string]any `json:"facts,omitempty"`
 }
 
-// Found reports whether the backend resolved the subject.
-func (s *Subject) Found(backend string) bool { _, ok := s.Facts[backend]; return ok }
+// Found reports whether the backend resolved the subject (false on a nil
+// Subject).
+func (s *Subject) Found(backend string) bool {
+	if s == nil {
+		return false
+	}
+	_, ok := s.Facts[backend]
+	return ok
+}
 
-// Fact returns one fact of a backend, or nil.
-func (s *Subject) Fact(backend, key string) any { return s.Facts[backend][key] }
+// Fact returns one fact of a backend, or nil (also on a nil Subject).
+func (s *Subject) Fact(backend, key string) any {
+	if s == nil {
+		return nil
+	}
+	return s.Facts[backend][key]
+}
 
 // FactString returns a string fact, or "".
 func (s *Subject) FactString(backend, key string) string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -182,42 +183,55 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 
 // userDevices lists the devices the user registered or owns, each once.
 // Both relations hold directoryObjects; only #microsoft.graph.device ones
-// (which the SDK decodes as models.Deviceable) are devices.
+// (which the SDK decodes as models.Deviceable) are devices. The two lists
+// are fetched at once: this step sits on the containment path, and each
+// round trip is time the attacker keeps.
 func (c *Conn) userDevices(ctx context.Context, id string) ([]models.Deviceable, error) {
-	seen := map[string]bool{}
-	var out []models.Deviceable
-	collect := func(p models.DirectoryObjectCollectionResponseable) {
-		for _, o := range p.GetValue() {
-			d, ok := o.(models.Deviceable)
-			if !ok || d.GetId() == nil || seen[*d.GetId()] {
-				continue
-			}
-			seen[*d.GetId()] = true
-			out = append(out, d)
-		}
-	}
 	user := c.graph.Users().ByUserId(id)
-	reg := user.RegisteredDevices()
-	err := eachPage(ctx, "list registered devices of "+id, disableDevicesErrors,
-		func(next string) (models.DirectoryObjectCollectionResponseable, error) {
-			if next != "" {
-				return reg.WithUrl(next).Get(ctx, nil)
-			}
-			return reg.Get(ctx, nil)
-		}, collect)
-	if err != nil {
-		return nil, err
+	list := func(what string, get func(next string) (models.DirectoryObjectCollectionResponseable, error)) ([]models.DirectoryObjectable, error) {
+		var objs []models.DirectoryObjectable
+		err := eachPage(ctx, what+" of "+id, disableDevicesErrors, get,
+			func(p models.DirectoryObjectCollectionResponseable) { objs = append(objs, p.GetValue()...) })
+		return objs, err
 	}
-	own := user.OwnedDevices()
-	err = eachPage(ctx, "list owned devices of "+id, disableDevicesErrors,
-		func(next string) (models.DirectoryObjectCollectionResponseable, error) {
+	reg, own := user.RegisteredDevices(), user.OwnedDevices()
+	var (
+		wg     sync.WaitGroup
+		owned  []models.DirectoryObjectable
+		ownErr error
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		owned, ownErr = list("list owned devices", func(next string) (models.DirectoryObjectCollectionResponseable, error) {
 			if next != "" {
 				return own.WithUrl(next).Get(ctx, nil)
 			}
 			return own.Get(ctx, nil)
-		}, collect)
-	if err != nil {
-		return nil, err
+		})
+	}()
+	registered, regErr := list("list registered devices", func(next string) (models.DirectoryObjectCollectionResponseable, error) {
+		if next != "" {
+			return reg.WithUrl(next).Get(ctx, nil)
+		}
+		return reg.Get(ctx, nil)
+	})
+	wg.Wait()
+	if regErr != nil {
+		return nil, regErr
+	}
+	if ownErr != nil {
+		return nil, ownErr
+	}
+	seen := map[string]bool{}
+	var out []models.Deviceable
+	for _, o := range append(registered, owned...) {
+		d, ok := o.(models.Deviceable)
+		if !ok || d.GetId() == nil || seen[*d.GetId()] {
+			continue
+		}
+		seen[*d.GetId()] = true
+		out = append(out, d)
 	}
 	return out, nil
 }

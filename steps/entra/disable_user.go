@@ -10,21 +10,38 @@ import (
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
-var disableUser = implement(entraspec.DisableUser, func() steps.Step { return disableUserStep{} })
+var disableUser = implement(entraspec.DisableUser, func() steps.Step { return &disableUserStep{} })
 
-// disableUserStep implements entra.disable_user.
-type disableUserStep struct{}
+// disableUserStep implements entra.disable_user: one value per step
+// execution, on which the engine calls Check, Apply and Verify.
+type disableUserStep struct {
+	// applied is set once Apply has run on this value: a later Check must
+	// read, since the PATCH may have landed.
+	applied bool
+}
 
 var (
-	_ steps.Step     = disableUserStep{}
-	_ steps.Verifier = disableUserStep{}
+	_ steps.Step     = (*disableUserStep)(nil)
+	_ steps.Verifier = (*disableUserStep)(nil)
 )
 
 // errorContext of the step: a 403 means the app lacks the spec's first
 // permission.
 var disableUserErrors = errorContext{permission: disableUser.Permissions.GraphApplication[0]}
 
-func (disableUserStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+// Check decides from the resolved facts when they say the account is
+// enabled and nothing in this or an earlier process has touched the step:
+// a GET would say the same moments after resolution, and this step is on
+// the containment path. A stale "enabled" costs at worst a redundant
+// PATCH; "disabled" is only trusted from a fresh read, since the account
+// may have been re-enabled (by a directory sync) since.
+func (s *disableUserStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	if enabled, ok := call.Subject.Fact("entra", "accountEnabled").(bool); ok && enabled && !call.Resumed && !s.applied {
+		if _, err := subjectID(call); err != nil {
+			return steps.Change{}, err
+		}
+		return steps.Change{Summary: "accountEnabled: true → false"}, nil
+	}
 	enabled, err := accountEnabled(ctx, call)
 	if err != nil {
 		return steps.Change{}, err
@@ -35,7 +52,8 @@ func (disableUserStep) Check(ctx context.Context, call *steps.Call) (steps.Chang
 	return steps.Change{Summary: "accountEnabled: true → false"}, nil
 }
 
-func (disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+func (s *disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	s.applied = true
 	c, err := connOf(call)
 	if err != nil {
 		return steps.Change{}, err
@@ -53,7 +71,7 @@ func (disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Chang
 	return steps.Change{Summary: "accountEnabled: true → false"}, nil
 }
 
-func (disableUserStep) Verify(ctx context.Context, call *steps.Call) error {
+func (*disableUserStep) Verify(ctx context.Context, call *steps.Call) error {
 	enabled, err := accountEnabled(ctx, call)
 	if err != nil {
 		return err

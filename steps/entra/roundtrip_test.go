@@ -120,3 +120,56 @@ func TestRevokeSessionsFreshCheckStillRefusesWithoutASubject(t *testing.T) {
 		t.Errorf("Check without a connection = %v", err)
 	}
 }
+
+func TestDisableUserRoundTrips(t *testing.T) {
+	get := "GET /v1.0/users/" + adeleID + "?$select=id,accountEnabled 200"
+	patch := "PATCH /v1.0/users/" + adeleID + " 204"
+	tests := []struct {
+		name      string
+		before    func(call *steps.Call)
+		checkOps  []string
+		satisfied bool
+	}{
+		{name: "fresh, resolved enabled: Check asks nothing", checkOps: nil},
+		{name: "resumed: Check reads", before: func(call *steps.Call) { call.Resumed = true }, checkOps: []string{get}},
+		{name: "resolved disabled: only a fresh read is trusted",
+			before:   func(call *steps.Call) { call.Subject.Facts["entra"]["accountEnabled"] = false },
+			checkOps: []string{get}},
+		{name: "facts without accountEnabled: Check reads",
+			before:   func(call *steps.Call) { delete(call.Subject.Facts["entra"], "accountEnabled") },
+			checkOps: []string{get}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tn := startTenant(t)
+			c := openSandbox(t, tn, appID, appSecret)
+			facts, err := c.Resolve(context.Background(), adeleID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			call, _ := newCall(c, adeleID, steps.Values{})
+			call.Subject.Facts["entra"] = facts
+			if tt.before != nil {
+				tt.before(call)
+			}
+			step := disableUser.New()
+			tn.Log().Reset()
+			ch, err := step.Check(t.Context(), call)
+			wantLog(t, tn, tt.checkOps...)
+			if err != nil || ch.Satisfied || ch.Summary != "accountEnabled: true → false" {
+				t.Fatalf("Check = %+v, %v", ch, err)
+			}
+			tn.Log().Reset()
+			if _, err := step.Apply(t.Context(), call); err != nil {
+				t.Fatal(err)
+			}
+			wantLog(t, tn, patch)
+			// After Apply a Check must read: the PATCH has landed.
+			tn.Log().Reset()
+			if ch, err := step.Check(t.Context(), call); err != nil || !ch.Satisfied {
+				t.Fatalf("Check after Apply = %+v, %v", ch, err)
+			}
+			wantLog(t, tn, get)
+		})
+	}
+}
