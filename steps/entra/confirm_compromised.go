@@ -58,7 +58,7 @@ func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (step
 	if err := c.graph.IdentityProtection().RiskyUsers().ConfirmCompromised().Post(ctx, body, nil); err != nil {
 		return steps.Change{}, classify(ctx, "confirm "+id+" compromised", err, confirmCompromisedErrors)
 	}
-	return steps.Change{Summary: "riskState: → " + entraspec.RiskConfirmedCompromised}, nil
+	return steps.Change{Summary: "confirmed compromised (riskState " + entraspec.RiskConfirmedCompromised + ")"}, nil
 }
 
 func (confirmCompromisedStep) Verify(ctx context.Context, call *steps.Call) error {

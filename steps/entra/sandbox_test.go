@@ -429,7 +429,7 @@ func TestSandboxConfirmCompromised(t *testing.T) {
 	if err != nil || ch.Satisfied || ch.Summary != "riskState: none → confirmedCompromised" {
 		t.Fatalf("Check: %+v, %v", ch, err)
 	}
-	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "riskState: → confirmedCompromised" {
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "confirmed compromised (riskState confirmedCompromised)" {
 		t.Fatalf("Apply: %+v, %v", ch, err)
 	}
 	wantLog(t, tn,
