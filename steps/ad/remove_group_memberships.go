@@ -40,21 +40,48 @@ var (
 	_ steps.Verifier = (*removeGroupMembershipsStep)(nil)
 )
 
-// Check lists the groups Apply would remove the account from.
-func (*removeGroupMembershipsStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+// groupPlan is what a fresh read of memberOf leaves to do.
+type groupPlan struct {
+	conn         *Conn
+	dn           string
+	remove, kept []string
+}
+
+// planGroups reads the account's memberOf now and splits it into the
+// groups to leave and those kept.
+func planGroups(ctx context.Context, call *steps.Call) (*groupPlan, error) {
 	c, dn, err := target(call)
 	if err != nil {
-		return steps.Change{}, err
+		return nil, err
 	}
 	a, err := c.read(ctx, dn)
 	if err != nil {
+		return nil, err
+	}
+	p := &groupPlan{conn: c, dn: dn}
+	p.remove, p.kept = splitGroups(a.MemberOf, call.With.Strings(paramKeep))
+	return p, nil
+}
+
+// nothingToDo is the satisfied Change when no group is left to remove.
+func (p *groupPlan) nothingToDo() (steps.Change, bool) {
+	if len(p.remove) > 0 {
+		return steps.Change{}, false
+	}
+	return steps.Change{Satisfied: true, Summary: noGroupsText(p.kept),
+		Details: map[string]any{"kept": anyList(p.kept)}}, true
+}
+
+// Check lists the groups Apply would remove the account from.
+func (*removeGroupMembershipsStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	p, err := planGroups(ctx, call)
+	if err != nil {
 		return steps.Change{}, err
 	}
-	remove, kept := splitGroups(a.MemberOf, call.With.Strings(paramKeep))
-	if len(remove) == 0 {
-		return steps.Change{Satisfied: true, Summary: noGroupsText(kept),
-			Details: map[string]any{"kept": anyList(kept)}}, nil
+	if ch, ok := p.nothingToDo(); ok {
+		return ch, nil
 	}
+	remove, kept := p.remove, p.kept
 	return steps.Change{
 		Summary: fmt.Sprintf("%s: %s", groupsText(len(remove)), strings.Join(remove, "; ")),
 		Details: map[string]any{"groups": anyList(remove), "kept": anyList(kept)},
@@ -65,19 +92,14 @@ func (*removeGroupMembershipsStep) Check(ctx context.Context, call *steps.Call) 
 // journaling each removal. It works from a fresh memberOf, so after a crash
 // the groups already left are not in it.
 func (*removeGroupMembershipsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	c, dn, err := target(call)
+	p, err := planGroups(ctx, call)
 	if err != nil {
 		return steps.Change{}, err
 	}
-	a, err := c.read(ctx, dn)
-	if err != nil {
-		return steps.Change{}, err
+	if ch, ok := p.nothingToDo(); ok {
+		return ch, nil
 	}
-	remove, kept := splitGroups(a.MemberOf, call.With.Strings(paramKeep))
-	if len(remove) == 0 {
-		return steps.Change{Satisfied: true, Summary: noGroupsText(kept),
-			Details: map[string]any{"kept": anyList(kept)}}, nil
-	}
+	c, dn, remove, kept := p.conn, p.dn, p.remove, p.kept
 	removed := []string{}
 	for _, g := range remove {
 		did, err := c.removeMember(ctx, g, dn)
