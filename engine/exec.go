@@ -178,6 +178,9 @@ type run struct {
 	started time.Time
 	nodes   []*node
 	byID    map[string]*node
+	// order is the order ready steps are started in when slots are scarce
+	// (see startOrder); nodes stay in plan order for results.
+	order []*node
 	// parent is the caller's context; ctx is also cancelled when the
 	// journal fails, since no action may outrun its record.
 	parent context.Context
@@ -278,6 +281,7 @@ func (x *Executor) newRun(ctx context.Context, plan *Plan, j *Journal, state *Re
 			}
 		}
 	}
+	r.order = startOrder(r.nodes, r.byID)
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	return r, nil
 }
@@ -298,7 +302,7 @@ func (r *run) execute() (*Result, error) {
 	for {
 		if r.mayStart() {
 			r.settle()
-			for _, n := range r.nodes {
+			for _, n := range r.order {
 				if running >= limit || !r.mayStart() {
 					break
 				}
@@ -321,6 +325,56 @@ func (r *run) execute() (*Result, error) {
 		n.done = n.res.Status.Ended()
 	}
 	return r.finish()
+}
+
+// startOrder ranks the steps for the moments when more are ready than
+// --max-parallel allows: first those on the way to containment (a
+// Containment step, or one a Containment step depends on, directly or not),
+// then the longest chain of dependents first, then plan order. A
+// rate-limited side step such as entra.confirm_compromised then waits
+// behind the disables instead of holding the only slot; with enough slots
+// the order changes nothing.
+func startOrder(nodes []*node, byID map[string]*node) []*node {
+	dependents := map[*node][]*node{}
+	for _, n := range nodes {
+		for _, need := range n.ps.Def.Needs {
+			dependents[byID[need]] = append(dependents[byID[need]], n)
+		}
+	}
+	type rank struct {
+		containment bool
+		height      int
+	}
+	ranks := map[*node]*rank{}
+	var rankOf func(n *node) *rank
+	rankOf = func(n *node) *rank {
+		if r, ok := ranks[n]; ok {
+			return r
+		}
+		r := &rank{containment: n.ps.Def.Spec != nil && n.ps.Def.Spec.Containment, height: 1}
+		ranks[n] = r // the decoder refused cycles; this only stops a bad plan recursing
+		for _, d := range dependents[n] {
+			dr := rankOf(d)
+			r.containment = r.containment || dr.containment
+			r.height = max(r.height, dr.height+1)
+		}
+		return r
+	}
+	order := slices.Clone(nodes)
+	slices.SortStableFunc(order, func(a, b *node) int {
+		ra, rb := rankOf(a), rankOf(b)
+		switch {
+		case ra.containment != rb.containment:
+			if ra.containment {
+				return -1
+			}
+			return 1
+		case ra.height != rb.height:
+			return rb.height - ra.height
+		}
+		return 0
+	})
+	return order
 }
 
 // mayStart reports whether new steps may start: not cancelled, the journal
