@@ -162,6 +162,9 @@ type node struct {
 	res     StepResult
 	done    bool
 	running bool
+	// released is set (by the coordinator) once the step's Apply has
+	// succeeded: its dependents may start while it Verifies.
+	released bool
 	// prior is the journaled history of a step an earlier run started but
 	// never ended; nil otherwise.
 	prior *StepHistory
@@ -178,6 +181,8 @@ type run struct {
 	started time.Time
 	nodes   []*node
 	byID    map[string]*node
+	// applied carries steps whose Apply succeeded, before their Verify.
+	applied chan *node
 	// order is the order ready steps are started in when slots are scarce
 	// (see startOrder); nodes stay in plan order for results.
 	order []*node
@@ -298,6 +303,8 @@ func (r *run) execute() (*Result, error) {
 		limit = DefaultMaxParallel
 	}
 	finished := make(chan *node)
+	// Buffered for every step, so a step never waits on the coordinator.
+	r.applied = make(chan *node, len(r.nodes))
 	running := 0
 	for {
 		if r.mayStart() {
@@ -319,10 +326,14 @@ func (r *run) execute() (*Result, error) {
 		if running == 0 {
 			break
 		}
-		n := <-finished
-		running--
-		n.running = false
-		n.done = n.res.Status.Ended()
+		select {
+		case n := <-finished:
+			running--
+			n.running = false
+			n.done = n.res.Status.Ended()
+		case n := <-r.applied:
+			n.released = true
+		}
 	}
 	return r.finish()
 }
@@ -396,10 +407,14 @@ func met(n *node) bool {
 	return false
 }
 
-// ready reports whether every need of n has ended and lets it start.
+// ready reports whether every need of n has ended and lets it start, or
+// has applied its change and is reading it back.
 func (r *run) ready(n *node) bool {
 	for _, need := range n.ps.Def.Needs {
 		dep := r.byID[need]
+		if dep.released && !dep.done {
+			continue // applied, verifying
+		}
 		if !dep.done || !met(dep) {
 			return false
 		}
@@ -505,6 +520,12 @@ func (r *run) runStep(n *node) {
 	}
 	res.Change = change
 	if v, ok := impl.(steps.Verifier); ok {
+		// The change is made: dependents need not wait for it to be read
+		// back, a round trip or two on the containment path. A Verify
+		// that then fails fails this step; what already started goes on,
+		// as a failure elsewhere lets other branches go on.
+		r.emit(Event{Type: EventStepApplied, Step: def.ID, Summary: change.Summary})
+		r.applied <- n
 		_, err := r.call(ctx, n, phaseVerify, func(ctx context.Context) (steps.Change, error) { return steps.Change{}, v.Verify(ctx, call) })
 		if err != nil {
 			r.end(n, err)

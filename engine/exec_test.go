@@ -601,14 +601,19 @@ func TestExecOnError(t *testing.T) {
 		t.Run(string(tc.onError), func(t *testing.T) {
 			reg, w := fakeRegistry(), newWorld()
 			w.sc("a").applyErrs = []error{fail}
-			aFailed := make(chan struct{})
+			// d is running when a fails, whichever of the two starts first.
+			aFailed, dStarted := make(chan struct{}), make(chan struct{})
 			w.sc("d").wait = aFailed
+			w.sc("a").wait = dStarted
 			j := newJournal(t, t.TempDir())
 			x, _ := testExecutor(w, j)
 			x.MaxParallel = 2
 			x.OnEvent = func(ev Event) {
-				if ev.Type == EventStepFailed && ev.Step == "a" {
+				switch {
+				case ev.Type == EventStepFailed && ev.Step == "a":
 					close(aFailed)
+				case ev.Type == EventStepStarted && ev.Step == "d":
+					close(dStarted)
 				}
 			}
 			res, err := x.Run(t.Context(), testPlan(t, reg,
@@ -724,8 +729,8 @@ func TestExecContainmentEndsWithTheLastContainmentStep(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Clock ticks: run start 1, step start 2, step end 3.
-	if want := 2 * time.Second; res.Containment != want {
+	// Clock ticks: run start 1, step start 2, applied 3, step end 4.
+	if want := 3 * time.Second; res.Containment != want {
 		t.Errorf("containment %s, want %s", res.Containment, want)
 	}
 	if got := res.Step("notify").Ended.Sub(res.Started); got <= res.Containment {

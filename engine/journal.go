@@ -41,6 +41,9 @@ const (
 	EventStepAttempt EventType = "step_attempt"
 	// EventStepProgress is a fact a step reported mid-Apply.
 	EventStepProgress EventType = "step_progress"
+	// EventStepApplied: Apply succeeded and Verify is next; the step's
+	// dependents may start from here.
+	EventStepApplied EventType = "step_applied"
 	// EventStepSatisfied: Check found the subject already in the wanted
 	// state; Apply was not called.
 	EventStepSatisfied EventType = "step_satisfied"

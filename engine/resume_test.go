@@ -85,11 +85,12 @@ func TestResumeAfterCancelChecksTheInterruptedStepFirst(t *testing.T) {
 		t.Errorf("chain after resume: %v", err)
 	}
 	tail := eventTypes(t, path)[before:]
-	want := []string{"run_resumed", "step_started:a", "step_progress:a", "step_succeeded:a", "step_started:b", "step_succeeded:b", "run_finished"}
+	want := []string{"run_resumed", "step_started:a", "step_progress:a", "step_applied:a", "step_succeeded:a",
+		"step_started:b", "step_applied:b", "step_succeeded:b", "run_finished"}
 	if !slices.Equal(tail, want) {
 		t.Errorf("resumed events %v, want %v", tail, want)
 	}
-	if !log.Events[before+1].Resumed || log.Events[before+4].Resumed {
+	if !log.Events[before+1].Resumed || log.Events[before+5].Resumed {
 		t.Errorf("step_started resumed flags: a %v, b %v", log.Events[before+1].Resumed, log.Events[before+4].Resumed)
 	}
 	if _, _, err := ResumePlan(log, reg, &Runbook{Digest: log.Record().Digest}, log.Record().PolicyDigest, true); err == nil ||
