@@ -33,6 +33,11 @@ const (
 	diagTLSActive          = "00000000: LdapErr: DSID-0C0911E4, comment: Error initializing SSL/TLS, data 0, v4563"
 	diagUnknownExtended    = "0000203D: LdapErr: DSID-0C090C7D, comment: Unknown extended request OID, data 0, v4563"
 	diagUnauthenticated    = "00000057: LdapErr: DSID-0C090A0E, comment: Unauthenticated binds are not allowed, data 0, v4563"
+	// AD's answers to value-level changes of userAccountControl that do
+	// not fit the value the account has.
+	diagNoUACValue     = "00002080: AtrErr: DSID-03151818, #1:\n\t0: 00002080: DSID-03151818, problem 1001 (NO_ATTRIBUTE_OR_VAL), data 0, Att 9 (userAccountControl)\n"
+	diagUACValueExists = "00002083: AtrErr: DSID-03151818, #1:\n\t0: 00002083: DSID-03151818, problem 1006 (ATT_OR_VALUE_EXISTS), data 0, Att 9 (userAccountControl)\n"
+	diagUACSingleValue = "00002081: AtrErr: DSID-03151818, #1:\n\t0: 00002081: DSID-03151818, problem 1005 (CONSTRAINT_ATT_TYPE), data 0, Att 9 (userAccountControl)\n"
 )
 
 // diagInvalidCredentials is AD's bind failure; data says why: 52e bad
@@ -400,7 +405,11 @@ func decodeChanges(in []gldap.Change) ([]gldap.Change, error) {
 // modifyPlan is a modify's effect, staged so a failing change leaves the
 // entry untouched (LDAP modifies are atomic).
 type modifyPlan struct {
-	uac      *int
+	uac *int
+	// uacGone is set while the changes so far deleted userAccountControl's
+	// value and added none: the state between the halves of a conditional
+	// write (Delete the old value, Add the new one).
+	uacGone  bool
 	password *string
 	members  []string // the group's new member list
 	touched  bool
@@ -467,15 +476,9 @@ func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, str
 			if !service {
 				return gldap.ResultInsufficientAccessRights, diagInsufficientAccess
 			}
-			if c.Operation != gldap.ReplaceAttribute || len(c.Modification.Vals) != 1 {
-				return gldap.ResultUnwillingToPerform, diagWillNotPerform
+			if code, diag := planUAC(&plan, acct, c); code != gldap.ResultSuccess {
+				return code, diag
 			}
-			n, err := strconv.ParseInt(strings.TrimSpace(c.Modification.Vals[0]), 10, 32)
-			if err != nil {
-				return gldap.ResultInvalidAttributeSyntax, diagAttrConversion
-			}
-			uac := int(n)
-			plan.uac, plan.touched = &uac, true
 		case "member":
 			if group == nil {
 				return gldap.ResultObjectClassViolation, diagObjectClass
@@ -494,6 +497,11 @@ func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, str
 			}
 			return gldap.ResultUnwillingToPerform, diagWillNotPerform
 		}
+	}
+	if plan.uacGone {
+		// A Delete of the value with no Add after it: AD keeps a user's
+		// userAccountControl, whatever the request says.
+		return gldap.ResultUnwillingToPerform, diagWillNotPerform
 	}
 	if !plan.touched {
 		return gldap.ResultSuccess, ""
@@ -586,6 +594,52 @@ func (s *ldapServer) planPassword(plan *modifyPlan, acct *ADAccount, service boo
 	}
 	// An Add without the Delete of the old value is neither a reset nor a change.
 	return 0, gldap.ResultUnwillingToPerform, diagWillNotPerform
+}
+
+// planUAC stages a change of userAccountControl the way AD takes one, in
+// the order of the request's changes: a Replace with one value; or a
+// Delete of the value the account has (noSuchAttribute when it has
+// another: the conditional write clients build on) and then an Add of one
+// value once none is left. An Add while a value is there breaks the
+// attribute's single value (20 for the same value, 19 for another); a
+// Delete without a value would remove the attribute and is refused, as is
+// anything else.
+func planUAC(plan *modifyPlan, acct *ADAccount, c gldap.Change) (int, string) {
+	if plan.uac == nil {
+		cur := acct.UserAccountControl
+		plan.uac = &cur
+	}
+	vals := make([]int, 0, len(c.Modification.Vals))
+	for _, v := range c.Modification.Vals {
+		n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 32)
+		if err != nil {
+			return gldap.ResultInvalidAttributeSyntax, diagAttrConversion
+		}
+		vals = append(vals, int(n))
+	}
+	switch {
+	case c.Operation == gldap.ReplaceAttribute && len(vals) == 1:
+		*plan.uac, plan.uacGone = vals[0], false
+	case c.Operation == gldap.DeleteAttribute && len(vals) > 0:
+		for _, n := range vals {
+			if plan.uacGone || n != *plan.uac {
+				return gldap.ResultNoSuchAttribute, diagNoUACValue
+			}
+			plan.uacGone = true
+		}
+	case c.Operation == gldap.AddAttribute && len(vals) > 0:
+		switch {
+		case !plan.uacGone && len(vals) == 1 && vals[0] == *plan.uac:
+			return gldap.ResultAttributeOrValueExists, diagUACValueExists
+		case !plan.uacGone || len(vals) > 1:
+			return gldap.ResultConstraintViolation, diagUACSingleValue
+		}
+		*plan.uac, plan.uacGone = vals[0], false
+	default:
+		return gldap.ResultUnwillingToPerform, diagWillNotPerform
+	}
+	plan.touched = true
+	return gldap.ResultSuccess, ""
 }
 
 // planMembers stages a change to a group's member list.

@@ -319,7 +319,7 @@ func TestE2EApostropheEndToEnd(t *testing.T) {
 	}
 	w := writes(entries)
 	wantWrites := []string{
-		"ldap modify " + obrienDN + " replace userAccountControl",
+		"ldap modify " + obrienDN + " delete userAccountControl, add userAccountControl",
 		"ldap modify " + obrienDN + " replace unicodePwd",
 		"ldap modify " + obrienDN + " replace unicodePwd",
 		"graph PATCH /v1.0/users/" + obrienID + " accountEnabled=false",

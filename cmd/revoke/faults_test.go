@@ -222,7 +222,7 @@ func successful(entries []sandbox.Entry) []sandbox.Entry {
 
 // afterUACModify matches the LDAP modify that disables Adele's account.
 func afterUACModify(en sandbox.Entry) bool {
-	return en.Protocol == "ldap" && en.Method == "modify" && en.Path == adeleDN && en.Detail == "replace userAccountControl"
+	return en.Protocol == "ldap" && en.Method == "modify" && en.Path == adeleDN && en.Detail == "delete userAccountControl, add userAccountControl"
 }
 
 func TestFaultLDAPMidRun(t *testing.T) {

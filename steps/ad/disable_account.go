@@ -3,6 +3,7 @@ package ad
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -32,8 +33,8 @@ const rightWriteUAC = "Write userAccountControl on the user object"
 // calls Check, Apply (again on a retry) and Verify on the same value.
 type disableAccountStep struct {
 	// applied is set once Apply has run on this value: from then on the
-	// subject's facts predate a change this step may have made, and Check
-	// decides on a fresh read.
+	// subject's facts predate a change this step may have made, and every
+	// decision is taken on a fresh read.
 	applied bool
 }
 
@@ -45,11 +46,11 @@ var (
 // Check says what disabling would make of userAccountControl. A step that
 // starts afresh takes the value the backend resolved moments before the
 // run instead of searching again, but only to say that there is work to
-// do: Apply reads the value again before it writes. "Already disabled" is
-// only ever decided on a fresh read, because the facts may be old (a
-// resumed run journaled them when it first started, and a step it never
-// started runs unresumed on them) and a stale "disabled" would leave an
-// enabled account alone.
+// do: Apply's conditional modify finds out if the value has moved since.
+// "Already disabled" is only ever decided on a fresh read, because the
+// facts may be old (a resumed run journaled them when it first started,
+// and a step it never started runs unresumed on them) and a stale
+// "disabled" would leave an enabled account alone.
 func (s *disableAccountStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, dn, err := target(call)
 	if err != nil {
@@ -77,14 +78,42 @@ func disableChange(a *account) steps.Change {
 	}
 }
 
-// Apply sets ACCOUNTDISABLE, keeping every other bit. It reads the value
-// again first, so a repeated Apply after a crash changes nothing, and a
-// bit changed since the subject was resolved is kept.
+// Apply sets ACCOUNTDISABLE, keeping every other bit.
+//
+// The first Apply of a step that starts afresh makes one conditional
+// modify from the resolved value: delete userAccountControl=<old>, add
+// userAccountControl=<old|2>. A modify is atomic, so the directory either
+// had exactly <old> and now has it disabled with every other bit kept, or
+// refused and changed nothing (noSuchAttribute when the value moved; a
+// server that does not take value-level changes of the attribute refuses
+// too). Old facts are therefore safe to write from: at worst they cost the
+// refusal. Resent after a lost connection it is refused the same way once
+// the first one landed (Samba, which matches the deleted value ignoring
+// ACCOUNTDISABLE, takes it again, to the same effect).
+//
+// Otherwise, and whenever the server refused the conditional modify for
+// whatever reason, Apply reads the value again and replaces it, as a
+// retried or resumed Apply must, and reports any failure the way that
+// read and replace do.
 func (s *disableAccountStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	s.applied = true
 	c, dn, err := target(call)
 	if err != nil {
 		return steps.Change{}, err
+	}
+	uac, fresh := s.resolvedUAC(call)
+	s.applied = true
+	if fresh {
+		err := disableIf(ctx, c, dn, uac)
+		if err == nil {
+			return disableChange(&account{UAC: uac}), nil
+		}
+		if !answered(err) {
+			return steps.Change{}, classify("disable "+dn, rightWriteUAC, err)
+		}
+		if c.logger != nil {
+			c.logger.Info("ad: conditional disable refused; reading userAccountControl and replacing it",
+				"dn", dn, "userAccountControl", uac, "result", describe(err))
+		}
 	}
 	a, err := c.read(ctx, dn)
 	if err != nil {
@@ -103,9 +132,26 @@ func (s *disableAccountStep) Apply(ctx context.Context, call *steps.Call) (steps
 	return ch, nil
 }
 
+// disableIf sets ACCOUNTDISABLE on dn provided userAccountControl is still
+// uac: one modify deleting that value and adding the disabled one.
+func disableIf(ctx context.Context, c *Conn, dn string, uac int) error {
+	req := ldap.NewModifyRequest(dn, nil)
+	req.Delete(attrUAC, []string{strconv.Itoa(uac)})
+	req.Add(attrUAC, []string{strconv.Itoa(uac | uacAccountDisable)})
+	return c.modify(ctx, req, true)
+}
+
+// answered reports whether err is the server's refusal of an operation (an
+// LDAP result code) rather than a lost connection, a timeout or a
+// cancellation, after which nobody knows whether the modify was applied.
+func answered(err error) bool {
+	var le *ldap.Error
+	return errors.As(err, &le) && le.ResultCode < ldap.ErrorNetwork
+}
+
 // resolvedUAC returns the userAccountControl the backend resolved, when
-// Check may take it: the step is neither resumed (an earlier process may
-// have changed the account) nor applied already on this value, and the
+// this value may decide from it: the step is neither resumed (an earlier
+// process may have changed the account) nor applied already, and the
 // resolved account was not disabled.
 func (s *disableAccountStep) resolvedUAC(call *steps.Call) (int, bool) {
 	if call.Resumed || s.applied || call.Subject == nil {

@@ -2,7 +2,8 @@ package ad
 
 // Round trips of the containment chain's ad steps, pinned exactly from the
 // sandbox's request log: a step that starts afresh takes what it may from
-// the resolved facts, and a resumed or retried one reads, as it must.
+// the resolved facts (ad.disable_account writes from them, conditionally),
+// and a resumed or retried one reads, as it must.
 
 import (
 	"encoding/json"
@@ -23,6 +24,10 @@ const (
 	opSearch     = "search " + adeleDN + ": scope=base filter=(objectClass=user) entries=1 (0)"
 	opReplaceUAC = "modify " + adeleDN + ": replace userAccountControl (0)"
 	opResetPwd   = "modify " + adeleDN + ": replace unicodePwd (0)"
+	// The conditional disable (delete the resolved value, add it with
+	// ACCOUNTDISABLE), taken and refused (noSuchAttribute: the value moved).
+	opDisableIf        = "modify " + adeleDN + ": delete userAccountControl, add userAccountControl (0)"
+	opDisableIfRefused = "modify " + adeleDN + ": delete userAccountControl, add userAccountControl (16)"
 )
 
 // during runs fn and returns the LDAP requests the sandbox logged
@@ -87,31 +92,36 @@ func TestDisableAccountRoundTrips(t *testing.T) {
 		verifyOps         []string
 		uac               int
 	}{
-		{name: "fresh: Check does not search",
+		{name: "fresh: one conditional modify, no search before it",
 			check: "userAccountControl: 512 → 514 (disabled)", checkOps: nil,
-			applyOps: []string{opSearch, opReplaceUAC},
+			applyOps: []string{opDisableIf},
 			apply:    "userAccountControl: 512 → 514 (disabled)", verifyOps: []string{opSearch}, uac: 514},
 		{name: "fresh, with the facts as the journal keeps them (float64)",
 			before: func(t *testing.T, s *sandboxDC, call *steps.Call) { call.Subject = journaled(t, call.Subject) },
 			check:  "userAccountControl: 512 → 514 (disabled)", checkOps: nil,
-			applyOps: []string{opSearch, opReplaceUAC},
+			applyOps: []string{opDisableIf},
 			apply:    "userAccountControl: 512 → 514 (disabled)", verifyOps: []string{opSearch}, uac: 514},
 		{name: "resumed: every phase reads",
 			before: func(t *testing.T, s *sandboxDC, call *steps.Call) { call.Resumed = true },
 			check:  "userAccountControl: 512 → 514 (disabled)", checkOps: []string{opSearch},
 			applyOps: []string{opSearch, opReplaceUAC},
 			apply:    "userAccountControl: 512 → 514 (disabled)", verifyOps: []string{opSearch}, uac: 514},
-		{name: "changed between resolution and Apply: the other bit is kept",
+		{name: "changed between resolution and Apply: refused, read, replaced, the other bit kept",
 			// DONT_EXPIRE_PASSWORD set by someone else after Check.
 			meanwhile: func(t *testing.T, s *sandboxDC, call *steps.Call) { s.setUAC(t, 66048) },
 			check:     "userAccountControl: 512 → 514 (disabled)", checkOps: nil,
-			applyOps: []string{opSearch, opReplaceUAC},
+			applyOps: []string{opDisableIfRefused, opSearch, opReplaceUAC},
 			apply:    "userAccountControl: 66048 → 66050 (disabled)", verifyOps: []string{opSearch}, uac: 66050},
-		{name: "disabled meanwhile: Apply finds it done",
+		{name: "disabled meanwhile: refused, Apply finds it done",
 			meanwhile: func(t *testing.T, s *sandboxDC, call *steps.Call) { s.setUAC(t, 546) },
 			check:     "userAccountControl: 512 → 514 (disabled)", checkOps: nil,
-			applyOps: []string{opSearch},
+			applyOps: []string{opDisableIfRefused, opSearch},
 			apply:    "already disabled", applySatisfied: true, verifyOps: []string{opSearch}, uac: 546},
+		{name: "disabled meanwhile with the same bits: refused too (AD matches the whole value)",
+			meanwhile: func(t *testing.T, s *sandboxDC, call *steps.Call) { s.setUAC(t, 514) },
+			check:     "userAccountControl: 512 → 514 (disabled)", checkOps: nil,
+			applyOps: []string{opDisableIfRefused, opSearch},
+			apply:    "already disabled", applySatisfied: true, verifyOps: []string{opSearch}, uac: 514},
 		{name: "resolved disabled but enabled since: only a read may say disabled",
 			// A resume's journaled facts: disabled when the run started.
 			before: func(t *testing.T, s *sandboxDC, call *steps.Call) { call.Subject.Facts["ad"][attrUAC] = float64(514) },
