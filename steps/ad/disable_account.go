@@ -36,6 +36,10 @@ type disableAccountStep struct {
 	// subject's facts predate a change this step may have made, and every
 	// decision is taken on a fresh read.
 	applied bool
+	// confirmed is set when the conditional modify went through: the
+	// directory itself then answered that the account went from the value
+	// read to the disabled one, in one atomic operation.
+	confirmed bool
 }
 
 var (
@@ -105,6 +109,7 @@ func (s *disableAccountStep) Apply(ctx context.Context, call *steps.Call) (steps
 	if fresh {
 		err := disableIf(ctx, c, dn, uac)
 		if err == nil {
+			s.confirmed = true
 			return disableChange(&account{UAC: uac}), nil
 		}
 		if !answered(err) {
@@ -184,11 +189,19 @@ func intFact(v any) (int, bool) {
 	return 0, false
 }
 
-// Verify reads userAccountControl back.
-func (*disableAccountStep) Verify(ctx context.Context, call *steps.Call) error {
+// Verify reads userAccountControl back: ACCOUNTDISABLE must be set.
+//
+// After a conditional modify that went through, the directory's own answer
+// is the read-back: a search would return what the atomic operation just
+// wrote, and it would queue on the one LDAP connection in front of the
+// next step's password reset. After a read and replace it searches.
+func (s *disableAccountStep) Verify(ctx context.Context, call *steps.Call) error {
 	c, dn, err := target(call)
 	if err != nil {
 		return err
+	}
+	if s.confirmed {
+		return nil
 	}
 	a, err := c.read(ctx, dn)
 	if err != nil {
