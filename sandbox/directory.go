@@ -204,12 +204,7 @@ func (d *Directory) ADAccountByDN(dn string) (*ADAccount, *User) {
 
 // ADGroupByDN finds an AD group by DN (case-insensitive). Callers hold the lock.
 func (d *Directory) ADGroupByDN(dn string) *ADGroup {
-	for _, g := range d.ADGroups {
-		if strings.EqualFold(g.DN, dn) {
-			return g
-		}
-	}
-	return nil
+	return byID(d.ADGroups, func(g *ADGroup) string { return g.DN }, dn)
 }
 
 // MemberOf lists the DNs of the AD groups whose member holds dn. Callers hold the lock.

@@ -40,9 +40,15 @@ func deviceJSON(v *Device, props []string) map[string]any {
 
 // deviceByID finds a device by object id. Callers hold the lock.
 func (d *Directory) deviceByID(id string) *Device {
-	for _, v := range d.Devices {
-		if strings.EqualFold(v.ID, id) {
-			return v
+	return byID(d.Devices, func(v *Device) string { return v.ID }, id)
+}
+
+// byID finds the object whose key — a Graph id, an LDAP DN, both compared
+// case-insensitively — is want. Callers hold the directory's lock.
+func byID[T any](objects []*T, id func(*T) string, want string) *T {
+	for _, o := range objects {
+		if strings.EqualFold(id(o), want) {
+			return o
 		}
 	}
 	return nil
@@ -176,12 +182,7 @@ func (d *Directory) managedJSON(m *ManagedDevice) map[string]any {
 }
 
 func (d *Directory) managedByID(id string) *ManagedDevice {
-	for _, m := range d.ManagedDevices {
-		if strings.EqualFold(m.ID, id) {
-			return m
-		}
-	}
-	return nil
+	return byID(d.ManagedDevices, func(m *ManagedDevice) string { return m.ID }, id)
 }
 
 func userManagedDevices(c *call) *response {

@@ -2,7 +2,6 @@ package sandbox
 
 import (
 	"net/http"
-	"strings"
 )
 
 func groupJSON(g *Group) map[string]any {
@@ -20,12 +19,7 @@ func groupJSON(g *Group) map[string]any {
 }
 
 func (d *Directory) groupByID(id string) *Group {
-	for _, g := range d.Groups {
-		if strings.EqualFold(g.ID, id) {
-			return g
-		}
-	}
-	return nil
+	return byID(d.Groups, func(g *Group) string { return g.ID }, id)
 }
 
 func listGroups(c *call) *response {

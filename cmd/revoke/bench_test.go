@@ -76,15 +76,8 @@ func runContainment(b *testing.B, n int) containmentRun {
 	if code != exitOK {
 		b.Fatalf("revoke %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), code, out.String(), errOut.String())
 	}
-	// run --output json also prints the plain event lines before the JSON
-	// (run.go creates its display whatever the output): skip to the
-	// document, which writeJSON starts with a line of its own.
-	doc := out.Bytes()
-	if i := bytes.Index(doc, []byte("\n{\n")); i >= 0 && !bytes.HasPrefix(doc, []byte("{")) {
-		doc = doc[i+1:]
-	}
 	var res engine.Result
-	if err := json.Unmarshal(doc, &res); err != nil {
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		b.Fatalf("decode the run's JSON: %v\n%s", err, out.String())
 	}
 	if res.Outcome != engine.OutcomeSucceeded || res.Containment <= 0 {
