@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/steps/entra"
 )
 
 func TestStepsList(t *testing.T) {
@@ -70,3 +71,7 @@ func TestStepReferenceIsCurrent(t *testing.T) {
 		t.Errorf("docs/steps.md is stale: run `go run ./cmd/revoke steps --markdown > docs/steps.md`")
 	}
 }
+
+// The permission preflight relies on the entra connection telling its
+// token's grants.
+var _ engine.GrantReporter = (*entra.Conn)(nil)
