@@ -13,6 +13,9 @@ import (
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
+// riskConfirmedCompromised is the riskState the step sets.
+const riskConfirmedCompromised = "confirmedCompromised"
+
 var confirmCompromised = implement(entraspec.ConfirmCompromised, func() steps.Step { return confirmCompromisedStep{} })
 
 // confirmCompromisedStep implements entra.confirm_compromised.
@@ -35,10 +38,10 @@ func (confirmCompromisedStep) Check(ctx context.Context, call *steps.Call) (step
 	if err != nil {
 		return steps.Change{}, err
 	}
-	if state == entraspec.RiskConfirmedCompromised {
-		return steps.Change{Satisfied: true, Summary: "already " + entraspec.RiskConfirmedCompromised}, nil
+	if state == riskConfirmedCompromised {
+		return steps.Change{Satisfied: true, Summary: "already " + riskConfirmedCompromised}, nil
 	}
-	return steps.Change{Summary: "riskState: " + state + " → " + entraspec.RiskConfirmedCompromised}, nil
+	return steps.Change{Summary: "riskState: " + state + " → " + riskConfirmedCompromised}, nil
 }
 
 func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
@@ -58,7 +61,7 @@ func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (step
 	if err := c.graph.IdentityProtection().RiskyUsers().ConfirmCompromised().Post(ctx, body, nil); err != nil {
 		return steps.Change{}, classify(ctx, "confirm "+id+" compromised", err, confirmCompromisedErrors)
 	}
-	return steps.Change{Summary: "confirmed compromised (riskState " + entraspec.RiskConfirmedCompromised + ")"}, nil
+	return steps.Change{Summary: "confirmed compromised (riskState " + riskConfirmedCompromised + ")"}, nil
 }
 
 func (confirmCompromisedStep) Verify(ctx context.Context, call *steps.Call) error {
@@ -66,7 +69,7 @@ func (confirmCompromisedStep) Verify(ctx context.Context, call *steps.Call) erro
 	if err != nil {
 		return err
 	}
-	if state != entraspec.RiskConfirmedCompromised {
+	if state != riskConfirmedCompromised {
 		return errors.New("entra: riskState is " + state + " after confirmCompromised")
 	}
 	return nil

@@ -10,6 +10,10 @@ import (
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
+// progressReset is the Details key of the progress record each reset
+// leaves; a resumed Apply counts them.
+const progressReset = "reset"
+
 var resetPassword = implement(entraspec.ResetPassword, func() steps.Step { return resetPasswordStep{} })
 
 // resetPasswordStep implements entra.reset_password. It has no Verify:
@@ -62,7 +66,7 @@ func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Cha
 		if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
 			return steps.Change{}, classify(ctx, fmt.Sprintf("reset password of %s (%d of %d)", id, n, times), err, resetPasswordErrors)
 		}
-		call.Report(fmt.Sprintf("password reset %d of %d", n, times), map[string]any{entraspec.ProgressReset: n, "of": times})
+		call.Report(fmt.Sprintf("password reset %d of %d", n, times), map[string]any{progressReset: n, "of": times})
 	}
 	return steps.Change{
 		Summary: fmt.Sprintf("%s, change forced at next sign-in", count(times, "password reset")),
@@ -97,7 +101,7 @@ func cloudOnlyUser(ctx context.Context, call *steps.Call) (string, error) {
 func priorResets(call *steps.Call) int {
 	n := 0
 	for _, p := range call.Prior {
-		if _, ok := p.Details[entraspec.ProgressReset]; ok {
+		if _, ok := p.Details[progressReset]; ok {
 			n++
 		}
 	}

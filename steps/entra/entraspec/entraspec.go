@@ -78,12 +78,6 @@ const (
 	ParamLength = "length"
 )
 
-// ProgressReset is the Details key of the progress record each reset
-// leaves; a resumed Apply counts them.
-const ProgressReset = "reset"
-
-const RiskConfirmedCompromised = "confirmedCompromised"
-
 // Backend is the entra backend's spec, without Open.
 var Backend = steps.BackendSpec{
 	Name:    "entra",
