@@ -51,7 +51,7 @@ func TestShippedRunbooksPassPolicyLint(t *testing.T) {
 }
 
 // Both disables start at once: the graph is as parallel as correctness
-// allows, and revoke-sessions waits for the disable and both resets.
+// allows, and revoke-sessions waits for both disables and nothing else.
 func TestShippedRunbooksAreParallel(t *testing.T) {
 	for name, rb := range shippedRunbooks(t) {
 		for _, id := range []string{"disable-ad-account", "disable-entra-user"} {
@@ -59,7 +59,7 @@ func TestShippedRunbooksAreParallel(t *testing.T) {
 				t.Errorf("%s: step %s must exist and need nothing", name, id)
 			}
 		}
-		want := []string{"disable-entra-user", "reset-ad-password", "reset-entra-password"}
+		want := []string{"disable-ad-account", "disable-entra-user"}
 		if s := rb.Step("revoke-sessions"); s == nil || !reflect.DeepEqual(s.Needs, want) {
 			t.Errorf("%s: revoke-sessions must need %v", name, want)
 		}

@@ -130,9 +130,7 @@ Wave 1
 Wave 2
   run   reset-ad-password        ad.reset_password  length=32 times=2  (needs disable-ad-account)
   run   disable-devices          entra.disable_devices  managed_action=none  (needs disable-entra-user)
-
-Wave 3
-  run   revoke-sessions          entra.revoke_sessions  (needs disable-entra-user, reset-ad-password, reset-entra-password)
+  run   revoke-sessions          entra.revoke_sessions  (needs disable-ad-account, disable-entra-user)
 
 Skipped
   skip  reset-entra-password     entra.reset_password: synced from on-premises AD: the password is mastered there, so the on-premises reset is the one that counts
