@@ -1,6 +1,7 @@
 package entra
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strings"
@@ -13,15 +14,28 @@ import (
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
-var disableDevices = implement(entraspec.DisableDevices, func() steps.Step { return disableDevicesStep{} })
+var disableDevices = implement(entraspec.DisableDevices, func() steps.Step { return &disableDevicesStep{} })
 
-// disableDevicesStep implements entra.disable_devices.
-type disableDevicesStep struct{}
+// disableDevicesStep implements entra.disable_devices. The engine makes one
+// per step run, so what Check listed can carry over to the Apply that
+// follows it.
+type disableDevicesStep struct {
+	// checked is Check's plan, taken by the first Apply: the lists were read
+	// a moment earlier, and reading them again would put one more round
+	// trip on the way to containment. A device registered in between is
+	// found by Verify, which lists again. A retried Apply plans afresh.
+	checked *devicePlan
+}
 
 var (
-	_ steps.Step     = disableDevicesStep{}
-	_ steps.Verifier = disableDevicesStep{}
+	_ steps.Step     = (*disableDevicesStep)(nil)
+	_ steps.Verifier = (*disableDevicesStep)(nil)
 )
+
+// maxDeviceActions bounds the device writes in flight at once: a person's
+// handful of devices go in one round trip, a shared account's hundreds do
+// not flood the tenant's throttling budget.
+const maxDeviceActions = 8
 
 var disableDevicesErrors = errorContext{permission: disableDevices.Permissions.GraphApplication[0]}
 
@@ -65,7 +79,8 @@ func (p devicePlan) details() map[string]any {
 	return d
 }
 
-func (disableDevicesStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+func (s *disableDevicesStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	s.checked = nil
 	p, err := planDevices(ctx, call)
 	if err != nil {
 		return steps.Change{}, err
@@ -77,53 +92,70 @@ func (disableDevicesStep) Check(ctx context.Context, call *steps.Call) (steps.Ch
 		}
 		return steps.Change{Satisfied: true, Summary: s, Details: p.details()}, nil
 	}
+	s.checked = &p
 	return steps.Change{Summary: p.summary(false), Details: p.details()}, nil
 }
 
-// Apply acts on every device even when one fails (cutting off more is
-// safer than stopping) and returns the first failure; a retry re-plans and
-// acts only on what is left.
-func (disableDevicesStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+// Apply acts on every device, several at once, even when one fails
+// (cutting off more is safer than stopping), and returns the first
+// failure; a retry re-plans and acts only on what is left.
+func (s *disableDevicesStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, err := connOf(call)
 	if err != nil {
 		return steps.Change{}, err
 	}
-	p, err := planDevices(ctx, call)
-	if err != nil {
+	var p devicePlan
+	if s.checked != nil {
+		p, s.checked = *s.checked, nil
+	} else if p, err = planDevices(ctx, call); err != nil {
 		return steps.Change{}, err
 	}
-	var done devicePlan
-	done.action = p.action
-	var first error
-	failed := 0
+	actions := make([]func(context.Context) error, 0, len(p.devices)+len(p.managed))
 	for _, d := range p.devices {
-		body := models.NewDevice()
-		off := false
-		body.SetAccountEnabled(&off)
-		if _, err := c.graph.Devices().ByDeviceId(d.id).Patch(ctx, body, nil); err != nil {
-			failed++
-			if first == nil {
-				first = classify(ctx, "disable device "+d.name+" ("+d.id+")", err, disableDevicesErrors)
-			}
-			continue
-		}
-		done.devices = append(done.devices, d)
-		call.Report("disabled device "+d.name, map[string]any{"device": d.id})
+		actions = append(actions, func(ctx context.Context) error {
+			body := models.NewDevice()
+			off := false
+			body.SetAccountEnabled(&off)
+			_, err := c.graph.Devices().ByDeviceId(d.id).Patch(ctx, body, nil)
+			return classify(ctx, "disable device "+d.name+" ("+d.id+")", err, disableDevicesErrors)
+		})
 	}
 	for _, m := range p.managed {
-		if err := c.managedAction(ctx, p.action, m); err != nil {
+		actions = append(actions, func(ctx context.Context) error { return c.managedAction(ctx, p.action, m) })
+	}
+	ok := make([]bool, len(actions))
+	var first error
+	failed := 0
+	// Progress is reported from this goroutine, as each action ends.
+	runBounded(ctx, actions, maxDeviceActions, func(i int, err error) {
+		if err != nil {
 			failed++
-			if first == nil {
-				first = err
-			}
-			continue
+			first = cmp.Or(first, err)
+			return
 		}
-		done.managed = append(done.managed, m)
+		ok[i] = true
+		if i < len(p.devices) {
+			d := p.devices[i]
+			call.Report("disabled device "+d.name, map[string]any{"device": d.id})
+			return
+		}
+		m := p.managed[i-len(p.devices)]
 		call.Report(pastTense(p.action)+" managed device "+m.name, map[string]any{"managedDevice": m.id, "action": p.action})
+	})
+	done := devicePlan{action: p.action}
+	for i, d := range p.devices {
+		if ok[i] {
+			done.devices = append(done.devices, d)
+		}
+	}
+	for i, m := range p.managed {
+		if ok[len(p.devices)+i] {
+			done.managed = append(done.managed, m)
+		}
 	}
 	change := steps.Change{Summary: done.summary(true), Details: done.details()}
 	if first != nil {
-		return change, fmt.Errorf("%w (%d of %d device actions failed)", first, failed, len(p.devices)+len(p.managed))
+		return change, fmt.Errorf("%w (%d of %d device actions failed)", first, failed, len(actions))
 	}
 	if done.empty() {
 		change.Summary = "no enabled devices"
@@ -131,7 +163,29 @@ func (disableDevicesStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 	return change, nil
 }
 
-func (disableDevicesStep) Verify(ctx context.Context, call *steps.Call) error {
+// runBounded runs the actions, at most limit at once, and calls ended from
+// the calling goroutine as each one returns, in the order they end.
+func runBounded(ctx context.Context, actions []func(context.Context) error, limit int, ended func(i int, err error)) {
+	type result struct {
+		i   int
+		err error
+	}
+	results := make(chan result, len(actions))
+	slots := make(chan struct{}, limit)
+	for i, act := range actions {
+		go func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			results <- result{i, act(ctx)}
+		}()
+	}
+	for range actions {
+		r := <-results
+		ended(r.i, r.err)
+	}
+}
+
+func (*disableDevicesStep) Verify(ctx context.Context, call *steps.Call) error {
 	p, err := planDevices(ctx, call)
 	if err != nil {
 		return err
@@ -156,22 +210,29 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 	if p.action == "" {
 		p.action = entraspec.ManagedNone
 	}
+	// The managed devices are listed alongside the directory ones: one
+	// round trip, not two, on the way to containment.
+	var (
+		managed    []models.ManagedDeviceable
+		managedErr error
+		wg         sync.WaitGroup
+	)
+	if p.action != entraspec.ManagedNone {
+		wg.Go(func() { managed, managedErr = c.managedDevices(ctx, id) })
+	}
 	devices, err := c.userDevices(ctx, id)
+	wg.Wait()
 	if err != nil {
 		return devicePlan{}, err
+	}
+	if managedErr != nil {
+		return devicePlan{}, managedErr
 	}
 	for _, d := range devices {
 		if e := d.GetAccountEnabled(); e == nil || *e {
 			// An unknown state counts as enabled: disabling twice is harmless.
 			p.devices = append(p.devices, object{id: deref(d.GetId()), name: nameOr(d.GetDisplayName(), d.GetId())})
 		}
-	}
-	if p.action == entraspec.ManagedNone {
-		return p, nil
-	}
-	managed, err := c.managedDevices(ctx, id)
-	if err != nil {
-		return devicePlan{}, err
 	}
 	for _, m := range managed {
 		if !managedDone(p.action, m.GetManagementState()) {
@@ -200,16 +261,14 @@ func (c *Conn) userDevices(ctx context.Context, id string) ([]models.Deviceable,
 		owned  []models.DirectoryObjectable
 		ownErr error
 	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
+	wg.Go(func() {
 		owned, ownErr = list("list owned devices", func(next string) (models.DirectoryObjectCollectionResponseable, error) {
 			if next != "" {
 				return own.WithUrl(next).Get(ctx, nil)
 			}
 			return own.Get(ctx, nil)
 		})
-	}()
+	})
 	registered, regErr := list("list registered devices", func(next string) (models.DirectoryObjectCollectionResponseable, error) {
 		if next != "" {
 			return reg.WithUrl(next).Get(ctx, nil)

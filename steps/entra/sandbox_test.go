@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/revoke-dev/revoke/sandbox"
 	"github.com/revoke-dev/revoke/steps"
@@ -111,6 +114,24 @@ func wantLog(t *testing.T, tn *sandbox.Tenant, want ...string) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Graph requests:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
 	}
+}
+
+// wantLogAnyOrder is wantLog for requests sent at once, which reach the
+// log in any order.
+func wantLogAnyOrder(t *testing.T, tn *sandbox.Tenant, want ...string) {
+	t.Helper()
+	got := graphLog(tn)
+	slices.Sort(got)
+	want = slices.Sorted(slices.Values(want))
+	if !slices.Equal(got, want) {
+		t.Errorf("Graph requests, in any order:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+}
+
+// sortedProgress is progress in message order, for steps that act on
+// several objects at once.
+func sortedProgress(p []steps.Progress) []steps.Progress {
+	return slices.SortedFunc(slices.Values(p), func(a, b steps.Progress) int { return strings.Compare(a.Message, b.Message) })
 }
 
 // newCall is a call of an entra step for the user with the given id.
@@ -277,33 +298,102 @@ func TestSandboxDisableDevices(t *testing.T) {
 	step := disableDevices.New()
 	call, progress := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone})
 
+	tn.Log().Reset()
 	ch, err := step.Check(ctx, call)
 	if err != nil || ch.Satisfied || ch.Summary != "2 devices: ALEX-LAPTOP, Alex's iPhone" ||
 		!reflect.DeepEqual(ch.Details, map[string]any{"devices": []string{alexLaptop, alexPhone}}) {
 		t.Fatalf("Check: %+v, %v", ch, err)
 	}
+	wantLogAnyOrder(t, tn, "GET /v1.0/users/"+alexID+"/registeredDevices 200", "GET /v1.0/users/"+alexID+"/ownedDevices 200")
+	// Apply acts on what Check just listed, both devices at once.
 	tn.Log().Reset()
 	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "disabled 2 devices: ALEX-LAPTOP, Alex's iPhone" {
 		t.Fatalf("Apply: %+v, %v", ch, err)
 	}
-	wantLog(t, tn,
-		"GET /v1.0/users/"+alexID+"/registeredDevices 200",
-		"GET /v1.0/users/"+alexID+"/ownedDevices 200",
-		"PATCH /v1.0/devices/"+alexLaptop+" 204",
-		"PATCH /v1.0/devices/"+alexPhone+" 204")
+	wantLogAnyOrder(t, tn, "PATCH /v1.0/devices/"+alexLaptop+" 204", "PATCH /v1.0/devices/"+alexPhone+" 204")
 	wantProgress := []steps.Progress{
 		{Message: "disabled device ALEX-LAPTOP", Details: map[string]any{"device": alexLaptop}},
 		{Message: "disabled device Alex's iPhone", Details: map[string]any{"device": alexPhone}},
 	}
-	if !reflect.DeepEqual(*progress, wantProgress) {
-		t.Errorf("progress %+v", *progress)
+	if got := sortedProgress(*progress); !reflect.DeepEqual(got, wantProgress) {
+		t.Errorf("progress %+v", got)
 	}
 	if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
+	// Check's plan is used once: a second Apply (a retry) lists again and
+	// finds nothing left.
+	tn.Log().Reset()
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "no enabled devices" {
+		t.Fatalf("second Apply: %+v, %v", ch, err)
+	}
+	wantLog(t, tn, "GET /v1.0/users/"+alexID+"/registeredDevices 200", "GET /v1.0/users/"+alexID+"/ownedDevices 200")
 	if ch, err = step.Check(ctx, call); err != nil || !ch.Satisfied || ch.Summary != "no enabled devices" {
 		t.Fatalf("Check after Apply: %+v, %v", ch, err)
 	}
+}
+
+// A device enabled again between Check and Apply is not in Check's plan;
+// Verify lists afresh and says what is left.
+func TestSandboxDisableDevicesVerifyFindsALateDevice(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	step := disableDevices.New()
+	call, _ := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone})
+	off := false
+	body := models.NewDevice()
+	body.SetAccountEnabled(&off)
+	if _, err := c.graph.Devices().ByDeviceId(alexPhone).Patch(ctx, body, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := step.Check(ctx, call); err != nil || ch.Summary != "1 device: ALEX-LAPTOP" {
+		t.Fatalf("Check: %+v, %v", ch, err)
+	}
+	on := true
+	body.SetAccountEnabled(&on)
+	if _, err := c.graph.Devices().ByDeviceId(alexPhone).Patch(ctx, body, nil); err != nil {
+		t.Fatal(err)
+	}
+	if ch, err := step.Apply(ctx, call); err != nil || ch.Summary != "disabled 1 device: ALEX-LAPTOP" {
+		t.Fatalf("Apply: %+v, %v", ch, err)
+	}
+	if err := step.(steps.Verifier).Verify(ctx, call); err == nil || err.Error() != "entra: still to do after Apply: 1 device: Alex's iPhone" {
+		t.Errorf("Verify: %v", err)
+	}
+}
+
+// One device failing does not stop the others; the error names it and
+// says how many failed, and a retry acts only on what is left.
+func TestSandboxDisableDevicesGoesOnPastAFailure(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	step := disableDevices.New()
+	call, progress := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone})
+	if err := tn.SetFaults(sandbox.FaultRule{Path: "/v1.0/devices/" + alexPhone, Method: "PATCH", Status: 503}); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := step.Apply(ctx, call)
+	if steps.ClassOf(err) != steps.Retryable || ch.Summary != "disabled 1 device: ALEX-LAPTOP" ||
+		!strings.HasPrefix(err.Error(), "entra: disable device Alex's iPhone ("+alexPhone+"): Graph 503 ") ||
+		!strings.HasSuffix(err.Error(), " (1 of 2 device actions failed)") {
+		t.Fatalf("Apply: %+v, %v (%v)", ch, err, steps.ClassOf(err))
+	}
+	if want := []steps.Progress{{Message: "disabled device ALEX-LAPTOP", Details: map[string]any{"device": alexLaptop}}}; !reflect.DeepEqual(*progress, want) {
+		t.Errorf("progress %+v", *progress)
+	}
+	if err := tn.SetFaults(); err != nil {
+		t.Fatal(err)
+	}
+	tn.Log().Reset()
+	if ch, err = step.Apply(ctx, call); err != nil || ch.Summary != "disabled 1 device: Alex's iPhone" {
+		t.Fatalf("retried Apply: %+v, %v", ch, err)
+	}
+	wantLog(t, tn,
+		"GET /v1.0/users/"+alexID+"/registeredDevices 200",
+		"GET /v1.0/users/"+alexID+"/ownedDevices 200",
+		"PATCH /v1.0/devices/"+alexPhone+" 204")
 }
 
 func TestSandboxDisableDevicesRetiresManagedDevices(t *testing.T) {
@@ -315,11 +405,16 @@ func TestSandboxDisableDevicesRetiresManagedDevices(t *testing.T) {
 			step := disableDevices.New()
 			call, _ := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: action})
 
+			tn.Log().Reset()
 			ch, err := step.Check(ctx, call)
 			want := "2 devices: ALEX-LAPTOP, Alex's iPhone; " + action + " 2 managed devices: ALEX-LAPTOP, Alex's iPhone"
 			if err != nil || ch.Satisfied || ch.Summary != want {
 				t.Fatalf("Check: %+v, %v\nwant %s", ch, err, want)
 			}
+			wantLogAnyOrder(t, tn,
+				"GET /v1.0/users/"+alexID+"/registeredDevices 200",
+				"GET /v1.0/users/"+alexID+"/ownedDevices 200",
+				"GET /v1.0/users/"+alexID+"/managedDevices 200")
 			wantDetails := map[string]any{"devices": []string{alexLaptop, alexPhone}, "managedAction": action,
 				"managedDevices": []string{alexLaptopMDM, alexPhoneMDM}}
 			if !reflect.DeepEqual(ch.Details, wantDetails) {
@@ -329,10 +424,7 @@ func TestSandboxDisableDevicesRetiresManagedDevices(t *testing.T) {
 			if _, err = step.Apply(ctx, call); err != nil {
 				t.Fatalf("Apply: %v", err)
 			}
-			wantLog(t, tn,
-				"GET /v1.0/users/"+alexID+"/registeredDevices 200",
-				"GET /v1.0/users/"+alexID+"/ownedDevices 200",
-				"GET /v1.0/users/"+alexID+"/managedDevices 200",
+			wantLogAnyOrder(t, tn,
 				"PATCH /v1.0/devices/"+alexLaptop+" 204",
 				"PATCH /v1.0/devices/"+alexPhone+" 204",
 				"POST /v1.0/deviceManagement/managedDevices/"+alexLaptopMDM+"/"+action+" 204",
