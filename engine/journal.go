@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -241,6 +242,10 @@ func CreateJournal(stateDir, runID string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock journal %s: %w", path, err)
+	}
 	syncDir(dir)
 	return &Journal{f: f, path: path, runID: runID}, nil
 }
@@ -255,28 +260,47 @@ func syncDir(dir string) {
 	}
 }
 
+// errJournalLocked is lockFile's answer when another process holds the
+// journal.
+var errJournalLocked = errors.New("locked")
+
 // OpenJournal opens an existing run's journal to append to it, continuing
 // its sequence and hash chain, and returns what it holds. It refuses a
 // journal whose chain is broken. A torn last line (a crash mid-write) is
 // cut off before appending; the returned log's Warnings say so.
 //
-// Two processes appending to one journal at once would interleave their
-// chains: callers must not resume the same run twice concurrently.
+// The journal stays locked until Close, as a new run's is: a second
+// process resuming the same run, or resuming one still running, would
+// interleave two chains and repeat writes, so it is refused.
 func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
 	path, err := RunPath(stateDir, runID)
 	if err != nil {
 		return nil, nil, err
 	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, steps.Errorf(steps.NotFound, "no run %s in %s", runID, stateDir)
+		}
+		return nil, nil, fmt.Errorf("open journal: %w", err)
+	}
+	if err := lockFile(f); err != nil {
+		f.Close()
+		if errors.Is(err, errJournalLocked) {
+			return nil, nil, steps.Errorf(steps.Invalid, "run %s is in use by another revoke process (a run or resume still going): let it end, or stop it, then resume", runID)
+		}
+		return nil, nil, fmt.Errorf("lock journal %s: %w", path, err)
+	}
+	// Read only once the lock is held: what another process appended
+	// before it let go is part of the history.
 	log, err := ReadJournal(path)
 	if err != nil {
+		f.Close()
 		return nil, nil, err
 	}
 	if err := log.VerifyChain(); err != nil {
+		f.Close()
 		return nil, log, fmt.Errorf("journal %s: %w; refusing to append to it", path, err)
-	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		return nil, log, fmt.Errorf("open journal: %w", err)
 	}
 	if log.Torn > 0 {
 		if err := f.Truncate(int64(log.size)); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -69,6 +70,47 @@ func TestJournalFilesArePrivateAndNeverReused(t *testing.T) {
 	defer fresh.Close()
 	if fresh.RunID() == goldenRunID || !runIDRE.MatchString(fresh.RunID()) {
 		t.Errorf("fresh run id %q", fresh.RunID())
+	}
+}
+
+// A journal is held by one process at a time: resuming a run that is still
+// going, or one another resume holds, is refused until it is let go.
+func TestJournalIsLockedWhileOpen(t *testing.T) {
+	if runtime.GOOS == "windows" || runtime.GOOS == "plan9" || runtime.GOOS == "js" || runtime.GOOS == "wasip1" {
+		t.Skip("the journal lock is Unix-only")
+	}
+	state := t.TempDir()
+	j, err := CreateJournal(state, goldenRunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(Event{Type: EventRunStarted, Run: &RunRecord{Runbook: "test"}}); err != nil {
+		t.Fatal(err)
+	}
+	wantLocked := "run " + goldenRunID + " is in use by another revoke process (a run or resume still going): let it end, or stop it, then resume"
+	if _, _, err := OpenJournal(state, goldenRunID); err == nil || err.Error() != wantLocked || steps.ClassOf(err) != steps.Invalid {
+		t.Fatalf("open while the run holds it: %v", err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	resumed, log, err := OpenJournal(state, goldenRunID)
+	if err != nil || len(log.Events) != 1 {
+		t.Fatalf("open after the run let go: %v", err)
+	}
+	if _, _, err := OpenJournal(state, goldenRunID); err == nil || err.Error() != wantLocked {
+		t.Errorf("second resume: %v", err)
+	}
+	resumed.Close()
+	again, _, err := OpenJournal(state, goldenRunID)
+	if err != nil {
+		t.Fatalf("open after the resume let go: %v", err)
+	}
+	again.Close()
+	other := "01JF0000000000000000000000"
+	if _, _, err := OpenJournal(state, other); err == nil || steps.ClassOf(err) != steps.NotFound ||
+		err.Error() != "no run "+other+" in "+state {
+		t.Errorf("open a run that does not exist: %v", err)
 	}
 }
 

@@ -255,3 +255,32 @@ func TestCrashBetweenAPasswordResetAndItsJournalLine(t *testing.T) {
 		t.Errorf("%d password resets in all, want 2 (times: 2): the reset made before the crash was not counted", resets)
 	}
 }
+
+// A run another process still holds cannot be resumed: two processes
+// appending to one journal would repeat writes. The refusal changes
+// nothing, and once the holder lets go the resume goes ahead.
+func TestResumeRefusesARunInUse(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	res := runChild(t, []string{crashAfterEnv + "=3"}, "run", "compromised", "--user", "adele@contoso.test", "--yes", "--env", e.file)
+	if res.signal != syscall.SIGKILL {
+		t.Fatalf("the run was not killed (exit %d)\n%s", res.code, res.stderr)
+	}
+	id := e.onlyRun(t)
+	holder, _, err := engine.OpenJournal(e.stateDir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := e.journalBytes(t, id)
+	stdout, stderr, code := e.cli(t, "resume", id)
+	want := "revoke: run " + id + " is in use by another revoke process (a run or resume still going): let it end, or stop it, then resume\n"
+	if code != 1 || stdout != "" || stderr != want {
+		t.Errorf("resume while held: exit %d\nstdout:\n%s\nstderr:\n%s\nwant stderr %q", code, stdout, stderr, want)
+	}
+	if !bytes.Equal(e.journalBytes(t, id), before) {
+		t.Error("the refused resume changed the journal")
+	}
+	holder.Close()
+	if _, stderr, code := e.cli(t, "resume", id); code != 0 {
+		t.Fatalf("resume after the holder let go: exit %d\n%s", code, stderr)
+	}
+}

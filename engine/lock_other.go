@@ -1,0 +1,9 @@
+//go:build !unix
+
+package engine
+
+import "os"
+
+// lockFile does nothing here: only Unix systems get the journal lock (see
+// docs/design.md, Known limits).
+func lockFile(*os.File) error { return nil }
