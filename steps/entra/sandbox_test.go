@@ -291,12 +291,19 @@ func TestSandboxRevokeSessions(t *testing.T) {
 	}
 }
 
-func TestSandboxDisableDevices(t *testing.T) {
+// alexDevices is a fresh tenant and an entra.disable_devices call for alex,
+// who has two devices, with managed_action none.
+func alexDevices(t *testing.T) (*sandbox.Tenant, *Conn, steps.Step, *steps.Call, *[]steps.Progress) {
+	t.Helper()
 	tn := startTenant(t)
 	c := openSandbox(t, tn, appID, appSecret)
-	ctx := context.Background()
-	step := disableDevices.New()
 	call, progress := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone})
+	return tn, c, disableDevices.New(), call, progress
+}
+
+func TestSandboxDisableDevices(t *testing.T) {
+	tn, _, step, call, progress := alexDevices(t)
+	ctx := context.Background()
 
 	tn.Log().Reset()
 	ch, err := step.Check(ctx, call)
@@ -336,11 +343,8 @@ func TestSandboxDisableDevices(t *testing.T) {
 // A device enabled again between Check and Apply is not in Check's plan;
 // Verify lists afresh and says what is left.
 func TestSandboxDisableDevicesVerifyFindsALateDevice(t *testing.T) {
-	tn := startTenant(t)
-	c := openSandbox(t, tn, appID, appSecret)
+	_, c, step, call, _ := alexDevices(t)
 	ctx := context.Background()
-	step := disableDevices.New()
-	call, _ := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone})
 	off := false
 	body := models.NewDevice()
 	body.SetAccountEnabled(&off)
@@ -366,11 +370,8 @@ func TestSandboxDisableDevicesVerifyFindsALateDevice(t *testing.T) {
 // One device failing does not stop the others; the error names it and
 // says how many failed, and a retry acts only on what is left.
 func TestSandboxDisableDevicesGoesOnPastAFailure(t *testing.T) {
-	tn := startTenant(t)
-	c := openSandbox(t, tn, appID, appSecret)
+	tn, _, step, call, progress := alexDevices(t)
 	ctx := context.Background()
-	step := disableDevices.New()
-	call, progress := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone})
 	if err := tn.SetFaults(sandbox.FaultRule{Path: "/v1.0/devices/" + alexPhone, Method: "PATCH", Status: 503}); err != nil {
 		t.Fatal(err)
 	}
