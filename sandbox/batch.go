@@ -34,7 +34,7 @@ type batchResponse struct {
 // dispatched on its own (so each is throttled on its own and may come back
 // 429 inside a 200), in dependsOn order; a request whose dependency failed
 // gets 424. Items are logged as their own entries.
-func (s *graphServer) batch(claims *accessClaims, body []byte, ids requestIDs, remote string) *response {
+func (s *graphServer) batch(claims *accessClaims, body []byte, ids requestIDs, remote, base string) *response {
 	now := s.now()
 	bad := func(msg string) *response { return errResp(http.StatusBadRequest, "BadRequest", msg, ids, now) }
 	var in struct {
@@ -98,7 +98,7 @@ func (s *graphServer) batch(claims *accessClaims, body []byte, ids requestIDs, r
 			e := errResp(http.StatusFailedDependency, "FailedDependency", "Dependency failed: a request this one depends on did not succeed.", ids, now)
 			out[i] = batchResponse{ID: r.ID, Status: e.status, Headers: map[string]string{"Content-Type": "application/json"}, Body: e.body}
 		} else {
-			out[i] = s.batchItem(claims, r, ids, remote)
+			out[i] = s.batchItem(claims, r, ids, remote, base)
 		}
 		state[i] = 2
 		return true
@@ -120,8 +120,9 @@ func headerValue(h map[string]string, name string) string {
 	return ""
 }
 
-// batchItem dispatches one batch request as if it came on its own.
-func (s *graphServer) batchItem(claims *accessClaims, r batchRequest, outer requestIDs, remote string) batchResponse {
+// batchItem dispatches one batch request as if it came on its own; base is
+// the outer request's https://HOST/v1.0, for the item's nextLinks.
+func (s *graphServer) batchItem(claims *accessClaims, r batchRequest, outer requestIDs, remote, base string) batchResponse {
 	method := strings.ToUpper(r.Method)
 	// Items are relative to the version; tolerate an absolute or versioned url.
 	rel := r.URL
@@ -154,7 +155,7 @@ func (s *graphServer) batchItem(claims *accessClaims, r batchRequest, outer requ
 	if p := strings.ToLower(strings.SplitN(strings.TrimPrefix(rel, "/"), "?", 2)[0]); p == "$batch" {
 		resp = errResp(http.StatusBadRequest, "BadRequest", "Nested batch requests are not supported.", ids, s.now())
 	} else {
-		resp = s.dispatch(claims, method, rel, h, body, ids)
+		resp = s.dispatch(claims, method, base, rel, h, body, ids)
 	}
 	s.log.Add(Entry{Time: s.now().UTC(), Client: claims.AppID, Protocol: "graph", Method: method, Path: "/v1.0" + rel,
 		Status: resp.status, Detail: strings.TrimSpace("batch item " + r.ID + " " + resp.detail)})

@@ -77,6 +77,13 @@ type App struct {
 	// principal (User Administrator…): Graph asks for them on top of the
 	// permission for password resets and device changes.
 	DirectoryRoles []string
+	// FederatedCredentials are the app's federated identity credentials
+	// (workload identity federation); see identity.go.
+	FederatedCredentials []FederatedCredential
+	// ManagedIdentity is ManagedSystemAssigned or ManagedUserAssigned for a
+	// managed identity's service principal, which gets tokens only from
+	// the identity endpoint; "" for an app registration.
+	ManagedIdentity string
 }
 
 // User is a person: an Entra ID user, with an AD account when synced (or

@@ -28,6 +28,7 @@ type graphServer struct {
 	oauth    *oauthServer
 	throttle throttler
 	faults   faults
+	pages    pager
 	now      func() time.Time
 	// sync runs a directory sync for POST /_sandbox/sync.
 	sync func()
@@ -135,15 +136,21 @@ func (s *graphServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		rel += "?" + r.URL.RawQuery
 	}
+	// nextLinks point at the host and version the client called.
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	base := scheme + "://" + r.Host + "/" + segs[0]
 	if len(segs) == 2 && segs[1] == "$batch" {
 		if r.Method != http.MethodPost {
 			methodNotAllowed(ids, s.now()).write(w, ids)
 			return
 		}
-		s.batch(claims, body, ids, r.RemoteAddr).write(w, ids)
+		s.batch(claims, body, ids, r.RemoteAddr, base).write(w, ids)
 		return
 	}
-	resp = s.dispatch(claims, r.Method, rel, r.Header, body, ids)
+	resp = s.dispatch(claims, r.Method, base, rel, r.Header, body, ids)
 	entry.Detail = resp.detail
 	resp.write(w, ids)
 }
@@ -321,6 +328,10 @@ type call struct {
 	body   []byte
 	ids    requestIDs
 	now    time.Time
+
+	// base, path and rawQuery are the request as the client wrote it
+	// (https://HOST/v1.0, escaped path after it, raw query), for nextLinks.
+	base, path, rawQuery string
 }
 
 func (c *call) err(status int, code, msg string) *response {
@@ -371,9 +382,10 @@ func (c *call) appRoles() []string {
 	return nil
 }
 
-// dispatch serves one Graph request (rel is the path and query after
-// /v1.0): route, throttle, permission, handler.
-func (s *graphServer) dispatch(claims *accessClaims, method, rel string, header http.Header, body []byte, ids requestIDs) *response {
+// dispatch serves one Graph request (base is https://HOST/v1.0 as the
+// client called it, rel the path and query after it): route, throttle,
+// permission, handler.
+func (s *graphServer) dispatch(claims *accessClaims, method, base, rel string, header http.Header, body []byte, ids requestIDs) *response {
 	now := s.now()
 	u, err := url.Parse(rel)
 	if err != nil {
@@ -383,7 +395,8 @@ func (s *graphServer) dispatch(claims *accessClaims, method, rel string, header 
 	if err != nil {
 		return errResp(http.StatusBadRequest, "BadRequest", "The query string is not valid.", ids, now)
 	}
-	c := &call{s: s, claims: claims, method: method, segs: splitPath(u.EscapedPath()), query: q, header: header, body: body, ids: ids, now: now}
+	c := &call{s: s, claims: claims, method: method, segs: splitPath(u.EscapedPath()), query: q,
+		base: base, path: u.EscapedPath(), rawQuery: u.RawQuery, header: header, body: body, ids: ids, now: now}
 	rt, resp := findRoute(c)
 	if resp != nil {
 		return resp

@@ -79,7 +79,7 @@ func listDevices(c *call) *response {
 		}
 		out = append(out, deviceJSON(v, props))
 	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": contextURL("devices", props, explicit, false), "value": out})
+	return c.page(contextURL("devices", props, explicit, false), out)
 }
 
 func getDevice(c *call) *response {
@@ -162,7 +162,7 @@ func userDevices(c *call) *response {
 				out = append(out, deviceJSON(v, props))
 			}
 		}
-		return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "directoryObjects", "value": out})
+		return c.page(metadata+"directoryObjects", out)
 	})
 }
 
@@ -193,7 +193,7 @@ func userManagedDevices(c *call) *response {
 				out = append(out, d.managedJSON(m))
 			}
 		}
-		return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "users('" + u.ID + "')/managedDevices", "value": out})
+		return c.page(metadata+"users('"+u.ID+"')/managedDevices", out)
 	})
 }
 
@@ -215,7 +215,7 @@ func listManagedDevices(c *call) *response {
 			out = append(out, d.managedJSON(m))
 		}
 	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "deviceManagement/managedDevices", "value": out})
+	return c.page(metadata+"deviceManagement/managedDevices", out)
 }
 
 func getManagedDevice(c *call) *response {

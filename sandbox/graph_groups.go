@@ -30,7 +30,7 @@ func listGroups(c *call) *response {
 	for _, g := range d.Groups {
 		out = append(out, groupJSON(g))
 	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "groups", "value": out})
+	return c.page(metadata+"groups", out)
 }
 
 func getGroup(c *call) *response {
@@ -61,7 +61,7 @@ func listMembers(c *call) *response {
 				"displayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName})
 		}
 	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "directoryObjects", "value": out})
+	return c.page(metadata+"directoryObjects", out)
 }
 
 // removeMember is DELETE /groups/{gid}/members/{uid}/$ref. Dynamic groups

@@ -252,7 +252,7 @@ func listUsers(c *call) *response {
 			out = append(out, d.userJSON(u, props))
 		}
 	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": contextURL("users", props, explicit, false), "value": out})
+	return c.page(contextURL("users", props, explicit, false), out)
 }
 
 // onPremMastered is Graph's refusal to change what AD owns on a synced user.
@@ -461,7 +461,7 @@ func memberOf(c *call) *response {
 		case "microsoft.graph.group":
 			ctx = metadata + "groups"
 		}
-		return jsonResp(http.StatusOK, map[string]any{"@odata.context": ctx, "value": out})
+		return c.page(ctx, out)
 	})
 }
 
@@ -497,7 +497,7 @@ func listRoleAssignments(c *call) *response {
 			out = append(out, a)
 		}
 	}
-	return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + "roleManagement/directory/roleAssignments", "value": out})
+	return c.page(metadata+"roleManagement/directory/roleAssignments", out)
 }
 
 var authMethodODataTypes = map[string]string{}
@@ -536,7 +536,7 @@ func listAuthMethods(c *call) *response {
 		if only != "" {
 			set = "users('" + u.ID + "')/authentication/" + only + "Methods"
 		}
-		return jsonResp(http.StatusOK, map[string]any{"@odata.context": metadata + set, "value": out})
+		return c.page(metadata+set, out)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -28,6 +29,10 @@ type Seed struct {
 	ADGroups        []SeedADGroup
 	RoleAssignments []SeedRoleAssignment
 	Options         SeedOptions
+
+	// ManagedIdentities are the identities of the compute resource revoke
+	// runs on, served by the managed identity endpoint.
+	ManagedIdentities []SeedManagedIdentity
 }
 
 // SeedTenant names the Entra tenant.
@@ -43,14 +48,40 @@ type SeedAD struct {
 	ServiceAccounts []SeedADAccount
 }
 
-// SeedApp is an app registration. Secret and/or Certificate (PEM) are its
-// credentials; Permissions its granted application permissions (the roles
-// claim of its tokens); DirectoryRoles the roles of its service principal.
+// SeedApp is an app registration. Secret, Certificate (PEM) and
+// FederatedCredentials are its credentials, at least one; Permissions its
+// granted application permissions (the roles claim of its tokens);
+// DirectoryRoles the roles of its service principal.
 type SeedApp struct {
+	Name                 string
+	ClientID             string
+	Secret               string
+	Certificate          string
+	FederatedCredentials []SeedFederatedCredential
+	Permissions          []string
+	DirectoryRoles       []string
+}
+
+// SeedFederatedCredential is a federated identity credential: a token
+// issued by Issuer for Subject, with one of Audiences (default
+// api://AzureADTokenExchange), buys the app's token. IssuerKey (PEM: public
+// keys, certificates or private keys, RSA or ECDSA) stands in for the
+// issuer's JWKS, which Entra would fetch and the sandbox cannot.
+type SeedFederatedCredential struct {
+	Name      string
+	Issuer    string
+	Subject   string
+	Audiences []string
+	IssuerKey string
+}
+
+// SeedManagedIdentity is a managed identity: Type ManagedSystemAssigned
+// (at most one, the resource's own) or ManagedUserAssigned; Permissions and
+// DirectoryRoles as an app's.
+type SeedManagedIdentity struct {
 	Name           string
 	ClientID       string
-	Secret         string
-	Certificate    string
+	Type           string
 	Permissions    []string
 	DirectoryRoles []string
 }
@@ -121,6 +152,8 @@ type SeedOptions struct {
 	Throttle        *ThrottleConfig
 	SyncEvery       time.Duration
 	Faults          []FaultRule
+	// PageSize is Graph's page size without $top (0: 100).
+	PageSize int
 }
 
 // authMethodTypes are the method types Graph exposes under
@@ -166,7 +199,10 @@ func ParseSeed(file string, data []byte) (*Seed, error) {
 				},
 			})
 		},
-		"apps":    func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.Apps = append(s.Apps, d.app(n)) }) },
+		"apps": func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.Apps = append(s.Apps, d.app(n)) }) },
+		"managed_identities": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) { s.ManagedIdentities = append(s.ManagedIdentities, d.managedIdentity(n)) })
+		},
 		"users":   func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.Users = append(s.Users, d.user(n)) }) },
 		"devices": func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.Devices = append(s.Devices, d.device(n)) }) },
 		"managed_devices": func(n *yaml.Node) {
@@ -201,6 +237,9 @@ type seedDecoder struct {
 	problems []string
 	// refs are user or AD references checked once every object is known.
 	refs []seedRef
+	// appNodes and identityNodes are where each app and managed identity
+	// was written, for problems found once the whole file is read.
+	appNodes, identityNodes []*yaml.Node
 }
 
 type seedRef struct {
@@ -327,18 +366,85 @@ func (d *seedDecoder) roles(n *yaml.Node) []string {
 func (d *seedDecoder) app(n *yaml.Node) SeedApp {
 	var a SeedApp
 	d.fields(n, "app", map[string]func(*yaml.Node){
-		"name":            func(n *yaml.Node) { a.Name = d.str(n) },
-		"client_id":       func(n *yaml.Node) { a.ClientID = strings.ToLower(d.str(n)) },
-		"secret":          func(n *yaml.Node) { a.Secret = d.str(n) },
-		"certificate":     func(n *yaml.Node) { a.Certificate = d.str(n); d.certificate(n) },
+		"name":        func(n *yaml.Node) { a.Name = d.str(n) },
+		"client_id":   func(n *yaml.Node) { a.ClientID = strings.ToLower(d.str(n)) },
+		"secret":      func(n *yaml.Node) { a.Secret = d.str(n) },
+		"certificate": func(n *yaml.Node) { a.Certificate = d.str(n); d.certificate(n) },
+		"federated_credentials": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) {
+				a.FederatedCredentials = append(a.FederatedCredentials, d.federated(n, a.FederatedCredentials))
+			})
+		},
 		"permissions":     func(n *yaml.Node) { a.Permissions = d.strs(n) },
 		"directory_roles": func(n *yaml.Node) { a.DirectoryRoles = d.roles(n) },
 	})
 	d.need(n, a.ClientID, "client_id")
-	if a.Secret == "" && a.Certificate == "" {
+	if a.Secret == "" && a.Certificate == "" && len(a.FederatedCredentials) == 0 {
 		d.errorf(n, "app %q needs a secret or a certificate", a.ClientID)
 	}
+	d.appNodes = append(d.appNodes, n)
 	return a
+}
+
+// federated decodes a federated identity credential; earlier are the
+// app's ones before it, which it must not repeat.
+func (d *seedDecoder) federated(n *yaml.Node, earlier []SeedFederatedCredential) SeedFederatedCredential {
+	f := SeedFederatedCredential{Audiences: []string{federatedAudience}}
+	d.fields(n, "federated credential", map[string]func(*yaml.Node){
+		"name": func(n *yaml.Node) { f.Name = d.str(n) },
+		"issuer": func(n *yaml.Node) {
+			f.Issuer = d.str(n)
+			if u, err := url.Parse(f.Issuer); f.Issuer != "" && (err != nil || u.Scheme != "https" || u.Host == "") {
+				d.errorf(n, "issuer must be an https URL, got %q", f.Issuer)
+			}
+		},
+		"subject": func(n *yaml.Node) { f.Subject = d.str(n) },
+		"audiences": func(n *yaml.Node) {
+			f.Audiences = d.strs(n)
+			if len(f.Audiences) != 1 {
+				d.errorf(n, "audiences must hold exactly one audience (Entra allows one), got %d", len(f.Audiences))
+			}
+		},
+		"issuer_key": func(n *yaml.Node) {
+			f.IssuerKey = d.str(n)
+			if _, err := parseIssuerKeys([]byte(f.IssuerKey)); f.IssuerKey != "" && err != nil {
+				d.errorf(n, "issuer_key: %v", err)
+			}
+		},
+	})
+	d.need(n, f.Name, "name")
+	d.need(n, f.Issuer, "issuer")
+	d.need(n, f.Subject, "subject")
+	d.need(n, f.IssuerKey, "issuer_key")
+	for _, e := range earlier {
+		switch {
+		case f.Name != "" && e.Name == f.Name:
+			d.errorf(n, "federated credential %q given twice", f.Name)
+		case f.Issuer != "" && e.Issuer == f.Issuer && e.Subject == f.Subject:
+			d.errorf(n, "federated credential %q: %q already has one for issuer %q and subject %q", f.Name, e.Name, f.Issuer, f.Subject)
+		}
+	}
+	return f
+}
+
+func (d *seedDecoder) managedIdentity(n *yaml.Node) SeedManagedIdentity {
+	var m SeedManagedIdentity
+	d.fields(n, "managed identity", map[string]func(*yaml.Node){
+		"name":      func(n *yaml.Node) { m.Name = d.str(n) },
+		"client_id": func(n *yaml.Node) { m.ClientID = strings.ToLower(d.str(n)) },
+		"type": func(n *yaml.Node) {
+			m.Type = d.str(n)
+			if m.Type != "" && m.Type != ManagedSystemAssigned && m.Type != ManagedUserAssigned {
+				d.errorf(n, "type must be %s or %s, got %q", ManagedSystemAssigned, ManagedUserAssigned, m.Type)
+			}
+		},
+		"permissions":     func(n *yaml.Node) { m.Permissions = d.strs(n) },
+		"directory_roles": func(n *yaml.Node) { m.DirectoryRoles = d.roles(n) },
+	})
+	d.need(n, m.ClientID, "client_id")
+	d.need(n, m.Type, "type")
+	d.identityNodes = append(d.identityNodes, n)
+	return m
 }
 
 // certificate checks that n holds at least one PEM certificate.
@@ -517,6 +623,13 @@ func (d *seedDecoder) options(n *yaml.Node) SeedOptions {
 			o.Throttle = &t
 		},
 		"faults": func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { o.Faults = append(o.Faults, d.fault(n)) }) },
+		"page_size": func(n *yaml.Node) {
+			before := len(d.problems)
+			o.PageSize = d.integer(n)
+			if len(d.problems) == before && (o.PageSize < 1 || o.PageSize > maxPageSize) {
+				d.errorf(n, "page_size must be 1 to %d, got %d", maxPageSize, o.PageSize)
+			}
+		},
 	})
 	return o
 }
@@ -595,6 +708,22 @@ func (d *seedDecoder) check(s *Seed) {
 		}
 		clients[a.ClientID] = true
 	}
+	// A managed identity's service principal shares the client id space
+	// with apps: tokens and Graph know a caller by it.
+	system := false
+	for i, m := range s.ManagedIdentities {
+		n := d.identityNodes[i]
+		if m.ClientID != "" && clients[m.ClientID] {
+			d.errorf(n, "managed identity %q: client_id is already an app's or another identity's", m.ClientID)
+		}
+		clients[m.ClientID] = true
+		if m.Type == ManagedSystemAssigned {
+			if system {
+				d.errorf(n, "managed identity %q: only one identity can be system_assigned (the resource revoke runs on has one)", m.ClientID)
+			}
+			system = true
+		}
+	}
 }
 
 // stableID derives a GUID-shaped id from a key, so objects the seed gives
@@ -619,9 +748,24 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 		RoleAssignments: map[string][]string{},
 	}
 	for _, a := range s.Apps {
-		d.Apps[a.ClientID] = &App{
+		app := &App{
 			Name: a.Name, ClientID: a.ClientID, Secret: a.Secret, Certificate: []byte(a.Certificate),
 			Permissions: append([]string(nil), a.Permissions...), DirectoryRoles: append([]string(nil), a.DirectoryRoles...),
+		}
+		for _, f := range a.FederatedCredentials {
+			// A seed ParseSeed accepted has keys that parse; one built in
+			// code with a bad key gets a credential nothing verifies.
+			keys, _ := parseIssuerKeys([]byte(f.IssuerKey))
+			app.FederatedCredentials = append(app.FederatedCredentials, FederatedCredential{
+				Name: f.Name, Issuer: f.Issuer, Subject: f.Subject, Audiences: append([]string(nil), f.Audiences...), Keys: keys,
+			})
+		}
+		d.Apps[a.ClientID] = app
+	}
+	for _, m := range s.ManagedIdentities {
+		d.Apps[m.ClientID] = &App{
+			Name: m.Name, ClientID: m.ClientID, ManagedIdentity: m.Type,
+			Permissions: append([]string(nil), m.Permissions...), DirectoryRoles: append([]string(nil), m.DirectoryRoles...),
 		}
 	}
 	for _, a := range s.AD.ServiceAccounts {

@@ -26,6 +26,9 @@ type Options struct {
 	LogWriter io.Writer
 	// Faults are injected from the start (added to the seed's).
 	Faults []FaultRule
+	// PageSize is how many items a Graph collection page holds when the
+	// client sends no $top (0: the seed's, else Graph's 100; at most 999).
+	PageSize int
 }
 
 // Tenant is a running sandbox: HTTPS Graph v1.0 and the Entra OAuth
@@ -72,6 +75,14 @@ func Start(ctx context.Context, seed *Seed, opts Options) (*Tenant, error) {
 		throttle = opts.Throttle
 	}
 	g.throttle.set(throttle)
+	pageSize := seed.Options.PageSize
+	if opts.PageSize != 0 {
+		pageSize = opts.PageSize
+	}
+	if err := checkPageSize(pageSize); err != nil {
+		return nil, fmt.Errorf("sandbox: start: %w", err)
+	}
+	g.pages.setSize(pageSize)
 	if err := g.faults.set(append(append([]FaultRule(nil), seed.Options.Faults...), opts.Faults...)); err != nil {
 		return nil, fmt.Errorf("sandbox: start: %w", err)
 	}

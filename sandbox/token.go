@@ -40,6 +40,9 @@ type tokenIssuer struct {
 	kid      string
 	tenantID string
 	now      func() time.Time
+	// identityHeader is the managed identity endpoint's secret, App
+	// Service's IDENTITY_HEADER (see identity.go).
+	identityHeader string
 
 	mu    sync.Mutex
 	cache map[string]*accessClaims // validated tokens, so a hot path skips RSA
@@ -81,15 +84,18 @@ func newTokenIssuer(tenantID string, now func() time.Time) (*tokenIssuer, error)
 	sum := sha256.Sum256(der)
 	return &tokenIssuer{
 		key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12]), tenantID: tenantID, now: now,
-		cache: map[string]*accessClaims{},
+		identityHeader: rand.Text(), cache: map[string]*accessClaims{},
 	}, nil
 }
 
 func (t *tokenIssuer) issuer() string { return "https://sts.windows.net/" + t.tenantID + "/" }
 
 // issue signs an access token for app with its granted permissions as roles.
-func (t *tokenIssuer) issue(app *App) (string, error) {
-	now := t.now()
+func (t *tokenIssuer) issue(app *App) (string, error) { return t.issueAt(app, t.now()) }
+
+// issueAt is issue with the token's issue time given, for answers that
+// state its expiry themselves.
+func (t *tokenIssuer) issueAt(app *App, now time.Time) (string, error) {
 	claims := jwt.MapClaims{
 		"aud":             graphResource,
 		"iss":             t.issuer(),
@@ -169,7 +175,8 @@ func (t *tokenIssuer) validate(raw string) (*accessClaims, error) {
 
 // oauthServer serves the Entra endpoints MSAL (and so azidentity) calls for
 // the client-credentials flow: tenant discovery, instance discovery, the
-// token endpoint and the signing keys.
+// token endpoint and the signing keys; and App Service's managed identity
+// endpoint (identity.go).
 type oauthServer struct {
 	dir    *Directory
 	tokens *tokenIssuer
@@ -243,13 +250,16 @@ func (o *oauthServer) serve(w http.ResponseWriter, r *http.Request, segs []strin
 		return "", true
 	case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token":
 		return o.token(w, r, segs[0]), true
+	case "/"+strings.Join(segs, "/") == identityPath:
+		return o.identity(w, r), true
 	}
 	return "", false
 }
 
-// token is the client-credentials grant: a client secret or a client
-// assertion signed with the app's certificate buys a Graph token whose
-// roles are the app's granted permissions.
+// token is the client-credentials grant: a client secret, a client
+// assertion signed with the app's certificate, or a token from an issuer
+// one of the app's federated credentials trusts (workload identity) buys a
+// Graph token whose roles are the app's granted permissions.
 func (o *oauthServer) token(w http.ResponseWriter, r *http.Request, tenant string) string {
 	if r.Method != http.MethodPost {
 		o.oauthError(w, http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts POST requests.")
@@ -291,7 +301,9 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request, tenant strin
 		appCopy.Permissions = append([]string(nil), app.Permissions...)
 	}
 	o.dir.Unlock()
-	if app == nil {
+	// A managed identity's service principal has no application object to
+	// present credentials for: Entra does not find it.
+	if app == nil || app.ManagedIdentity != "" {
 		o.oauthError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, o.dir.TenantID))
 		return clientID
 	}
@@ -306,7 +318,15 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request, tenant strin
 			o.oauthError(w, http.StatusBadRequest, "invalid_request", 700026, "Client assertion type is not supported; use urn:ietf:params:oauth:client-assertion-type:jwt-bearer.")
 			return clientID
 		}
-		if code, msg := o.checkAssertion(&appCopy, assertion, tenant, r.Host); code != 0 {
+		check := func() (int, string) { return o.checkAssertion(&appCopy, assertion, tenant, r.Host) }
+		// Entra tells a federated token from a certificate-signed assertion
+		// by the app's credentials: an assertion the app did not issue
+		// itself (iss is not its client id) is matched against its
+		// federated credentials, when it has any.
+		if iss := unverifiedIssuer(assertion); len(appCopy.FederatedCredentials) > 0 && iss != "" && !strings.EqualFold(iss, appCopy.ClientID) {
+			check = func() (int, string) { return o.checkFederated(&appCopy, assertion, iss) }
+		}
+		if code, msg := check(); code != 0 {
 			o.oauthError(w, http.StatusUnauthorized, "invalid_client", code, msg)
 			return clientID
 		}
@@ -348,12 +368,29 @@ func validScope(scope string) bool {
 		if !ok {
 			return false
 		}
-		res = strings.TrimSuffix(res, "/")
-		if !strings.EqualFold(res, graphResource) && !strings.EqualFold(res, graphAppID) {
+		if !isGraphResource(res) {
 			return false
 		}
 	}
 	return found
+}
+
+// isGraphResource reports whether res names Microsoft Graph: its URI or
+// its app id, with or without a trailing slash.
+func isGraphResource(res string) bool {
+	res = strings.TrimSuffix(res, "/")
+	return strings.EqualFold(res, graphResource) || strings.EqualFold(res, graphAppID)
+}
+
+// unverifiedIssuer is a JWT's iss claim, read without checking anything;
+// "" when it is not a JWT.
+func unverifiedIssuer(raw string) string {
+	claims := jwt.MapClaims{}
+	if _, _, err := jwt.NewParser().ParseUnverified(raw, claims); err != nil {
+		return ""
+	}
+	iss, _ := claims.GetIssuer()
+	return iss
 }
 
 // checkAssertion verifies a client assertion as Entra does: signed (PS256

@@ -23,6 +23,7 @@ type sandboxCmd struct {
 	throttle  string
 	syncEvery time.Duration
 	logFile   string
+	pageSize  int
 	// state subcommand
 	envFile string
 	user    string
@@ -34,7 +35,7 @@ func (*sandboxCmd) Synopsis() string {
 	return "serve a local tenant (Graph v1.0 + LDAP) on loopback; 'sandbox state' shows a user in one"
 }
 func (*sandboxCmd) Usage() string {
-	return "[--seed FILE] [--write-env DIR] [--latency 50ms] [--throttle 3500/10s] [--sync-every 30s]\n       revoke sandbox state --env DIR/environment.yaml --user REF"
+	return "[--seed FILE] [--write-env DIR] [--latency 50ms] [--throttle 3500/10s] [--sync-every 30s] [--page-size N]\n       revoke sandbox state --env DIR/environment.yaml --user REF"
 }
 
 func (s *sandboxCmd) SetFlags(fs *pflag.FlagSet) {
@@ -44,6 +45,7 @@ func (s *sandboxCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&s.jitter, "jitter", 0, "add up to this much random delay")
 	fs.StringVar(&s.throttle, "throttle", "", "throttle each app to RU/period of Graph resource units, e.g. 3500/10s")
 	fs.DurationVar(&s.syncEvery, "sync-every", 0, "run a directory sync (AD → Entra) this often (0: only POST /_sandbox/sync)")
+	fs.IntVar(&s.pageSize, "page-size", 0, "items per Graph collection page without $top, 1 to 999 (0: the seed's, else Graph's 100)")
 	fs.StringVar(&s.logFile, "log", "", "append every request as a JSON line to FILE (no password ever appears)")
 	fs.StringVar(&s.envFile, "env", "", "state: the environment file a running sandbox wrote")
 	fs.StringVarP(&s.user, "user", "u", "", "state: the user to show (UPN, id, sAMAccountName)")
@@ -70,7 +72,10 @@ func (s *sandboxCmd) Run(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 	}
-	opts := sandbox.Options{Latency: s.latency, Jitter: s.jitter, SyncEvery: s.syncEvery}
+	if s.pageSize < 0 || s.pageSize > 999 {
+		return usageErrorf("--page-size: want 1 to 999 (0: the default), got %d", s.pageSize)
+	}
+	opts := sandbox.Options{Latency: s.latency, Jitter: s.jitter, SyncEvery: s.syncEvery, PageSize: s.pageSize}
 	if s.throttle != "" {
 		cfg, err := sandbox.ParseThrottle(s.throttle)
 		if err != nil {

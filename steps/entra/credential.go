@@ -3,6 +3,7 @@ package entra
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -105,7 +106,9 @@ func newCredential(s credentialSettings) (azcore.TokenCredential, error) {
 			ClientOptions: opts, ClientID: s.clientID, TenantID: s.tenantID, DisableInstanceDiscovery: disableDiscovery})
 	case entraspec.CredAzureCLI:
 		// The CLI fetches tokens itself: authority and TLS are its own.
-		cred, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: s.tenantID})
+		var cli *azidentity.AzureCLICredential
+		cli, err = azidentity.NewAzureCLICredential(&azidentity.AzureCLICredentialOptions{TenantID: s.tenantID})
+		cred = cliCredential{cli}
 	case entraspec.CredDeviceCode:
 		cred, err = azidentity.NewDeviceCodeCredential(&azidentity.DeviceCodeCredentialOptions{
 			ClientOptions: opts, ClientID: s.clientID, TenantID: s.tenantID,
@@ -128,4 +131,23 @@ func newCredential(s credentialSettings) (azcore.TokenCredential, error) {
 func stderrPrompt(_ context.Context, m azidentity.DeviceCodeMessage) error {
 	_, err := fmt.Fprintln(os.Stderr, m.Message)
 	return err
+}
+
+// cliCredential is the Azure CLI credential with its failures classified.
+// azidentity reports an az that ran and failed (not signed in, no access to
+// the tenant, an expired sign-in) as an AuthenticationFailedError without a
+// response, which classify takes for an authority that did not answer, and
+// so retryable. But az did answer, and only a person running az login can
+// change its answer: it is Invalid.
+type cliCredential struct{ cred azcore.TokenCredential }
+
+// GetToken runs az through azidentity, reclassifying its failures.
+func (c cliCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := c.cred.GetToken(ctx, opts)
+	var authErr *azidentity.AuthenticationFailedError
+	if err != nil && ctx.Err() == nil && errors.As(err, &authErr) {
+		// %v, not %w: classify must not find the AuthenticationFailedError.
+		return tok, steps.Errorf(steps.Invalid, "authentication failed: %v", err)
+	}
+	return tok, err
 }

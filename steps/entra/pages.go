@@ -2,8 +2,8 @@ package entra
 
 import (
 	"context"
-	"errors"
-	"strconv"
+
+	"github.com/revoke-dev/revoke/steps"
 )
 
 // page is a Graph collection response.
@@ -27,5 +27,5 @@ func eachPage[P page](ctx context.Context, op string, ec errorContext, get func(
 		}
 		next = *link
 	}
-	return errors.New("entra: " + op + ": more than " + strconv.Itoa(maxPages) + " pages")
+	return steps.Errorf(steps.Invalid, "entra: %s: more than %d pages: the listing does not end", op, maxPages)
 }

@@ -272,3 +272,22 @@ func TestOpenRefusesBadSections(t *testing.T) {
 		})
 	}
 }
+
+type selfLinkedPage struct{}
+
+func (selfLinkedPage) GetOdataNextLink() *string {
+	s := "https://graph.test/v1.0/users?$skiptoken=same"
+	return &s
+}
+
+// A server that links a page to itself cannot hold a step forever.
+func TestEachPageStopsAtMaxPages(t *testing.T) {
+	calls := 0
+	err := eachPage(context.Background(), "list things", errorContext{},
+		func(string) (selfLinkedPage, error) { calls++; return selfLinkedPage{}, nil },
+		func(selfLinkedPage) {})
+	if calls != maxPages || steps.ClassOf(err) != steps.Invalid ||
+		err.Error() != "entra: list things: more than 100 pages: the listing does not end" {
+		t.Errorf("%d calls, %v (%v)", calls, err, steps.ClassOf(err))
+	}
+}
