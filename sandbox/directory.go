@@ -33,7 +33,8 @@ type Directory struct {
 	ADGroups       []*ADGroup // AD groups
 	// ServiceAccounts are AD accounts that are not people (revoke's bind account).
 	ServiceAccounts []*ADAccount
-	// RoleAssignments map user id → directory role names (Global Administrator…).
+	// RoleAssignments map a principal's id (a user's, or a role-assignable
+	// group's) → directory role names (Global Administrator…).
 	RoleAssignments map[string][]string
 
 	// latency and jitter (nanoseconds) delay every request on both faces;
@@ -191,6 +192,41 @@ func (d *Directory) UserByRef(ref string) *User {
 		}
 	}
 	return nil
+}
+
+// groupByRef finds a group by id or displayName (case-insensitive).
+// Callers hold the lock.
+func (d *Directory) groupByRef(ref string) *Group {
+	for _, g := range d.Groups {
+		if ref != "" && (strings.EqualFold(g.ID, ref) || strings.EqualFold(g.DisplayName, ref)) {
+			return g
+		}
+	}
+	return nil
+}
+
+// Roles are the directory roles u holds: its own assignments when
+// transitive is false, and with those of the role-assignable groups it is
+// a member of when true (Graph's memberOf and transitiveMemberOf), each
+// once, in assignment order. Callers hold the lock.
+func (d *Directory) Roles(u *User, transitive bool) []string {
+	var out []string
+	add := func(names []string) {
+		for _, n := range names {
+			if !contains(out, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	add(d.RoleAssignments[u.ID])
+	if transitive {
+		for _, g := range d.Groups {
+			if contains(g.Members, u.ID) {
+				add(d.RoleAssignments[g.ID])
+			}
+		}
+	}
+	return out
 }
 
 // ADAccountByDN finds a person's or service account by DN (case-insensitive).

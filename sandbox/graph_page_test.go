@@ -20,12 +20,12 @@ const (
 // tokenRE is the shape of the sandbox's $skiptoken: 20 bytes, base64url.
 var tokenRE = regexp.MustCompile(`^[A-Za-z0-9_-]{27}$`)
 
-// manyUsersTenant is the default tenant with 150 more cloud users, so
+// manyUsersTenant is the default tenant with 149 more cloud users, so
 // /users (159 users) is longer than Graph's default page.
 func manyUsersTenant(t *testing.T, opts Options) *Tenant {
 	t.Helper()
 	seed := DefaultSeed()
-	for i := range 150 {
+	for i := range 149 {
 		seed.Users = append(seed.Users, SeedUser{UserPrincipalName: fmt.Sprintf("user%03d@contoso.test", i),
 			DisplayName: fmt.Sprintf("User %03d", i), AccountEnabled: true, Cloud: true, UserType: "Member"})
 	}
@@ -162,9 +162,9 @@ func TestPagingEveryCollection(t *testing.T) {
 		path string
 		n    int
 	}{
-		{"/users?$select=id,displayName", 9},
-		{"/users?$filter=userType%20eq%20'Member'", 8},
-		{"/groups", 3},
+		{"/users?$select=id,displayName", 10},
+		{"/users?$filter=userType%20eq%20'Member'", 9},
+		{"/groups", 4},
 		{"/groups/" + salesID + "/members", 3},
 		{"/devices", 3},
 		{"/devices?$filter=displayName%20eq%20'ALEX-LAPTOP'", 1},
@@ -178,7 +178,7 @@ func TestPagingEveryCollection(t *testing.T) {
 		{"/users/" + breakglassID + "/memberOf/microsoft.graph.directoryRole", 1},
 		{"/users/" + breakglassID + "/transitiveMemberOf/microsoft.graph.group", 1},
 		{"/users/" + adeleID + "/authentication/methods", 3},
-		{"/roleManagement/directory/roleAssignments?$expand=roleDefinition", 2},
+		{"/roleManagement/directory/roleAssignments?$expand=roleDefinition", 3},
 	}
 	for _, tc := range tests {
 		t.Run(tc.path, func(t *testing.T) {
@@ -224,7 +224,7 @@ func TestPagingNextLinkHost(t *testing.T) {
 		t.Fatalf("%d, nextLink %q, want %s/groups?$skiptoken=TOKEN", status, link, base)
 	}
 	status, body = getAbs(t, tn, tok, link)
-	if status != 200 || !slices.Equal(pageIDs(body), []string{"2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d03"}) || body["@odata.nextLink"] != nil {
+	if status != 200 || !slices.Equal(pageIDs(body), []string{"2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d03", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d04"}) || body["@odata.nextLink"] != nil {
 		t.Errorf("second page: %d %v", status, body)
 	}
 }
@@ -244,7 +244,7 @@ func TestPagingInBatch(t *testing.T) {
 	if rest, ok := strings.CutPrefix(link, tn.GraphURL()+"/groups?$top=2&$skiptoken="); !ok || !tokenRE.MatchString(rest) {
 		t.Fatalf("nextLink %q", link)
 	}
-	if status, page := getAbs(t, tn, tok, link); status != 200 || len(pageIDs(page)) != 1 || page["@odata.nextLink"] != nil {
+	if status, page := getAbs(t, tn, tok, link); status != 200 || len(pageIDs(page)) != 2 || page["@odata.nextLink"] != nil {
 		t.Errorf("second page: %d %v", status, page)
 	}
 }
@@ -304,8 +304,8 @@ func TestPagingErrors(t *testing.T) {
 	otherTok := tokenOf(firstLink(other, "/groups"))
 	filteredTok := tokenOf(firstLink(tn, "/users?$filter=userType%20eq%20'Member'"))
 	parsed, _ := parseSkipToken(groupsTok)
-	pastEnd := skipToken{seq: parsed.seq, nonce: parsed.nonce, offset: 4}.String()
-	atEnd := skipToken{seq: parsed.seq, nonce: parsed.nonce, offset: 3}.String()
+	pastEnd := skipToken{seq: parsed.seq, nonce: parsed.nonce, offset: 5}.String()
+	atEnd := skipToken{seq: parsed.seq, nonce: parsed.nonce, offset: 4}.String()
 	forged := skipToken{seq: parsed.seq, offset: 1}.String()
 
 	const invalid = "Invalid Skip Token"
@@ -330,7 +330,7 @@ func TestPagingErrors(t *testing.T) {
 		{"a forged nonce", "/groups?$skiptoken=" + forged, 400, "BadRequest", invalid, 0, false},
 		{"an offset past the end", "/groups?$skiptoken=" + pastEnd, 400, "BadRequest", invalid, 0, false},
 		{"an offset at the end is an empty last page", "/groups?$skiptoken=" + atEnd, 200, "", "", 0, false},
-		{"the token with another $top", "/groups?$top=5&$skiptoken=" + groupsTok, 200, "", "", 2, false},
+		{"the token with another $top", "/groups?$top=5&$skiptoken=" + groupsTok, 200, "", "", 3, false},
 		{"the token is case-insensitive on the path", "/GROUPS?$skiptoken=" + groupsTok, 200, "", "", 1, true},
 	}
 	for _, tc := range tests {

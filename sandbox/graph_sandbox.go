@@ -150,7 +150,7 @@ func (d *Directory) userState(u *User) UserState {
 			SignInSessionsValidFromDateTime: u.SignInSessionsValidFrom, CloudPasswordSetAt: optTime(u.CloudPasswordSetAt),
 			ForceChangePasswordNextSignIn: u.ForceChangePassword, LastSyncedPasswordAt: optTime(u.LastSyncedPasswordAt),
 			RiskState: u.RiskState, RiskLevel: u.RiskLevel, Licenses: append([]string{}, u.Licenses...),
-			AuthMethods: []string{}, Groups: []string{}, Roles: append([]string{}, d.RoleAssignments[u.ID]...),
+			AuthMethods: []string{}, Groups: []string{}, Roles: append([]string{}, d.Roles(u, true)...),
 		}
 		for _, m := range u.AuthMethods {
 			e.AuthMethods = append(e.AuthMethods, m.Type+":"+m.ID)

@@ -5,9 +5,11 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -352,7 +354,7 @@ func TestSandboxEndpoints(t *testing.T) {
 	}
 	status, b = get("_sandbox/state")
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil || status != 200 || len(st.Users) != 10 {
+	if err := json.Unmarshal(b, &st); err != nil || status != 200 || len(st.Users) != 11 {
 		t.Errorf("state: %d %d users", status, len(st.Users))
 	}
 	for _, secret := range []string{"Sandbox-Only", "Xy7!kdl20", revokeSecret} {
@@ -449,5 +451,50 @@ func TestLatency(t *testing.T) {
 	}
 	if d := tn.Directory().Delay(); d != 60*time.Millisecond {
 		t.Errorf("Delay() = %v for the LDAP face", d)
+	}
+}
+
+// A role held by a role-assignable group is its members' through
+// transitiveMemberOf, not memberOf; role assignments name the group as the
+// principal; and the sandbox's state shows the effective roles.
+func TestGroupHeldRoles(t *testing.T) {
+	tn := startTenant(t, Options{})
+	tok := token(t, tn, revokeClientID, revokeSecret)
+	names := func(body map[string]any) []string {
+		var out []string
+		vals, _ := body["value"].([]any)
+		for _, v := range vals {
+			m, _ := v.(map[string]any)
+			out = append(out, fmt.Sprint(m["displayName"]))
+		}
+		return out
+	}
+	tests := []struct {
+		path string
+		want []string
+	}{
+		{"/users/" + nestorID + "/memberOf/microsoft.graph.directoryRole", nil},
+		{"/users/nestor@contoso.test/transitiveMemberOf/microsoft.graph.directoryRole", []string{"Helpdesk Administrator"}},
+		{"/users/" + nestorID + "/memberOf", []string{"Helpdesk Operators"}},
+		{"/users/" + nestorID + "/transitiveMemberOf", []string{"Helpdesk Operators", "Helpdesk Administrator"}},
+		// A direct role and one through a group are listed once each.
+		{"/users/" + breakglassID + "/transitiveMemberOf/microsoft.graph.directoryRole", []string{"Global Administrator"}},
+	}
+	for _, tc := range tests {
+		status, _, body := do(t, tn, tok, "GET", tc.path, "")
+		if got := names(body); status != 200 || !slices.Equal(got, tc.want) {
+			t.Errorf("%s: %d %v, want %v", tc.path, status, got, tc.want)
+		}
+	}
+	status, _, body := do(t, tn, tok, "GET", "/roleManagement/directory/roleAssignments?$filter=principalId%20eq%20'"+helpdeskGroupID+"'", "")
+	vals, _ := body["value"].([]any)
+	if status != 200 || len(vals) != 1 || vals[0].(map[string]any)["roleDefinitionId"] != roleTemplateID("Helpdesk Administrator") {
+		t.Errorf("group's role assignments: %d %v", status, body)
+	}
+	tn.Directory().Lock()
+	privileged := tn.Directory().privileged(tn.Directory().UserByRef(nestorID))
+	tn.Directory().Unlock()
+	if !privileged {
+		t.Error("a group-held admin role does not make its member privileged")
 	}
 }

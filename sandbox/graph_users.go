@@ -186,7 +186,7 @@ func (c *call) user(ref string) *User {
 // privileged reports whether u holds a privileged directory role.
 // Callers hold the lock.
 func (d *Directory) privileged(u *User) bool {
-	for _, r := range d.RoleAssignments[u.ID] {
+	for _, r := range d.Roles(u, true) {
 		if privilegedRoles[r] {
 			return true
 		}
@@ -429,7 +429,10 @@ func assignLicense(c *call) *response {
 
 // memberOf lists a user's groups and directory roles as directoryObjects;
 // the microsoft.graph.directoryRole or .group cast keeps one kind.
+// transitiveMemberOf adds the roles held through role-assignable groups
+// (the sandbox's groups do not nest, so the groups are the same).
 func memberOf(c *call) *response {
+	transitive := strings.EqualFold(c.segs[2], "transitiveMemberOf")
 	cast := ""
 	if len(c.segs) == 4 {
 		cast = "microsoft.graph.group"
@@ -447,7 +450,7 @@ func memberOf(c *call) *response {
 			}
 		}
 		if cast != "microsoft.graph.group" {
-			for _, name := range d.RoleAssignments[u.ID] {
+			for _, name := range d.Roles(u, transitive) {
 				out = append(out, map[string]any{
 					"@odata.type": "#microsoft.graph.directoryRole", "id": stableID("directoryRole", d.TenantID+name),
 					"displayName": name, "roleTemplateId": roleTemplateID(name), "description": name + " role",
@@ -481,14 +484,23 @@ func listRoleAssignments(c *call) *response {
 	d.Lock()
 	defer d.Unlock()
 	out := []map[string]any{}
+	var principals []string
 	for _, u := range d.Users {
-		if !u.InCloud || (principal != "" && u.ID != principal) {
+		if u.InCloud {
+			principals = append(principals, u.ID)
+		}
+	}
+	for _, g := range d.Groups {
+		principals = append(principals, g.ID)
+	}
+	for _, id := range principals {
+		if principal != "" && id != principal {
 			continue
 		}
-		for _, name := range d.RoleAssignments[u.ID] {
+		for _, name := range d.RoleAssignments[id] {
 			tid := roleTemplateID(name)
 			a := map[string]any{
-				"id": stableID("roleAssignment", u.ID+name), "principalId": u.ID,
+				"id": stableID("roleAssignment", id+name), "principalId": id,
 				"roleDefinitionId": tid, "directoryScopeId": "/",
 			}
 			if expand {

@@ -141,8 +141,11 @@ type SeedADGroup struct {
 
 // SeedRoleAssignment gives User (id or UPN) directory roles by name.
 type SeedRoleAssignment struct {
-	User  string
-	Roles []string
+	// User or Group (a role-assignable group, by displayName or id) is the
+	// principal: exactly one is set. A group's members hold its roles
+	// transitively, as in Entra ID.
+	User, Group string
+	Roles       []string
 }
 
 // SeedOptions are the tenant's defaults for behaviour that Options can
@@ -215,9 +218,12 @@ func ParseSeed(file string, data []byte) (*Seed, error) {
 				var ra SeedRoleAssignment
 				d.fields(n, "role assignment", map[string]func(*yaml.Node){
 					"user":  func(n *yaml.Node) { ra.User = d.userRef(n) },
+					"group": func(n *yaml.Node) { ra.Group = d.groupRef(n) },
 					"roles": func(n *yaml.Node) { ra.Roles = d.roles(n) },
 				})
-				d.need(n, ra.User, "user")
+				if (ra.User == "") == (ra.Group == "") {
+					d.errorf(n, "role assignment: want exactly one of user and group")
+				}
 				s.RoleAssignments = append(s.RoleAssignments, ra)
 			})
 		},
@@ -244,7 +250,7 @@ type seedDecoder struct {
 
 type seedRef struct {
 	node *yaml.Node
-	kind string // "user" or "ad"
+	kind string // "user", "ad" or "role group"
 }
 
 func (d *seedDecoder) errorf(n *yaml.Node, format string, args ...any) {
@@ -341,6 +347,16 @@ func (d *seedDecoder) userRef(n *yaml.Node) string {
 	v := d.str(n)
 	if v != "" {
 		d.refs = append(d.refs, seedRef{node: n, kind: "user"})
+	}
+	return v
+}
+
+// groupRef is a role assignment's group: checked, once every group is
+// read, to exist and be role-assignable.
+func (d *seedDecoder) groupRef(n *yaml.Node) string {
+	v := d.str(n)
+	if v != "" {
+		d.refs = append(d.refs, seedRef{node: n, kind: "role group"})
 	}
 	return v
 }
@@ -699,6 +715,13 @@ func (d *seedDecoder) check(s *Seed) {
 			if !ad[v] {
 				d.errorf(r.node, "unknown AD account or group %q", r.node.Value)
 			}
+		case "role group":
+			switch g := seedGroupByRef(s, v); {
+			case g == nil:
+				d.errorf(r.node, "unknown group %q", r.node.Value)
+			case !g.RoleAssignable:
+				d.errorf(r.node, "group %q is not role_assignable: Entra ID assigns directory roles only to role-assignable groups", r.node.Value)
+			}
 		}
 	}
 	clients := map[string]bool{}
@@ -724,6 +747,16 @@ func (d *seedDecoder) check(s *Seed) {
 			system = true
 		}
 	}
+}
+
+// seedGroupByRef finds a seed group by id or displayName (ref lowercased).
+func seedGroupByRef(s *Seed, ref string) *SeedGroup {
+	for i, g := range s.Groups {
+		if strings.EqualFold(g.ID, ref) || strings.EqualFold(g.DisplayName, ref) {
+			return &s.Groups[i]
+		}
+	}
+	return nil
 }
 
 // stableID derives a GUID-shaped id from a key, so objects the seed gives
@@ -836,6 +869,9 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 	for _, ra := range s.RoleAssignments {
 		if u := d.UserByRef(ra.User); u != nil {
 			d.RoleAssignments[u.ID] = append(d.RoleAssignments[u.ID], ra.Roles...)
+		}
+		if g := d.groupByRef(ra.Group); g != nil {
+			d.RoleAssignments[g.ID] = append(d.RoleAssignments[g.ID], ra.Roles...)
 		}
 	}
 	d.SetLatency(s.Options.Latency, s.Options.Jitter)

@@ -20,7 +20,7 @@ func TestDefaultSeedMatchesExample(t *testing.T) {
 func TestDefaultSeed(t *testing.T) {
 	s := DefaultSeed()
 	d := s.NewDirectory(testNow)
-	if d.TenantID != "7a3e9f1c-2b4d-4e8a-9c61-0d5f3b2a1e47" || d.BaseDN != "DC=contoso,DC=test" || d.NetBIOS != "CONTOSO" || len(d.Users) != 10 {
+	if d.TenantID != "7a3e9f1c-2b4d-4e8a-9c61-0d5f3b2a1e47" || d.BaseDN != "DC=contoso,DC=test" || d.NetBIOS != "CONTOSO" || len(d.Users) != 11 {
 		t.Fatalf("directory: %s %s %s %d users", d.TenantID, d.BaseDN, d.NetBIOS, len(d.Users))
 	}
 	tests := []struct {
@@ -112,6 +112,35 @@ role_assignments:
 				`s.yaml:13:13: unknown directory role "Supreme Leader" (known: Authentication Administrator, Cloud Device Administrator, Exchange Administrator, Global Administrator, Global Reader, Helpdesk Administrator, Intune Administrator, Privileged Authentication Administrator, Privileged Role Administrator, Security Administrator, User Administrator)`,
 				`s.yaml:7:25: unknown user "ghost@x.test"`,
 				`s.yaml:10:15: unknown AD account or group "nobody"`,
+			},
+		},
+		{
+			name: "role assignments name one principal, a role-assignable group",
+			yaml: `tenant: {id: t1}
+users:
+  - userPrincipalName: a@x.test
+groups:
+  - displayName: Plain
+    members: [a@x.test]
+  - displayName: Admins
+    role_assignable: true
+role_assignments:
+  - roles: [Global Reader]
+  - user: a@x.test
+    group: Admins
+    roles: [Global Reader]
+  - group: Plain
+    roles: [Global Reader]
+  - group: Nowhere
+    roles: [Global Reader]
+  - group: admins
+    roles: [Helpdesk Administrator]
+`,
+			want: []string{
+				`s.yaml:10:5: role assignment: want exactly one of user and group`,
+				`s.yaml:11:5: role assignment: want exactly one of user and group`,
+				`s.yaml:14:12: group "Plain" is not role_assignable: Entra ID assigns directory roles only to role-assignable groups`,
+				`s.yaml:16:12: unknown group "Nowhere"`,
 			},
 		},
 		{

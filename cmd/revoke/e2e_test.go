@@ -311,9 +311,13 @@ func TestE2EApostropheEndToEnd(t *testing.T) {
 			lookup = append(lookup, en.Path)
 		}
 	}
-	// The UPN lookup escapes the apostrophe in the path (url.PathEscape
-	// keeps ' but encodes @); afterwards only the object id is used.
-	want := []string{"/v1.0/users/o%27brien%40contoso.test?$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType"}
+	// The user and their roles are read by the reference, escaped in the
+	// path (' and @ percent-encoded); afterwards only the object id is used.
+	want := []string{
+		"/v1.0/users/o%27brien%40contoso.test/transitiveMemberOf/microsoft.graph.directoryRole",
+		"/v1.0/users/o%27brien%40contoso.test?$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType",
+	}
+	slices.Sort(lookup)
 	if strings.Join(lookup, "\n") != strings.Join(want, "\n") {
 		t.Errorf("graph paths naming the reference:\n%s\nwant:\n%s", strings.Join(lookup, "\n"), strings.Join(want, "\n"))
 	}
@@ -421,6 +425,22 @@ func TestE2EProtectedAccount(t *testing.T) {
 		return en.Method == "PATCH" && en.Path == "/v1.0/users/"+breakglass && en.Detail == "accountEnabled=false"
 	}); n != 1 {
 		t.Errorf("%d PATCHes disabling breakglass, want 1:\n%s", n, fmtEntries(writes(e.tenant.Log().Entries())))
+	}
+}
+
+// An administrator by group membership is as protected as one by direct
+// assignment: nestor's only role is his role-assignable group's, and AD
+// does not flag him. The live plan refuses him and nothing is written.
+func TestE2EProtectedThroughAGroup(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	stdout, stderr, code := e.cli(t, "plan", "compromised", "--user", "nestor@contoso.test")
+	want := "nestor@contoso.test is protected: it holds privileged Entra roles (Helpdesk Administrator); " +
+		"to proceed anyway, pass --allow-protected and name who approved it with --approved-by"
+	if code != exitDenied || !strings.Contains(stdout, want) {
+		t.Fatalf("exit %d, want 3 and %q\nstdout:\n%s\nstderr:\n%s", code, want, stdout, stderr)
+	}
+	if w := writes(e.tenant.Log().Entries()); len(w) != 0 {
+		t.Errorf("writes sent for a refused plan:\n%s", fmtEntries(w))
 	}
 }
 

@@ -24,6 +24,12 @@ import (
 // watcher stops with the test.
 func (e *e2eEnv) when(t *testing.T, match func(sandbox.Entry) bool, action func()) <-chan struct{} {
 	t.Helper()
+	return e.whenLog(t, func(log []sandbox.Entry) bool { return slices.ContainsFunc(log, match) }, action)
+}
+
+// whenLog is when for a condition on the whole request log.
+func (e *e2eEnv) whenLog(t *testing.T, cond func([]sandbox.Entry) bool, action func()) <-chan struct{} {
+	t.Helper()
 	done := make(chan struct{})
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -36,7 +42,7 @@ func (e *e2eEnv) when(t *testing.T, match func(sandbox.Entry) bool, action func(
 				return
 			case <-tick.C:
 			}
-			if slices.ContainsFunc(e.tenant.Log().Entries(), match) {
+			if cond(e.tenant.Log().Entries()) {
 				action()
 				close(done)
 				return
@@ -317,10 +323,12 @@ steps:
     uses: entra.revoke_sessions
     needs: [disable-entra-user]
 `})
-	// Once the subject is resolved (its roles read), every request takes
-	// 2s: longer than the step's whole timeout.
-	slow := e.when(t, func(en sandbox.Entry) bool {
-		return en.Protocol == "graph" && strings.HasSuffix(en.Path, "/memberOf/microsoft.graph.directoryRole")
+	// Once the subject is resolved (the user and their roles read, at
+	// once), every request takes 2s: longer than the step's whole timeout.
+	slow := e.whenLog(t, func(log []sandbox.Entry) bool {
+		return count(log, func(en sandbox.Entry) bool {
+			return en.Protocol == "graph" && strings.HasPrefix(en.Path, "/v1.0/users/adele%40contoso.test")
+		}) == 2
 	}, func() { e.tenant.SetLatency(2*time.Second, 0) })
 	stdout, stderr, code := e.cli(t, "run", "slow", "--runbooks", dir, "--user", "adele@contoso.test", "--yes")
 	if !fired(slow) {
@@ -370,7 +378,7 @@ func TestFaultReadonlyAppFailsClosed(t *testing.T) {
 	}
 	// Without the roles a subject holds, an administrator could not be
 	// told from anyone else: resolution refuses rather than guess.
-	want := "revoke: resolve adele@contoso.test in entra: entra: list directory roles of " + adeleID +
+	want := "revoke: resolve adele@contoso.test in entra: entra: list directory roles of adele@contoso.test" +
 		": Graph 403 Authorization_RequestDenied: Insufficient privileges to complete the operation. (needs RoleManagement.Read.Directory)\n"
 	if stderr != want {
 		t.Errorf("stderr:\n%s\nwant:\n%s", stderr, want)

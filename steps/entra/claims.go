@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 )
 
@@ -19,19 +20,28 @@ import (
 // verified: revoke is its holder, not its audience, and only compares the
 // claims with the permissions its steps need before a run.
 func (c *Conn) Granted(ctx context.Context) (roles []string, scopes []string, err error) {
-	op := "fetch a token for " + c.scope
+	tok, err := c.token(ctx, "fetch a token for "+c.scope)
+	if err != nil {
+		return nil, nil, err
+	}
+	roles, scopes, err = tokenPermissions(tok.Token)
+	if err != nil {
+		return nil, nil, fmt.Errorf("entra: fetch a token for %s: %w", c.scope, err)
+	}
+	return roles, scopes, nil
+}
+
+// token returns the credential's Graph token, from its cache or fetched;
+// a failure is classified and named op.
+func (c *Conn) token(ctx context.Context, op string) (azcore.AccessToken, error) {
 	// EnableCAE as the SDK's auth provider asks: azidentity caches CAE and
 	// non-CAE tokens apart, and a different kind would cost a second token
 	// request right before the run.
 	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}, EnableCAE: true})
 	if err != nil {
-		return nil, nil, classify(ctx, op, err, errorContext{})
+		return tok, classify(ctx, op, err, errorContext{})
 	}
-	roles, scopes, err = tokenPermissions(tok.Token)
-	if err != nil {
-		return nil, nil, fmt.Errorf("entra: %s: %w", op, err)
-	}
-	return roles, scopes, nil
+	return tok, nil
 }
 
 // tokenPermissions decodes a JWT's payload without verifying it and returns

@@ -98,7 +98,7 @@ func TestPagingResolveFindsARoleOnALaterPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rolesPath := "/v1.0/users/" + patID + "/memberOf/microsoft.graph.directoryRole"
+	rolesPath := "/v1.0/users/pat%40paging.test/transitiveMemberOf/microsoft.graph.directoryRole"
 	tests := []struct {
 		pageSize, pages int
 	}{
@@ -114,8 +114,8 @@ func TestPagingResolveFindsARoleOnALaterPage(t *testing.T) {
 			if tc.pageSize == 1 {
 				// The first page alone names no privileged role: only
 				// following nextLink finds it.
-				first, err := c.graph.Users().ByUserId(patID).MemberOf().GraphDirectoryRole().
-					WithUrl(c.baseURL+"/users/"+patID+"/memberOf/microsoft.graph.directoryRole").Get(ctx, nil)
+				first, err := c.graph.Users().ByUserId(patID).TransitiveMemberOf().GraphDirectoryRole().
+					WithUrl(c.baseURL+"/users/"+patID+"/transitiveMemberOf/microsoft.graph.directoryRole").Get(ctx, nil)
 				if err != nil || len(first.GetValue()) != 1 || deref(first.GetValue()[0].GetDisplayName()) != "Global Reader" ||
 					first.GetOdataNextLink() == nil {
 					t.Fatalf("first page: %v, %v", first, err)

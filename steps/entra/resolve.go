@@ -3,11 +3,12 @@ package entra
 import (
 	"context"
 	"errors"
-	"net/url"
+	"fmt"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
@@ -51,26 +52,51 @@ func (c *Conn) Resolve(ctx context.Context, ref string) (map[string]any, error) 
 		return nil, steps.Errorf(steps.Invalid, "entra: empty subject reference")
 	}
 	var (
-		u   models.Userable
-		err error
+		u     models.Userable
+		roles []any
+		err   error
 	)
 	if sam, ok := samAccountName(ref); ok {
+		// Entra ID knows a logon name only as a property: the id comes first.
 		u, err = c.userBySAM(ctx, ref, sam)
+		if err == nil && deref(u.GetId()) != "" {
+			roles, err = c.directoryRoles(ctx, *u.GetId())
+		}
 	} else {
-		u, err = c.getUser(ctx, "resolve "+quote(ref), ref, errorContext{permission: permUserRead}, userSelect...)
+		u, roles, err = c.userAndRoles(ctx, ref)
 	}
 	if err != nil {
 		return nil, err
 	}
-	id := deref(u.GetId())
-	if id == "" {
+	if deref(u.GetId()) == "" {
 		return nil, errors.New("entra: resolve " + quote(ref) + ": Graph returned a user without an id")
 	}
-	roles, err := c.directoryRoles(ctx, id)
-	if err != nil {
-		return nil, err
-	}
 	return userFacts(u, roles), nil
+}
+
+// userAndRoles reads a user named by UPN or object id and their roles at
+// once: the reference names the user in both paths, so the roles need not
+// wait for the id, a round trip less before anything runs.
+func (c *Conn) userAndRoles(ctx context.Context, ref string) (models.Userable, []any, error) {
+	// Both requests need the token: fetched by two at once, it would be
+	// fetched twice.
+	if _, err := c.token(ctx, "resolve "+quote(ref)); err != nil {
+		return nil, nil, err
+	}
+	var (
+		roles    []any
+		rolesErr error
+		wg       sync.WaitGroup
+	)
+	wg.Go(func() { roles, rolesErr = c.directoryRoles(ctx, ref) })
+	u, err := c.getUser(ctx, "resolve "+quote(ref), ref, errorContext{permission: permUserRead}, userSelect...)
+	wg.Wait()
+	if err != nil {
+		// A user Graph does not know is not found, whatever the roles
+		// listing said.
+		return nil, nil, err
+	}
+	return u, roles, rolesErr
 }
 
 // samAccountName reports whether ref is an on-premises logon name
@@ -150,13 +176,16 @@ func (c *Conn) getUser(ctx context.Context, op, idOrUPN string, ec errorContext,
 }
 
 // directoryRoles lists the display names of the directory roles the user
-// is a member of, sorted.
+// holds, directly or through a role-assignable group, sorted. memberOf
+// would miss the second kind: an administrator by group membership would
+// pass for an unprivileged user, and the protected-account policy would
+// let the run go ahead.
 func (c *Conn) directoryRoles(ctx context.Context, id string) ([]any, error) {
 	// The SDK's builder writes the cast with the namespace alias
-	// (/memberOf/graph.directoryRole); Graph takes both, but the
+	// (/transitiveMemberOf/graph.directoryRole); Graph takes both, but the
 	// documented form is the one every emulator and proxy knows.
-	builder := c.graph.Users().ByUserId(id).MemberOf().GraphDirectoryRole().
-		WithUrl(c.baseURL + "/users/" + url.PathEscape(id) + "/memberOf/microsoft.graph.directoryRole")
+	builder := c.graph.Users().ByUserId(id).TransitiveMemberOf().GraphDirectoryRole().
+		WithUrl(c.baseURL + "/users/" + pathSegment(id) + "/transitiveMemberOf/microsoft.graph.directoryRole")
 	var names []string
 	err := eachPage(ctx, "list directory roles of "+id, errorContext{permission: permRolesRead},
 		func(next string) (models.DirectoryRoleCollectionResponseable, error) {
@@ -181,6 +210,24 @@ func (c *Conn) directoryRoles(ctx context.Context, id string) ([]any, error) {
 		out[i] = n
 	}
 	return out, nil
+}
+
+// pathSegment escapes s as one URL path segment the way the SDK's URL
+// templates expand a key: every byte but RFC 3986's unreserved characters
+// percent-encoded (o'brien@contoso.test → o%27brien%40contoso.test), so
+// a reference can add neither a segment nor a query, and a request reads
+// the same in the log whichever builder made it.
+func pathSegment(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		fmt.Fprintf(&b, "%%%02X", c)
+	}
+	return b.String()
 }
 
 // userFacts renders a user as the subject.entra document. A property Graph
