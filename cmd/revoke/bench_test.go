@@ -296,6 +296,12 @@ func BenchmarkContainment(b *testing.B) {
 	b.Logf("critical path (timed in the serial run, %s per request): %s", benchLatency, strings.Join(last.chain, " -> "))
 	b.Logf("serial containment without the slot time of steps off the containment path: %.1f ms (speedup %.2fx; at most %.2fx on this plan: %d calls one at a time, a %.0f ms critical path)",
 		serOnPathMs, serOnPathMs/parMs, serOnPathMs/critMs, onPathCalls(rb, last.ser.res, last.calls), critMs)
+	// What revoke replaces: a script doing the runbook's steps one at a
+	// time, in the order written.
+	scriptMs := scriptContainmentMs(rb, last.ser.res)
+	b.ReportMetric(scriptMs/parMs, "vs-script")
+	b.Logf("a script running the steps in runbook order, one at a time (the serial step times summed up to the last containment step): %.0f ms, %.1fx the parallel run",
+		scriptMs, scriptMs/parMs)
 	// testing keeps 10 lines of a benchmark's log: one line per topic.
 	for _, r := range []struct {
 		name string
@@ -392,6 +398,25 @@ func runLength(ops []string) []string {
 		i = j
 	}
 	return out
+}
+
+// scriptContainmentMs sums the step times of a run, in runbook order, up
+// to the last containment step: the time to containment of doing them one
+// after another as written.
+func scriptContainmentMs(rb *engine.Runbook, res *engine.Result) float64 {
+	last := -1
+	for i, d := range rb.Steps {
+		if r := res.Step(d.ID); d.Spec != nil && d.Spec.Containment && r != nil && r.Status != engine.StatusSkipped {
+			last = i
+		}
+	}
+	total := 0.0
+	for _, d := range rb.Steps[:last+1] {
+		if r := res.Step(d.ID); r != nil {
+			total += stepMs(*r)
+		}
+	}
+	return total
 }
 
 func stepMs(s engine.StepResult) float64 {
