@@ -188,6 +188,7 @@ type journalFile interface {
 type Journal struct {
 	mu    sync.Mutex
 	f     journalFile
+	lock  *os.File // held for the journal's life: see lockJournal
 	path  string
 	runID string
 	seq   int
@@ -242,12 +243,29 @@ func CreateJournal(stateDir, runID string) (*Journal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("create journal: %w", err)
 	}
-	if err := lockFile(f); err != nil {
+	lock, err := lockJournal(path)
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("lock journal %s: %w", path, err)
 	}
 	syncDir(dir)
-	return &Journal{f: f, path: path, runID: runID}, nil
+	return &Journal{f: f, lock: lock, path: path, runID: runID}, nil
+}
+
+// lockJournal locks the journal at path for this process, through a
+// handle of its own: a read-only one, which every system's lock accepts
+// (Windows will not lock through the append-only handle the journal
+// writes with). Closing it lets go.
+func lockJournal(path string) (*os.File, error) {
+	l, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(l); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 // syncDir makes a new directory entry durable. Some file systems refuse
@@ -284,42 +302,44 @@ func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
 		}
 		return nil, nil, fmt.Errorf("open journal: %w", err)
 	}
-	if err := lockFile(f); err != nil {
+	lock, err := lockJournal(path)
+	if err != nil {
 		f.Close()
 		if errors.Is(err, errJournalLocked) {
 			return nil, nil, steps.Errorf(steps.Invalid, "run %s is in use by another revoke process (a run or resume still going): let it end, or stop it, then resume", runID)
 		}
 		return nil, nil, fmt.Errorf("lock journal %s: %w", path, err)
 	}
+	// From here on, Close releases both handles.
+	j := &Journal{f: f, lock: lock, path: path}
 	// Read only once the lock is held: what another process appended
 	// before it let go is part of the history.
 	log, err := ReadJournal(path)
 	if err != nil {
-		f.Close()
+		j.Close()
 		return nil, nil, err
 	}
 	if err := log.VerifyChain(); err != nil {
-		f.Close()
+		j.Close()
 		return nil, log, fmt.Errorf("journal %s: %w; refusing to append to it", path, err)
 	}
 	if log.Torn > 0 {
 		if err := f.Truncate(int64(log.size)); err != nil {
-			f.Close()
+			j.Close()
 			return nil, log, fmt.Errorf("journal %s: cut the torn last line: %w", path, err)
 		}
 	}
 	if log.missingNewline {
 		if _, err := f.Write([]byte{'\n'}); err != nil {
-			f.Close()
+			j.Close()
 			return nil, log, fmt.Errorf("journal %s: end the last line: %w", path, err)
 		}
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
+		j.Close()
 		return nil, log, fmt.Errorf("journal %s: %w", path, err)
 	}
-	last := log.lines[len(log.lines)-1]
-	j := &Journal{f: f, path: path, runID: log.RunID, seq: len(log.lines), prev: lineHash(last)}
+	j.runID, j.seq, j.prev = log.RunID, len(log.lines), lineHash(log.lines[len(log.lines)-1])
 	return j, log, nil
 }
 
@@ -376,6 +396,9 @@ func (j *Journal) Close() error {
 	j.closed = true
 	serr := j.f.Sync()
 	cerr := j.f.Close()
+	if j.lock != nil {
+		j.lock.Close() // after the last write: only then may another process append
+	}
 	if err := errors.Join(serr, cerr); err != nil {
 		return fmt.Errorf("close journal %s: %w", j.path, err)
 	}

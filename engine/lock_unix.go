@@ -8,7 +8,7 @@ import (
 	"syscall"
 )
 
-// lockFile takes an exclusive advisory lock on the journal, or fails at
+// lockFile takes an exclusive advisory lock on the file, or fails at
 // once with errJournalLocked. The kernel drops it when the file is closed
 // or the process dies, so a crashed run never leaves a stale lock behind.
 func lockFile(f *os.File) error {
