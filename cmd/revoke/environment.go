@@ -169,7 +169,9 @@ func writeSandboxEnv(dir string, t *sandbox.Tenant, seed *sandbox.Seed, stateDir
 	var protected []string
 	for _, ra := range seed.RoleAssignments {
 		for _, r := range ra.Roles {
-			if r == "Global Administrator" {
+			// A group's members are protected by the policy, through the
+			// roles resolution reads; the list names people.
+			if r == "Global Administrator" && ra.User != "" {
 				protected = append(protected, ra.User)
 			}
 		}
