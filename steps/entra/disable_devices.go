@@ -34,7 +34,8 @@ var (
 
 // maxDeviceActions bounds the device writes in flight at once: a person's
 // handful of devices go in one round trip, a shared account's hundreds do
-// not flood the tenant's throttling budget.
+// not flood the tenant's throttling budget. entraspec.DisableDevices'
+// description says "eight".
 const maxDeviceActions = 8
 
 var disableDevicesErrors = errorContext{permission: disableDevices.Permissions.GraphApplication[0]}

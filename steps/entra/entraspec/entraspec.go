@@ -169,7 +169,8 @@ var DisableDevices = steps.Spec{
 	Name:    "entra.disable_devices",
 	Summary: "Disable the user's registered and owned devices",
 	Description: "Sets accountEnabled false on every device the user registered or owns, so their " +
-		"primary refresh tokens stop working. Managed devices can also be retired or wiped " +
+		"primary refresh tokens stop working; up to eight at once, and one that fails does not stop " +
+		"the others. Managed devices can also be retired or wiped " +
 		"(managed_action), which needs " + PermManagedRead + " and " + PermManagedAction + " as well.",
 	Params: []steps.Param{
 		{Name: ParamManagedAction, Type: steps.Enum, Default: ManagedNone, Enum: []string{ManagedNone, ManagedRetire, ManagedWipe},
