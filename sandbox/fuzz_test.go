@@ -3,6 +3,7 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -28,6 +29,12 @@ func FuzzGraphRequest(f *testing.F) {
 		{"GET", "/v1.0/roleManagement/directory/roleAssignments?$filter=principalId%20eq%20'x'&$expand=roleDefinition", ""},
 		{"POST", "/7a3e9f1c-2b4d-4e8a-9c61-0d5f3b2a1e47/oauth2/v2.0/token", "grant_type=client_credentials&client_id=x"},
 		{"GET", "/_sandbox/state?user=adele", ""},
+		{"GET", "/v1.0/users?$select=id&$top=2", ""},
+		{"GET", "/v1.0/groups?$top=1&$skiptoken=AAAAAAAAAAKe1KoZ47bOJgAAAAE", ""},
+		{"GET", "/v1.0/users/nestor@contoso.test/transitiveMemberOf/microsoft.graph.directoryRole?$top=1", ""},
+		{"GET", "/msi/token?api-version=2019-08-01&resource=https%3A%2F%2Fgraph.microsoft.com&client_id=55555555-5555-5555-5555-555555555555", ""},
+		{"POST", "/7a3e9f1c-2b4d-4e8a-9c61-0d5f3b2a1e47/oauth2/v2.0/token",
+			"grant_type=client_credentials&client_id=11111111-1111-1111-1111-111111111111&client_assertion_type=urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=e30.e30.x&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"},
 	}
 	for _, s := range seeds {
 		f.Add(s.method, s.path, []byte(s.body))
@@ -70,5 +77,26 @@ func FuzzGraphRequest(f *testing.F) {
 				t.Fatalf("%s %s: error Content-Type %q", method, path, w.Header().Get("Content-Type"))
 			}
 		}
+	})
+}
+
+// FuzzParseSeed feeds the seed decoder arbitrary YAML: it must return a
+// seed or positioned problems, never panic, and a seed it accepts must
+// build a directory.
+func FuzzParseSeed(f *testing.F) {
+	f.Add([]byte(defaultSeedYAML))
+	f.Add([]byte("tenant: {id: t1}\nusers:\n  - userPrincipalName: a@x.test\ngroups:\n  - {displayName: G, role_assignable: true, members: [a@x.test]}\nrole_assignments:\n  - {group: G, roles: [Global Reader]}\n"))
+	f.Add([]byte("tenant: {id: t1}\noptions: {page_size: 0, latency: 5ms, throttle: 10/1s}\n"))
+	f.Add([]byte("tenant: {id: t1}\nmanaged_identities:\n  - {name: m, client_id: c, type: system_assigned, permissions: [User.Read.All]}\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		seed, err := ParseSeed("fuzz.yaml", data)
+		if err != nil {
+			var se *SeedError
+			if !errors.As(err, &se) && !strings.HasPrefix(err.Error(), "fuzz.yaml") {
+				t.Fatalf("an error that names no position: %v", err)
+			}
+			return
+		}
+		seed.NewDirectory(time.Now())
 	})
 }
