@@ -146,9 +146,14 @@ func (c *Conn) userBySAM(ctx context.Context, ref, sam string) (models.Userable,
 	case len(found) == 1 && resp.GetOdataNextLink() == nil:
 		return found[0], nil
 	}
-	upns := make([]string, 0, len(found))
+	upns := make([]string, 0, len(found)+1)
 	for _, u := range found {
 		upns = append(upns, deref(u.GetUserPrincipalName()))
+	}
+	if resp.GetOdataNextLink() != nil {
+		// More match than one page holds: naming them all would take
+		// more requests, and one more name would change nothing.
+		upns = append(upns, "…")
 	}
 	return nil, steps.Errorf(steps.Invalid, "entra: %s: onPremisesSamAccountName %s is ambiguous (%s): name the user by UPN or object id",
 		op, odataString(sam), strings.Join(upns, ", "))

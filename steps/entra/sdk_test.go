@@ -106,6 +106,8 @@ func TestResolveBySAMAccountNameNotFoundOrAmbiguous(t *testing.T) {
 			`entra: resolve "adele": no user has onPremisesSamAccountName 'adele'`},
 		{"two users share the name", `{"value":[{"id":"a","userPrincipalName":"a@x"},{"id":"b","userPrincipalName":"b@y"}]}`, steps.Invalid,
 			`entra: resolve "adele": onPremisesSamAccountName 'adele' is ambiguous (a@x, b@y): name the user by UPN or object id`},
+		{"more users share it than a page holds", `{"value":[{"id":"a","userPrincipalName":"a@x"}],"@odata.nextLink":"https://graph.microsoft.com/v1.0/users?$skiptoken=x"}`, steps.Invalid,
+			`entra: resolve "adele": onPremisesSamAccountName 'adele' is ambiguous (a@x, …): name the user by UPN or object id`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
