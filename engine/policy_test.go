@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,6 +47,57 @@ func specMirrorRegistry() *steps.Registry {
 		r.Register(s)
 	}
 	return r
+}
+
+// The mirror must not drift from the real specs: the same steps, and each
+// real parameter with the same type, requiredness, default, enum and
+// bounds ("grace", the mirror's own test parameter, aside).
+func TestSpecMirrorMatchesTheRealSpecs(t *testing.T) {
+	mirror, real := specMirrorRegistry(), testRegistry(t)
+	var realNames []string
+	for _, n := range real.StepNames() {
+		if !strings.HasPrefix(n, "ad.test_") {
+			realNames = append(realNames, n)
+		}
+	}
+	if got := mirror.StepNames(); !slices.Equal(got, realNames) {
+		t.Fatalf("mirror steps %v, real %v", got, realNames)
+	}
+	type shape struct {
+		Type     steps.ParamType
+		Required bool
+		Default  any
+		Enum     []string
+		Min, Max any
+	}
+	shapeOf := func(p steps.Param) shape {
+		sh := shape{Type: p.Type, Required: p.Required, Default: p.Default, Enum: p.Enum}
+		if p.Min != nil {
+			sh.Min = *p.Min
+		}
+		if p.Max != nil {
+			sh.Max = *p.Max
+		}
+		return sh
+	}
+	for _, n := range realNames {
+		m, _ := mirror.Step(n)
+		r, _ := real.Step(n)
+		params := map[string]steps.Param{}
+		for _, p := range m.Params {
+			if p.Name != "grace" {
+				params[p.Name] = p
+			}
+		}
+		if len(params) != len(r.Params) {
+			t.Errorf("%s: mirror params %v, real %d", n, params, len(r.Params))
+		}
+		for _, rp := range r.Params {
+			if mp, ok := params[rp.Name]; !ok || !reflect.DeepEqual(shapeOf(mp), shapeOf(rp)) {
+				t.Errorf("%s.%s: mirror %+v, real %+v", n, rp.Name, shapeOf(mp), shapeOf(rp))
+			}
+		}
+	}
 }
 
 // mustPolicy compiles sources, failing the test on any Lint.
