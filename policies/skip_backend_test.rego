@@ -60,3 +60,17 @@ test_subject_found_in_one_directory_is_not_denied if {
 	count(revoke.deny) == 0 with input as json.remove(hybrid_input, ["subject/ad"])
 	count(revoke.deny) == 0 with input as json.remove(hybrid_input, ["subject/entra"])
 }
+
+test_subject_missing_in_entra_skips_entra_steps_and_warns if {
+	inp := json.remove(hybrid_input, ["subject/entra"])
+	skips := revoke.skip with input as inp
+	skips == {"disable-entra-user": "adele@contoso.com was not found in Entra ID"}
+	warns := revoke.warn with input as inp
+	warns == {"adele@contoso.com was found only in on-premises Active Directory, so the Entra ID steps are skipped: if the person also has a cloud account under another name, run revoke for that account too"}
+}
+
+test_subject_in_both_directories_keeps_entra_steps if {
+	skips := revoke.skip with input as hybrid_input
+	not skips["disable-entra-user"]
+	count(revoke.warn) == 0 with input as hybrid_input
+}

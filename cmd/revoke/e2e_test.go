@@ -444,6 +444,41 @@ func TestE2EProtectedThroughAGroup(t *testing.T) {
 	}
 }
 
+// An on-premises account outside the sync: the AD steps run, the Entra
+// ones are skipped with a reason and a warning, and the run succeeds with
+// nothing sent to Graph but the resolution's reads.
+func TestE2EOnPremisesOnlyAccount(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	stdout, stderr, code := e.cli(t, "run", "compromised", "--user", "lynne@contoso.test", "--yes")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"lynne@contoso.test was found only in on-premises Active Directory, so the Entra ID steps are skipped",
+		"skipped     revoke-sessions                   lynne@contoso.test was not found in Entra ID",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	lynneDN := "CN=Lynne Robbins,OU=Staff,DC=contoso,DC=test"
+	want := []string{
+		"ldap modify " + lynneDN + " delete userAccountControl, add userAccountControl",
+		"ldap modify " + lynneDN + " replace unicodePwd",
+		"ldap modify " + lynneDN + " replace unicodePwd",
+	}
+	var got []string
+	for _, w := range writes(e.tenant.Log().Entries()) {
+		got = append(got, strings.TrimSpace(w.Protocol+" "+w.Method+" "+w.Path+" "+w.Detail))
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("writes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if got := finished(e.journal(t, e.onlyRun(t))); got != engine.OutcomeSucceeded {
+		t.Errorf("outcome %q", got)
+	}
+}
+
 func TestE2EPasswordResetNeedsEncryption(t *testing.T) {
 	e := newE2E(t, nil, sandbox.Options{})
 	plain := e.tenant.LDAPURL()

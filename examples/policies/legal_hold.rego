@@ -13,6 +13,7 @@ skip[step.id] := "subject is on legal hold: devices are evidence and stay enable
 	on_legal_hold
 	some step in input.runbook.steps
 	step.uses == "entra.disable_devices"
+	not backend_skip[step.id] # skipped already, with its own reason
 }
 
 warn contains sprintf("%s is on legal hold: tell the legal team before anything else", [input.subject.ref]) if {
