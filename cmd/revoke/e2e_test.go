@@ -479,6 +479,26 @@ func TestE2EOnPremisesOnlyAccount(t *testing.T) {
 	}
 }
 
+// A guest's password is their home organization's: the cloud reset is
+// skipped, the account is still disabled and its sessions revoked.
+func TestE2EGuest(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	guest := "pradeep_fabrikam.test#EXT#@contoso.test"
+	stdout, stderr, code := e.cli(t, "run", "compromised", "--user", guest, "--yes")
+	if code != 0 || !strings.Contains(stdout, guest+" is a guest: ask their home organization to reset the password") {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	id := "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e08"
+	var got []string
+	for _, w := range writes(e.tenant.Log().Entries()) {
+		got = append(got, strings.TrimSpace(w.Method+" "+w.Path+" "+w.Detail))
+	}
+	want := []string{"PATCH /v1.0/users/" + id + " accountEnabled=false", "POST /v1.0/users/" + id + "/revokeSignInSessions"}
+	if !slices.Equal(slices.DeleteFunc(slices.Clone(got), func(s string) bool { return strings.Contains(s, "riskyUsers") }), want) {
+		t.Errorf("writes:\n%s\nwant (besides Identity Protection):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 func TestE2EPasswordResetNeedsEncryption(t *testing.T) {
 	e := newE2E(t, nil, sandbox.Options{})
 	plain := e.tenant.LDAPURL()
