@@ -41,8 +41,13 @@ type containmentRun struct {
 // in-process with --max-parallel n. The timer is running when it returns.
 func runContainment(b *testing.B, n int) containmentRun {
 	b.Helper()
+	return runContainmentOn(b, sandbox.DefaultSeed(), n)
+}
+
+// runContainmentOn is runContainment on a tenant seeded with seed.
+func runContainmentOn(b *testing.B, seed *sandbox.Seed, n int) containmentRun {
+	b.Helper()
 	b.StopTimer()
-	seed := sandbox.DefaultSeed()
 	tn, err := sandbox.Start(context.Background(), seed, sandbox.Options{Latency: benchLatency})
 	if err != nil {
 		b.Fatal(err)
@@ -336,6 +341,35 @@ func BenchmarkContainment(b *testing.B) {
 	}
 	b.Logf("step times: %s", strings.Join(times, "; "))
 	b.Logf("step calls (serial run, in order): %s", strings.Join(ops, "; "))
+}
+
+// BenchmarkContainmentThreeDevices is BenchmarkContainment's parallel run
+// for a subject with three devices instead of one: the devices are
+// disabled at once, so containment should barely move.
+func BenchmarkContainmentThreeDevices(b *testing.B) {
+	seed := sandbox.DefaultSeed()
+	for i, name := range []string{"ADELE-LAPTOP", "Adele's iPhone"} {
+		seed.Devices = append(seed.Devices, sandbox.SeedDevice{
+			ID:          fmt.Sprintf("0d1e2f30-4a5b-4c6d-8e7f-9a0b1c2d3f%02d", i),
+			DeviceID:    fmt.Sprintf("5e6f7a8b-9c0d-4e1f-8a2b-3c4d5e6f7b%02d", i),
+			DisplayName: name, OperatingSystem: "Windows", AccountEnabled: true, Owners: []string{benchUser},
+		})
+	}
+	var containment, devices time.Duration
+	n := 0
+	for b.Loop() {
+		r := runContainmentOn(b, seed, 8)
+		d := r.res.Step("disable-devices")
+		if d == nil || d.Change.Summary != "disabled 3 devices: ADELE-DESKTOP, ADELE-LAPTOP, Adele's iPhone" {
+			b.Fatalf("disable-devices: %+v", d)
+		}
+		containment += r.res.Containment
+		devices += d.Ended.Sub(d.Started)
+		n++
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) / float64(n) }
+	b.ReportMetric(ms(containment), "containment-ms")
+	b.ReportMetric(ms(devices), "disable-devices-ms")
 }
 
 // onPathCalls counts the calls of the steps that ran and are containment
