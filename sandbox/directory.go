@@ -36,6 +36,12 @@ type Directory struct {
 	// RoleAssignments map a principal's id (a user's, or a role-assignable
 	// group's) → directory role names (Global Administrator…).
 	RoleAssignments map[string][]string
+	// RoleEligibilities are PIM eligibilities, by principal id like
+	// RoleAssignments: roles that can be activated, not held.
+	RoleEligibilities map[string][]string
+	// WithoutP2: the tenant has no license for Privileged Identity
+	// Management, whose endpoints then answer 400 AadPremiumLicenseRequired.
+	WithoutP2 bool
 
 	// latency and jitter (nanoseconds) delay every request on both faces;
 	// atomics because the LDAP face reads them without taking mu.

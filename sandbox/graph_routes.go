@@ -33,11 +33,15 @@ var (
 	permRoleRead    = []string{"RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory", "Directory.Read.All", "Directory.ReadWrite.All"}
 	permRoleWrite   = []string{"RoleManagement.ReadWrite.Directory"}
 	permMemberRoles = append(append([]string(nil), permGroupRead...), permRoleRead...)
-	permLicense     = []string{"LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
-	permAuthRead    = []string{"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"}
-	permAuthWrite   = []string{"UserAuthenticationMethod.ReadWrite.All"}
-	permRiskRead    = []string{"IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All"}
-	permRiskWrite   = []string{"IdentityRiskyUser.ReadWrite.All"}
+	// PIM's eligibilities: their own least-privileged permission, or any
+	// that reads role management.
+	permEligibilityRead = []string{"RoleEligibilitySchedule.Read.Directory", "RoleEligibilitySchedule.ReadWrite.Directory",
+		"RoleManagement.Read.Directory", "RoleManagement.Read.All", "RoleManagement.ReadWrite.Directory"}
+	permLicense   = []string{"LicenseAssignment.ReadWrite.All", "User.ReadWrite.All", "Directory.ReadWrite.All"}
+	permAuthRead  = []string{"UserAuthenticationMethod.Read.All", "UserAuthenticationMethod.ReadWrite.All"}
+	permAuthWrite = []string{"UserAuthenticationMethod.ReadWrite.All"}
+	permRiskRead  = []string{"IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All"}
+	permRiskWrite = []string{"IdentityRiskyUser.ReadWrite.All"}
 )
 
 // Roles an app's service principal needs on top of a permission.
@@ -101,6 +105,9 @@ func findRoute(c *call) (*route, *response) {
 	case "rolemanagement":
 		if segIs(s, 1, "directory") && segIs(s, 2, "roleAssignments") && len(s) == 3 {
 			return pick(c, map[string]*route{"GET": {perms: permRoleRead, list: true, handle: listRoleAssignments}})
+		}
+		if segIs(s, 1, "directory") && segIs(s, 2, "roleEligibilityScheduleInstances") && len(s) == 3 {
+			return pick(c, map[string]*route{"GET": {perms: permEligibilityRead, list: true, handle: listRoleEligibilities}})
 		}
 		return nil, c.unknownSegment(s[len(s)-1])
 	case "identityprotection":

@@ -498,3 +498,69 @@ func TestGroupHeldRoles(t *testing.T) {
 		t.Error("a group-held admin role does not make its member privileged")
 	}
 }
+
+// pimSeed has a user eligible for a role (not holding it) and one holding
+// a role directly; unlicensed is the same tenant without Entra ID P2.
+const pimSeed = `tenant: {id: 0f0e0d0c-0b0a-4908-8706-050403020100}
+apps:
+  - {name: revoke, client_id: 11111111-1111-1111-1111-111111111111, secret: s3cret-for-tests-only,
+     permissions: [User.Read.All, RoleManagement.Read.Directory]}
+  - {name: reader, client_id: 22222222-2222-2222-2222-222222222222, secret: s3cret-for-tests-only, permissions: [User.Read.All]}
+users:
+  - {id: 00000000-0000-4000-8000-000000000001, userPrincipalName: eli@pim.test}
+  - {id: 00000000-0000-4000-8000-000000000002, userPrincipalName: ada@pim.test}
+role_assignments:
+  - {user: ada@pim.test, roles: [User Administrator]}
+role_eligibilities:
+  - {user: eli@pim.test, roles: [Global Administrator, Exchange Administrator]}
+`
+
+func TestRoleEligibilities(t *testing.T) {
+	for _, licensed := range []bool{true, false} {
+		yaml := pimSeed
+		if !licensed {
+			yaml = strings.Replace(yaml, "tenant: {", "tenant: {entra_id_p2: false, ", 1)
+		}
+		seed, err := ParseSeed("pim.yaml", []byte(yaml))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn, err := Start(context.Background(), seed, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tn.Close()
+		tok := token(t, tn, revokeClientID, "s3cret-for-tests-only")
+		const path = "/roleManagement/directory/roleEligibilityScheduleInstances?$filter=principalId%20eq%20'00000000-0000-4000-8000-000000000001'&$expand=roleDefinition"
+		status, _, body := do(t, tn, tok, "GET", path, "")
+		if !licensed {
+			if status != 400 || errCode(body) != "AadPremiumLicenseRequired" ||
+				errMessage(body) != "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license." {
+				t.Errorf("unlicensed: %d %v", status, body)
+			}
+			continue
+		}
+		vals, _ := body["value"].([]any)
+		var names []string
+		for _, v := range vals {
+			def, _ := v.(map[string]any)["roleDefinition"].(map[string]any)
+			names = append(names, fmt.Sprint(def["displayName"]))
+		}
+		if status != 200 || !slices.Equal(names, []string{"Global Administrator", "Exchange Administrator"}) {
+			t.Errorf("eli's eligibilities: %d %v", status, body)
+		}
+		// An eligibility is not a role held.
+		status, _, body = do(t, tn, tok, "GET", "/users/eli@pim.test/transitiveMemberOf/microsoft.graph.directoryRole", "")
+		if vals, _ := body["value"].([]any); status != 200 || len(vals) != 0 {
+			t.Errorf("eli holds roles: %d %v", status, body)
+		}
+		status, _, body = do(t, tn, tok, "GET", strings.Replace(path, "0001", "0002", 1), "")
+		if vals, _ := body["value"].([]any); status != 200 || len(vals) != 0 {
+			t.Errorf("ada's eligibilities: %d %v", status, body)
+		}
+		reader := token(t, tn, readonlyClientID, "s3cret-for-tests-only")
+		if status, _, body := do(t, tn, reader, "GET", path, ""); status != 403 || errCode(body) != "Authorization_RequestDenied" {
+			t.Errorf("without a role-management permission: %d %v", status, body)
+		}
+	}
+}

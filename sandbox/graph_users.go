@@ -471,6 +471,28 @@ func memberOf(c *call) *response {
 // listRoleAssignments serves roleManagement/directory/roleAssignments with
 // the one filter clients use, principalId eq '…', and $expand=roleDefinition.
 func listRoleAssignments(c *call) *response {
+	return listPrincipalRoles(c, "roleAssignment", "roleManagement/directory/roleAssignments",
+		func(d *Directory) map[string][]string { return d.RoleAssignments })
+}
+
+// listRoleEligibilities serves Privileged Identity Management's
+// roleManagement/directory/roleEligibilityScheduleInstances the same way:
+// roles a principal may activate. A tenant without an Entra ID P2 license
+// gets Graph's 400 AadPremiumLicenseRequired.
+func listRoleEligibilities(c *call) *response {
+	c.s.dir.Lock()
+	unlicensed := c.s.dir.WithoutP2
+	c.s.dir.Unlock()
+	if unlicensed {
+		return c.err(http.StatusBadRequest, "AadPremiumLicenseRequired", "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license.")
+	}
+	return listPrincipalRoles(c, "roleEligibility", "roleManagement/directory/roleEligibilityScheduleInstances",
+		func(d *Directory) map[string][]string { return d.RoleEligibilities })
+}
+
+// listPrincipalRoles lists one role map's entries as unifiedRole* objects,
+// filtered by principalId eq '…' and with $expand=roleDefinition.
+func listPrincipalRoles(c *call, kind, set string, roles func(*Directory) map[string][]string) *response {
 	principal := ""
 	if f := c.query.Get("$filter"); f != "" {
 		prop, value, ok := parseEqFilter(f)
@@ -497,10 +519,10 @@ func listRoleAssignments(c *call) *response {
 		if principal != "" && id != principal {
 			continue
 		}
-		for _, name := range d.RoleAssignments[id] {
+		for _, name := range roles(d)[id] {
 			tid := roleTemplateID(name)
 			a := map[string]any{
-				"id": stableID("roleAssignment", id+name), "principalId": id,
+				"id": stableID(kind, id+name), "principalId": id,
 				"roleDefinitionId": tid, "directoryScopeId": "/",
 			}
 			if expand {
@@ -509,7 +531,7 @@ func listRoleAssignments(c *call) *response {
 			out = append(out, a)
 		}
 	}
-	return c.page(metadata+"roleManagement/directory/roleAssignments", out)
+	return c.page(metadata+set, out)
 }
 
 var authMethodODataTypes = map[string]string{}

@@ -28,7 +28,10 @@ type Seed struct {
 	Groups          []SeedGroup
 	ADGroups        []SeedADGroup
 	RoleAssignments []SeedRoleAssignment
-	Options         SeedOptions
+	// RoleEligibilities are Privileged Identity Management eligibilities:
+	// roles a principal may activate, which it does not hold until then.
+	RoleEligibilities []SeedRoleAssignment
+	Options           SeedOptions
 
 	// ManagedIdentities are the identities of the compute resource revoke
 	// runs on, served by the managed identity endpoint.
@@ -39,6 +42,10 @@ type Seed struct {
 type SeedTenant struct {
 	ID      string
 	Domains []string
+	// WithoutP2 is a tenant with no Entra ID P2 (or Governance) license:
+	// Privileged Identity Management's endpoints answer 400
+	// AadPremiumLicenseRequired, as Graph does. Seed key entra_id_p2: false.
+	WithoutP2 bool
 }
 
 // SeedAD describes the on-premises domain.
@@ -185,8 +192,9 @@ func ParseSeed(file string, data []byte) (*Seed, error) {
 	d.fields(root, "seed", map[string]func(*yaml.Node){
 		"tenant": func(n *yaml.Node) {
 			d.fields(n, "tenant", map[string]func(*yaml.Node){
-				"id":      func(n *yaml.Node) { s.Tenant.ID = strings.ToLower(d.str(n)) },
-				"domains": func(n *yaml.Node) { s.Tenant.Domains = d.strs(n) },
+				"id":          func(n *yaml.Node) { s.Tenant.ID = strings.ToLower(d.str(n)) },
+				"domains":     func(n *yaml.Node) { s.Tenant.Domains = d.strs(n) },
+				"entra_id_p2": func(n *yaml.Node) { s.Tenant.WithoutP2 = !d.boolean(n) },
 			})
 		},
 		"ad": func(n *yaml.Node) {
@@ -215,16 +223,12 @@ func ParseSeed(file string, data []byte) (*Seed, error) {
 		"ad_groups": func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { s.ADGroups = append(s.ADGroups, d.adGroup(n)) }) },
 		"role_assignments": func(n *yaml.Node) {
 			d.each(n, func(n *yaml.Node) {
-				var ra SeedRoleAssignment
-				d.fields(n, "role assignment", map[string]func(*yaml.Node){
-					"user":  func(n *yaml.Node) { ra.User = d.userRef(n) },
-					"group": func(n *yaml.Node) { ra.Group = d.groupRef(n) },
-					"roles": func(n *yaml.Node) { ra.Roles = d.roles(n) },
-				})
-				if (ra.User == "") == (ra.Group == "") {
-					d.errorf(n, "role assignment: want exactly one of user and group")
-				}
-				s.RoleAssignments = append(s.RoleAssignments, ra)
+				s.RoleAssignments = append(s.RoleAssignments, d.roleAssignment(n, "role assignment"))
+			})
+		},
+		"role_eligibilities": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) {
+				s.RoleEligibilities = append(s.RoleEligibilities, d.roleAssignment(n, "role eligibility"))
 			})
 		},
 		"options": func(n *yaml.Node) { s.Options = d.options(n) },
@@ -349,6 +353,21 @@ func (d *seedDecoder) userRef(n *yaml.Node) string {
 		d.refs = append(d.refs, seedRef{node: n, kind: "user"})
 	}
 	return v
+}
+
+// roleAssignment reads a principal (a user or a role-assignable group) and
+// its roles: an assignment, or a PIM eligibility (what says which).
+func (d *seedDecoder) roleAssignment(n *yaml.Node, what string) SeedRoleAssignment {
+	var ra SeedRoleAssignment
+	d.fields(n, what, map[string]func(*yaml.Node){
+		"user":  func(n *yaml.Node) { ra.User = d.userRef(n) },
+		"group": func(n *yaml.Node) { ra.Group = d.groupRef(n) },
+		"roles": func(n *yaml.Node) { ra.Roles = d.roles(n) },
+	})
+	if (ra.User == "") == (ra.Group == "") {
+		d.errorf(n, "%s: want exactly one of user and group", what)
+	}
+	return ra
 }
 
 // groupRef is a role assignment's group: checked, once every group is
@@ -773,12 +792,14 @@ func stableID(kind, key string) string {
 // now and counts as already synced.
 func (s *Seed) NewDirectory(now time.Time) *Directory {
 	d := &Directory{
-		TenantID:        s.Tenant.ID,
-		Domains:         append([]string(nil), s.Tenant.Domains...),
-		BaseDN:          s.AD.BaseDN,
-		NetBIOS:         s.AD.NetBIOS,
-		Apps:            map[string]*App{},
-		RoleAssignments: map[string][]string{},
+		TenantID:          s.Tenant.ID,
+		Domains:           append([]string(nil), s.Tenant.Domains...),
+		BaseDN:            s.AD.BaseDN,
+		NetBIOS:           s.AD.NetBIOS,
+		Apps:              map[string]*App{},
+		RoleAssignments:   map[string][]string{},
+		RoleEligibilities: map[string][]string{},
+		WithoutP2:         s.Tenant.WithoutP2,
 	}
 	for _, a := range s.Apps {
 		app := &App{
@@ -866,12 +887,17 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 		}
 		d.ADGroups = append(d.ADGroups, g)
 	}
-	for _, ra := range s.RoleAssignments {
-		if u := d.UserByRef(ra.User); u != nil {
-			d.RoleAssignments[u.ID] = append(d.RoleAssignments[u.ID], ra.Roles...)
-		}
-		if g := d.groupByRef(ra.Group); g != nil {
-			d.RoleAssignments[g.ID] = append(d.RoleAssignments[g.ID], ra.Roles...)
+	for _, set := range []struct {
+		from []SeedRoleAssignment
+		to   map[string][]string
+	}{{s.RoleAssignments, d.RoleAssignments}, {s.RoleEligibilities, d.RoleEligibilities}} {
+		for _, ra := range set.from {
+			if u := d.UserByRef(ra.User); u != nil {
+				set.to[u.ID] = append(set.to[u.ID], ra.Roles...)
+			}
+			if g := d.groupByRef(ra.Group); g != nil {
+				set.to[g.ID] = append(set.to[g.ID], ra.Roles...)
+			}
 		}
 	}
 	d.SetLatency(s.Options.Latency, s.Options.Jitter)

@@ -135,12 +135,18 @@ role_assignments:
     roles: [Global Reader]
   - group: admins
     roles: [Helpdesk Administrator]
+role_eligibilities:
+  - {user: a@x.test, group: Admins, roles: [Global Administrator]}
+  - {group: Plain, roles: [Supreme Leader]}
 `,
 			want: []string{
 				`s.yaml:10:5: role assignment: want exactly one of user and group`,
 				`s.yaml:11:5: role assignment: want exactly one of user and group`,
+				`s.yaml:21:5: role eligibility: want exactly one of user and group`,
+				`s.yaml:22:28: unknown directory role "Supreme Leader" (known: Authentication Administrator, Cloud Device Administrator, Exchange Administrator, Global Administrator, Global Reader, Helpdesk Administrator, Intune Administrator, Privileged Authentication Administrator, Privileged Role Administrator, Security Administrator, User Administrator)`,
 				`s.yaml:14:12: group "Plain" is not role_assignable: Entra ID assigns directory roles only to role-assignable groups`,
 				`s.yaml:16:12: unknown group "Nowhere"`,
+				`s.yaml:22:13: group "Plain" is not role_assignable: Entra ID assigns directory roles only to role-assignable groups`,
 			},
 		},
 		{
