@@ -1,8 +1,9 @@
 # Protected subjects are never touched unless someone took responsibility:
 # accounts the environment lists (break-glass accounts), on-premises
 # accounts with adminCount=1 (members, or former members, of a protected AD
-# group) and holders of a privileged Entra role. The run is denied unless
-# the request sets allowProtected and names who approved it (approvedBy).
+# group), holders of a privileged Entra role and those who may activate
+# one in Privileged Identity Management. The run is denied unless the
+# request sets allowProtected and names who approved it (approvedBy).
 package revoke
 
 # protected_because holds every reason the subject is protected.
@@ -17,6 +18,12 @@ protected_because contains "its on-premises account has adminCount=1 (it is or w
 
 protected_because contains sprintf("it holds privileged Entra roles (%s)", [concat(", ", sort([sprintf("%v", [r]) | some r in input.subject.entra.privilegedRoles]))]) if {
 	count(input.subject.entra.privilegedRoles) > 0
+}
+
+# Someone who can activate an administrator role in a minute is an
+# administrator for this purpose.
+protected_because contains sprintf("it may activate privileged Entra roles in Privileged Identity Management (%s)", [concat(", ", sort([sprintf("%v", [r]) | some r in input.subject.entra.eligibleRoles]))]) if {
+	count(input.subject.entra.eligibleRoles) > 0
 }
 
 # subject_names are the names the subject is known by, lower-cased so that

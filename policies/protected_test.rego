@@ -40,6 +40,17 @@ test_privileged_entra_role_is_denied if {
 
 admin_input := json.patch(hybrid_input, [{"op": "replace", "path": "/subject/ad/adminCount", "value": 1}])
 
+test_eligible_entra_role_is_denied if {
+	inp := json.patch(hybrid_input, [{"op": "add", "path": "/subject/entra/eligibleRoles", "value": ["Global Administrator", "Exchange Administrator"]}])
+	denies := revoke.deny with input as inp
+	denies == {"adele@contoso.com is protected: it may activate privileged Entra roles in Privileged Identity Management (Exchange Administrator, Global Administrator); to proceed anyway, pass --allow-protected and name who approved it with --approved-by"}
+}
+
+test_no_eligible_roles_is_not_denied if {
+	inp := json.patch(hybrid_input, [{"op": "add", "path": "/subject/entra/eligibleRoles", "value": []}])
+	count(revoke.deny) == 0 with input as inp
+}
+
 test_allowed_and_approved_protected_run_is_not_denied_but_warns if {
 	inp := json.patch(admin_input, [
 		{"op": "replace", "path": "/request/allowProtected", "value": true},

@@ -499,6 +499,19 @@ func TestE2EGuest(t *testing.T) {
 	}
 }
 
+// Someone who may activate an administrator role in PIM is protected too:
+// the live plan reads the eligibility and refuses.
+func TestE2EProtectedByPIMEligibility(t *testing.T) {
+	seed := sandbox.DefaultSeed()
+	seed.RoleEligibilities = append(seed.RoleEligibilities, sandbox.SeedRoleAssignment{User: "megan@contoso.test", Roles: []string{"User Administrator"}})
+	e := newE2E(t, seed, sandbox.Options{})
+	stdout, stderr, code := e.cli(t, "plan", "compromised", "--user", "megan@contoso.test")
+	want := "megan@contoso.test is protected: it may activate privileged Entra roles in Privileged Identity Management (User Administrator)"
+	if code != exitDenied || !strings.Contains(stdout, want) {
+		t.Fatalf("exit %d, want 3 and %q\nstdout:\n%s\nstderr:\n%s", code, want, stdout, stderr)
+	}
+}
+
 func TestE2EPasswordResetNeedsEncryption(t *testing.T) {
 	e := newE2E(t, nil, sandbox.Options{})
 	plain := e.tenant.LDAPURL()

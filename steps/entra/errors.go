@@ -45,6 +45,15 @@ func (e *graphError) Error() string {
 
 func (e *graphError) Unwrap() error { return e.err }
 
+// graphCode is the Graph error code (error.code) err carries, or "".
+func graphCode(err error) string {
+	var ge *graphError
+	if errors.As(err, &ge) {
+		return ge.code
+	}
+	return ""
+}
+
 // errorContext says how to classify one call's failure.
 type errorContext struct {
 	// permission is what a 403 means the caller lacks.

@@ -1,10 +1,12 @@
 package entra
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/rolemanagement"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -38,9 +41,11 @@ const maxPages = 100
 // Resolve finds the user ref names — a UPN, an object id, a sAMAccountName
 // or DOMAIN\user of a synced account — and returns the subject.entra facts:
 // id, userPrincipalName, displayName, userType, accountEnabled,
-// onPremisesSyncEnabled, signInSessionsValidFromDateTime (RFC 3339) and
-// privilegedRoles (the display names of the directory roles the user holds).
-// Values are plain JSON types: string, bool, []any.
+// onPremisesSyncEnabled, signInSessionsValidFromDateTime (RFC 3339),
+// privilegedRoles (the display names of the directory roles the user holds,
+// directly or through a group) and eligibleRoles (those Privileged Identity
+// Management lets them activate). Values are plain JSON types: string,
+// bool, []any.
 //
 // A user Graph does not know is NotFound; a sAMAccountName shared by
 // several users is Invalid. Reading the roles needs RoleManagement.Read.Directory:
@@ -52,18 +57,18 @@ func (c *Conn) Resolve(ctx context.Context, ref string) (map[string]any, error) 
 		return nil, steps.Errorf(steps.Invalid, "entra: empty subject reference")
 	}
 	var (
-		u     models.Userable
-		roles []any
-		err   error
+		u               models.Userable
+		roles, eligible []any
+		err             error
 	)
 	if sam, ok := samAccountName(ref); ok {
 		// Entra ID knows a logon name only as a property: the id comes first.
 		u, err = c.userBySAM(ctx, ref, sam)
 		if err == nil && deref(u.GetId()) != "" {
-			roles, err = c.directoryRoles(ctx, *u.GetId())
+			roles, eligible, err = c.allRoles(ctx, *u.GetId(), *u.GetId())
 		}
 	} else {
-		u, roles, err = c.userAndRoles(ctx, ref)
+		u, roles, eligible, err = c.userAndRoles(ctx, ref)
 	}
 	if err != nil {
 		return nil, err
@@ -71,32 +76,65 @@ func (c *Conn) Resolve(ctx context.Context, ref string) (map[string]any, error) 
 	if deref(u.GetId()) == "" {
 		return nil, errors.New("entra: resolve " + quote(ref) + ": Graph returned a user without an id")
 	}
-	return userFacts(u, roles), nil
+	f := userFacts(u, roles)
+	f["eligibleRoles"] = eligible
+	return f, nil
 }
 
 // userAndRoles reads a user named by UPN or object id and their roles at
-// once: the reference names the user in both paths, so the roles need not
-// wait for the id, a round trip less before anything runs.
-func (c *Conn) userAndRoles(ctx context.Context, ref string) (models.Userable, []any, error) {
-	// Both requests need the token: fetched by two at once, it would be
-	// fetched twice.
+// once: the reference names the user in the roles' path too, so the roles
+// need not wait for the id, a round trip less before anything runs. PIM's
+// eligibilities are filtered by object id: they start once the id is known
+// (at once, when the reference is one).
+func (c *Conn) userAndRoles(ctx context.Context, ref string) (u models.Userable, roles, eligible []any, err error) {
+	// All the requests need the token: fetched by several at once, it
+	// would be fetched several times.
 	if _, err := c.token(ctx, "resolve "+quote(ref)); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
+	}
+	if guidRE.MatchString(ref) {
+		var uerr error
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			u, uerr = c.getUser(ctx, "resolve "+quote(ref), ref, errorContext{permission: permUserRead}, userSelect...)
+		})
+		roles, eligible, err = c.allRoles(ctx, ref, ref)
+		wg.Wait()
+		if uerr != nil {
+			// A user Graph does not know is not found, whatever the roles
+			// listings said.
+			return nil, nil, nil, uerr
+		}
+		return u, roles, eligible, err
 	}
 	var (
-		roles    []any
 		rolesErr error
 		wg       sync.WaitGroup
 	)
 	wg.Go(func() { roles, rolesErr = c.directoryRoles(ctx, ref) })
-	u, err := c.getUser(ctx, "resolve "+quote(ref), ref, errorContext{permission: permUserRead}, userSelect...)
-	wg.Wait()
+	u, err = c.getUser(ctx, "resolve "+quote(ref), ref, errorContext{permission: permUserRead}, userSelect...)
 	if err != nil {
-		// A user Graph does not know is not found, whatever the roles
-		// listing said.
-		return nil, nil, err
+		wg.Wait()
+		return nil, nil, nil, err
 	}
-	return u, roles, rolesErr
+	var eligErr error
+	if id := deref(u.GetId()); id != "" {
+		eligible, eligErr = c.eligibleRoles(ctx, id)
+	}
+	wg.Wait()
+	// Both fail alike without the roles permission: say it once.
+	return u, roles, eligible, cmp.Or(rolesErr, eligErr)
+}
+
+// allRoles reads the roles a user holds (by ref, a UPN or id) and those
+// PIM lets them activate (by object id) at once.
+func (c *Conn) allRoles(ctx context.Context, ref, id string) (roles, eligible []any, err error) {
+	var eligErr error
+	var wg sync.WaitGroup
+	wg.Go(func() { eligible, eligErr = c.eligibleRoles(ctx, id) })
+	roles, err = c.directoryRoles(ctx, ref)
+	wg.Wait()
+	return roles, eligible, cmp.Or(err, eligErr)
 }
 
 // samAccountName reports whether ref is an on-premises logon name
@@ -209,12 +247,58 @@ func (c *Conn) directoryRoles(ctx context.Context, id string) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
+	return sortedNames(names), nil
+}
+
+// sortedNames sorts names, each once, as facts ([]any, never nil).
+func sortedNames(names []string) []any {
 	sort.Strings(names)
+	names = slices.Compact(names)
 	out := make([]any, len(names))
 	for i, n := range names {
 		out[i] = n
 	}
-	return out, nil
+	return out
+}
+
+// eligibleRoles lists the display names of the directory roles the user
+// may activate in Privileged Identity Management, sorted: someone who can
+// make themselves an administrator in a minute is one for the
+// protected-account policy. A tenant without the license PIM needs has no
+// eligibilities, which its 400 AadPremiumLicenseRequired says; any other
+// failure fails resolution, as for the roles held.
+func (c *Conn) eligibleRoles(ctx context.Context, id string) ([]any, error) {
+	filter := "principalId eq " + odataString(id)
+	b := c.graph.RoleManagement().Directory().RoleEligibilityScheduleInstances()
+	cfg := &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters{
+			Filter: &filter, Expand: []string{"roleDefinition"},
+		},
+	}
+	var names []string
+	err := eachPage(ctx, "list eligible roles of "+id, errorContext{permission: permRolesRead},
+		func(next string) (models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, cfg)
+		},
+		func(p models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable) {
+			for _, e := range p.GetValue() {
+				if def := e.GetRoleDefinition(); def != nil && deref(def.GetDisplayName()) != "" {
+					names = append(names, deref(def.GetDisplayName()))
+				} else if rid := deref(e.GetRoleDefinitionId()); rid != "" {
+					names = append(names, rid) // still a role; its id says which
+				}
+			}
+		})
+	if graphCode(err) == "AadPremiumLicenseRequired" {
+		return []any{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return sortedNames(names), nil
 }
 
 // pathSegment escapes s as one URL path segment the way the SDK's URL

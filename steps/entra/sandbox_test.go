@@ -117,6 +117,11 @@ func wantLog(t *testing.T, tn *sandbox.Tenant, want ...string) {
 	}
 }
 
+// eligibilityPath is resolution's read of the PIM eligibilities of id.
+func eligibilityPath(id string) string {
+	return "/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$expand=roleDefinition&$filter=principalId%20eq%20%27" + id + "%27"
+}
+
 // wantLogAnyOrder is wantLog for requests sent at once, which reach the
 // log in any order.
 func wantLogAnyOrder(t *testing.T, tn *sandbox.Tenant, want ...string) {
@@ -163,25 +168,25 @@ func TestSandboxResolve(t *testing.T) {
 	}{
 		{"by UPN", "adele@contoso.test", map[string]any{"id": adeleID, "userPrincipalName": "adele@contoso.test",
 			"displayName": "Adele Vance", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
-			"privilegedRoles": []any{}}, "/v1.0/users/adele%40contoso.test?" + selectAllProps, "/v1.0/users/adele%40contoso.test" + roles},
+			"privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users/adele%40contoso.test?" + selectAllProps, "/v1.0/users/adele%40contoso.test" + roles},
 		{"by object id", diegoID, map[string]any{"id": diegoID, "userPrincipalName": "diego@contoso.test",
 			"displayName": "Diego Siciliani (contractor)", "userType": "Member", "accountEnabled": true,
-			"onPremisesSyncEnabled": false, "privilegedRoles": []any{}}, "/v1.0/users/" + diegoID + "?" + selectAllProps, "/v1.0/users/" + diegoID + roles},
+			"onPremisesSyncEnabled": false, "privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users/" + diegoID + "?" + selectAllProps, "/v1.0/users/" + diegoID + roles},
 		{"a UPN with an apostrophe", "o'brien@contoso.test", map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
 			"displayName": "Patrick O'Brien", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
-			"privilegedRoles": []any{}}, "/v1.0/users/o%27brien%40contoso.test?" + selectAllProps, "/v1.0/users/o%27brien%40contoso.test" + roles},
+			"privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users/o%27brien%40contoso.test?" + selectAllProps, "/v1.0/users/o%27brien%40contoso.test" + roles},
 		{"DOMAIN\\user", `CONTOSO\obrien`, map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
 			"displayName": "Patrick O'Brien", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
-			"privilegedRoles": []any{}}, "/v1.0/users?$count=true&$filter=onPremisesSamAccountName%20eq%20%27obrien%27&" + selectAllProps,
+			"privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users?$count=true&$filter=onPremisesSamAccountName%20eq%20%27obrien%27&" + selectAllProps,
 			"/v1.0/users/" + obrienID + roles},
 		{"a Global Administrator", "breakglass@contoso.test", map[string]any{"id": glassID, "userPrincipalName": "breakglass@contoso.test",
 			"displayName": "Break Glass (emergency access)", "userType": "Member", "accountEnabled": true,
-			"onPremisesSyncEnabled": false, "privilegedRoles": []any{"Global Administrator"}},
+			"onPremisesSyncEnabled": false, "privilegedRoles": []any{"Global Administrator"}, "eligibleRoles": []any{}},
 			"/v1.0/users/breakglass%40contoso.test?" + selectAllProps, "/v1.0/users/breakglass%40contoso.test" + roles},
 		// memberOf would say nestor holds no role: his is his group's.
 		{"a role through a role-assignable group", "nestor@contoso.test", map[string]any{"id": nestorID, "userPrincipalName": "nestor@contoso.test",
 			"displayName": "Nestor Wilke (helpdesk)", "userType": "Member", "accountEnabled": true,
-			"onPremisesSyncEnabled": true, "privilegedRoles": []any{"Helpdesk Administrator"}},
+			"onPremisesSyncEnabled": true, "privilegedRoles": []any{"Helpdesk Administrator"}, "eligibleRoles": []any{}},
 			"/v1.0/users/nestor%40contoso.test?" + selectAllProps, "/v1.0/users/nestor%40contoso.test" + roles},
 	}
 	for _, tt := range tests {
@@ -199,7 +204,7 @@ func TestSandboxResolve(t *testing.T) {
 			if !reflect.DeepEqual(facts, tt.want) {
 				t.Errorf("facts\n got %#v\nwant %#v", facts, tt.want)
 			}
-			wantLogAnyOrder(t, tn, "GET "+tt.user+" 200", "GET "+tt.roles+" 200")
+			wantLogAnyOrder(t, tn, "GET "+tt.user+" 200", "GET "+tt.roles+" 200", "GET "+eligibilityPath(tt.want["id"].(string))+" 200")
 		})
 	}
 	for _, ref := range []string{"nobody@contoso.test", "lynne@contoso.test" /* AD only */, "nobody"} {
@@ -714,5 +719,55 @@ func TestSandboxInsecureSkipVerifyIsShoutedAbout(t *testing.T) {
 	want := `level=WARN msg="entra: TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read revoke's tokens" environment=sandbox` + "\n"
 	if logged.String() != want {
 		t.Errorf("log\n got %q\nwant %q", logged.String(), want)
+	}
+}
+
+// pimSeed: eli may activate two roles and holds none; the tenant has PIM
+// unless the test turns Entra ID P2 off.
+const pimSeed = `tenant: {id: 0f0e0d0c-0b0a-4908-8706-050403020100}
+apps:
+  - {name: revoke, client_id: ` + appID + `, secret: ` + appSecret + `,
+     permissions: [User.Read.All, RoleManagement.Read.Directory]}
+users:
+  - {id: 00000000-0000-4000-8000-000000000001, userPrincipalName: eli@pim.test}
+role_eligibilities:
+  - {user: eli@pim.test, roles: [Global Administrator, Exchange Administrator]}
+`
+
+// Resolution reads the roles PIM lets a user activate, by UPN and by id;
+// a tenant without PIM's license has none rather than failing resolution.
+func TestSandboxResolveEligibleRoles(t *testing.T) {
+	tests := []struct {
+		name, seed, ref string
+		want            []any
+	}{
+		{"by UPN", pimSeed, "eli@pim.test", []any{"Exchange Administrator", "Global Administrator"}},
+		{"by object id", pimSeed, "00000000-0000-4000-8000-000000000001", []any{"Exchange Administrator", "Global Administrator"}},
+		{"without Entra ID P2", strings.Replace(pimSeed, "tenant: {", "tenant: {entra_id_p2: false, ", 1), "eli@pim.test", []any{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			seed, err := sandbox.ParseSeed("pim.yaml", []byte(tt.seed))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tn := startPagedTenant(t, seed, 0)
+			c := openSandbox(t, tn, appID, appSecret)
+			tn.Log().Reset()
+			facts, err := c.Resolve(context.Background(), tt.ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(facts["eligibleRoles"], tt.want) || !reflect.DeepEqual(facts["privilegedRoles"], []any{}) {
+				t.Errorf("eligible %#v, privileged %#v; want eligible %#v", facts["eligibleRoles"], facts["privilegedRoles"], tt.want)
+			}
+			status := " 200"
+			if len(tt.want) == 0 {
+				status = " 400"
+			}
+			if log := graphLog(tn); !slices.Contains(log, "GET "+eligibilityPath("00000000-0000-4000-8000-000000000001")+status) {
+				t.Errorf("no eligibility read in:\n%s", strings.Join(log, "\n"))
+			}
+		})
 	}
 }

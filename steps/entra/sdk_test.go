@@ -19,6 +19,9 @@ import (
 func TestResolveThroughTheSDK(t *testing.T) {
 	f := newFakeGraph(t, func(w http.ResponseWriter, r *http.Request) {
 		switch {
+		case strings.HasSuffix(r.URL.Path, "/roleEligibilityScheduleInstances"):
+			writeJSON(w, 200, `{"value":[{"id":"e1","principalId":"5f1c","roleDefinitionId":"62e90394",`+
+				`"roleDefinition":{"id":"62e90394","displayName":"Global Administrator"}}]}`)
 		case strings.HasSuffix(r.URL.Path, "/transitiveMemberOf/microsoft.graph.directoryRole"):
 			writeJSON(w, 200, `{"value":[{"@odata.type":"#microsoft.graph.directoryRole","id":"r2","displayName":"User Administrator"},`+
 				`{"@odata.type":"#microsoft.graph.directoryRole","id":"r1","displayName":"Global Administrator"}]}`)
@@ -39,15 +42,18 @@ func TestResolveThroughTheSDK(t *testing.T) {
 		"accountEnabled": true, "onPremisesSyncEnabled": false, "userType": "Member",
 		"signInSessionsValidFromDateTime": "2026-11-01T08:00:00Z",
 		"privilegedRoles":                 []any{"Global Administrator", "User Administrator"},
+		"eligibleRoles":                   []any{"Global Administrator"},
 	}
 	if !reflect.DeepEqual(facts, want) {
 		t.Errorf("facts:\n got %#v\nwant %#v", facts, want)
 	}
 	// The user and their roles are read at once, both by the reference,
-	// escaped alike; they reach the server in either order.
+	// escaped alike, then the eligibilities by the id; they reach the
+	// server in any order.
 	reqs := f.requests()
 	slices.SortFunc(reqs, func(a, b seen) int { return strings.Compare(a.URI, b.URI) })
 	wantURIs := []string{
+		"/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$expand=roleDefinition&$filter=principalId%20eq%20%275f1c%27",
 		"/v1.0/users/o%27brien%40contoso.test/transitiveMemberOf/microsoft.graph.directoryRole",
 		"/v1.0/users/o%27brien%40contoso.test?$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType",
 	}
