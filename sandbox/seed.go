@@ -347,10 +347,14 @@ func (d *seedDecoder) strs(n *yaml.Node) []string {
 	return out
 }
 
-func (d *seedDecoder) userRef(n *yaml.Node) string {
+func (d *seedDecoder) userRef(n *yaml.Node) string { return d.ref(n, "user") }
+
+// ref reads a reference to an object of kind, checked once the whole seed
+// is read (see check).
+func (d *seedDecoder) ref(n *yaml.Node, kind string) string {
 	v := d.str(n)
 	if v != "" {
-		d.refs = append(d.refs, seedRef{node: n, kind: "user"})
+		d.refs = append(d.refs, seedRef{node: n, kind: kind})
 	}
 	return v
 }
@@ -372,13 +376,7 @@ func (d *seedDecoder) roleAssignment(n *yaml.Node, what string) SeedRoleAssignme
 
 // groupRef is a role assignment's group: checked, once every group is
 // read, to exist and be role-assignable.
-func (d *seedDecoder) groupRef(n *yaml.Node) string {
-	v := d.str(n)
-	if v != "" {
-		d.refs = append(d.refs, seedRef{node: n, kind: "role group"})
-	}
-	return v
-}
+func (d *seedDecoder) groupRef(n *yaml.Node) string { return d.ref(n, "role group") }
 
 func (d *seedDecoder) userRefs(n *yaml.Node) []string {
 	var out []string
@@ -630,13 +628,7 @@ func (d *seedDecoder) adGroup(n *yaml.Node) SeedADGroup {
 	d.fields(n, "ad group", map[string]func(*yaml.Node){
 		"dn": func(n *yaml.Node) { g.DN = d.str(n) },
 		"members": func(n *yaml.Node) {
-			d.each(n, func(c *yaml.Node) {
-				v := d.str(c)
-				if v != "" {
-					d.refs = append(d.refs, seedRef{node: c, kind: "ad"})
-				}
-				g.Members = append(g.Members, v)
-			})
+			d.each(n, func(c *yaml.Node) { g.Members = append(g.Members, d.ref(c, "ad")) })
 		},
 	})
 	d.need(n, g.DN, "dn")
