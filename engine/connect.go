@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -35,9 +34,13 @@ func Connect(ctx context.Context, reg *steps.Registry, env *Environment, logger 
 		if !slices.Contains(b.Kinds, env.Kind) {
 			continue
 		}
-		benv := env.BackendEnv(b.Name, logger.With("backend", b.Name))
+		// BackendEnv adds the backend attribute to the logger itself.
+		benv := env.BackendEnv(b.Name, logger)
 		if benv == nil {
+			// Under mu: goroutines started for earlier backends append too.
+			mu.Lock()
 			errs = append(errs, steps.Errorf(steps.Invalid, "%s: environment %s has no %s section", env.File, env.Name, b.Name))
+			mu.Unlock()
 			continue
 		}
 		wg.Add(1)
@@ -75,7 +78,7 @@ func openRetrying(ctx context.Context, b *steps.BackendSpec, env *steps.Env) (st
 		if err == nil || steps.ClassOf(err) != steps.Retryable || attempt == openAttempts {
 			return c, err
 		}
-		env.Logger.Warn("open failed; retrying", "backend", b.Name, "attempt", attempt, "error", err)
+		env.Logger.Warn("open failed; retrying", "attempt", attempt, "error", err) // env.Logger names the backend
 		if err := sleepContext(ctx, time.Duration(attempt)*200*time.Millisecond); err != nil {
 			return nil, err
 		}
@@ -126,11 +129,7 @@ func (cs Conns) Resolve(ctx context.Context, ref string) (*steps.Subject, error)
 		return nil, errors.Join(errs...)
 	}
 	if len(subject.Facts) == 0 {
-		names := make([]string, 0, len(cs))
-		for n := range cs {
-			names = append(names, n)
-		}
-		sort.Strings(names)
+		names := sortedKeys(cs)
 		return nil, steps.Errorf(steps.NotFound, "%s was not found in %s: check the reference (UPN, object id, sAMAccountName or DOMAIN\\user)",
 			ref, strings.Join(names, " or "))
 	}

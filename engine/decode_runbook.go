@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -23,7 +21,7 @@ var (
 // those of `with` values.
 var (
 	rbOnErrorParam  = steps.Param{Name: "on_error", Type: steps.Enum, Enum: []string{string(Block), string(Continue), string(Abort)}}
-	rbAttemptsParam = steps.Param{Name: "attempts", Type: steps.Int, Min: steps.Bounds(1), Max: steps.Bounds(20)}
+	rbAttemptsParam = steps.Param{Name: "attempts", Type: steps.Int, Min: steps.Bounds(1), Max: steps.Bounds(MaxAttempts)}
 	rbDurationParam = steps.Param{Name: "duration", Type: steps.Duration}
 )
 
@@ -36,8 +34,7 @@ func DecodeRunbook(file string, data []byte, reg *steps.Registry) (*Runbook, Lin
 	if reg == nil {
 		reg = steps.Default
 	}
-	sum := sha256.Sum256(data)
-	rb := &Runbook{File: file, Digest: hex.EncodeToString(sum[:])}
+	rb := &Runbook{File: file, Digest: digest(data)}
 	d := &runbookDecoder{nodeDecoder: nodeDecoder{file: file}, reg: reg}
 	if root := d.parse(data); root != nil {
 		d.decode(root, rb)

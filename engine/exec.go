@@ -220,9 +220,10 @@ func (x *Executor) Run(ctx context.Context, plan *Plan) (*Result, error) {
 		return nil, err
 	}
 	defer r.cancel()
-	r.runID = NewRunID()
 	if r.journal != nil {
 		r.runID = r.journal.RunID()
+	} else {
+		r.runID = NewRunID()
 	}
 	r.started = x.now()
 	if _, err := r.emit(Event{Time: r.started, Type: EventRunStarted, RunID: r.runID, Run: planRecord(plan)}); err != nil {

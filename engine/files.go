@@ -53,7 +53,8 @@ func (k FileKind) String() string {
 // Recognize says what a file holds, by its name and shape: .rego is a
 // policy (_test.rego a policy test), *_test.yaml a runbook test, YAML with
 // a top-level steps a runbook, with a top-level kind of hybrid or cloud an
-// environment; anything else is KindUnknown.
+// environment, with a top-level subject a facts file, with top-level tenant
+// and users a sandbox seed; anything else is KindUnknown.
 //
 // A runbook with a syntax error must still be recognised, or validate would
 // only warn about it and CI would pass: when the YAML does not parse, the
@@ -128,7 +129,14 @@ var collectExts = []string{".yaml", ".yml", ".rego", ".json"}
 // broken on purpose); a file is kept as given, whatever its name. Each path
 // appears once.
 func CollectFiles(paths []string) ([]string, error) {
-	var out []string
+	out, _, err := collectFiles(paths)
+	return out, err
+}
+
+// collectFiles is CollectFiles that also returns the directories among
+// paths that hold no file it picks up, so Load can warn about them without
+// walking them twice.
+func collectFiles(paths []string) (out, empty []string, err error) {
 	seen := map[string]bool{}
 	add := func(p string) {
 		if key := filepath.Clean(p); !seen[key] {
@@ -139,7 +147,7 @@ func CollectFiles(paths []string) ([]string, error) {
 	for _, root := range paths {
 		info, err := os.Stat(root)
 		if err != nil {
-			return nil, err // a *PathError: "stat PATH: no such file or directory"
+			return nil, nil, err // a *PathError: "stat PATH: no such file or directory"
 		}
 		if !info.IsDir() {
 			add(root)
@@ -175,12 +183,15 @@ func CollectFiles(paths []string) ([]string, error) {
 			return nil
 		})
 		if err != nil {
-			return nil, err // WalkDir's errors are *PathErrors naming the path
+			return nil, nil, err // WalkDir's errors are *PathErrors naming the path
+		}
+		if len(found) == 0 {
+			empty = append(empty, root)
 		}
 		slices.Sort(found)
 		for _, p := range found {
 			add(p)
 		}
 	}
-	return out, nil
+	return out, empty, nil
 }

@@ -35,10 +35,7 @@ type EnvironmentFacts struct {
 // subject. Every value is a plain JSON type (durations as strings, lists
 // as []any), which OPA converts without reflection.
 func PolicyInput(rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) map[string]any {
-	scenario := rb.Scenario
-	if scenario == "" {
-		scenario = rb.Name
-	}
+	runbook := runbookInput(rb)
 	subj := map[string]any{}
 	if subject != nil {
 		subj["ref"] = subject.Ref
@@ -63,8 +60,8 @@ func PolicyInput(rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req 
 		request["approvedBy"] = req.ApprovedBy
 	}
 	return map[string]any{
-		"scenario": scenario,
-		"runbook":  runbookInput(rb),
+		"scenario": runbook["scenario"],
+		"runbook":  runbook,
 		"environment": map[string]any{
 			"name":      env.Name,
 			"kind":      env.Kind,

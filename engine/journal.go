@@ -3,8 +3,6 @@ package engine
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -339,7 +337,7 @@ func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
 		j.Close()
 		return nil, log, fmt.Errorf("journal %s: %w", path, err)
 	}
-	j.runID, j.seq, j.prev = log.RunID, len(log.lines), lineHash(log.lines[len(log.lines)-1])
+	j.runID, j.seq, j.prev = log.RunID, len(log.lines), digest(log.lines[len(log.lines)-1])
 	return j, log, nil
 }
 
@@ -382,7 +380,7 @@ func (j *Journal) Append(ev Event) (Event, error) {
 		return ev, j.err
 	}
 	j.seq = ev.Seq
-	j.prev = lineHash(line)
+	j.prev = digest(line)
 	return ev, nil
 }
 
@@ -403,11 +401,6 @@ func (j *Journal) Close() error {
 		return fmt.Errorf("close journal %s: %w", j.path, err)
 	}
 	return nil
-}
-
-func lineHash(line []byte) string {
-	sum := sha256.Sum256(line)
-	return hex.EncodeToString(sum[:])
 }
 
 // JournalLog is a journal as read back.
@@ -492,7 +485,7 @@ func (l *JournalLog) VerifyChain() error {
 			}
 			return fmt.Errorf("line %d: hash chain broken: prev does not match the SHA-256 of line %d", n, n-1)
 		}
-		prev = lineHash(l.lines[i])
+		prev = digest(l.lines[i])
 	}
 	return nil
 }

@@ -5,9 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/revoke-dev/revoke/runbooks"
@@ -33,25 +31,24 @@ type Workspace struct {
 }
 
 // Load reads the built-in runbooks and policies (when builtins is true) and
-// every runbook, environment, runbook test and policy under paths, then
-// compiles all policies together. Every problem is a Lint; err is only for
+// every runbook, environment, runbook test, policy, facts file (checked
+// only) and sandbox seed (kept for the caller) under paths, then compiles
+// all policies together. Every problem is a Lint; err is only for
 // a path that cannot be read at all.
 //
 // A file whose bytes equal a built-in one (validating revoke's own tree)
 // replaces the embedded copy instead of being loaded twice.
 func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints, error) {
-	files, err := CollectFiles(paths)
+	files, empty, err := collectFiles(paths)
 	if err != nil {
 		return nil, nil, err
 	}
 	var lints Lints
-	for _, p := range paths {
+	for _, p := range empty {
 		// A directory that holds nothing revoke reads is most likely the
 		// wrong one: CI passing on it would check nothing.
-		if found, _ := CollectFiles([]string{p}); len(found) == 0 {
-			lints = append(lints, Lint{File: p, Level: Warning, Code: "empty",
-				Message: "no runbooks, environments, policies or tests here (.yaml, .yml, .rego, .json)"})
-		}
+		lints = append(lints, Lint{File: p, Level: Warning, Code: "empty",
+			Message: "no runbooks, environments, policies or tests here (.yaml, .yml, .rego, .json)"})
 	}
 	type source struct {
 		file string
@@ -60,7 +57,7 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 	var user []source
 	userDigests := map[string]bool{}
 	for _, f := range files {
-		data, err := readLimited(f)
+		data, err := ReadFile(f)
 		if err != nil {
 			lints = append(lints, Lint{File: f, Level: Error, Code: "read", Message: err.Error()})
 			continue
@@ -152,24 +149,20 @@ func (ws *Workspace) Runbook(reg *steps.Registry, ref string) (*Runbook, Lints, 
 		return rb, nil, nil
 	}
 	if info, err := os.Stat(ref); err == nil && !info.IsDir() {
-		data, err := readLimited(ref)
+		data, err := ReadFile(ref)
 		if err != nil {
 			return nil, nil, err
 		}
 		rb, lints := DecodeRunbook(ref, data, reg)
 		return rb, lints, nil
 	}
-	names := make([]string, 0, len(ws.Runbooks))
-	for n := range ws.Runbooks {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return nil, nil, fmt.Errorf("no runbook %q: not a loaded runbook (%s) nor a file", ref, strings.Join(names, ", "))
+	return nil, nil, fmt.Errorf("no runbook %q: not a loaded runbook (%s) nor a file", ref, strings.Join(sortedKeys(ws.Runbooks), ", "))
 }
 
-// readLimited reads a file, refusing one larger than MaxFileSize without
-// reading it all: a runbook path pointing at a disk image must not fill memory.
-func readLimited(path string) ([]byte, error) {
+// ReadFile reads a runbook, environment or facts file with the size limit
+// every decoder applies, without reading more than MaxFileSize+1 bytes: a
+// runbook path pointing at a disk image must not fill memory.
+func ReadFile(path string) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -182,27 +175,13 @@ func readLimited(path string) ([]byte, error) {
 	return data, nil
 }
 
-// ReadFile reads a runbook, environment or facts file with the size limit
-// every decoder applies.
-func ReadFile(path string) ([]byte, error) { return readLimited(path) }
-
 // builtinRunbookFiles returns the embedded runbooks and their tests.
 func builtinRunbookFiles() []PolicySource {
-	entries, err := fs.ReadDir(runbooks.FS, ".")
-	if err != nil {
-		panic("engine: embedded runbooks: " + err.Error())
-	}
-	var out []PolicySource
-	for _, e := range entries {
-		data, err := fs.ReadFile(runbooks.FS, e.Name())
-		if err != nil {
-			panic("engine: embedded runbook " + e.Name() + ": " + err.Error())
-		}
-		out = append(out, PolicySource{File: "builtin:runbooks/" + e.Name(), Data: data})
-	}
-	return out
+	return embeddedFiles(runbooks.FS, "runbooks", "runbook", ".yaml")
 }
 
+// digest is the hex SHA-256 of data: a runbook's Digest, a journal line's
+// hash in the chain, and how Load tells a built-in file from a user's copy.
 func digest(data []byte) string {
 	sum := sha256.Sum256(data)
 	return hex.EncodeToString(sum[:])

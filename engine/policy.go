@@ -40,22 +40,28 @@ func IsPolicyTest(file string) bool { return strings.HasSuffix(file, "_test.rego
 // BuiltinPolicies returns the default policies and their tests embedded from
 // policies/, sorted by file name.
 func BuiltinPolicies() []PolicySource {
-	entries, err := fs.ReadDir(policies.FS, ".")
+	return embeddedFiles(policies.FS, "policies", "policy", ".rego")
+}
+
+// embeddedFiles reads the top-level files of an embedded FS whose names end
+// in ext, in name order, naming each builtin:<dir>/<name>. The FS is part
+// of the binary: failing to read it is a build error, not a user's, hence
+// the panics.
+func embeddedFiles(fsys fs.FS, dir, one, ext string) []PolicySource {
+	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
-		// The embedded FS is part of the binary: failing to list it is a
-		// build error, not a user's.
-		panic("engine: embedded policies: " + err.Error())
+		panic("engine: embedded " + dir + ": " + err.Error())
 	}
 	var out []PolicySource
 	for _, e := range entries {
-		if e.IsDir() || !strings.HasSuffix(e.Name(), ".rego") {
+		if e.IsDir() || !strings.HasSuffix(e.Name(), ext) {
 			continue
 		}
-		data, err := fs.ReadFile(policies.FS, e.Name())
+		data, err := fs.ReadFile(fsys, e.Name())
 		if err != nil {
-			panic("engine: embedded policy " + e.Name() + ": " + err.Error())
+			panic("engine: embedded " + one + " " + e.Name() + ": " + err.Error())
 		}
-		out = append(out, PolicySource{File: "builtin:policies/" + e.Name(), Data: data})
+		out = append(out, PolicySource{File: "builtin:" + dir + "/" + e.Name(), Data: data})
 	}
 	return out
 }

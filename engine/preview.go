@@ -33,7 +33,6 @@ func PreviewPlan(ctx context.Context, plan *Plan, conns Conns, maxParallel int) 
 	out := map[string]*Preview{}
 	// One token look-up per backend, however many steps share it.
 	grants := grantsOf(ctx, conns)
-	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(maxParallel, 1))
 	for _, ps := range plan.Steps {
@@ -64,24 +63,17 @@ func PreviewPlan(ctx context.Context, plan *Plan, conns Conns, maxParallel int) 
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			cctx, cancel := context.WithTimeout(ctx, stepTimeout(ps.Def))
+			_, _, timeout := limits(ps.Def)
+			cctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			call := &steps.Call{StepID: ps.Def.ID, Subject: plan.Subject, With: ps.With, Conn: conn, RunStarted: time.Now()}
-			ch, err := spec.New().Check(cctx, call)
-			mu.Lock()
-			p.Change, p.Err = ch, err
-			mu.Unlock()
+			// Each goroutine writes only its own Preview; wg.Wait orders
+			// the writes before the caller reads them.
+			p.Change, p.Err = spec.New().Check(cctx, call)
 		}()
 	}
 	wg.Wait()
 	return out
-}
-
-func stepTimeout(def *StepDef) time.Duration {
-	if def.Timeout > 0 {
-		return def.Timeout
-	}
-	return DefaultTimeout
 }
 
 // grantResult is what a connection's token holds.
