@@ -8,8 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -64,39 +62,6 @@ func embeddedFiles(fsys fs.FS, dir, one, ext string) []PolicySource {
 		out = append(out, PolicySource{File: "builtin:" + dir + "/" + e.Name(), Data: data})
 	}
 	return out
-}
-
-// LoadPolicies reads every *.rego file under each path, recursively, in
-// lexical order; a path may also name one .rego file. Hidden directories
-// (.git) are not entered.
-func LoadPolicies(paths []string) ([]PolicySource, error) {
-	var out []PolicySource
-	for _, root := range paths {
-		err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if d.IsDir() {
-				if path != root && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if !strings.HasSuffix(path, ".rego") {
-				return nil
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			out = append(out, PolicySource{File: path, Data: data})
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("load policies: %w", err)
-		}
-	}
-	return out, nil
 }
 
 // DefaultPolicyTimeout bounds one policy evaluation (a decision, a lint, one

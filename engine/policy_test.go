@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -646,45 +644,6 @@ func TestPolicyDigest(t *testing.T) {
 	renamed := mustPolicy(t, regoSources("c.rego", "package revoke\n", "b.rego", "package revoke.lint\n"))
 	if changed.Digest == pa.Digest || renamed.Digest == pa.Digest {
 		t.Error("digest ignores a change of text or name")
-	}
-}
-
-func TestLoadPolicies(t *testing.T) {
-	dir := t.TempDir()
-	write := func(rel, text string) {
-		t.Helper()
-		path := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("b.rego", "package revoke\n")
-	write("sub/a.rego", "package revoke.lint\n")
-	write("sub/a_test.rego", "package revoke.lint_test\n")
-	write("notes.md", "not a policy")
-	write(".git/x.rego", "package ignored\n")
-	srcs, err := LoadPolicies([]string{dir, filepath.Join(dir, "b.rego")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var files []string
-	for _, s := range srcs {
-		files = append(files, strings.TrimPrefix(s.File, dir+string(filepath.Separator)))
-	}
-	want := []string{"b.rego", "sub/a.rego", "sub/a_test.rego", "b.rego"}
-	if !reflect.DeepEqual(files, want) {
-		t.Errorf("files %q, want %q", files, want)
-	}
-	if string(srcs[1].Data) != "package revoke.lint\n" {
-		t.Errorf("data %q", srcs[1].Data)
-	}
-
-	_, err = LoadPolicies([]string{filepath.Join(dir, "missing")})
-	if err == nil || !strings.HasPrefix(err.Error(), "load policies: lstat ") || !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("error %v, want a load policies error wrapping ErrNotExist", err)
 	}
 }
 
