@@ -150,7 +150,7 @@ func (s *graphServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		s.batch(claims, body, ids, r.RemoteAddr, base).write(w, ids)
 		return
 	}
-	resp = s.dispatch(claims, r.Method, base, rel, r.Header, body, ids)
+	resp = s.dispatch(claims, r.Method, base, rel, body, ids)
 	entry.Detail = resp.detail
 	resp.write(w, ids)
 }
@@ -324,7 +324,6 @@ type call struct {
 	method string
 	segs   []string // unescaped, after /v1.0
 	query  url.Values
-	header http.Header
 	body   []byte
 	ids    requestIDs
 	now    time.Time
@@ -385,7 +384,7 @@ func (c *call) appRoles() []string {
 // dispatch serves one Graph request (base is https://HOST/v1.0 as the
 // client called it, rel the path and query after it): route, throttle,
 // permission, handler.
-func (s *graphServer) dispatch(claims *accessClaims, method, base, rel string, header http.Header, body []byte, ids requestIDs) *response {
+func (s *graphServer) dispatch(claims *accessClaims, method, base, rel string, body []byte, ids requestIDs) *response {
 	now := s.now()
 	u, err := url.Parse(rel)
 	if err != nil {
@@ -396,7 +395,7 @@ func (s *graphServer) dispatch(claims *accessClaims, method, base, rel string, h
 		return errResp(http.StatusBadRequest, "BadRequest", "The query string is not valid.", ids, now)
 	}
 	c := &call{s: s, claims: claims, method: method, segs: splitPath(u.EscapedPath()), query: q,
-		base: base, path: u.EscapedPath(), rawQuery: u.RawQuery, header: header, body: body, ids: ids, now: now}
+		base: base, path: u.EscapedPath(), rawQuery: u.RawQuery, body: body, ids: ids, now: now}
 	rt, resp := findRoute(c)
 	if resp != nil {
 		return resp
@@ -428,7 +427,7 @@ func (s *graphServer) serveRoute(c *call, rt *route) *response {
 	return rt.handle(c)
 }
 
-// errUnknownSegment is Graph's answer to a path it has no resource for.
+// unknownSegment is Graph's answer to a path it has no resource for.
 func (c *call) unknownSegment(seg string) *response {
 	return c.err(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Resource not found for the segment '%s'.", seg))
 }

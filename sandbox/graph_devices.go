@@ -87,16 +87,11 @@ func getDevice(c *call) *response {
 	if r != nil {
 		return r
 	}
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	v := d.deviceByID(c.segs[1])
-	if v == nil {
-		return c.notFound(c.segs[1])
-	}
-	m := deviceJSON(v, props)
-	m["@odata.context"] = contextURL("devices", props, explicit, true)
-	return jsonResp(http.StatusOK, m)
+	return withObject(c, 1, (*Directory).deviceByID, func(_ *Directory, v *Device) *response {
+		m := deviceJSON(v, props)
+		m["@odata.context"] = contextURL("devices", props, explicit, true)
+		return jsonResp(http.StatusOK, m)
+	})
 }
 
 // patchDevice updates a device. An app-only caller may change
@@ -124,24 +119,17 @@ func patchDevice(c *call) *response {
 			return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("Property '%s' does not exist as a declared property or extension property.", k))
 		}
 	}
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	v := d.deviceByID(c.segs[1])
-	if v == nil {
-		return c.notFound(c.segs[1])
-	}
-	if enabled != nil && !hasAnyRole(c.appRoles(), rolesDevice...) {
-		return c.forbidden()
-	}
-	if enabled != nil {
-		v.AccountEnabled = *enabled
-	}
-	resp := noContent()
-	if enabled != nil {
-		resp.detail = fmt.Sprintf("accountEnabled=%t", *enabled)
-	}
-	return resp
+	return withObject(c, 1, (*Directory).deviceByID, func(_ *Directory, v *Device) *response {
+		resp := noContent()
+		if enabled != nil {
+			if !hasAnyRole(c.appRoles(), rolesDevice...) {
+				return c.forbidden()
+			}
+			v.AccountEnabled = *enabled
+			resp.detail = fmt.Sprintf("accountEnabled=%t", *enabled)
+		}
+		return resp
+	})
 }
 
 // userDevices lists registeredDevices or ownedDevices as directoryObjects.
@@ -219,16 +207,11 @@ func listManagedDevices(c *call) *response {
 }
 
 func getManagedDevice(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	m := d.managedByID(c.segs[2])
-	if m == nil {
-		return c.notFound(c.segs[2])
-	}
-	j := d.managedJSON(m)
-	j["@odata.context"] = metadata + "deviceManagement/managedDevices/$entity"
-	return jsonResp(http.StatusOK, j)
+	return withObject(c, 2, (*Directory).managedByID, func(d *Directory, m *ManagedDevice) *response {
+		j := d.managedJSON(m)
+		j["@odata.context"] = metadata + "deviceManagement/managedDevices/$entity"
+		return jsonResp(http.StatusOK, j)
+	})
 }
 
 // managedDeviceAction is wipe or retire: the device goes to wipePending or
@@ -246,19 +229,14 @@ func managedDeviceAction(c *call) *response {
 			return r
 		}
 	}
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	m := d.managedByID(c.segs[2])
-	if m == nil {
-		return c.notFound(c.segs[2])
-	}
-	if action == "wipe" {
-		m.State = "wipePending"
-	} else {
-		m.State = "retirePending"
-	}
-	r := noContent()
-	r.detail = action
-	return r
+	return withObject(c, 2, (*Directory).managedByID, func(_ *Directory, m *ManagedDevice) *response {
+		if action == "wipe" {
+			m.State = "wipePending"
+		} else {
+			m.State = "retirePending"
+		}
+		r := noContent()
+		r.detail = action
+		return r
+	})
 }

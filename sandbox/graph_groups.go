@@ -33,70 +33,61 @@ func listGroups(c *call) *response {
 	return c.page(metadata+"groups", out)
 }
 
+// withGroup runs f with the directory locked and the group the path's
+// second segment names, or answers 404.
+func (c *call) withGroup(f func(d *Directory, g *Group) *response) *response {
+	return withObject(c, 1, (*Directory).groupByID, f)
+}
+
 func getGroup(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	g := d.groupByID(c.segs[1])
-	if g == nil {
-		return c.notFound(c.segs[1])
-	}
-	m := groupJSON(g)
-	m["@odata.context"] = metadata + "groups/$entity"
-	return jsonResp(http.StatusOK, m)
+	return c.withGroup(func(_ *Directory, g *Group) *response {
+		m := groupJSON(g)
+		m["@odata.context"] = metadata + "groups/$entity"
+		return jsonResp(http.StatusOK, m)
+	})
 }
 
 func listMembers(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	g := d.groupByID(c.segs[1])
-	if g == nil {
-		return c.notFound(c.segs[1])
-	}
-	out := []map[string]any{}
-	for _, id := range g.Members {
-		if u := d.UserByRef(id); u != nil {
-			out = append(out, map[string]any{"@odata.type": "#microsoft.graph.user", "id": u.ID,
-				"displayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName})
+	return c.withGroup(func(d *Directory, g *Group) *response {
+		out := []map[string]any{}
+		for _, id := range g.Members {
+			if u := d.UserByRef(id); u != nil {
+				out = append(out, map[string]any{"@odata.type": "#microsoft.graph.user", "id": u.ID,
+					"displayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName})
+			}
 		}
-	}
-	return c.page(metadata+"directoryObjects", out)
+		return c.page(metadata+"directoryObjects", out)
+	})
 }
 
 // removeMember is DELETE /groups/{gid}/members/{uid}/$ref. Dynamic groups
 // refuse (their rule owns membership); role-assignable groups also need
 // RoleManagement.ReadWrite.Directory.
 func removeMember(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	g := d.groupByID(c.segs[1])
-	if g == nil {
-		return c.notFound(c.segs[1])
-	}
-	if g.RoleAssignable && !c.claims.hasAny(permRoleWrite) {
-		return c.forbidden()
-	}
-	if g.Dynamic {
-		return c.err(http.StatusBadRequest, "Request_BadRequest", "Cannot add or remove members of a group with dynamic membership: its membership rule manages them.")
-	}
-	u := d.UserByRef(c.segs[3])
-	i := -1
-	if u != nil {
-		for j, m := range g.Members {
-			if m == u.ID {
-				i = j
+	return c.withGroup(func(d *Directory, g *Group) *response {
+		if g.RoleAssignable && !c.claims.hasAny(permRoleWrite) {
+			return c.forbidden()
+		}
+		if g.Dynamic {
+			return c.err(http.StatusBadRequest, "Request_BadRequest", "Cannot add or remove members of a group with dynamic membership: its membership rule manages them.")
+		}
+		u := d.UserByRef(c.segs[3])
+		i := -1
+		if u != nil {
+			for j, m := range g.Members {
+				if m == u.ID {
+					i = j
+				}
 			}
 		}
-	}
-	if i < 0 {
-		return c.err(http.StatusNotFound, "Request_ResourceNotFound", "One or more removed object references do not exist for the following modified properties: 'members'.")
-	}
-	g.Members = append(g.Members[:i:i], g.Members[i+1:]...)
-	r := noContent()
-	r.detail = "remove member " + u.ID
-	return r
+		if i < 0 {
+			return c.err(http.StatusNotFound, "Request_ResourceNotFound", "One or more removed object references do not exist for the following modified properties: 'members'.")
+		}
+		g.Members = append(g.Members[:i:i], g.Members[i+1:]...)
+		r := noContent()
+		r.detail = "remove member " + u.ID
+		return r
+	})
 }
 
 // refuseMemberObjectDelete answers DELETE /groups/{gid}/members/{uid}

@@ -177,12 +177,6 @@ func dnDomain(dn string) string {
 	return strings.Join(parts, ".")
 }
 
-// user finds the user a path segment names; Graph matches ids and UPNs
-// case-insensitively. Callers hold the lock.
-func (c *call) user(ref string) *User {
-	return c.s.dir.UserByRef(ref)
-}
-
 // privileged reports whether u holds a privileged directory role.
 // Callers hold the lock.
 func (d *Directory) privileged(u *User) bool {
@@ -358,7 +352,13 @@ func complexPassword(p string) bool {
 	if n := len([]rune(p)); n < 8 || n > 256 {
 		return false
 	}
-	var lower, upper, digit, symbol int
+	return charClasses(p) >= 3
+}
+
+// charClasses counts which of lower case, upper case, digits and other
+// characters p uses, the classes both Entra's and AD's complexity rules count.
+func charClasses(p string) int {
+	var lower, upper, digit, other int
 	for _, r := range p {
 		switch {
 		case unicode.IsLower(r):
@@ -368,10 +368,10 @@ func complexPassword(p string) bool {
 		case unicode.IsDigit(r):
 			digit = 1
 		default:
-			symbol = 1
+			other = 1
 		}
 	}
-	return lower+upper+digit+symbol >= 3
+	return lower + upper + digit + other
 }
 
 // revokeSessions moves signInSessionsValidFromDateTime to now and answers
@@ -654,7 +654,7 @@ func getRiskyUser(c *call) *response {
 	d := c.s.dir
 	d.Lock()
 	defer d.Unlock()
-	u := c.user(c.segs[2])
+	u := d.UserByRef(c.segs[2])
 	if u == nil || u.RiskState == "" || !strings.EqualFold(u.ID, c.segs[2]) {
 		return c.notFound(c.segs[2])
 	}
@@ -675,14 +675,21 @@ func getRiskyUser(c *call) *response {
 }
 
 // withUser runs f with the directory locked and the user the path's second
-// segment names, or answers 404 as Graph does.
+// segment names (Graph matches ids and UPNs case-insensitively), or answers
+// 404 as Graph does.
 func (c *call) withUser(f func(d *Directory, u *User) *response) *response {
+	return withObject(c, 1, (*Directory).UserByRef, f)
+}
+
+// withObject runs f with the directory locked and the object find returns
+// for path segment i, or answers 404 naming that segment as Graph does.
+func withObject[T any](c *call, i int, find func(d *Directory, ref string) *T, f func(d *Directory, o *T) *response) *response {
 	d := c.s.dir
 	d.Lock()
 	defer d.Unlock()
-	u := c.user(c.segs[1])
-	if u == nil {
-		return c.notFound(c.segs[1])
+	o := find(d, c.segs[i])
+	if o == nil {
+		return c.notFound(c.segs[i])
 	}
-	return f(d, u)
+	return f(d, o)
 }

@@ -6,8 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf16"
+	"unicode/utf8"
 
 	ber "github.com/go-asn1-ber/asn1-ber"
 	"github.com/go-ldap/ldap/v3"
@@ -733,21 +733,7 @@ func decodeUnicodePwd(v string) (string, bool) {
 // requirements": at least 7 characters from 3 of the 4 classes (upper,
 // lower, digit, other), and not containing the sAMAccountName.
 func passwordComplex(pw, sam string) bool {
-	var upper, lower, digit, other, n int
-	for _, r := range pw {
-		n++
-		switch {
-		case unicode.IsUpper(r):
-			upper = 1
-		case unicode.IsLower(r):
-			lower = 1
-		case unicode.IsDigit(r):
-			digit = 1
-		default:
-			other = 1
-		}
-	}
-	if n < 7 || upper+lower+digit+other < 3 {
+	if utf8.RuneCountInString(pw) < 7 || charClasses(pw) < 3 {
 		return false
 	}
 	return len(sam) < 3 || !strings.Contains(strings.ToLower(pw), strings.ToLower(sam))
@@ -799,40 +785,38 @@ func (s *ldapServer) handleUnbind(b *ldapBackend, _ *gldap.ResponseWriter, r *gl
 // handleAdd and handleDelete refuse: the sandbox's objects come from its
 // seed, and revoke never creates or deletes directory objects.
 func (s *ldapServer) handleAdd(b *ldapBackend, w *gldap.ResponseWriter, r *gldap.Request) {
-	s.delay()
-	sess := b.session(r)
 	dn := ""
 	if m, err := r.GetAddMessage(); err == nil {
 		dn = m.DN
 	}
-	code, diag := s.refuseWrite(sess)
-	s.logEntry(sess, "add", dn, code, "")
-	_ = w.Write(r.NewResponse(gldap.WithApplicationCode(gldap.ApplicationAddResponse),
-		gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(diag)))
+	s.refuseWrite(b, w, r, "add", dn, gldap.ApplicationAddResponse)
 }
 
 func (s *ldapServer) handleDelete(b *ldapBackend, w *gldap.ResponseWriter, r *gldap.Request) {
-	s.delay()
-	sess := b.session(r)
 	dn := ""
 	if m, err := r.GetDeleteMessage(); err == nil {
 		dn = m.DN
 	}
-	code, diag := s.refuseWrite(sess)
-	s.logEntry(sess, "delete", dn, code, "")
-	_ = w.Write(r.NewResponse(gldap.WithApplicationCode(gldap.ApplicationDelResponse),
-		gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(diag)))
+	s.refuseWrite(b, w, r, "delete", dn, gldap.ApplicationDelResponse)
 }
 
-func (s *ldapServer) refuseWrite(sess *ldapSession) (int, string) {
+// refuseWrite logs op on dn and answers it with response type app: an
+// unbound session must bind, a non-service one lacks the rights, and a
+// service account is told the sandbox will not perform it.
+func (s *ldapServer) refuseWrite(b *ldapBackend, w *gldap.ResponseWriter, r *gldap.Request, op, dn string, app int) {
+	s.delay()
+	sess := b.session(r)
 	_, bound, service := sess.state()
+	code, diag := gldap.ResultUnwillingToPerform, diagWillNotPerform
 	switch {
 	case bound == nil:
-		return gldap.ResultOperationsError, diagBindRequired
+		code, diag = gldap.ResultOperationsError, diagBindRequired
 	case !service:
-		return gldap.ResultInsufficientAccessRights, diagInsufficientAccess
+		code, diag = gldap.ResultInsufficientAccessRights, diagInsufficientAccess
 	}
-	return gldap.ResultUnwillingToPerform, diagWillNotPerform
+	s.logEntry(sess, op, dn, code, "")
+	_ = w.Write(r.NewResponse(gldap.WithApplicationCode(app),
+		gldap.WithResponseCode(code), gldap.WithDiagnosticMessage(diag)))
 }
 
 // handleUnsupported answers what no route took: extended operations other

@@ -481,6 +481,58 @@ func TestLDAPModifyUserAccountControl(t *testing.T) {
 	}
 }
 
+// TestLDAPAddAndDeleteAreRefused: the sandbox never creates or deletes
+// objects; the answer depends on who asks, and each refusal is logged.
+func TestLDAPAddAndDeleteAreRefused(t *testing.T) {
+	f := newLDAPFixture(t)
+	user := f.dial(t, "ldaps")
+	if err := user.Bind(adeleDN, testAdelePassword); err != nil {
+		t.Fatal(err)
+	}
+	conns := map[string]*ldap.Conn{"anonymous": f.dial(t, "starttls"), "user": user, "svc": f.bindSvc(t, "starttls")}
+	newDN := "CN=New,OU=Staff,DC=contoso,DC=test"
+	tests := []struct {
+		as   string
+		op   string
+		code int
+		diag string
+	}{
+		{"anonymous", "add", 1, diagBindRequired},
+		{"anonymous", "delete", 1, diagBindRequired},
+		{"user", "add", 50, diagInsufficientAccess},
+		{"user", "delete", 50, diagInsufficientAccess},
+		{"svc", "add", 53, diagWillNotPerform},
+		{"svc", "delete", 53, diagWillNotPerform},
+	}
+	for _, tt := range tests {
+		t.Run(tt.as+" "+tt.op, func(t *testing.T) {
+			c := conns[tt.as]
+			var err error
+			dn := alexDN
+			if tt.op == "add" {
+				dn = newDN
+				a := ldap.NewAddRequest(dn, nil)
+				a.Attribute("objectClass", []string{"user"})
+				err = c.Add(a)
+			} else {
+				err = c.Del(ldap.NewDelRequest(dn, nil))
+			}
+			if ldapCode(err) != tt.code || ldapDiag(err) != tt.diag {
+				t.Errorf("got %d %q, want %d %q", ldapCode(err), ldapDiag(err), tt.code, tt.diag)
+			}
+			entries := f.log.Entries()
+			if e := entries[len(entries)-1]; e.Method != tt.op || e.Path != dn || e.Status != tt.code {
+				t.Errorf("last log entry %+v, want %s %s %d", e, tt.op, dn, tt.code)
+			}
+		})
+	}
+	f.dir.Lock()
+	defer f.dir.Unlock()
+	if a, _ := f.dir.ADAccountByDN(alexDN); a == nil {
+		t.Error("a refused delete removed alexw")
+	}
+}
+
 func TestLDAPModifyPassword(t *testing.T) {
 	f := newLDAPFixture(t)
 	for _, mode := range secureModes {
