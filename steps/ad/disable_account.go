@@ -159,7 +159,7 @@ func answered(err error) bool {
 // process may have changed the account) nor applied already, and the
 // resolved account was not disabled.
 func (s *disableAccountStep) resolvedUAC(call *steps.Call) (int, bool) {
-	if call.Resumed || s.applied || call.Subject == nil {
+	if call.Resumed || s.applied {
 		return 0, false
 	}
 	uac, ok := intFact(call.Subject.Fact("ad", attrUAC))

@@ -70,11 +70,6 @@ func describe(err error) string {
 	return s
 }
 
-// isCode reports whether err is an LDAP result with one of codes.
-func isCode(err error, codes ...uint16) bool {
-	return ldap.IsErrorAnyOf(err, codes...)
-}
-
 var adDataRE = regexp.MustCompile(`data ([0-9a-fA-F]+)`)
 
 // adBindReasons are the sub-codes AD (and Samba) put in a failed bind's

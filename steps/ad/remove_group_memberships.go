@@ -83,7 +83,7 @@ func (*removeGroupMembershipsStep) Check(ctx context.Context, call *steps.Call) 
 	}
 	remove, kept := p.remove, p.kept
 	return steps.Change{
-		Summary: fmt.Sprintf("%s: %s", groupsText(len(remove)), strings.Join(remove, "; ")),
+		Summary: fmt.Sprintf("%s: %s", count(len(remove), "group"), strings.Join(remove, "; ")),
 		Details: map[string]any{"groups": anyList(remove), "kept": anyList(kept)},
 	}, nil
 }
@@ -113,7 +113,7 @@ func (*removeGroupMembershipsStep) Apply(ctx context.Context, call *steps.Call) 
 	}
 	summary := "no group memberships left to remove: the account had already left them"
 	if len(removed) > 0 {
-		summary = fmt.Sprintf("removed from %s: %s", groupsText(len(removed)), strings.Join(removed, "; "))
+		summary = fmt.Sprintf("removed from %s: %s", count(len(removed), "group"), strings.Join(removed, "; "))
 	}
 	return steps.Change{
 		Summary: summary,
@@ -132,9 +132,9 @@ func (c *Conn) removeMember(ctx context.Context, group, member string) (removed 
 	switch {
 	case err == nil:
 		return true, nil
-	case isCode(err, ldap.LDAPResultNoSuchAttribute):
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultNoSuchAttribute):
 		return false, nil
-	case isCode(err, ldap.LDAPResultUnwillingToPerform):
+	case ldap.IsErrorWithCode(err, ldap.LDAPResultUnwillingToPerform):
 		// Windows answers 53 for a value that is not there, but also for a
 		// removal it refuses: only a fresh memberOf tells them apart.
 		a, rerr := c.read(ctx, member)
@@ -204,18 +204,19 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-func groupsText(n int) string {
+// count renders "1 group", "3 groups".
+func count(n int, noun string) string {
 	if n == 1 {
-		return "1 group"
+		return "1 " + noun
 	}
-	return fmt.Sprintf("%d groups", n)
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func noGroupsText(kept []string) string {
 	if len(kept) == 0 {
 		return "no group memberships to remove"
 	}
-	return fmt.Sprintf("no group memberships to remove (%s kept)", groupsText(len(kept)))
+	return fmt.Sprintf("no group memberships to remove (%s kept)", count(len(kept), "group"))
 }
 
 // anyList converts to []any, the type facts and details use once they have

@@ -73,38 +73,22 @@ var (
 // that starts afresh counts from the resolved facts without a search: with
 // nothing journaled and nothing applied, no reset can be its own yet.
 func (s *resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	c, dn, err := target(call)
+	_, _, a, err := s.account(ctx, call)
 	if err != nil {
 		return steps.Change{}, err
-	}
-	if err := requireTLS(c, dn); err != nil {
-		return steps.Change{}, err
-	}
-	a, ok := s.resolved(call)
-	if !ok {
-		if a, err = c.read(ctx, dn); err != nil {
-			return steps.Change{}, err
-		}
 	}
 	times := max(call.With.Int(paramTimes), 1)
 	left := times - resetsDone(call, a.PwdLastSet)
 	if left <= 0 {
 		return steps.Change{
-			Summary: fmt.Sprintf("%s already done before the interruption (pwdLastSet %s)", resetsText(times), pwdLastSetText(a.PwdLastSet)),
+			Summary: fmt.Sprintf("%s already done before the interruption (pwdLastSet %s)", count(times, "reset"), pwdLastSetText(a.PwdLastSet)),
 			Details: map[string]any{"resets": 0, "of": times, attrPwdLastSet: a.PwdLastSet},
 		}, nil
 	}
 	return steps.Change{
-		Summary: fmt.Sprintf("%s of the password (pwdLastSet %s)", resetsText(left), pwdLastSetText(a.PwdLastSet)),
+		Summary: fmt.Sprintf("%s of the password (pwdLastSet %s)", count(left, "reset"), pwdLastSetText(a.PwdLastSet)),
 		Details: map[string]any{"resets": left, "of": times, attrPwdLastSet: a.PwdLastSet},
 	}, nil
-}
-
-func resetsText(n int) string {
-	if n == 1 {
-		return "1 reset"
-	}
-	return fmt.Sprintf("%d resets", n)
 }
 
 // Apply resets the password `times` times, journaling each reset (never the
@@ -116,19 +100,12 @@ func resetsText(n int) string {
 // resolved facts; a resumed or retried one reads them, since a reset of
 // its own may have landed unjournaled.
 func (s *resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	c, dn, err := target(call)
+	c, dn, a, err := s.account(ctx, call)
+	// Set after account, which looks at applied, and before any error
+	// return: a failed read here leaves the next attempt reading too.
+	s.applied, s.readBack, s.hasReadBack = true, "", false
 	if err != nil {
 		return steps.Change{}, err
-	}
-	if err := requireTLS(c, dn); err != nil {
-		return steps.Change{}, err
-	}
-	a, ok := s.resolved(call)
-	s.applied, s.readBack, s.hasReadBack = true, "", false
-	if !ok {
-		if a, err = c.read(ctx, dn); err != nil {
-			return steps.Change{}, err
-		}
 	}
 	times := max(call.With.Int(paramTimes), 1)
 	length := call.With.Int(paramLength)
@@ -161,7 +138,7 @@ func (s *resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.
 	case made == 1:
 		summary = fmt.Sprintf("password reset once (pwdLastSet %s)", pwdLastSetText(last))
 	case made == 0:
-		summary = fmt.Sprintf("%s already done before the interruption", resetsText(times))
+		summary = fmt.Sprintf("%s already done before the interruption", count(times, "reset"))
 	}
 	if done > 0 && made > 0 {
 		summary += fmt.Sprintf("; %d done before the interruption", min(done, times))
@@ -234,10 +211,7 @@ func unencrypted(c *Conn, dn string) error {
 // failed) there is nothing to compare with, and the journal is trusted.
 func resetsDone(call *steps.Call, current string) int {
 	done := priorResets(call.Prior)
-	var baseline string
-	if call.Subject != nil {
-		baseline = call.Subject.FactString("ad", attrPwdLastSet)
-	}
+	baseline := call.Subject.FactString("ad", attrPwdLastSet)
 	known := baseline != ""
 	for _, p := range call.Prior {
 		if _, ok := p.Details["reset"]; ok {
@@ -260,30 +234,41 @@ func newerFiletime(a, b string) bool {
 }
 
 // priorResets counts the resets journaled by earlier attempts: the highest
-// "reset" number reported. Details went through JSON, so numbers may be
-// float64.
+// "reset" number reported (an int, or the float64 it became in JSON).
 func priorResets(prior []steps.Progress) int {
 	done := 0
 	for _, p := range prior {
-		var n int
-		switch v := p.Details["reset"].(type) {
-		case int:
-			n = v
-		case int64:
-			n = int(v)
-		case float64:
-			n = int(v)
-		}
+		n, _ := intFact(p.Details["reset"])
 		done = max(done, n)
 	}
 	return done
+}
+
+// account is what Check and Apply start from: the connection, refused
+// when it is not encrypted, the subject's DN, and the account, from the
+// resolved facts when resolved allows and read otherwise.
+func (s *resetPasswordStep) account(ctx context.Context, call *steps.Call) (*Conn, string, *account, error) {
+	c, dn, err := target(call)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := requireTLS(c, dn); err != nil {
+		return nil, "", nil, err
+	}
+	a, ok := s.resolved(call)
+	if !ok {
+		if a, err = c.read(ctx, dn); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	return c, dn, a, nil
 }
 
 // resolved returns the account as the backend resolved it (sAMAccountName
 // and pwdLastSet), when this value may rely on it: not resumed, nothing
 // journaled, not applied yet, and both facts present.
 func (s *resetPasswordStep) resolved(call *steps.Call) (*account, bool) {
-	if call.Resumed || len(call.Prior) > 0 || s.applied || call.Subject == nil {
+	if call.Resumed || len(call.Prior) > 0 || s.applied {
 		return nil, false
 	}
 	sam := call.Subject.FactString("ad", attrSAM)

@@ -51,10 +51,6 @@ func (a *account) disabled() bool { return a.UAC&uacAccountDisable != 0 }
 // because it goes to OPA and the journal. pwdLastSet stays a string: a
 // FILETIME does not fit a float64's 53 bits.
 func (a *account) facts() map[string]any {
-	memberOf := make([]any, len(a.MemberOf))
-	for i, g := range a.MemberOf {
-		memberOf[i] = g
-	}
 	return map[string]any{
 		attrDN:         a.DN,
 		attrSAM:        a.SAM,
@@ -62,7 +58,7 @@ func (a *account) facts() map[string]any {
 		attrUAC:        a.UAC,
 		"disabled":     a.disabled(),
 		attrAdminCount: a.AdminCount,
-		attrMemberOf:   memberOf,
+		attrMemberOf:   anyList(a.MemberOf),
 		attrPwdLastSet: a.PwdLastSet,
 	}
 }
@@ -258,7 +254,7 @@ func target(call *steps.Call) (*Conn, string, error) {
 	if !ok {
 		return nil, "", steps.Errorf(steps.Invalid, "ad step %s got a %T, not the ad backend's connection", call.StepID, call.Conn)
 	}
-	if call.Subject == nil || !call.Subject.Found("ad") {
+	if !call.Subject.Found("ad") {
 		ref := ""
 		if call.Subject != nil {
 			ref = call.Subject.Ref

@@ -45,16 +45,12 @@ func (confirmCompromisedStep) Check(ctx context.Context, call *steps.Call) (step
 }
 
 func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	c, err := connOf(call)
+	c, id, err := target(call)
 	if err != nil {
 		return steps.Change{}, err
 	}
-	id, err := subjectID(call)
-	if err != nil {
+	if err := c.waitRisk(ctx); err != nil {
 		return steps.Change{}, err
-	}
-	if err := c.riskGate.wait(ctx); err != nil {
-		return steps.Change{}, fmt.Errorf("entra: wait for Identity Protection's rate limit: %w", err)
 	}
 	body := identityprotection.NewRiskyUsersConfirmCompromisedPostRequestBody()
 	body.SetUserIds([]string{id})
@@ -78,16 +74,12 @@ func (confirmCompromisedStep) Verify(ctx context.Context, call *steps.Call) erro
 // riskState reads the subject's Identity Protection riskState; a user
 // Identity Protection has no record of is "none".
 func riskState(ctx context.Context, call *steps.Call) (string, error) {
-	c, err := connOf(call)
+	c, id, err := target(call)
 	if err != nil {
 		return "", err
 	}
-	id, err := subjectID(call)
-	if err != nil {
+	if err := c.waitRisk(ctx); err != nil {
 		return "", err
-	}
-	if err := c.riskGate.wait(ctx); err != nil {
-		return "", fmt.Errorf("entra: wait for Identity Protection's rate limit: %w", err)
 	}
 	ru, err := c.graph.IdentityProtection().RiskyUsers().ByRiskyUserId(id).Get(ctx, nil)
 	if err != nil {
@@ -101,4 +93,12 @@ func riskState(ctx context.Context, call *steps.Call) (string, error) {
 		return s.String(), nil
 	}
 	return models.NONE_RISKSTATE.String(), nil
+}
+
+// waitRisk waits for the connection's turn to call Identity Protection.
+func (c *Conn) waitRisk(ctx context.Context) error {
+	if err := c.riskGate.wait(ctx); err != nil {
+		return fmt.Errorf("entra: wait for Identity Protection's rate limit: %w", err)
+	}
+	return nil
 }

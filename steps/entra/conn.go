@@ -131,14 +131,26 @@ func connOf(call *steps.Call) (*Conn, error) {
 // subjectID returns the Entra object id the backend resolved the subject
 // to; a subject not found in Entra ID is NotFound.
 func subjectID(call *steps.Call) (string, error) {
-	if call.Subject != nil {
-		if id := call.Subject.FactString("entra", "id"); id != "" {
-			return id, nil
-		}
+	if id := call.Subject.FactString("entra", "id"); id != "" {
+		return id, nil
 	}
 	ref := ""
 	if call.Subject != nil {
 		ref = call.Subject.Ref
 	}
 	return "", steps.Classify(steps.NotFound, errors.New("entra: subject "+quote(ref)+" was not found in Entra ID"))
+}
+
+// target is what an entra step acts with: its connection and the
+// subject's object id.
+func target(call *steps.Call) (*Conn, string, error) {
+	c, err := connOf(call)
+	if err != nil {
+		return nil, "", err
+	}
+	id, err := subjectID(call)
+	if err != nil {
+		return nil, "", err
+	}
+	return c, id, nil
 }

@@ -199,11 +199,7 @@ func (*disableDevicesStep) Verify(ctx context.Context, call *steps.Call) error {
 
 // planDevices lists the subject's devices and keeps those still to act on.
 func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
-	c, err := connOf(call)
-	if err != nil {
-		return devicePlan{}, err
-	}
-	id, err := subjectID(call)
+	c, id, err := target(call)
 	if err != nil {
 		return devicePlan{}, err
 	}

@@ -54,11 +54,7 @@ func (s *disableUserStep) Check(ctx context.Context, call *steps.Call) (steps.Ch
 
 func (s *disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	s.applied = true
-	c, err := connOf(call)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	id, err := subjectID(call)
+	c, id, err := target(call)
 	if err != nil {
 		return steps.Change{}, err
 	}
@@ -84,11 +80,7 @@ func (*disableUserStep) Verify(ctx context.Context, call *steps.Call) error {
 
 // accountEnabled reads the subject's accountEnabled.
 func accountEnabled(ctx context.Context, call *steps.Call) (bool, error) {
-	c, err := connOf(call)
-	if err != nil {
-		return false, err
-	}
-	id, err := subjectID(call)
+	c, id, err := target(call)
 	if err != nil {
 		return false, err
 	}

@@ -1,8 +1,8 @@
 // Package entra is the Microsoft Entra ID backend: steps that act on a
 // subject's cloud identity through Microsoft Graph (msgraph-sdk-go).
 //
-// It is the only package besides cmd that imports the Graph SDK, which is
-// heavy to compile. The specs themselves live in entraspec, which links no
+// It is the only package outside tests that imports the Graph SDK, which
+// is heavy to compile (cmd links it through steps/builtin). The specs themselves live in entraspec, which links no
 // SDK, so validation and the engine's tests need not compile it; this
 // package attaches the implementations.
 package entra

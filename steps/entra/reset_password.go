@@ -25,7 +25,7 @@ var _ steps.Step = resetPasswordStep{}
 var resetPasswordErrors = errorContext{permission: resetPassword.Permissions.GraphApplication[0]}
 
 func (resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	if _, err := cloudOnlyUser(ctx, call); err != nil {
+	if _, _, err := cloudOnlyUser(ctx, call); err != nil {
 		return steps.Change{}, err
 	}
 	times, done := call.With.Int(entraspec.ParamTimes), priorResets(call)
@@ -42,11 +42,7 @@ func (resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Cha
 // Apply resets the password the times not yet journaled, reporting after
 // each so that a crash between two resets does not repeat the first.
 func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	c, err := connOf(call)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	id, err := cloudOnlyUser(ctx, call)
+	c, id, err := cloudOnlyUser(ctx, call)
 	if err != nil {
 		return steps.Change{}, err
 	}
@@ -74,25 +70,22 @@ func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Cha
 	}, nil
 }
 
-// cloudOnlyUser returns the subject's id after checking it is not synced:
-// a synced user's password is mastered on-premises and Graph refuses it.
-func cloudOnlyUser(ctx context.Context, call *steps.Call) (string, error) {
-	c, err := connOf(call)
+// cloudOnlyUser returns the call's connection and the subject's id after
+// checking the user is not synced: a synced user's password is mastered
+// on-premises and Graph refuses it.
+func cloudOnlyUser(ctx context.Context, call *steps.Call) (*Conn, string, error) {
+	c, id, err := target(call)
 	if err != nil {
-		return "", err
-	}
-	id, err := subjectID(call)
-	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	u, err := c.getUser(ctx, "read onPremisesSyncEnabled of "+id, id, errorContext{permission: permUserRead}, "id", "onPremisesSyncEnabled")
 	if err != nil {
-		return "", err
+		return nil, "", err
 	}
 	if deref(u.GetOnPremisesSyncEnabled()) {
-		return "", steps.Errorf(steps.Invalid, "entra: %s is a synced user: reset the password on-premises", id)
+		return nil, "", steps.Errorf(steps.Invalid, "entra: %s is a synced user: reset the password on-premises", id)
 	}
-	return id, nil
+	return c, id, nil
 }
 
 // priorResets counts the resets earlier attempts of this step journaled.

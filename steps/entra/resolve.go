@@ -65,7 +65,7 @@ func (c *Conn) Resolve(ctx context.Context, ref string) (map[string]any, error) 
 		// Entra ID knows a logon name only as a property: the id comes first.
 		u, err = c.userBySAM(ctx, ref, sam)
 		if err == nil && deref(u.GetId()) != "" {
-			roles, eligible, err = c.allRoles(ctx, *u.GetId(), *u.GetId())
+			roles, eligible, err = c.allRoles(ctx, *u.GetId())
 		}
 	} else {
 		u, roles, eligible, err = c.userAndRoles(ctx, ref)
@@ -98,7 +98,7 @@ func (c *Conn) userAndRoles(ctx context.Context, ref string) (u models.Userable,
 		wg.Go(func() {
 			u, uerr = c.getUser(ctx, "resolve "+quote(ref), ref, errorContext{permission: permUserRead}, userSelect...)
 		})
-		roles, eligible, err = c.allRoles(ctx, ref, ref)
+		roles, eligible, err = c.allRoles(ctx, ref)
 		wg.Wait()
 		if uerr != nil {
 			// A user Graph does not know is not found, whatever the roles
@@ -126,13 +126,13 @@ func (c *Conn) userAndRoles(ctx context.Context, ref string) (u models.Userable,
 	return u, roles, eligible, cmp.Or(rolesErr, eligErr)
 }
 
-// allRoles reads the roles a user holds (by ref, a UPN or id) and those
-// PIM lets them activate (by object id) at once.
-func (c *Conn) allRoles(ctx context.Context, ref, id string) (roles, eligible []any, err error) {
+// allRoles reads the roles the user with object id id holds and those PIM
+// lets them activate, at once.
+func (c *Conn) allRoles(ctx context.Context, id string) (roles, eligible []any, err error) {
 	var eligErr error
 	var wg sync.WaitGroup
 	wg.Go(func() { eligible, eligErr = c.eligibleRoles(ctx, id) })
-	roles, err = c.directoryRoles(ctx, ref)
+	roles, err = c.directoryRoles(ctx, id)
 	wg.Wait()
 	return roles, eligible, cmp.Or(err, eligErr)
 }

@@ -38,10 +38,7 @@ var revokeSessionsErrors = errorContext{permission: revokeSessions.Permissions.G
 // step's revocation may have landed before the crash.
 func (s *revokeSessionsStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	if from, ok := resolvedValidFrom(call); ok && !call.Resumed && !s.applied {
-		if _, err := connOf(call); err != nil {
-			return steps.Change{}, err
-		}
-		if _, err := subjectID(call); err != nil {
+		if _, _, err := target(call); err != nil {
 			return steps.Change{}, err
 		}
 		return sessionsChange(from), nil
@@ -69,9 +66,6 @@ func sessionsChange(from time.Time) steps.Change {
 // resolvedValidFrom is the signInSessionsValidFromDateTime the backend
 // resolved (RFC 3339), and whether the facts hold one.
 func resolvedValidFrom(call *steps.Call) (time.Time, bool) {
-	if call.Subject == nil {
-		return time.Time{}, false
-	}
 	t, err := time.Parse(time.RFC3339, call.Subject.FactString("entra", "signInSessionsValidFromDateTime"))
 	if err != nil {
 		return time.Time{}, false
@@ -82,11 +76,7 @@ func resolvedValidFrom(call *steps.Call) (time.Time, bool) {
 // Apply revokes every refresh token and session cookie of the subject.
 func (s *revokeSessionsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	s.applied = true
-	c, err := connOf(call)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	id, err := subjectID(call)
+	c, id, err := target(call)
 	if err != nil {
 		return steps.Change{}, err
 	}
@@ -122,11 +112,7 @@ func (*revokeSessionsStep) Verify(ctx context.Context, call *steps.Call) error {
 // sessionsValidFrom reads the subject's signInSessionsValidFromDateTime;
 // zero when Graph returns none.
 func sessionsValidFrom(ctx context.Context, call *steps.Call) (time.Time, error) {
-	c, err := connOf(call)
-	if err != nil {
-		return time.Time{}, err
-	}
-	id, err := subjectID(call)
+	c, id, err := target(call)
 	if err != nil {
 		return time.Time{}, err
 	}
