@@ -157,8 +157,8 @@ var RevokeSessions = steps.Spec{
 		"moving signInSessionsValidFromDateTime to now; verified by reading that back. Access " +
 		"tokens already issued stay valid until they expire (about an hour).",
 	Permissions: steps.Permissions{
-		GraphApplication: []string{"User.RevokeSessions.All"},
-		GraphDelegated:   []string{"User.RevokeSessions.All"},
+		GraphApplication: []string{"User.RevokeSessions.All", "User.Read.All"},
+		GraphDelegated:   []string{"User.RevokeSessions.All", "User.Read.All"},
 	},
 	Idempotent:  true,
 	Containment: true,
@@ -200,8 +200,8 @@ var ResetPassword = steps.Spec{
 			Description: "Length of each generated password."},
 	},
 	Permissions: steps.Permissions{
-		GraphApplication: []string{"User-PasswordProfile.ReadWrite.All"},
-		GraphDelegated:   []string{"User-PasswordProfile.ReadWrite.All"},
+		GraphApplication: []string{"User-PasswordProfile.ReadWrite.All", "User.Read.All"},
+		GraphDelegated:   []string{"User-PasswordProfile.ReadWrite.All", "User.Read.All"},
 		GraphRoles:       []string{"User Administrator"},
 	},
 }
