@@ -230,7 +230,8 @@ func criticalPath(rb *engine.Runbook, serial containmentRun) (time.Duration, []s
 // time to containment for `compromised` on a hybrid synced subject with
 // 50 ms of sandbox latency per request, default parallelism (8) against
 // --max-parallel 1, measured in the same run, next to the critical path
-// (the longest chain of dependent calls × 50 ms). Aim: parallel within
+// (the longest chain of steps through needs, timed in the serial run: see
+// criticalPath). Aim: parallel within
 // 1.2× of the critical path and at least 2.5× faster than serial.
 //
 // Each iteration runs both commands, each against a fresh tenant started

@@ -42,7 +42,8 @@ func (e *environment) Close() {
 func (c *cli) openEnvironment(ctx context.Context, file, stateDir string) (*environment, error) {
 	env := &environment{}
 	if file == "" {
-		t, err := sandbox.Start(ctx, sandbox.DefaultSeed(), sandbox.Options{})
+		seed := sandbox.DefaultSeed()
+		t, err := sandbox.Start(ctx, seed, sandbox.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("start the embedded sandbox: %w", err)
 		}
@@ -54,7 +55,7 @@ func (c *cli) openEnvironment(ctx context.Context, file, stateDir string) (*envi
 		// The files live as long as the command: the tenant is gone when
 		// it ends anyway.
 		env.tenant, env.tempDir = t, dir
-		file, err = writeSandboxEnv(dir, t, sandbox.DefaultSeed(), sandboxStateDir(c.getenv))
+		file, err = writeSandboxEnv(dir, t, seed, sandboxStateDir(c.getenv))
 		if err != nil {
 			env.Close()
 			return nil, err
@@ -74,14 +75,10 @@ func (c *cli) openEnvironment(ctx context.Context, file, stateDir string) (*envi
 		return nil, fmt.Errorf("%s: %s", file, plural(lints.Errors(), "error"))
 	}
 	env.Environment = decoded
-	switch {
-	case stateDir != "":
-		env.StateDir = stateDir
-	case env.StateDir == "":
-		env.StateDir = defaultStateDir(c.getenv)
-	case !filepath.IsAbs(env.StateDir):
-		env.StateDir = filepath.Join(env.Dir, env.StateDir)
+	if stateDir == "" {
+		stateDir = envStateDir(decoded, c.getenv)
 	}
+	env.StateDir = stateDir
 	for _, section := range env.Insecure() {
 		fmt.Fprintf(c.stderr, "WARNING: %s: TLS certificate verification is OFF for %s (insecure_skip_verify): anyone on the path can impersonate the server\n", file, section)
 	}
@@ -106,13 +103,19 @@ func (c *cli) stateDirFor(file, stateDir string) (string, error) {
 	if lints.Errors() > 0 {
 		return "", fmt.Errorf("%s: %s (revoke validate %s shows them)", file, plural(lints.Errors(), "error"), file)
 	}
+	return envStateDir(env, c.getenv), nil
+}
+
+// envStateDir is where an environment's journals go: its state_dir,
+// relative to the file's folder, or the default.
+func envStateDir(env *engine.Environment, getenv func(string) string) string {
 	switch {
 	case env.StateDir == "":
-		return defaultStateDir(c.getenv), nil
+		return defaultStateDir(getenv)
 	case !filepath.IsAbs(env.StateDir):
-		return filepath.Join(env.Dir, env.StateDir), nil
+		return filepath.Join(env.Dir, env.StateDir)
 	}
-	return env.StateDir, nil
+	return env.StateDir
 }
 
 // defaultStateDir is $XDG_STATE_HOME/revoke, or ~/.local/state/revoke.

@@ -253,7 +253,7 @@ func fmtDur(d time.Duration) string {
 	return d.Round(10 * time.Millisecond).String()
 }
 
-// errNotFound explains a subject found nowhere.
+// notFound explains a subject found nowhere: exit 1, nothing changed.
 func notFound(err error) error {
 	if steps.ClassOf(err) == steps.NotFound {
 		return &exitError{code: exitFailure, err: fmt.Errorf("%v; nothing was changed", err)}
