@@ -25,6 +25,11 @@ type BackendSpec struct {
 	// Open connects using the environment's section. It must not block
 	// longer than ctx allows.
 	Open func(ctx context.Context, env *Env) (Conn, error)
+	// Identify reads the identity of a subject from the facts this
+	// backend's Resolve returned (or a facts file holds). Optional: a
+	// backend without it takes no part in linking, protection by
+	// identifier or the per-subject lock.
+	Identify func(facts map[string]any) Identity
 }
 
 // Env is what a backend is opened with.
@@ -64,6 +69,14 @@ type Subject struct {
 	// Facts are keyed by backend name; a backend is absent when the subject
 	// was not found there or the backend is not part of the environment.
 	Facts map[string]map[string]any `json:"facts,omitempty"`
+	// Identities are what each backend's record says about who the
+	// subject is (BackendSpec.Identify), keyed like Facts.
+	Identities map[string]Identity `json:"identities,omitempty"`
+	// Gaps are the reasons containment cannot be reached whatever runs: a
+	// record mastered in a backend that did not find the subject (a synced
+	// user whose AD account is missing). A run with a gap is never
+	// reported contained.
+	Gaps []string `json:"gaps,omitempty"`
 }
 
 // Found reports whether the backend resolved the subject (false on a nil

@@ -53,6 +53,11 @@ type Param struct {
 	Format string
 	// Examples are shown in docs and the JSON Schema.
 	Examples []any
+	// Identity marks a backend field that says which directory the
+	// environment is (a tenant id, a URL, a base DN): never a secret. The
+	// journal records these fields, and a resume refuses an environment
+	// whose identity fields differ.
+	Identity bool
 }
 
 // Bounds returns a pointer to n, for Param.Min and Param.Max.
