@@ -1,0 +1,251 @@
+package engine
+
+// The journal's writer: creating, locking, appending and reopening a run's
+// journal.
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sync"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// journalFile is what a Journal writes to: an *os.File, or in tests a
+// wrapper that simulates a crash.
+type journalFile interface {
+	io.Writer
+	Sync() error
+	Close() error
+}
+
+// Journal is the append-only record of one run, safe for concurrent use.
+type Journal struct {
+	mu    sync.Mutex
+	f     journalFile
+	lock  *os.File // held for the journal's life: see lockJournal
+	path  string
+	runID string
+	seq   int
+	prev  string
+	// err is sticky: after a failed write the file may end in a torn line,
+	// and appending behind it would bury the tear mid-file.
+	err    error
+	closed bool
+}
+
+// runIDRE is the syntax of run ids: ULIDs in Crockford base32, which sort
+// by start time.
+var runIDRE = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{26}$`)
+
+// NewRunID returns a fresh run id: a ULID from the current time and
+// crypto/rand entropy.
+func NewRunID() string {
+	// crypto/rand.Reader does not fail (since Go 1.24 it crashes the
+	// program rather than return an error), so MustNew cannot panic here.
+	return ulid.MustNew(ulid.Now(), rand.Reader).String()
+}
+
+// RunPath returns where the journal of a run lives under a state
+// directory. It refuses anything but a ULID, so a run id taken from the
+// command line cannot name a file elsewhere.
+func RunPath(stateDir, runID string) (string, error) {
+	if !runIDRE.MatchString(runID) {
+		return "", fmt.Errorf("%q is not a run id (26 characters such as 01JD3Q4Z8X6V2N0K5T7W9YB1CM)", runID)
+	}
+	if _, err := ulid.ParseStrict(runID); err != nil {
+		return "", fmt.Errorf("%q is not a run id: %v", runID, err)
+	}
+	return filepath.Join(stateDir, "runs", runID+".jsonl"), nil
+}
+
+// CreateJournal creates the journal of a new run under
+// <stateDir>/runs/<runID>.jsonl (folders 0700, file 0600), refusing an
+// existing file. An empty runID gets a fresh one from NewRunID.
+func CreateJournal(stateDir, runID string) (*Journal, error) {
+	if runID == "" {
+		runID = NewRunID()
+	}
+	path, err := RunPath(stateDir, runID)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create journal folder: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create journal: %w", err)
+	}
+	lock, err := lockJournal(path)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock journal %s: %w", path, err)
+	}
+	syncDir(dir)
+	return &Journal{f: f, lock: lock, path: path, runID: runID}, nil
+}
+
+// lockJournal locks the journal at path for this process, through a
+// handle of its own: a read-only one, which every system's lock accepts
+// (Windows will not lock through the append-only handle the journal
+// writes with). Closing it lets go.
+func lockJournal(path string) (*os.File, error) {
+	l, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(l); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// syncDir makes a new directory entry durable. Some file systems refuse
+// to fsync a directory; the journal's own fsyncs still hold, so a failure
+// here is not worth refusing the run over.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
+
+// errJournalLocked is lockFile's answer when another process holds the
+// journal.
+var errJournalLocked = errors.New("locked")
+
+// OpenJournal opens an existing run's journal to append to it, continuing
+// its sequence and hash chain, and returns what it holds. It refuses a
+// journal whose chain is broken. A torn last line (a crash mid-write) is
+// cut off before appending; the returned log's Warnings say so.
+//
+// The journal stays locked until Close, as a new run's is: a second
+// process resuming the same run, or resuming one still running, would
+// interleave two chains and repeat writes, so it is refused.
+func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
+	path, err := RunPath(stateDir, runID)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil, steps.Errorf(steps.NotFound, "no run %s in %s", runID, stateDir)
+		}
+		return nil, nil, fmt.Errorf("open journal: %w", err)
+	}
+	lock, err := lockJournal(path)
+	if err != nil {
+		f.Close()
+		if errors.Is(err, errJournalLocked) {
+			return nil, nil, steps.Errorf(steps.Invalid, "run %s is in use by another revoke process (a run or resume still going): let it end, or stop it, then resume", runID)
+		}
+		return nil, nil, fmt.Errorf("lock journal %s: %w", path, err)
+	}
+	// From here on, Close releases both handles.
+	j := &Journal{f: f, lock: lock, path: path}
+	// Read only once the lock is held: what another process appended
+	// before it let go is part of the history.
+	log, err := ReadJournal(path)
+	if err != nil {
+		j.Close()
+		return nil, nil, err
+	}
+	if err := log.VerifyChain(); err != nil {
+		j.Close()
+		return nil, log, fmt.Errorf("journal %s: %w; refusing to append to it", path, err)
+	}
+	if log.Torn > 0 {
+		if err := f.Truncate(int64(log.size)); err != nil {
+			j.Close()
+			return nil, log, fmt.Errorf("journal %s: cut the torn last line: %w", path, err)
+		}
+	}
+	if log.missingNewline {
+		if _, err := f.Write([]byte{'\n'}); err != nil {
+			j.Close()
+			return nil, log, fmt.Errorf("journal %s: end the last line: %w", path, err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		j.Close()
+		return nil, log, fmt.Errorf("journal %s: %w", path, err)
+	}
+	j.runID, j.seq, j.prev = log.RunID, len(log.lines), digest(log.lines[len(log.lines)-1])
+	return j, log, nil
+}
+
+// RunID is the id of the run the journal records.
+func (j *Journal) RunID() string { return j.runID }
+
+// Path is the journal's file.
+func (j *Journal) Path() string { return j.path }
+
+// Append writes one event as a line and fsyncs it; it returns the event as
+// written (Seq, Time and Prev filled) only once the line is durable, so the
+// caller's next action starts after its record. Time defaults to now.
+// After a failed write every later Append fails too.
+func (j *Journal) Append(ev Event) (Event, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return ev, fmt.Errorf("journal %s is closed", j.path)
+	}
+	if j.err != nil {
+		return ev, j.err
+	}
+	ev.Seq = j.seq + 1
+	ev.Prev = j.prev
+	if ev.Time.IsZero() {
+		ev.Time = time.Now()
+	}
+	ev.Time = ev.Time.UTC()
+	line, err := json.Marshal(ev)
+	if err != nil {
+		// Nothing was written: the journal stays usable.
+		return ev, fmt.Errorf("journal %s: encode %s event: %w", j.path, ev.Type, err)
+	}
+	if _, err := j.f.Write(append(line, '\n')); err != nil {
+		j.err = fmt.Errorf("journal %s: write: %w", j.path, err)
+		return ev, j.err
+	}
+	if err := j.f.Sync(); err != nil {
+		j.err = fmt.Errorf("journal %s: fsync: %w", j.path, err)
+		return ev, j.err
+	}
+	j.seq = ev.Seq
+	j.prev = digest(line)
+	return ev, nil
+}
+
+// Close syncs and closes the file. Closing twice is harmless.
+func (j *Journal) Close() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	serr := j.f.Sync()
+	cerr := j.f.Close()
+	if j.lock != nil {
+		j.lock.Close() // after the last write: only then may another process append
+	}
+	if err := errors.Join(serr, cerr); err != nil {
+		return fmt.Errorf("close journal %s: %w", j.path, err)
+	}
+	return nil
+}
