@@ -93,6 +93,9 @@ type Policy struct {
 	Files []string
 	// Timeout bounds one evaluation; zero means DefaultPolicyTimeout.
 	Timeout time.Duration
+	// Registry identifies subjects from their facts (Identify) for the
+	// built-in protection; nil means steps.Default.
+	Registry *steps.Registry
 
 	// modules are every parsed module, tests included, for the tester.
 	modules  map[string]*ast.Module
@@ -172,13 +175,55 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 	return p, nil
 }
 
+// policyCapabilities are the builtins a policy may call: OPA's, less every
+// one OPA marks non-deterministic (excludedBuiltins). Those are the ones
+// that reach the network (http.send, net.lookup_ip_addr, json.match_schema
+// and json.verify_schema, which fetch remote $refs), read host state
+// (opa.runtime gives the process's environment variables, which hold
+// secrets) or differ between runs (time.now_ns, rand.intn, uuid.rfc4122,
+// JWT signing and verification). A policy sees the subject's facts: it
+// must not be able to send them anywhere, and a decision must be the same
+// in validate, plan and run.
+var policyCapabilities, excludedBuiltins = func() (*ast.Capabilities, []string) {
+	caps := ast.CapabilitiesForThisVersion()
+	var kept []*ast.Builtin
+	var excluded []string
+	for _, b := range caps.Builtins {
+		if b.Nondeterministic {
+			excluded = append(excluded, b.Name)
+			continue
+		}
+		kept = append(kept, b)
+	}
+	caps.Builtins = kept
+	// No remote JSON schemas for the type checker either.
+	caps.AllowNet = []string{}
+	slices.Sort(excluded)
+	return caps, excluded
+}()
+
+// newPolicyCompiler returns a compiler limited to policyCapabilities, for
+// decisions, lint and policy tests alike.
 func newPolicyCompiler() *ast.Compiler {
-	return ast.NewCompiler().SetErrorLimit(0).WithDefaultRegoVersion(ast.RegoV1)
+	return ast.NewCompiler().SetErrorLimit(0).WithDefaultRegoVersion(ast.RegoV1).
+		WithCapabilities(policyCapabilities)
+}
+
+// excludedBuiltinError rewords the type checker's "undefined function
+// http.send" for a builtin revoke leaves out, so the author learns why
+// rather than suspecting a typo.
+func excludedBuiltinError(code, msg string) string {
+	name, ok := strings.CutPrefix(msg, "undefined function ")
+	if code != ast.TypeErr || !ok || !slices.Contains(excludedBuiltins, name) {
+		return msg
+	}
+	return fmt.Sprintf("%s is not available to revoke policies: they reach no network and no host state, and decide the same way every time (docs/policies.md lists the builtins left out)", name)
 }
 
 func prepare(ctx context.Context, c *ast.Compiler, query string) (rego.PreparedEvalQuery, error) {
 	return rego.New(
 		rego.Compiler(c),
+		rego.Capabilities(policyCapabilities),
 		rego.Query(query),
 		// A builtin that fails (to_number("x")) is the policy's bug: report
 		// it rather than silently treating the expression as undefined.
@@ -211,7 +256,7 @@ func regoLints(file string, err error) Lints {
 	}
 	out := make(Lints, 0, len(errs))
 	for _, e := range errs {
-		l := Lint{File: file, Level: Error, Code: e.Code, Message: e.Code + ": " + e.Message}
+		l := Lint{File: file, Level: Error, Code: e.Code, Message: e.Code + ": " + excludedBuiltinError(e.Code, e.Message)}
 		if e.Location != nil {
 			if e.Location.File != "" {
 				l.File = e.Location.File
@@ -542,6 +587,9 @@ func (p *Policy) Test(ctx context.Context) (passed, failed int, lints Lints) {
 	}
 	defer store.Abort(ctx, txn)
 	runner := tester.NewRunner().
+		// The tests' compiler has the decisions' capabilities, so a
+		// test cannot reach the network either.
+		SetCompiler(newPolicyCompiler()).
 		SetStore(store).
 		SetModules(p.modules).
 		SetDefaultRegoVersion(ast.RegoV1).

@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/revoke-dev/revoke/steps"
 )
@@ -703,4 +708,111 @@ steps:
 	// disable-ad-account: skipped: megan@contoso.com was not found in on-premises Active Directory
 	// disable-entra-user: runs with map[]
 	// reset-entra-password: runs with map[length:32 times:1]
+}
+
+// The builtins left out of policies are exactly OPA's non-deterministic
+// ones; docs/policies.md lists them, so an OPA upgrade that changes the
+// list fails here first.
+func TestPoliciesLeaveOutNetworkAndHostBuiltins(t *testing.T) {
+	want := []string{
+		"http.send", "io.jwt.decode_verify", "io.jwt.encode_sign", "io.jwt.encode_sign_raw",
+		"json.match_schema", "json.verify_schema", "net.lookup_ip_addr", "opa.runtime",
+		"rand.intn", "time.now_ns", "uuid.rfc4122",
+	}
+	if !reflect.DeepEqual(excludedBuiltins, want) {
+		t.Errorf("excluded builtins %q\nwant %q", excludedBuiltins, want)
+	}
+	for _, b := range policyCapabilities.Builtins {
+		if slices.Contains(want, b.Name) {
+			t.Errorf("%s is still in the capabilities", b.Name)
+		}
+	}
+}
+
+// hitCounter is an HTTP server that counts the requests it receives: a
+// policy that reached it would have sent the subject's facts away.
+func hitCounter(t *testing.T) (url string, hits *atomic.Int64) {
+	hits = new(atomic.Int64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprint(w, `{}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL, hits
+}
+
+func TestPolicyCallingANetworkOrHostBuiltinIsRefused(t *testing.T) {
+	url, hits := hitCounter(t)
+	why := " is not available to revoke policies: they reach no network and no host state, and decide the same way every time (docs/policies.md lists the builtins left out)"
+	tests := []struct {
+		name  string
+		files []string
+		want  []string
+	}{
+		{
+			name: "http.send in a decision rule",
+			files: []string{"p/exfil.rego", "package revoke\n\nwarn contains \"sent\" if {\n\thttp.send({\"method\": \"POST\", \"url\": \"" + url +
+				"\", \"body\": input.subject})\n}\n"},
+			want: []string{"p/exfil.rego:4:2: error: rego_type_error: http.send" + why},
+		},
+		{
+			name:  "http.send in a policy test",
+			files: []string{"p/exfil_test.rego", "package revoke_test\n\ntest_send if {\n\thttp.send({\"method\": \"GET\", \"url\": \"" + url + "\"})\n}\n"},
+			want:  []string{"p/exfil_test.rego:4:2: error: rego_type_error: http.send" + why},
+		},
+		{
+			name:  "opa.runtime, which reads the environment variables",
+			files: []string{"env.rego", "package revoke\n\nwarn contains x if {\n\tx := opa.runtime().env.HOME\n}\n"},
+			want:  []string{"env.rego:4:7: error: rego_type_error: opa.runtime" + why},
+		},
+		{
+			name: "the clock and DNS",
+			files: []string{"nd.rego", "package revoke\n\nwarn contains \"late\" if time.now_ns() > 0\n\n" +
+				"warn contains \"dns\" if net.lookup_ip_addr(\"example.com\")\n"},
+			want: []string{
+				"nd.rego:3:25: error: rego_type_error: time.now_ns" + why,
+				"nd.rego:5:24: error: rego_type_error: net.lookup_ip_addr" + why,
+			},
+		},
+		{
+			name:  "an unknown function keeps OPA's message",
+			files: []string{"typo.rego", "package revoke\n\nwarn contains \"x\" if http.sned({})\n"},
+			want:  []string{"typo.rego:3:22: error: rego_type_error: undefined function http.sned"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, lints := CompilePolicies(regoSources(tt.files...))
+			if p != nil {
+				t.Errorf("got a Policy despite errors")
+			}
+			if got := lintStrings(lints); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("lints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the server received %d requests, want none", n)
+	}
+}
+
+// The tester compiles the modules again with its own compiler: it must
+// have the same capabilities, so a policy test cannot call out either even
+// if the modules reached it some other way than CompilePolicies.
+func TestPolicyTestsCannotReachTheNetwork(t *testing.T) {
+	url, hits := hitCounter(t)
+	src := "package revoke_test\n\ntest_send if {\n\thttp.send({\"method\": \"GET\", \"url\": \"" + url + "\"})\n}\n"
+	mod, err := ast.ParseModuleWithOpts("t_test.rego", src, ast.ParserOptions{RegoVersion: ast.RegoV1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Policy{modules: map[string]*ast.Module{"t_test.rego": mod}}
+	passed, failed, lints := p.Test(context.Background())
+	want := []string{"t_test.rego:4:2: error: rego_type_error: http.send is not available to revoke policies: they reach no network and no host state, and decide the same way every time (docs/policies.md lists the builtins left out)"}
+	if got := lintStrings(lints); passed != 0 || failed != 0 || !reflect.DeepEqual(got, want) {
+		t.Errorf("passed %d failed %d, lints:\n%s\nwant:\n%s", passed, failed, strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the server received %d requests, want none", n)
+	}
 }
