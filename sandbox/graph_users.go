@@ -266,9 +266,9 @@ type passwordProfile struct {
 // patchUser updates a user. accountEnabled is accepted on synced users too,
 // as Graph does (the next sync reverts it unless AD is disabled as well);
 // passwordProfile and the other AD-mastered properties are refused on them
-// with 400 Request_BadRequest. Disabling or resetting a privileged user
-// needs the app to hold Privileged Authentication Administrator or Global
-// Administrator; resetting anyone needs a password-admin role.
+// with 400 Request_BadRequest. Disabling or resetting a user who holds a
+// directory role needs the app to hold a role that may act on it
+// (graph_privileged.go); resetting anyone needs a password-admin role.
 func patchUser(c *call) *response {
 	m, r := c.object()
 	if r != nil {
@@ -311,7 +311,7 @@ func patchUser(c *call) *response {
 		case enabled != nil && !c.claims.hasAny(permEnable),
 			pw != nil && (!c.claims.hasAny(permPassword) || !hasAnyRole(appRoles, rolesPassword...)),
 			len(strs) > 0 && !c.claims.hasAny(permUserOther),
-			(enabled != nil || pw != nil) && d.privileged(u) && !hasAnyRole(appRoles, rolesPrivilegedTarget...):
+			enabled != nil && !c.mayActOn(d, u, guardEnable), pw != nil && !c.mayActOn(d, u, guardPassword):
 			return c.forbidden()
 		}
 		if u.OnPremisesSyncEnabled && (pw != nil || len(strs) > 0) {
@@ -378,7 +378,7 @@ func charClasses(p string) int {
 // as Graph v1.0 does: 200 with an Edm.Boolean body.
 func revokeSessions(c *call) *response {
 	return c.withUser(func(d *Directory, u *User) *response {
-		if d.privileged(u) && !hasAnyRole(c.appRoles(), rolesPrivilegedTarget...) {
+		if !c.mayActOn(d, u, guardPassword) {
 			return c.forbidden()
 		}
 		u.SignInSessionsValidFrom = c.now.UTC().Truncate(time.Second)

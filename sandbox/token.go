@@ -114,6 +114,9 @@ func (t *tokenIssuer) issueAt(app *App, now time.Time) (string, error) {
 	if len(app.Permissions) > 0 {
 		claims["roles"] = append([]string(nil), app.Permissions...)
 	}
+	if wids := roleTemplateIDs(app.DirectoryRoles); len(wids) > 0 {
+		claims["wids"] = wids // the service principal's directory roles, as Entra's tokens carry them
+	}
 	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
 	tok.Header["kid"] = t.kid
 	s, err := tok.SignedString(t.key)
