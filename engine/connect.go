@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -94,44 +93,4 @@ func (cs Conns) Close() error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Resolve asks every backend, at once, who ref is. A backend that does not
-// find the subject leaves its facts out (policies see subject.<backend>
-// absent); any other failure is an error, since deciding on half the facts
-// could skip a step that matters. Found nowhere is an error of class
-// NotFound: nothing is planned for a typo.
-func (cs Conns) Resolve(ctx context.Context, ref string) (*steps.Subject, error) {
-	subject := &steps.Subject{Ref: ref, Facts: map[string]map[string]any{}}
-	var (
-		mu   sync.Mutex
-		wg   sync.WaitGroup
-		errs []error
-	)
-	for name, c := range cs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			facts, err := c.Resolve(ctx, ref)
-			mu.Lock()
-			defer mu.Unlock()
-			switch {
-			case steps.ClassOf(err) == steps.NotFound:
-			case err != nil:
-				errs = append(errs, fmt.Errorf("resolve %s in %s: %w", ref, name, err))
-			default:
-				subject.Facts[name] = facts
-			}
-		}()
-	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
-	if len(subject.Facts) == 0 {
-		names := sortedKeys(cs)
-		return nil, steps.Errorf(steps.NotFound, "%s was not found in %s: check the reference (UPN, object id, sAMAccountName or DOMAIN\\user)",
-			ref, strings.Join(names, " or "))
-	}
-	return subject, nil
 }

@@ -69,12 +69,12 @@ func TestConnectRetriesRetryableOpens(t *testing.T) {
 
 func TestResolveFoundNowhere(t *testing.T) {
 	conns := Conns{"ad": &stubConn{}, "entra": &stubConn{}}
-	_, err := conns.Resolve(t.Context(), "nobody@contoso.test")
-	if steps.ClassOf(err) != steps.NotFound || !strings.Contains(err.Error(), "nobody@contoso.test was not found in ad or entra") {
+	_, err := conns.Resolve(t.Context(), steps.NewRegistry(), "nobody@contoso.test")
+	if steps.ClassOf(err) != steps.NotFound || !strings.Contains(err.Error(), "nobody@contoso.test was not found in ad or entra: check the reference (UPN, object id, sAMAccountName, DOMAIN\\user, DN or SID)") {
 		t.Errorf("err = %v", err)
 	}
 	conns["entra"] = &stubConn{facts: map[string]any{"id": "u1"}}
-	s, err := conns.Resolve(t.Context(), "x")
+	s, err := conns.Resolve(t.Context(), steps.NewRegistry(), "x")
 	if err != nil || !s.Found("entra") || s.Found("ad") {
 		t.Errorf("subject %+v, %v", s, err)
 	}

@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"strings"
 
@@ -139,6 +138,9 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 	pol, ls := CompilePolicies(policySrcs)
 	lints = append(lints, ls...)
 	ws.Policy = pol
+	if pol != nil {
+		pol.Registry = reg
+	}
 	lints.Sort()
 	return ws, lints, nil
 }
@@ -159,20 +161,13 @@ func (ws *Workspace) Runbook(reg *steps.Registry, ref string) (*Runbook, Lints, 
 	return nil, nil, fmt.Errorf("no runbook %q: not a loaded runbook (%s) nor a file", ref, strings.Join(sortedKeys(ws.Runbooks), ", "))
 }
 
-// ReadFile reads a runbook, environment or facts file with the size limit
-// every decoder applies, without reading more than MaxFileSize+1 bytes: a
-// runbook path pointing at a disk image must not fill memory.
+// ReadFile reads a runbook, policy, environment, facts file or sandbox
+// seed with steps.ReadFile and the limit every decoder applies: a regular
+// file of at most MaxFileSize bytes, or an error naming the file and the
+// limit. A pipe or device is refused without being opened, so a path
+// pointing at one neither blocks nor fills memory.
 func ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return data, nil
+	return steps.ReadFile(path, MaxFileSize)
 }
 
 // builtinRunbookFiles returns the embedded runbooks and their tests.

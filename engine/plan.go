@@ -2,6 +2,9 @@ package engine
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/revoke-dev/revoke/steps"
 )
@@ -106,10 +109,14 @@ func assignWaves(ps []*PlannedStep) {
 // wrong (a bad `with` override is an Error: the step cannot run with it,
 // so the plan refuses rather than guess); err is an evaluation failure.
 func (p *Policy) Plan(ctx context.Context, rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) (*Plan, Lints, error) {
+	Identify(p.Registry, subject)
 	d, err := p.Decide(ctx, PolicyInput(rb, env, subject, req))
 	if err != nil {
 		return nil, nil, err
 	}
+	// The built-in protection is the engine's, after the policies: a
+	// policy can add a denial but never take this one away.
+	d.Deny, d.Warn = protect(env, subject, req, d.Deny, d.Warn)
 	with, lints := ApplyDecision(rb, d)
 	plan := &Plan{
 		Runbook: rb, Subject: subject, Environment: env, Request: req,
@@ -124,4 +131,30 @@ func (p *Policy) Plan(ctx context.Context, rb *Runbook, env EnvironmentFacts, su
 	}
 	assignWaves(plan.Steps)
 	return plan, lints, nil
+}
+
+// protect adds the denial of a protected subject, or, when the request
+// allows it and names who approved, a warning saying so; each reason once,
+// after what the policies said.
+func protect(env EnvironmentFacts, subject *steps.Subject, req Request, deny, warn []string) ([]string, []string) {
+	ref := ""
+	if subject != nil {
+		ref = subject.Ref
+	}
+	approved := req.AllowProtected && strings.TrimSpace(req.ApprovedBy) != ""
+	for _, why := range Protection(env, subject) {
+		if approved {
+			warn = appendOnce(warn, fmt.Sprintf("%s is protected (%s); proceeding because %s approved it", ref, why, req.ApprovedBy))
+		} else {
+			deny = appendOnce(deny, fmt.Sprintf("%s is protected: %s; to proceed anyway, pass --allow-protected and name who approved it with --approved-by", ref, why))
+		}
+	}
+	return deny, warn
+}
+
+func appendOnce(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }

@@ -94,6 +94,8 @@ func ParseRef(s string) (Ref, error) {
 			return Ref{}, Errorf(Invalid, `subject reference %q: %q is not a NetBIOS domain name (DOMAIN\user takes at most 15 characters before the backslash, no dot or space)`, t, domain)
 		case user == "":
 			return Ref{}, Errorf(Invalid, `subject reference %q names a domain but no user`, t)
+		case strings.Contains(user, "@"):
+			return Ref{}, Errorf(Invalid, `subject reference %q: DOMAIN\user takes a logon name after the backslash, not a UPN`, t)
 		}
 		if err := checkSAM(t, user); err != nil {
 			return Ref{}, err

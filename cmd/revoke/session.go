@@ -15,6 +15,7 @@ type session struct {
 	env     *environment
 	envFile string
 	conns   engine.Conns
+	reg     *steps.Registry
 	logger  *slog.Logger
 }
 
@@ -29,7 +30,7 @@ func (c *cli) openSession(ctx context.Context, envFile, stateDir string) (*sessi
 		env.Close()
 		return nil, err
 	}
-	return &session{env: env, envFile: envFile, conns: conns, logger: c.logger}, nil
+	return &session{env: env, envFile: envFile, conns: conns, reg: c.reg, logger: c.logger}, nil
 }
 
 // Close closes the connections and stops an embedded sandbox.
@@ -40,7 +41,7 @@ func (s *session) Close() {
 
 // resolve finds the subject in every backend.
 func (s *session) resolve(ctx context.Context, ref string) (*steps.Subject, error) {
-	subject, err := s.conns.Resolve(ctx, ref)
+	subject, err := s.conns.Resolve(ctx, s.reg, ref)
 	if err != nil {
 		return nil, notFound(err)
 	}

@@ -25,6 +25,7 @@ var Steps = []steps.Spec{disableAccount, resetPassword, removeGroupMemberships}
 const (
 	fieldURL                = "url"
 	fieldBaseDN             = "base_dn"
+	fieldNetBIOS            = "netbios_domain"
 	fieldBindDN             = "bind_dn"
 	fieldBindPassword       = "bind_password"
 	fieldStartTLS           = "start_tls"
@@ -44,6 +45,9 @@ var Backend = steps.BackendSpec{
 			Examples:    []any{"ldaps://dc01.contoso.com:636"}},
 		{Name: fieldBaseDN, Type: steps.String, Required: true,
 			Description: "Where subjects are searched (subtree).", Examples: []any{"DC=contoso,DC=com"}},
+		{Name: fieldNetBIOS, Type: steps.String,
+			Description: "The domain's NetBIOS name, which a DOMAIN\\user reference must name. Read from the directory (CN=Partitions) when absent.",
+			Examples:    []any{"CONTOSO"}},
 		{Name: fieldBindDN, Type: steps.String, Required: true,
 			Description: "The service account revoke binds as."},
 		{Name: fieldBindPassword, Type: steps.String, Secret: true, Required: true,
@@ -59,6 +63,7 @@ var Backend = steps.BackendSpec{
 	},
 	Validate: validate,
 	Open:     open,
+	Identify: identify,
 }
 
 func validate(s steps.Values) []string {

@@ -37,6 +37,10 @@ type Conn struct {
 	mu     sync.Mutex
 	lc     *ldap.Conn // nil until dialled, and after a drop until redialled
 	closed bool
+
+	// nbMu guards nbName, the NetBIOS name read from the directory.
+	nbMu   sync.Mutex
+	nbName string
 }
 
 var _ steps.Conn = (*Conn)(nil)
@@ -48,6 +52,7 @@ type config struct {
 	addr     string // host:port
 	host     string // what the certificate must name
 	baseDN   string
+	netbios  string // the section's netbios_domain, "" to read it from the directory
 	bindDN   string
 	password string // kept for rebinding after a dropped connection
 	startTLS bool
@@ -92,6 +97,7 @@ func newConfig(env *steps.Env) (config, error) {
 	cfg := config{
 		url:      s.String(fieldURL),
 		baseDN:   s.String(fieldBaseDN),
+		netbios:  s.String(fieldNetBIOS),
 		bindDN:   s.String(fieldBindDN),
 		startTLS: s.Bool(fieldStartTLS),
 		insecure: s.Bool(fieldInsecureSkipVerify),
@@ -149,7 +155,7 @@ func newConfig(env *steps.Env) (config, error) {
 		if env.Path != nil {
 			ca = env.Path(ca)
 		}
-		pem, err := os.ReadFile(ca)
+		pem, err := steps.ReadFile(ca, steps.MaxFileSize)
 		if err != nil {
 			return cfg, steps.Errorf(steps.Invalid, "ad ca_file: %w", err)
 		}

@@ -25,9 +25,13 @@ const (
 	attrPwdLastSet = "pwdLastSet"
 	attrUnicodePwd = "unicodePwd"
 	attrMember     = "member"
+	attrObjectSid  = "objectSid"
+	attrObjectGUID = "objectGUID"
+	// factNetBIOS is the fact holding the domain's NetBIOS name, when known.
+	factNetBIOS = "netbiosDomain"
 )
 
-var accountAttrs = []string{attrDN, attrSAM, attrUPN, attrUAC, attrAdminCount, attrMemberOf, attrPwdLastSet}
+var accountAttrs = []string{attrDN, attrSAM, attrUPN, attrUAC, attrAdminCount, attrMemberOf, attrPwdLastSet, attrObjectSid, attrObjectGUID}
 
 // uacAccountDisable is userAccountControl's ACCOUNTDISABLE bit.
 const uacAccountDisable = 0x2
@@ -43,6 +47,8 @@ type account struct {
 	// PwdLastSet is the raw FILETIME (100 ns since 1601), "0" when the user
 	// must change the password at next logon.
 	PwdLastSet string
+	// SID and GUID are objectSid and objectGUID in their string forms.
+	SID, GUID string
 }
 
 func (a *account) disabled() bool { return a.UAC&uacAccountDisable != 0 }
@@ -60,6 +66,8 @@ func (a *account) facts() map[string]any {
 		attrAdminCount: a.AdminCount,
 		attrMemberOf:   anyList(a.MemberOf),
 		attrPwdLastSet: a.PwdLastSet,
+		attrObjectSid:  a.SID,
+		attrObjectGUID: a.GUID,
 	}
 }
 
@@ -77,6 +85,8 @@ func accountFrom(e *ldap.Entry) (*account, error) {
 	if a.MemberOf == nil {
 		a.MemberOf = []string{}
 	}
+	a.SID, _ = decodeSID(e.GetRawAttributeValue(attrObjectSid))
+	a.GUID = formatGUID(e.GetRawAttributeValue(attrObjectGUID))
 	var err error
 	if a.UAC, err = intAttr(e, attrUAC); err != nil {
 		return nil, err
@@ -101,37 +111,93 @@ func intAttr(e *ldap.Entry, name string) (int, error) {
 }
 
 // Resolve finds the account ref names and returns its facts (the subject.ad
-// document). ref is a UPN (adele@contoso.com), DOMAIN\user, a
-// sAMAccountName, or an objectGUID in its string form. No match is NotFound;
-// more than one is Invalid, naming them, because acting on the wrong person
-// is worse than acting on nobody.
+// document). ref is a UPN, DOMAIN\user (the domain must be this one's
+// NetBIOS name), a sAMAccountName, an objectGUID, a SID or a distinguished
+// name under the base DN. No match is NotFound; more than one is Invalid,
+// naming them, because acting on the wrong person is worse than acting on
+// nobody.
 func (c *Conn) Resolve(ctx context.Context, ref string) (map[string]any, error) {
-	a, err := c.resolve(ctx, ref)
+	r, err := steps.ParseRef(ref)
 	if err != nil {
 		return nil, err
 	}
-	return a.facts(), nil
+	switch r.Kind {
+	case steps.RefDN:
+		return c.resolveDN(ctx, r.Name)
+	case steps.RefDomainUser:
+		nb, err := c.netbios(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if !strings.EqualFold(nb, r.Domain) {
+			return nil, steps.Errorf(steps.Invalid, `subject reference %q names domain %s, but this environment's domain is %s: revoke acts only in the domain it is bound to`, r.Text, r.Domain, nb)
+		}
+	}
+	filter, err := refFilter(r)
+	if err != nil {
+		return nil, err
+	}
+	a, err := c.search(ctx, fmt.Sprintf("%q", r.Text), filter)
+	if err != nil {
+		return nil, err
+	}
+	return c.factsOf(ctx, a, r.Kind == steps.RefDomainUser)
 }
 
-func (c *Conn) resolve(ctx context.Context, ref string) (*account, error) {
-	filter, err := refFilter(ref)
+// factsOf is an account's facts, with the domain's NetBIOS name when it is
+// known without another round trip (configured, or read already).
+func (c *Conn) factsOf(ctx context.Context, a *account, readNetBIOS bool) (map[string]any, error) {
+	f := a.facts()
+	nb := c.cfg.netbios
+	if nb == "" && readNetBIOS {
+		var err error
+		if nb, err = c.netbios(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if nb != "" {
+		f[factNetBIOS] = nb
+	}
+	return f, nil
+}
+
+// resolveDN reads the account at a distinguished name under the base DN.
+func (c *Conn) resolveDN(ctx context.Context, dn string) (map[string]any, error) {
+	parsed, err := ldap.ParseDN(dn)
+	if err != nil {
+		return nil, steps.Errorf(steps.Invalid, "subject reference %q is not a distinguished name: %v", dn, err)
+	}
+	base, err := ldap.ParseDN(c.cfg.baseDN)
+	if err != nil {
+		return nil, steps.Errorf(steps.Invalid, "ad base_dn %q is not a distinguished name: %v", c.cfg.baseDN, err)
+	}
+	if !base.AncestorOfFold(parsed) && !base.EqualFold(parsed) {
+		return nil, steps.Errorf(steps.NotFound, "%s is not under %s", dn, c.cfg.baseDN)
+	}
+	a, err := c.read(ctx, dn)
 	if err != nil {
 		return nil, err
 	}
+	return c.factsOf(ctx, a, false)
+}
+
+// search finds the one account a filter matches; what names the search in
+// messages.
+func (c *Conn) search(ctx context.Context, what, filter string) (*account, error) {
 	req := ldap.NewSearchRequest(c.cfg.baseDN, ldap.ScopeWholeSubtree, ldap.NeverDerefAliases,
 		0, 0, false, filter, accountAttrs, nil)
 	var res *ldap.SearchResult
-	err = c.do(ctx, true, func(lc *ldap.Conn) error {
+	err := c.do(ctx, true, func(lc *ldap.Conn) error {
 		var err error
 		res, err = lc.Search(req)
 		return err
 	})
 	if err != nil {
-		return nil, classify(fmt.Sprintf("find %q in %s", ref, c.cfg.baseDN), "Read on the user objects", err)
+		return nil, classify(fmt.Sprintf("find %s in %s", what, c.cfg.baseDN), "Read on the user objects", err)
 	}
 	switch len(res.Entries) {
 	case 0:
-		return nil, steps.Errorf(steps.NotFound, "no account in %s matches %q", c.cfg.baseDN, ref)
+		return nil, steps.Errorf(steps.NotFound, "no account in %s matches %s", c.cfg.baseDN, what)
 	case 1:
 		return accountFrom(res.Entries[0])
 	}
@@ -140,30 +206,27 @@ func (c *Conn) resolve(ctx context.Context, ref string) (*account, error) {
 		dns[i] = e.DN
 	}
 	slices.Sort(dns)
-	return nil, steps.Errorf(steps.Invalid, "ambiguous: %s matches %d accounts: %s", ref, len(dns), strings.Join(dns, ", "))
+	return nil, steps.Errorf(steps.Invalid, "ambiguous: %s matches %d accounts: %s", what, len(dns), strings.Join(dns, ", "))
 }
 
-// refFilter builds the search filter for a subject reference.
-func refFilter(ref string) (string, error) {
-	ref = strings.TrimSpace(ref)
-	if ref == "" {
-		return "", steps.Errorf(steps.Invalid, "empty subject reference")
-	}
-	if guid, ok := parseGUID(ref); ok {
-		return "(&(objectCategory=person)(objectClass=user)(objectGUID=" + escapeBytes(guid) + "))", nil
-	}
-	if !strings.Contains(ref, "@") {
-		if _, user, ok := strings.Cut(ref, `\`); ok {
-			// DOMAIN\user: the NetBIOS domain is the one we are bound to;
-			// the part after the backslash is the sAMAccountName.
-			if user == "" {
-				return "", steps.Errorf(steps.Invalid, "subject reference %q names a domain but no user", ref)
-			}
-			ref = user
+// refFilter builds the search filter for a parsed reference of any kind
+// but a DN (read directly): each kind matches the one attribute it names, so
+// a logon name never matches someone else's UPN.
+func refFilter(r steps.Ref) (string, error) {
+	switch r.Kind {
+	case steps.RefGUID:
+		guid, _ := parseGUID(r.Name)
+		return userFilter("(objectGUID=" + escapeBytes(guid) + ")"), nil
+	case steps.RefSID:
+		sid, err := encodeSID(r.Name)
+		if err != nil {
+			return "", err
 		}
+		return userFilter("(objectSid=" + escapeBytes(sid) + ")"), nil
+	case steps.RefDomainUser, steps.RefSAM:
+		return userFilter("(sAMAccountName=" + ldap.EscapeFilter(r.Name) + ")"), nil
 	}
-	r := ldap.EscapeFilter(ref)
-	return "(&(objectCategory=person)(objectClass=user)(|(userPrincipalName=" + r + ")(sAMAccountName=" + r + ")))", nil
+	return userFilter("(userPrincipalName=" + ldap.EscapeFilter(r.Name) + ")"), nil
 }
 
 // parseGUID parses the string form of a GUID (01234567-89ab-cdef-0123-456789abcdef)

@@ -34,6 +34,9 @@ type Conn struct {
 	// riskGate paces Identity Protection calls: about one a second per
 	// tenant is all it takes before answering 429 without a Retry-After.
 	riskGate *gate
+	// cloudOnly is set in a cloud environment: no directory but this one
+	// can check an on-premises reference (DOMAIN\user, a DN).
+	cloudOnly bool
 }
 
 var (
@@ -91,7 +94,12 @@ func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 		base.CloseIdleConnections()
 		return nil, err
 	}
-	return newConn(cred, graphURL, base, timeout)
+	c, err := newConn(cred, graphURL, base, timeout)
+	if err != nil {
+		return nil, err
+	}
+	c.cloudOnly = env.Kind == "cloud"
+	return c, nil
 }
 
 // newConn assembles a Conn from a credential; tests call it with a fake

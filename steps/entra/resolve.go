@@ -31,48 +31,90 @@ const (
 // onPremisesSyncEnabled and signInSessionsValidFromDateTime come back only
 // when named in $select.
 var userSelect = []string{"id", "userPrincipalName", "displayName", "accountEnabled",
-	"onPremisesSyncEnabled", "signInSessionsValidFromDateTime", "userType"}
+	"onPremisesSyncEnabled", "signInSessionsValidFromDateTime", "userType",
+	"onPremisesSecurityIdentifier", "onPremisesImmutableId", "onPremisesSamAccountName",
+	"onPremisesDomainName", "onPremisesDistinguishedName"}
 
 var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // maxPages bounds how many @odata.nextLink pages one listing follows.
 const maxPages = 100
 
-// Resolve finds the user ref names — a UPN, an object id, a sAMAccountName
-// or DOMAIN\user of a synced account — and returns the subject.entra facts:
+// Resolve finds the user ref names — a UPN, an object id, a SID or the
+// sAMAccountName of a synced account — and returns the subject.entra facts:
 // id, userPrincipalName, displayName, userType, accountEnabled,
-// onPremisesSyncEnabled, signInSessionsValidFromDateTime (RFC 3339),
-// privilegedRoles (the display names of the directory roles the user holds,
-// directly or through a group) and eligibleRoles (those Privileged Identity
-// Management lets them activate). Values are plain JSON types: string,
-// bool, []any.
+// onPremisesSyncEnabled, signInSessionsValidFromDateTime (RFC 3339), the
+// on-premises identifiers of a synced user (onPremisesSecurityIdentifier,
+// onPremisesImmutableId, onPremisesSamAccountName, onPremisesDomainName,
+// onPremisesDistinguishedName), privilegedRoles (the display names of the
+// directory roles the user holds, directly or through a group) and
+// eligibleRoles (those Privileged Identity Management lets them activate).
+// Values are plain JSON types: string, bool, []any.
+//
+// DOMAIN\user and a DN are on-premises names Entra ID cannot check (it
+// keeps no NetBIOS name): in a hybrid environment they are NotFound here and
+// the engine links the user through the AD account's SID; in a cloud-only
+// one they are Invalid.
 //
 // A user Graph does not know is NotFound; a sAMAccountName shared by
 // several users is Invalid. Reading the roles needs RoleManagement.Read.Directory:
 // without it Resolve fails (Forbidden) rather than report an administrator
 // as unprivileged.
 func (c *Conn) Resolve(ctx context.Context, ref string) (map[string]any, error) {
-	ref = strings.TrimSpace(ref)
-	if ref == "" {
-		return nil, steps.Errorf(steps.Invalid, "entra: empty subject reference")
-	}
-	var (
-		u               models.Userable
-		roles, eligible []any
-		err             error
-	)
-	if sam, ok := samAccountName(ref); ok {
-		// Entra ID knows a logon name only as a property: the id comes first.
-		u, err = c.userBySAM(ctx, ref, sam)
-		if err == nil && deref(u.GetId()) != "" {
-			roles, eligible, err = c.allRoles(ctx, *u.GetId())
-		}
-	} else {
-		u, roles, eligible, err = c.userAndRoles(ctx, ref)
-	}
+	r, err := steps.ParseRef(ref)
 	if err != nil {
 		return nil, err
 	}
+	switch r.Kind {
+	case steps.RefUPN, steps.RefGUID:
+		u, roles, eligible, err := c.userAndRoles(ctx, r.Name)
+		if err != nil {
+			return nil, err
+		}
+		return c.facts(u, roles, eligible, r.Text)
+	case steps.RefSAM:
+		return c.resolveBy(ctx, r.Text, "onPremisesSamAccountName", r.Name)
+	case steps.RefSID:
+		return c.resolveBy(ctx, r.Text, "onPremisesSecurityIdentifier", r.Name)
+	}
+	if c.cloudOnly {
+		return nil, steps.Errorf(steps.Invalid, "entra: %s is an on-premises name, which a cloud-only environment cannot check: name the user by UPN or object id", quote(r.Text))
+	}
+	return nil, steps.Errorf(steps.NotFound, "entra: %s is an on-premises name: the user is found through their AD account", quote(r.Text))
+}
+
+// ResolveIDs finds the user another backend's record points at: by
+// onPremisesSecurityIdentifier (an AD account's objectSid), else by
+// onPremisesImmutableId (the sync anchor).
+func (c *Conn) ResolveIDs(ctx context.Context, ids map[string]string) (map[string]any, error) {
+	switch {
+	case ids[steps.IDSID] != "":
+		return c.resolveBy(ctx, ids[steps.IDSID], "onPremisesSecurityIdentifier", ids[steps.IDSID])
+	case ids[steps.IDImmutableID] != "":
+		return c.resolveBy(ctx, ids[steps.IDImmutableID], "onPremisesImmutableId", ids[steps.IDImmutableID])
+	}
+	return nil, steps.Errorf(steps.NotFound, "entra: no identifier Graph can search by")
+}
+
+// resolveBy finds the one user whose property equals value, then their
+// roles (which need the id).
+func (c *Conn) resolveBy(ctx context.Context, ref, property, value string) (map[string]any, error) {
+	u, err := c.userWhere(ctx, ref, property, value)
+	if err != nil {
+		return nil, err
+	}
+	if deref(u.GetId()) == "" {
+		return nil, errors.New("entra: resolve " + quote(ref) + ": Graph returned a user without an id")
+	}
+	roles, eligible, err := c.allRoles(ctx, *u.GetId())
+	if err != nil {
+		return nil, err
+	}
+	return c.facts(u, roles, eligible, ref)
+}
+
+// facts renders a resolved user, refusing one without an id.
+func (c *Conn) facts(u models.Userable, roles, eligible []any, ref string) (map[string]any, error) {
 	if deref(u.GetId()) == "" {
 		return nil, errors.New("entra: resolve " + quote(ref) + ": Graph returned a user without an id")
 	}
@@ -137,35 +179,19 @@ func (c *Conn) allRoles(ctx context.Context, id string) (roles, eligible []any, 
 	return roles, eligible, cmp.Or(err, eligErr)
 }
 
-// samAccountName reports whether ref is an on-premises logon name
-// (DOMAIN\user, or a bare name that is neither a UPN nor an object id) and
-// returns the sAMAccountName part. The domain part is not checked: Entra ID
-// keeps the DNS domain, not the NetBIOS name.
-func samAccountName(ref string) (string, bool) {
-	if i := strings.LastIndexByte(ref, '\\'); i >= 0 {
-		return ref[i+1:], true
-	}
-	if strings.Contains(ref, "@") || guidRE.MatchString(ref) {
-		return "", false
-	}
-	return ref, true
-}
-
 // odataString quotes s as an OData string literal: single quotes doubled.
 func odataString(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// userBySAM finds the one user whose onPremisesSamAccountName is sam.
-func (c *Conn) userBySAM(ctx context.Context, ref, sam string) (models.Userable, error) {
+// userWhere finds the one user whose property (onPremisesSamAccountName,
+// onPremisesSecurityIdentifier, onPremisesImmutableId) equals value.
+func (c *Conn) userWhere(ctx context.Context, ref, property, value string) (models.Userable, error) {
 	op := "resolve " + quote(ref)
-	if sam == "" {
-		return nil, steps.Errorf(steps.Invalid, "entra: %s: no account name after the domain", op)
-	}
-	filter := "onPremisesSamAccountName eq " + odataString(sam)
+	filter := property + " eq " + odataString(value)
 	count := true
 	headers := abs.NewRequestHeaders()
-	// onPremisesSamAccountName is filterable only as an advanced query:
+	// The on-premises properties are filterable as advanced queries:
 	// ConsistencyLevel eventual with $count.
 	headers.Add("ConsistencyLevel", "eventual")
 	resp, err := c.graph.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
@@ -180,7 +206,7 @@ func (c *Conn) userBySAM(ctx context.Context, ref, sam string) (models.Userable,
 	found := resp.GetValue()
 	switch {
 	case len(found) == 0 && resp.GetOdataNextLink() == nil:
-		return nil, steps.Errorf(steps.NotFound, "entra: %s: no user has onPremisesSamAccountName %s", op, odataString(sam))
+		return nil, steps.Errorf(steps.NotFound, "entra: %s: no user has %s %s", op, property, odataString(value))
 	case len(found) == 1 && resp.GetOdataNextLink() == nil:
 		return found[0], nil
 	}
@@ -193,8 +219,8 @@ func (c *Conn) userBySAM(ctx context.Context, ref, sam string) (models.Userable,
 		// more requests, and one more name would change nothing.
 		upns = append(upns, "…")
 	}
-	return nil, steps.Errorf(steps.Invalid, "entra: %s: onPremisesSamAccountName %s is ambiguous (%s): name the user by UPN or object id",
-		op, odataString(sam), strings.Join(upns, ", "))
+	return nil, steps.Errorf(steps.Invalid, "entra: %s: %s %s is ambiguous (%s): name the user by UPN or object id",
+		op, property, odataString(value), strings.Join(upns, ", "))
 }
 
 // getUser reads one user by object id or UPN, with the named properties.
@@ -341,6 +367,17 @@ func userFacts(u models.Userable, roles []any) map[string]any {
 	}
 	if t := u.GetSignInSessionsValidFromDateTime(); t != nil {
 		f["signInSessionsValidFromDateTime"] = t.UTC().Format(time.RFC3339)
+	}
+	for k, v := range map[string]*string{
+		"onPremisesSecurityIdentifier": u.GetOnPremisesSecurityIdentifier(),
+		"onPremisesImmutableId":        u.GetOnPremisesImmutableId(),
+		"onPremisesSamAccountName":     u.GetOnPremisesSamAccountName(),
+		"onPremisesDomainName":         u.GetOnPremisesDomainName(),
+		"onPremisesDistinguishedName":  u.GetOnPremisesDistinguishedName(),
+	} {
+		if v != nil && *v != "" {
+			f[k] = *v
+		}
 	}
 	return f
 }

@@ -157,24 +157,7 @@ func TestGateSpacesCalls(t *testing.T) {
 	}
 }
 
-func TestSAMAccountName(t *testing.T) {
-	tests := []struct {
-		ref, sam string
-		ok       bool
-	}{
-		{"adele@contoso.test", "", false},
-		{"5F1C2B3A-0000-4000-8000-00000000ABCD", "", false},
-		{`CONTOSO\adele`, "adele", true},
-		{`adele`, "adele", true},
-		{`CONTOSO\`, "", true},
-		{`o'brien`, "o'brien", true},
-	}
-	for _, tt := range tests {
-		sam, ok := samAccountName(tt.ref)
-		if sam != tt.sam || ok != tt.ok {
-			t.Errorf("samAccountName(%q) = %q, %v; want %q, %v", tt.ref, sam, ok, tt.sam, tt.ok)
-		}
-	}
+func TestODataString(t *testing.T) {
 	if got := odataString("o'brien''s"); got != "'o''brien''''s'" {
 		t.Errorf("odataString: %s", got)
 	}

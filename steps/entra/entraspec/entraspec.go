@@ -111,6 +111,7 @@ var Backend = steps.BackendSpec{
 			Description: "Timeout of one Graph request."},
 	},
 	Validate: validate,
+	Identify: Identify,
 }
 
 func validate(s steps.Values) []string {
