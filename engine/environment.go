@@ -268,9 +268,10 @@ func (e *Environment) secret(backend string, section steps.Values, field string,
 	}
 	if p := section.String(field + "_file"); p != "" {
 		path := e.path(p)
-		data, err := os.ReadFile(path)
+		// A pipe or /dev/zero named as a secret file is refused unopened.
+		data, err := steps.ReadFile(path, steps.MaxFileSize)
 		if err != nil {
-			// A *PathError names the file and the reason, never the content.
+			// It names the file and the reason, never the content.
 			return "", steps.Errorf(steps.Invalid, "%s.%s_file: %w", backend, field, err)
 		}
 		if info, err := os.Stat(path); err == nil && info.Mode().Perm()&0o004 != 0 {

@@ -174,6 +174,7 @@ func TestEnvironmentBackendEnv(t *testing.T) {
 	write("secrets/ad", "s3cret\n\n")
 	write("secrets/crlf", "s3cret\r\n")
 	write("secrets/empty", "\n")
+	write("secrets/big", strings.Repeat("x", MaxFileSize+1))
 	t.Setenv("REVOKE_TEST_SET", "from-env")
 	t.Setenv("REVOKE_TEST_EMPTY", "")
 	env := &Environment{Name: "h", Kind: "hybrid", File: filepath.Join(dir, "env.yaml"), Dir: dir,
@@ -181,6 +182,7 @@ func TestEnvironmentBackendEnv(t *testing.T) {
 			"env_set_env": "REVOKE_TEST_SET", "env_unset_env": "REVOKE_TEST_UNSET", "env_empty_env": "REVOKE_TEST_EMPTY",
 			"file_env": "", "file_file": "secrets/ad", "crlf_file": "secrets/crlf", "empty_file": "secrets/empty",
 			"missing_file": "secrets/none", "abs_file": filepath.Join(dir, "secrets/ad"),
+			"dir_file": "secrets", "big_file": "secrets/big",
 		}}}
 	if got := env.BackendEnv("entra", nil); got != nil {
 		t.Errorf("BackendEnv(entra) = %+v, want nil: no such section", got)
@@ -199,7 +201,9 @@ func TestEnvironmentBackendEnv(t *testing.T) {
 		{field: "env_unset", err: "ad.env_unset_env: environment variable REVOKE_TEST_UNSET is not set"},
 		{field: "env_empty", err: "ad.env_empty_env: environment variable REVOKE_TEST_EMPTY is empty"},
 		{field: "empty", err: "ad.empty_file: " + filepath.Join(dir, "secrets/empty") + " is empty"},
-		{field: "missing", err: "ad.missing_file: open " + filepath.Join(dir, "secrets/none") + ": no such file or directory"},
+		{field: "missing", err: "ad.missing_file: stat " + filepath.Join(dir, "secrets/none") + ": no such file or directory"},
+		{field: "dir", err: "ad.dir_file: " + filepath.Join(dir, "secrets") + " is a directory, not a regular file"},
+		{field: "big", err: "ad.big_file: " + filepath.Join(dir, "secrets/big") + " is larger than the 1 MiB limit"},
 		{field: "bind_password", err: "ad: neither bind_password_env nor bind_password_file is set in " + env.File},
 	}
 	for _, tt := range tests {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -102,4 +103,23 @@ func TestCollectFiles(t *testing.T) {
 		err.Error() != "stat "+missing+": no such file or directory" {
 		t.Errorf("CollectFiles(missing) = %q, %v; want the stat error", got, err)
 	}
+}
+
+// A policy over the limit used to be cut at 1 MiB, its last rules lost
+// without a word; now it is an error naming the file and the limit, and
+// nothing of it is compiled.
+func TestLoadRefusesAFileOverTheLimit(t *testing.T) {
+	dir := t.TempDir()
+	rule := "warn contains \"kept\"\n"
+	pkg := "package revoke\n\n"
+	pad := strings.Repeat("#", MaxFileSize+1-len(pkg)-len(rule)-1) + "\n"
+	big := filepath.Join(dir, "big.rego")
+	if err := os.WriteFile(big, []byte(pkg+pad+rule), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, lints, err := Load(specMirrorRegistry(), []string{big}, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkLints(t, lints, []string{big + ": error: " + big + " is larger than the 1 MiB limit"})
 }

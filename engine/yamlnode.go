@@ -16,10 +16,12 @@ import (
 	"github.com/revoke-dev/revoke/steps"
 )
 
-// MaxFileSize bounds runbook and environment files. Larger ones are refused
-// before parsing: no real runbook comes close, and a parser fed an
-// attacker's file should not be the one to find the machine's limits.
-const MaxFileSize = 1 << 20
+// MaxFileSize bounds runbook, policy, environment, facts and seed files
+// (steps.MaxFileSize, the limit on every file revoke reads). Larger ones
+// are refused before parsing: no real runbook comes close, and a parser
+// fed an attacker's file should not be the one to find the machine's
+// limits.
+const MaxFileSize = steps.MaxFileSize
 
 // identRE is the syntax of runbook names, step ids and environment names.
 var identRE = regexp.MustCompile(`^[a-z0-9-]+$`)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/revoke-dev/revoke/engine"
 	"github.com/revoke-dev/revoke/sandbox"
+	"github.com/revoke-dev/revoke/steps"
 )
 
 // environment is where a command acts: an environment file, or the
@@ -215,7 +216,7 @@ func sandboxUserState(ctx context.Context, env *engine.Environment, ref string) 
 	}
 	pool := x509.NewCertPool()
 	if caFile, _ := entra["ca_file"].(string); caFile != "" {
-		pem, err := os.ReadFile(resolvePath(env, caFile))
+		pem, err := steps.ReadFile(resolvePath(env, caFile), steps.MaxFileSize)
 		if err != nil {
 			return nil, err
 		}

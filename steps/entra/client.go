@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
@@ -72,7 +71,7 @@ func tlsConfig(caFile string, insecure bool) (*tls.Config, error) {
 		// No system pool (some minimal containers): the extra roots alone.
 		pool = x509.NewCertPool()
 	}
-	pem, err := os.ReadFile(caFile)
+	pem, err := steps.ReadFile(caFile, steps.MaxFileSize)
 	if err != nil {
 		return nil, steps.Errorf(steps.Invalid, "entra: ca_file: %w", err)
 	}

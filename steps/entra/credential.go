@@ -76,7 +76,7 @@ func newCredential(s credentialSettings) (azcore.TokenCredential, error) {
 		cred, err = azidentity.NewClientSecretCredential(s.tenantID, s.clientID, secret,
 			&azidentity.ClientSecretCredentialOptions{ClientOptions: opts, DisableInstanceDiscovery: disableDiscovery})
 	case entraspec.CredClientCertificate:
-		pem, rerr := os.ReadFile(s.certificateFile)
+		pem, rerr := steps.ReadFile(s.certificateFile, steps.MaxFileSize)
 		if rerr != nil {
 			return nil, steps.Errorf(steps.Invalid, "entra: certificate_file: %w", rerr)
 		}
