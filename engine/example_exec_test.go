@@ -86,7 +86,7 @@ func ExampleExecutor_Run() {
 		fmt.Println(strings.TrimSpace(fmt.Sprintf("%d %s %s", ev.Seq, ev.Type, ev.Step)))
 	}
 	// Output:
-	// outcome: succeeded
+	// outcome: contained
 	// disable: succeeded enabled: true → false
 	// disable-again: satisfied already disabled
 	// disable-on-prem: skipped cloud-only environment

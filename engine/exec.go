@@ -22,11 +22,23 @@ const DefaultMaxParallel = 8
 // Outcome is how a run ended.
 type Outcome string
 
-// Run outcomes.
+// Run outcomes: the table in docs/execution.md. Assess decides which.
 const (
-	// OutcomeSucceeded: every step that ran succeeded or was satisfied.
+	// OutcomeContained: every containment step that was to run succeeded
+	// or was satisfied, and so did every other step.
+	OutcomeContained Outcome = "contained"
+	// OutcomeContainedCleanupFailed: contained, but a step outside
+	// containment (a password reset, Identity Protection) failed.
+	OutcomeContainedCleanupFailed Outcome = "contained_cleanup_failed"
+	// OutcomeNotContained: a containment step did not complete, the
+	// policies skipped them all, or the subject has a gap.
+	OutcomeNotContained Outcome = "not_contained"
+	// OutcomeSucceeded: a runbook without containment steps whose steps
+	// all succeeded or were satisfied (and what journals written before
+	// the containment outcomes say).
 	OutcomeSucceeded Outcome = "succeeded"
-	// OutcomeFailed: a step failed, was blocked or was aborted.
+	// OutcomeFailed: a runbook without containment steps in which a step
+	// failed, was blocked or was aborted.
 	OutcomeFailed Outcome = "failed"
 	// OutcomeDenied: the policy refused the run; nothing ran.
 	OutcomeDenied Outcome = "denied"
@@ -138,10 +150,27 @@ type Result struct {
 	// original start); Ended when this execution ended.
 	Started time.Time `json:"started"`
 	Ended   time.Time `json:"ended"`
+	// Contained says whether containment was reached (Assessment).
+	Contained bool `json:"contained"`
+	// NotContained says what keeps the subject from being contained, when
+	// the runbook has containment steps and it is not.
+	NotContained []string `json:"not_contained,omitempty"`
+	// CleanupFailed lists the steps outside containment that did not
+	// complete.
+	CleanupFailed []string `json:"cleanup_failed,omitempty"`
 	// Containment is the time from the run's start (the first start, for a
-	// resumed run) until the last step whose Spec.Containment is set ended,
-	// successfully or not; 0 when none ran. In nanoseconds in JSON.
-	Containment time.Duration `json:"containment"`
+	// resumed run) until the last step whose Spec.Containment is set
+	// ended; only when Contained, 0 otherwise. In nanoseconds in JSON.
+	Containment time.Duration `json:"containment,omitempty"`
+}
+
+// assess sets the outcome and containment fields from the plan.
+func (res *Result) assess(plan *Plan, cancelled bool) {
+	a := Assess(plan, res.Steps, cancelled)
+	res.Outcome, res.Contained, res.CleanupFailed = a.Outcome, a.Contained, a.CleanupFailed
+	if !a.Contained {
+		res.NotContained, res.Containment = a.Missing, 0
+	}
 }
 
 // Step returns the result of the step with the id, or nil.
@@ -617,23 +646,16 @@ func (r *run) finish() (*Result, error) {
 		}
 	}
 	res := r.result()
+	res.assess(r.plan, jerr != nil || cancelled)
 	if jerr != nil {
-		res.Outcome = OutcomeFailed
 		return res, fmt.Errorf("run %s stopped: %w; the journal is intact up to the failure: fix it, then resume the run", r.runID, jerr)
 	}
 	if cancelled {
-		res.Outcome = OutcomeCancelled
 		r.x.logger().Warn("run cancelled", "run", r.runID)
 		if _, err := r.emit(Event{Time: res.Ended, Type: EventRunInterrupted, RunID: r.runID}); err != nil {
 			return res, fmt.Errorf("run %s: %w", r.runID, err)
 		}
 		return res, nil
-	}
-	res.Outcome = OutcomeSucceeded
-	for _, s := range res.Steps {
-		if s.Status == StatusFailed || s.Status == StatusBlocked || s.Status == StatusAborted {
-			res.Outcome = OutcomeFailed
-		}
 	}
 	r.x.logger().Info("run finished", "run", r.runID, "outcome", res.Outcome)
 	if _, err := r.emit(Event{Time: res.Ended, Type: EventRunFinished, Outcome: res.Outcome,
@@ -652,7 +674,7 @@ func (r *run) finishDenied() (*Result, error) {
 		}
 	}
 	res := r.result()
-	res.Outcome = OutcomeDenied
+	res.assess(r.plan, false)
 	r.x.logger().Warn("run denied", "run", r.runID, "reasons", r.plan.Deny)
 	if _, err := r.emit(Event{Time: res.Ended, Type: EventRunFinished, Outcome: OutcomeDenied}); err != nil {
 		return res, fmt.Errorf("run %s: %w", r.runID, err)

@@ -339,7 +339,7 @@ func TestExecMaxParallelBoundsStepsInFlight(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Outcome != OutcomeSucceeded {
+			if res.Outcome != OutcomeContained {
 				t.Fatalf("outcome %s", res.Outcome)
 			}
 			if w.maxFlight != tc.want {
@@ -377,7 +377,7 @@ func TestExecSkippedNeedCountsAsMet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != OutcomeSucceeded {
+	if res.Outcome != OutcomeContained {
 		t.Errorf("outcome %s, want succeeded", res.Outcome)
 	}
 	a, b := res.Step("a"), res.Step("b")
@@ -560,7 +560,7 @@ func TestExecTimeoutEndsAHangingStep(t *testing.T) {
 	if want := "apply: timed out after 50ms: context deadline exceeded"; s.Status != StatusFailed || s.Error != want {
 		t.Errorf("s: %s %q, want failed %q", s.Status, s.Error, want)
 	}
-	if res.Outcome != OutcomeFailed || res.Step("t").Status != StatusBlocked {
+	if res.Outcome != OutcomeNotContained || res.Step("t").Status != StatusBlocked {
 		t.Errorf("outcome %s, t %s", res.Outcome, res.Step("t").Status)
 	}
 	want := []string{"run_started", "step_started:s", "step_attempt:s", "step_failed:s", "step_blocked:t", "run_finished"}
@@ -628,7 +628,7 @@ func TestExecOnError(t *testing.T) {
 			if got := statuses(res); !maps.Equal(got, tc.want) {
 				t.Errorf("statuses %v, want %v", got, tc.want)
 			}
-			if res.Outcome != OutcomeFailed {
+			if res.Outcome != OutcomeNotContained {
 				t.Errorf("outcome %s, want failed", res.Outcome)
 			}
 			for _, s := range res.Steps {
@@ -881,7 +881,7 @@ func BenchmarkExecutor(b *testing.B) {
 				x, _ := testExecutor(w, j)
 				x.MaxParallel = bc.maxParallel
 				res, err := x.Run(context.Background(), testPlan(b, reg, list...))
-				if err != nil || res.Outcome != OutcomeSucceeded {
+				if err != nil || res.Outcome != OutcomeContained {
 					b.Fatalf("%v %v", res, err)
 				}
 				if j != nil {

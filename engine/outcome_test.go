@@ -1,0 +1,88 @@
+package engine
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+func TestAssessTheOutcomeTable(t *testing.T) {
+	contain := &steps.Spec{Name: "x.disable", Containment: true}
+	cleanup := &steps.Spec{Name: "x.notify"}
+	step := func(id string, spec *steps.Spec, run bool, reason string) *PlannedStep {
+		return &PlannedStep{Def: &StepDef{ID: id, Uses: spec.Name, Spec: spec}, Run: run, Reason: reason}
+	}
+	type res = StepResult
+	tests := []struct {
+		name      string
+		steps     []*PlannedStep
+		results   []StepResult
+		gaps      []string
+		deny      []string
+		cancelled bool
+		want      Outcome
+		contained bool
+		missing   []string
+		exit      int
+	}{
+		{name: "every step done is contained",
+			steps:   []*PlannedStep{step("d", contain, true, ""), step("n", cleanup, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusSucceeded}, {ID: "n", Status: StatusSatisfied}},
+			want:    OutcomeContained, contained: true, exit: 0},
+		{name: "a failed clean-up step leaves the run contained",
+			steps:   []*PlannedStep{step("d", contain, true, ""), step("n", cleanup, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusSucceeded}, {ID: "n", Status: StatusFailed, Error: "429"}},
+			want:    OutcomeContainedCleanupFailed, contained: true, exit: 4},
+		{name: "a failed containment step is not contained",
+			steps:   []*PlannedStep{step("d", contain, true, ""), step("n", cleanup, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusFailed, Error: "403 Forbidden"}, {ID: "n", Status: StatusSucceeded}},
+			want:    OutcomeNotContained, missing: []string{"step d (x.disable) failed: 403 Forbidden"}, exit: 1},
+		{name: "a blocked containment step is not contained",
+			steps:   []*PlannedStep{step("d", contain, true, ""), step("e", contain, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusFailed, Error: "boom"}, {ID: "e", Status: StatusBlocked, BlockedBy: "d"}},
+			want:    OutcomeNotContained, missing: []string{"step d (x.disable) failed: boom", "step e (x.disable) was blocked by d"}, exit: 1},
+		{name: "policies that skip every containment step contain nothing",
+			steps:   []*PlannedStep{step("d", contain, false, "legal hold"), step("n", cleanup, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusSkipped}, {ID: "n", Status: StatusSucceeded}},
+			want:    OutcomeNotContained, missing: []string{"the policies skipped every containment step: d (legal hold)"}, exit: 1},
+		{name: "one skipped containment step among others is fine",
+			steps:   []*PlannedStep{step("d", contain, false, "not in AD"), step("e", contain, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusSkipped}, {ID: "e", Status: StatusSucceeded}},
+			want:    OutcomeContained, contained: true, exit: 0},
+		{name: "a gap is never contained",
+			steps:   []*PlannedStep{step("e", contain, true, "")},
+			results: []StepResult{{ID: "e", Status: StatusSucceeded}},
+			gaps:    []string{"synced from ad, which has no such account"},
+			want:    OutcomeNotContained, missing: []string{"synced from ad, which has no such account"}, exit: 1},
+		{name: "a cancelled run says what it reached",
+			steps:     []*PlannedStep{step("d", contain, true, ""), step("e", contain, true, "")},
+			results:   []StepResult{{ID: "d", Status: StatusSucceeded}, {ID: "e", Status: StatusInterrupted}},
+			cancelled: true,
+			want:      OutcomeCancelled, missing: []string{"step e (x.disable) was interrupted"}, exit: 1},
+		{name: "a runbook without containment steps succeeds or fails",
+			steps:   []*PlannedStep{step("n", cleanup, true, "")},
+			results: []StepResult{{ID: "n", Status: StatusSucceeded}},
+			want:    OutcomeSucceeded, exit: 0},
+		{name: "a failed step in a runbook without containment fails",
+			steps:   []*PlannedStep{step("n", cleanup, true, "")},
+			results: []StepResult{{ID: "n", Status: StatusFailed}},
+			want:    OutcomeFailed, exit: 1},
+		{name: "a denied run",
+			steps: []*PlannedStep{step("d", contain, true, "")},
+			deny:  []string{"protected"},
+			want:  OutcomeDenied, missing: []string{"the run was denied: nothing ran"}, exit: 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			plan := &Plan{Steps: tt.steps, Deny: tt.deny, Subject: &steps.Subject{Ref: "x", Gaps: tt.gaps}}
+			a := Assess(plan, tt.results, tt.cancelled)
+			if a.Outcome != tt.want || a.Contained != tt.contained || !slices.Equal(a.Missing, tt.missing) {
+				t.Errorf("Assess = %s contained=%v missing=%q\nwant %s contained=%v missing=%q", a.Outcome, a.Contained, a.Missing, tt.want, tt.contained, tt.missing)
+			}
+			if got := a.Outcome.ExitCode(); got != tt.exit {
+				t.Errorf("exit code %d, want %d", got, tt.exit)
+			}
+		})
+	}
+}
