@@ -6,11 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+
+	"github.com/revoke-dev/revoke/steps"
 )
 
 // Granted fetches a Graph token from the connection's credential and
@@ -20,15 +23,39 @@ import (
 // verified: revoke is its holder, not its audience, and only compares the
 // claims with the permissions its steps need before a run.
 func (c *Conn) Granted(ctx context.Context) (roles []string, scopes []string, err error) {
-	tok, err := c.token(ctx, "fetch a token for "+c.scope)
+	g, err := c.grants(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
-	roles, scopes, err = tokenPermissions(tok.Token)
+	return g.roles, g.scopes, nil
+}
+
+// MissingGrants is the permission preflight for one step and subject: the
+// Graph permissions spec needs that the credential's token does not hold,
+// and the Entra directory roles the caller lacks to make the step's change
+// on this subject (a Global Administrator is disabled only by a Privileged
+// Authentication Administrator or another Global Administrator). The token
+// comes from the credential's cache after the first call, so a plan's
+// steps cost one token request.
+func (c *Conn) MissingGrants(ctx context.Context, spec *steps.Spec, subject *steps.Subject) (permissions, roles []string, err error) {
+	g, err := c.grants(ctx)
 	if err != nil {
-		return nil, nil, fmt.Errorf("entra: fetch a token for %s: %w", c.scope, err)
+		return nil, nil, err
 	}
-	return roles, scopes, nil
+	return g.missingPermissions(spec), g.missingRoles(spec, subject), nil
+}
+
+// grants fetches the credential's token and decodes what it grants.
+func (c *Conn) grants(ctx context.Context) (*tokenGrants, error) {
+	tok, err := c.token(ctx, "fetch a token for "+c.scope)
+	if err != nil {
+		return nil, err
+	}
+	g, err := decodeGrants(tok.Token)
+	if err != nil {
+		return nil, fmt.Errorf("entra: fetch a token for %s: %w", c.scope, err)
+	}
+	return g, nil
 }
 
 // token returns the credential's Graph token, from its cache or fetched;
@@ -44,28 +71,124 @@ func (c *Conn) token(ctx context.Context, op string) (azcore.AccessToken, error)
 	return tok, nil
 }
 
+// tokenGrants is what an access token says its holder may do.
+type tokenGrants struct {
+	// roles are the application permissions (app-only tokens), scopes the
+	// delegated ones; each sorted.
+	roles, scopes []string
+	// wids are the caller's directory roles as role template ids: the
+	// service principal's in an app-only token, the signed-in user's in a
+	// delegated one. hasWids tells an absent claim from an empty one.
+	wids    []string
+	hasWids bool
+}
+
+// delegated reports a token issued to a signed-in user.
+func (g *tokenGrants) delegated() bool { return len(g.roles) == 0 && len(g.scopes) > 0 }
+
+// missingPermissions lists the spec's Graph permissions the token does not
+// hold: an app-only token's roles are compared with GraphApplication, a
+// delegated token's scopes with GraphDelegated.
+func (g *tokenGrants) missingPermissions(spec *steps.Spec) []string {
+	want, have := spec.Permissions.GraphApplication, g.roles
+	if g.delegated() {
+		want, have = spec.Permissions.GraphDelegated, g.scopes
+	}
+	var missing []string
+	for _, p := range want {
+		if !holds(have, p) {
+			missing = append(missing, p)
+		}
+	}
+	return missing
+}
+
+// holds reports whether have grants p itself or a broader permission
+// that covers it: User.ReadWrite.All covers User.Read.All and
+// User.EnableDisableAccount.All, Directory.ReadWrite.All every User, Group
+// and Device read and write.
+func holds(have []string, p string) bool {
+	if slices.Contains(have, p) {
+		return true
+	}
+	implies := map[string][]string{
+		"User.Read.All":                      {"User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"},
+		"User.EnableDisableAccount.All":      {"User.ReadWrite.All", "Directory.ReadWrite.All"},
+		"User.RevokeSessions.All":            {"User.ReadWrite.All", "Directory.ReadWrite.All"},
+		"User-PasswordProfile.ReadWrite.All": {"User.ReadWrite.All", "Directory.ReadWrite.All"},
+		"Device.ReadWrite.All":               {"Directory.ReadWrite.All"},
+		"GroupMember.ReadWrite.All":          {"Group.ReadWrite.All", "Directory.ReadWrite.All"},
+	}
+	return slices.ContainsFunc(implies[p], func(b string) bool { return slices.Contains(have, b) })
+}
+
+// callerRoles are the names of the acting roles (see privileged.go) among
+// the token's wids; other roles never let a caller act on an administrator.
+func (g *tokenGrants) callerRoles() []string {
+	var names []string
+	for _, id := range g.wids {
+		if n, ok := actorTemplates[strings.ToLower(id)]; ok {
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// missingRoles lists the directory role the caller lacks to make spec's
+// change on subject, with why: empty for a step Entra does not guard by
+// the target's roles and for a subject who holds none.
+func (g *tokenGrants) missingRoles(spec *steps.Spec, subject *steps.Subject) []string {
+	need, ok := needFor(guards[spec.Name], heldRoles(subject), g.callerRoles())
+	if !ok {
+		return nil
+	}
+	why := "the target holds " + strings.Join(need.because, ", ")
+	if !g.hasWids {
+		// Entra leaves a claim out when it has no value, so no wids most
+		// likely means no roles; say what was seen rather than guess.
+		why += "; the token lists no directory roles"
+	}
+	return []string{need.role + " (" + why + ")"}
+}
+
 // tokenPermissions decodes a JWT's payload without verifying it and returns
 // its roles and scp claims.
 func tokenPermissions(token string) (roles []string, scopes []string, err error) {
+	g, err := decodeGrants(token)
+	if err != nil {
+		return nil, nil, err
+	}
+	return g.roles, g.scopes, nil
+}
+
+// decodeGrants decodes a JWT's payload without verifying it and returns
+// its roles, scp and wids claims.
+func decodeGrants(token string) (*tokenGrants, error) {
 	parts := strings.Split(token, ".")
 	if len(parts) != 3 {
-		return nil, nil, errors.New("the access token is not a JWT")
+		return nil, errors.New("the access token is not a JWT")
 	}
 	// base64url without padding per RFC 7515; tolerate padding anyway.
 	payload, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(parts[1], "="))
 	if err != nil {
-		return nil, nil, fmt.Errorf("the access token's payload is not base64url: %v", err)
+		return nil, fmt.Errorf("the access token's payload is not base64url: %v", err)
 	}
 	var claims struct {
-		Roles []string `json:"roles"`
-		Scp   string   `json:"scp"`
+		Roles []string  `json:"roles"`
+		Scp   string    `json:"scp"`
+		Wids  *[]string `json:"wids"`
 	}
 	if err := json.Unmarshal(payload, &claims); err != nil {
-		return nil, nil, fmt.Errorf("the access token's payload: %v", err)
+		return nil, fmt.Errorf("the access token's payload: %v", err)
 	}
-	roles = append([]string{}, claims.Roles...)
-	scopes = append([]string{}, strings.Fields(claims.Scp)...)
-	sort.Strings(roles)
-	sort.Strings(scopes)
-	return roles, scopes, nil
+	g := &tokenGrants{
+		roles:  append([]string{}, claims.Roles...),
+		scopes: append([]string{}, strings.Fields(claims.Scp)...),
+	}
+	if claims.Wids != nil {
+		g.wids, g.hasWids = *claims.Wids, true
+	}
+	sort.Strings(g.roles)
+	sort.Strings(g.scopes)
+	return g, nil
 }

@@ -27,7 +27,7 @@ var (
 
 // errorContext of the step: a 403 means the app lacks the spec's first
 // permission.
-var disableUserErrors = errorContext{permission: disableUser.Permissions.GraphApplication[0]}
+var disableUserErrors = errorContext{permission: disableUser.Permissions.GraphApplication[0], guard: guards[disableUser.Name]}
 
 // Check decides from the resolved facts when they say the account is
 // enabled and nothing in this or an earlier process has touched the step:
@@ -62,7 +62,7 @@ func (s *disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 	disabled := false
 	body.SetAccountEnabled(&disabled)
 	if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
-		return steps.Change{}, classify(ctx, "disable user "+id, err, disableUserErrors)
+		return steps.Change{}, classify(ctx, "disable user "+id, err, c.onTarget(ctx, call, disableUserErrors))
 	}
 	return steps.Change{Summary: "accountEnabled: true → false"}, nil
 }

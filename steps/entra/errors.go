@@ -61,6 +61,56 @@ type errorContext struct {
 	// throttleWait is the wait to ask for on a 429 that names none
 	// (Identity Protection's never do); 0 leaves backoff to the engine.
 	throttleWait time.Duration
+	// guard is how Entra guards the call's change by the target's roles
+	// (privileged.go); held and grants, which Conn.onTarget fills on the
+	// error path, are the target's roles and what the token holds, so a
+	// 403 can name the directory role it means.
+	guard  guardedAction
+	held   []string
+	grants *tokenGrants
+}
+
+// onTarget returns ec completed for a failed change to the call's subject:
+// the roles the subject holds and what the token grants (from the
+// credential's cache; left nil when it cannot be had).
+func (c *Conn) onTarget(ctx context.Context, call *steps.Call, ec errorContext) errorContext {
+	ec.held = heldRoles(call.Subject)
+	if ec.guard != guardNone && len(ec.held) > 0 {
+		if g, err := c.grants(ctx); err == nil {
+			ec.grants = g
+		}
+	}
+	return ec
+}
+
+// roleNeeded is what a 403 on a guarded change to a target holding
+// directory roles means the caller lacks: "the Entra role Privileged
+// Authentication Administrator for the app's service principal: the target
+// holds Global Administrator". It is "" when the change is not guarded,
+// the target holds no role, the token lacks the permission itself (which
+// is then what the 403 means), or the token's roles already cover the
+// target (the refusal is something else, and revoke does not guess).
+func (ec errorContext) roleNeeded() string {
+	if ec.guard == guardNone || len(ec.held) == 0 {
+		return ""
+	}
+	var caller []string
+	delegated := false
+	if g := ec.grants; g != nil {
+		perms := g.roles
+		if g.delegated() {
+			perms = g.scopes
+		}
+		if ec.permission != "" && !holds(perms, ec.permission) {
+			return ""
+		}
+		caller, delegated = g.callerRoles(), g.delegated()
+	}
+	need, ok := needFor(ec.guard, ec.held, caller)
+	if !ok {
+		return ""
+	}
+	return need.text(delegated)
 }
 
 // classify turns an SDK or transport error of the call op into a
@@ -135,6 +185,9 @@ func classifyStatus(op string, err error, apiErr abs.ApiErrorable, ec errorConte
 	case status == http.StatusNotFound:
 		return steps.Classify(steps.NotFound, ge)
 	case status == http.StatusForbidden:
+		if role := ec.roleNeeded(); role != "" {
+			return steps.ForbiddenNeeding(ge, role)
+		}
 		return steps.ForbiddenNeeding(ge, ec.permission)
 	case status == http.StatusUnauthorized:
 		if ge.message == "" {

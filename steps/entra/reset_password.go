@@ -22,7 +22,7 @@ type resetPasswordStep struct{}
 
 var _ steps.Step = resetPasswordStep{}
 
-var resetPasswordErrors = errorContext{permission: resetPassword.Permissions.GraphApplication[0]}
+var resetPasswordErrors = errorContext{permission: resetPassword.Permissions.GraphApplication[0], guard: guards[resetPassword.Name]}
 
 func (resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	if _, _, err := cloudOnlyUser(ctx, call); err != nil {
@@ -60,7 +60,7 @@ func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Cha
 		body := models.NewUser()
 		body.SetPasswordProfile(profile)
 		if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
-			return steps.Change{}, classify(ctx, fmt.Sprintf("reset password of %s (%d of %d)", id, n, times), err, resetPasswordErrors)
+			return steps.Change{}, classify(ctx, fmt.Sprintf("reset password of %s (%d of %d)", id, n, times), err, c.onTarget(ctx, call, resetPasswordErrors))
 		}
 		call.Report(fmt.Sprintf("password reset %d of %d", n, times), map[string]any{progressReset: n, "of": times})
 	}

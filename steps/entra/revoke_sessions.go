@@ -25,7 +25,7 @@ var (
 	_ steps.Verifier = (*revokeSessionsStep)(nil)
 )
 
-var revokeSessionsErrors = errorContext{permission: revokeSessions.Permissions.GraphApplication[0]}
+var revokeSessionsErrors = errorContext{permission: revokeSessions.Permissions.GraphApplication[0], guard: guards[revokeSessions.Name]}
 
 // Check is satisfied only when the sessions were already revoked during
 // this run: a revocation from before the run may predate the sign-ins the
@@ -83,7 +83,7 @@ func (s *revokeSessionsStep) Apply(ctx context.Context, call *steps.Call) (steps
 	// Graph answers 200 {"value": true}, or sometimes 204 (a nil response).
 	resp, err := c.graph.Users().ByUserId(id).RevokeSignInSessions().PostAsRevokeSignInSessionsPostResponse(ctx, nil)
 	if err != nil {
-		return steps.Change{}, classify(ctx, "revoke sign-in sessions of "+id, err, revokeSessionsErrors)
+		return steps.Change{}, classify(ctx, "revoke sign-in sessions of "+id, err, c.onTarget(ctx, call, revokeSessionsErrors))
 	}
 	if resp != nil {
 		if v := resp.GetValue(); v != nil && !*v {
