@@ -138,6 +138,9 @@ type ADAccount struct {
 	PwdLastSet         time.Time
 	// ObjectGUID is stable for the entry's life.
 	ObjectGUID string
+	// ObjectSID is the account's SID (S-1-5-21-…), stable for its life:
+	// what Entra Connect copies to onPremisesSecurityIdentifier.
+	ObjectSID string
 }
 
 // Disabled reports whether the ACCOUNTDISABLE bit is set.

@@ -94,6 +94,7 @@ type ADState struct {
 	DistinguishedName  string    `json:"distinguishedName"`
 	SAMAccountName     string    `json:"sAMAccountName"`
 	UserPrincipalName  string    `json:"userPrincipalName"`
+	ObjectSID          string    `json:"objectSid"` // S-1-5-21-…
 	UserAccountControl int       `json:"userAccountControl"`
 	Disabled           bool      `json:"disabled"`
 	AdminCount         int       `json:"adminCount"`
@@ -165,7 +166,7 @@ func (d *Directory) userState(u *User) UserState {
 	if a := u.AD; a != nil {
 		us.AD = &ADState{
 			DistinguishedName: a.DN, SAMAccountName: a.SAMAccountName, UserPrincipalName: a.UserPrincipalName,
-			UserAccountControl: a.UserAccountControl, Disabled: a.Disabled(), AdminCount: a.AdminCount,
+			ObjectSID: a.ObjectSID, UserAccountControl: a.UserAccountControl, Disabled: a.Disabled(), AdminCount: a.AdminCount,
 			PwdLastSet: a.PwdLastSet, MemberOf: append([]string{}, d.MemberOf(a.DN)...),
 		}
 	}

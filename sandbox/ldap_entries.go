@@ -38,12 +38,12 @@ var ldapSchema = func() map[string]schemaAttr {
 	add(syntaxString, "objectClass", "cn", "name", "ou", "dc", "sAMAccountName", "userPrincipalName",
 		"displayName", "givenName", "sn", "whenChanged", "description", "mail",
 		"supportedExtension", "supportedControl", "supportedCapabilities", "currentTime",
-		"dnsHostName", "isSynchronized")
+		"dnsHostName", "isSynchronized", "nETBIOSName", "dnsRoot")
 	add(syntaxInteger, "userAccountControl", "adminCount", "pwdLastSet", "sAMAccountType", "groupType",
-		"supportedLDAPVersion", "domainFunctionality", "forestFunctionality", "domainControllerFunctionality")
+		"supportedLDAPVersion", "domainFunctionality", "forestFunctionality", "domainControllerFunctionality", "systemFlags")
 	add(syntaxDN, "distinguishedName", "memberOf", "member", "defaultNamingContext", "namingContexts",
-		"rootDomainNamingContext", "configurationNamingContext", "schemaNamingContext")
-	add(syntaxBinary, "objectGUID", "unicodePwd")
+		"rootDomainNamingContext", "configurationNamingContext", "schemaNamingContext", "nCName")
+	add(syntaxBinary, "objectGUID", "objectSid", "unicodePwd")
 	add(syntaxCategory, "objectCategory")
 	return m
 }()
@@ -51,14 +51,16 @@ var ldapSchema = func() map[string]schemaAttr {
 // Attribute order for "*" per kind of entry, as AD lists them.
 var (
 	accountAttrs = []string{"objectClass", "cn", "sn", "givenName", "distinguishedName", "whenChanged",
-		"displayName", "memberOf", "name", "objectGUID", "userAccountControl", "pwdLastSet",
+		"displayName", "memberOf", "name", "objectGUID", "userAccountControl", "pwdLastSet", "objectSid",
 		"adminCount", "sAMAccountName", "sAMAccountType", "userPrincipalName", "objectCategory"}
 	groupAttrs = []string{"objectClass", "cn", "member", "distinguishedName", "whenChanged", "memberOf", "name",
-		"objectGUID", "sAMAccountName", "sAMAccountType", "groupType", "objectCategory"}
+		"objectGUID", "objectSid", "sAMAccountName", "sAMAccountType", "groupType", "objectCategory"}
 	domainAttrs    = []string{"objectClass", "distinguishedName", "name", "objectGUID", "objectCategory", "dc"}
 	ouAttrs        = []string{"objectClass", "ou", "distinguishedName", "name", "objectGUID", "objectCategory"}
 	containerAttrs = []string{"objectClass", "cn", "distinguishedName", "name", "objectGUID", "objectCategory"}
-	rootDSEAttrs   = []string{"currentTime", "dnsHostName", "defaultNamingContext", "namingContexts",
+	crossRefAttrs  = []string{"objectClass", "cn", "distinguishedName", "name", "objectGUID", "systemFlags",
+		"nCName", "dnsRoot", "nETBIOSName", "objectCategory"}
+	rootDSEAttrs = []string{"currentTime", "dnsHostName", "defaultNamingContext", "namingContexts",
 		"rootDomainNamingContext", "configurationNamingContext", "schemaNamingContext",
 		"supportedControl", "supportedLDAPVersion", "supportedExtension", "supportedCapabilities",
 		"isSynchronized", "domainFunctionality", "forestFunctionality", "domainControllerFunctionality"}
@@ -87,6 +89,13 @@ const (
 	kindContainer
 	kindAccount
 	kindGroup
+	// The configuration naming context's entries that say which NetBIOS
+	// name the domain has: CN=Configuration, CN=Partitions under it, and
+	// the domain's crossRef. They are not under the domain's naming
+	// context: a search based there does not reach them.
+	kindConfiguration
+	kindPartitions
+	kindCrossRef
 )
 
 // dirEntry is one LDAP entry backed by the Directory. Its methods run with
@@ -101,6 +110,8 @@ type dirEntry struct {
 	acct      *ADAccount
 	group     *ADGroup
 	view      *ldapView
+	// config: the entry is in the configuration naming context.
+	config bool
 }
 
 // ldapView is what entries share: the Directory and the strings derived
@@ -125,11 +136,14 @@ func newLDAPView(s *ldapServer) *ldapView {
 
 // Constant values, shared (never modified by callers).
 var (
-	userClasses      = []string{"top", "person", "organizationalPerson", "user"}
-	groupClasses     = []string{"top", "group"}
-	domainClasses    = []string{"top", "domain", "domainDNS"}
-	ouClasses        = []string{"top", "organizationalUnit"}
-	containerClasses = []string{"top", "container"}
+	userClasses       = []string{"top", "person", "organizationalPerson", "user"}
+	configClasses     = []string{"top", "configuration"}
+	partitionsClasses = []string{"top", "crossRefContainer"}
+	crossRefClasses   = []string{"top", "crossRef"}
+	groupClasses      = []string{"top", "group"}
+	domainClasses     = []string{"top", "domain", "domainDNS"}
+	ouClasses         = []string{"top", "organizationalUnit"}
+	containerClasses  = []string{"top", "container"}
 )
 
 // values returns the entry's values for a canonical attribute name.
@@ -142,6 +156,8 @@ func (e *dirEntry) values(name string) []string {
 		return e.accountValues(name)
 	case kindGroup:
 		return e.groupValues(name)
+	case kindConfiguration, kindPartitions, kindCrossRef:
+		return e.configValues(name)
 	}
 	// Domain root, OUs and containers.
 	switch name {
@@ -204,6 +220,13 @@ func (e *dirEntry) accountValues(name string) []string {
 		return e.view.dir.MemberOf(a.DN)
 	case "objectGUID":
 		return []string{guidBytes(a.ObjectGUID, e.key)}
+	case "objectSid":
+		sid := a.ObjectSID
+		if sid == "" {
+			sid = objectSID(e.view.baseDN, a.DN)
+		}
+		b, _ := sidBytes(sid)
+		return nonEmpty(b)
 	case "userAccountControl":
 		return []string{strconv.Itoa(a.UserAccountControl)}
 	case "pwdLastSet":
@@ -239,6 +262,9 @@ func (e *dirEntry) groupValues(name string) []string {
 		return []string{generalizedTime(e.view.server.changedAt(g))}
 	case "objectGUID":
 		return []string{guidBytes("", e.key)}
+	case "objectSid":
+		b, _ := sidBytes(objectSID(e.view.baseDN, g.DN))
+		return nonEmpty(b)
 	case "sAMAccountName":
 		if g.CN != "" {
 			return []string{g.CN}
@@ -252,6 +278,49 @@ func (e *dirEntry) groupValues(name string) []string {
 		return e.view.dir.MemberOf(g.DN)
 	case "objectCategory":
 		return e.view.catGroup
+	}
+	return nil
+}
+
+// configValues are the attributes of the configuration entries.
+func (e *dirEntry) configValues(name string) []string {
+	v := e.view
+	switch name {
+	case "objectClass":
+		switch e.kind {
+		case kindConfiguration:
+			return configClasses
+		case kindPartitions:
+			return partitionsClasses
+		}
+		return crossRefClasses
+	case "cn", "name":
+		return []string{e.rdnValue}
+	case "distinguishedName":
+		return []string{e.dn}
+	case "objectGUID":
+		return []string{guidBytes("", e.key)}
+	case "objectCategory":
+		switch e.kind {
+		case kindConfiguration:
+			return []string{"CN=Configuration,CN=Schema," + v.configurationDN()}
+		case kindPartitions:
+			return []string{"CN=Cross-Ref-Container,CN=Schema," + v.configurationDN()}
+		}
+		return []string{"CN=Cross-Ref,CN=Schema," + v.configurationDN()}
+	}
+	if e.kind != kindCrossRef {
+		return nil
+	}
+	switch name {
+	case "nCName":
+		return []string{v.baseDN}
+	case "dnsRoot":
+		return nonEmpty(dnsDomain(v.baseDN))
+	case "nETBIOSName":
+		return nonEmpty(v.dir.NetBIOS)
+	case "systemFlags":
+		return []string{"3"} // FLAG_CR_NTDS_NC | FLAG_CR_NTDS_DOMAIN: an AD domain
 	}
 	return nil
 }
@@ -549,6 +618,24 @@ func (v *ldapView) entries() []*dirEntry {
 	for _, l := range leaves {
 		add(l)
 	}
+	// The configuration naming context, as far as clients read it: the
+	// domain's crossRef, which maps its DN to its NetBIOS name.
+	config := []struct {
+		dn   string
+		kind entryKind
+	}{{v.configurationDN(), kindConfiguration}, {"CN=Partitions," + v.configurationDN(), kindPartitions}}
+	if v.dir.NetBIOS != "" {
+		config = append(config, struct {
+			dn   string
+			kind entryKind
+		}{"CN=" + ldap.EscapeDN(v.dir.NetBIOS) + ",CN=Partitions," + v.configurationDN(), kindCrossRef})
+	}
+	for _, c := range config {
+		if e := entry(c.dn, c.kind); e != nil {
+			e.config = true
+			add(e)
+		}
+	}
 	// The OUs and containers between the domain root and each object.
 	for _, l := range leaves {
 		info, _ := parseDNInfo(l.dn)
@@ -597,6 +684,10 @@ func (e *dirEntry) attrNames() []string {
 		return containerAttrs
 	case kindAccount:
 		return accountAttrs
+	case kindConfiguration, kindPartitions:
+		return containerAttrs
+	case kindCrossRef:
+		return crossRefAttrs
 	}
 	return groupAttrs
 }

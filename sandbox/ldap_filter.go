@@ -169,6 +169,13 @@ func (f *ldapFilter) setValue(v string) {
 		if k, err := dnKey(v); err == nil {
 			f.dn, f.dnOK = k, true
 		}
+	case syntaxBinary:
+		// AD also takes objectSid=S-1-5-21-… in a filter, the SID's string form.
+		if f.attr.name == "objectSid" {
+			if b, ok := sidBytes(v); ok && strings.HasPrefix(f.lower, "s-") {
+				f.value = b
+			}
+		}
 	}
 }
 

@@ -269,14 +269,14 @@ func (s *ldapServer) search(sess *ldapSession, m *gldap.SearchMessage) searchRes
 	if err != nil {
 		return searchResult{code: gldap.ResultInvalidDNSyntax, diag: diagInvalidDN(m.BaseDN)}
 	}
-	exists := false
+	var base *dirEntry
 	for _, e := range all {
 		if e.key == baseKey {
-			exists = true
+			base = e
 			break
 		}
 	}
-	if !exists {
+	if base == nil {
 		best := bestMatch(all, m.BaseDN)
 		return searchResult{code: gldap.ResultNoSuchObject, diag: diagNoSuchObject(best), matched: best}
 	}
@@ -291,6 +291,10 @@ func (s *ldapServer) search(sess *ldapSession, m *gldap.SearchMessage) searchRes
 		case gldap.WholeSubtree:
 			inScope = e.key == baseKey || strings.HasSuffix(e.key, ","+baseKey)
 		}
+		// A search stays in its base's naming context: the domain's does
+		// not reach into CN=Configuration, though its DN ends with the
+		// domain's, as on AD.
+		inScope = inScope && e.config == base.config
 		if inScope && filter.matches(e) {
 			matched = append(matched, e)
 		}

@@ -71,3 +71,46 @@ func TestLDAPToolsScript(t *testing.T) {
 		t.Errorf("second run succeeded:\n%s", out)
 	}
 }
+
+// The script takes the password as a file, as `revoke sandbox --write-env`
+// writes it: ldapsearch -y sends every byte, so the file must hold the
+// password without a trailing newline, and one with a newline fails to bind.
+func TestLDAPToolsScriptPasswordFile(t *testing.T) {
+	if _, err := exec.LookPath("ldapsearch"); err != nil {
+		t.Skip("ldapsearch not on PATH (apt-get install ldap-utils)")
+	}
+	tests := []struct {
+		name    string
+		content string
+		wantOK  bool
+	}{
+		{"the password alone", testSvcPassword, true},
+		{"the password and a newline", testSvcPassword + "\n", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newLDAPFixture(t)
+			tmp := t.TempDir()
+			caFile, pwFile := filepath.Join(tmp, "ca.pem"), filepath.Join(tmp, "ad-bind-password")
+			if err := os.WriteFile(caFile, f.ca.pem, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(pwFile, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "sh", filepath.Join("..", "scripts", "ldap-tools-test.sh"))
+			cmd.Env = append(os.Environ(), "LDAP_URL="+f.srv.URL(), "CA_FILE="+caFile, "BIND_DN="+svcDN,
+				"BIND_PW=", "BIND_PW_FILE="+pwFile, "BASE_DN="+baseDN, "USER=adele",
+				"LDAPRC=/nonexistent", "LDAPCONF=/nonexistent")
+			out, err := cmd.CombinedOutput()
+			if ok := err == nil && strings.HasSuffix(string(out), "ok: adele disabled\n"); ok != tc.wantOK {
+				t.Errorf("succeeded %t, want %t: %v\n%s", ok, tc.wantOK, err, out)
+			}
+			if !tc.wantOK && !strings.Contains(string(out), "Invalid credentials (49)") {
+				t.Errorf("want a failed bind (49):\n%s", out)
+			}
+		})
+	}
+}

@@ -815,7 +815,7 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 		}
 	}
 	for _, a := range s.AD.ServiceAccounts {
-		acc := newADAccount(a, "", "", now)
+		acc := newADAccount(a, "", "", s.AD.BaseDN, now)
 		d.ServiceAccounts = append(d.ServiceAccounts, acc)
 	}
 	for _, su := range s.Users {
@@ -833,7 +833,7 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 			InCloud:     su.Cloud,
 		}
 		if su.AD != nil {
-			u.AD = newADAccount(*su.AD, su.UserPrincipalName, su.DisplayName, now)
+			u.AD = newADAccount(*su.AD, su.UserPrincipalName, su.DisplayName, s.AD.BaseDN, now)
 			u.LastSyncedPasswordAt = u.AD.PwdLastSet
 		}
 		d.Users = append(d.Users, u)
@@ -896,7 +896,7 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 	return d
 }
 
-func newADAccount(a SeedADAccount, upn, displayName string, now time.Time) *ADAccount {
+func newADAccount(a SeedADAccount, upn, displayName, baseDN string, now time.Time) *ADAccount {
 	if displayName == "" {
 		displayName = dnCN(a.DN)
 	}
@@ -904,7 +904,7 @@ func newADAccount(a SeedADAccount, upn, displayName string, now time.Time) *ADAc
 		DN: a.DN, SAMAccountName: a.SAMAccountName, UserPrincipalName: upn, DisplayName: displayName,
 		GivenName: a.GivenName, Surname: a.Surname, UserAccountControl: a.UserAccountControl,
 		AdminCount: a.AdminCount, Password: a.Password, PwdLastSet: now.UTC().Truncate(time.Second),
-		ObjectGUID: stableID("objectGUID", a.DN),
+		ObjectGUID: stableID("objectGUID", a.DN), ObjectSID: objectSID(baseDN, a.DN),
 	}
 }
 

@@ -11,14 +11,17 @@
 #   LDAP_URL  ldap://127.0.0.1:PORT
 #   CA_FILE   PEM file of the CA that signed the server's certificate
 #   BIND_DN   DN to bind as (needs write access to the user)
-#   BIND_PW   its password (read from the environment, never echoed)
+#   BIND_PW   its password (read from the environment, never echoed), or
+#   BIND_PW_FILE  a file holding exactly the password, no trailing newline
+#             (what `revoke sandbox --write-env DIR` writes as
+#             DIR/ad-bind-password), passed to the tools with -y as it is
 #   BASE_DN   search base, e.g. DC=contoso,DC=test
 #   USER      sAMAccountName of the account to disable
 #
 # Exits non-zero on any failure.
 set -eu
 
-for v in LDAP_URL CA_FILE BIND_DN BIND_PW BASE_DN USER; do
+for v in LDAP_URL CA_FILE BIND_DN BASE_DN USER; do
 	eval "val=\${$v:-}"
 	if [ -z "$val" ]; then
 		echo "ldap-tools-test: $v is not set" >&2
@@ -37,11 +40,20 @@ esac
 LDAPTLS_CACERT=$CA_FILE
 LDAPTLS_REQCERT=demand
 export LDAPTLS_CACERT LDAPTLS_REQCERT
-# The password goes through a file only this process can read, not argv.
+# The password goes through a file only this process can read, not argv:
+# BIND_PW_FILE as given (ldapsearch -y sends every byte of it, so a
+# trailing newline would be part of the password), else one made here.
 umask 077
-pwfile=$(mktemp)
-trap 'rm -f "$pwfile"' EXIT INT TERM
-printf '%s' "$BIND_PW" > "$pwfile"
+if [ -n "${BIND_PW_FILE:-}" ]; then
+	pwfile=$BIND_PW_FILE
+elif [ -n "${BIND_PW:-}" ]; then
+	pwfile=$(mktemp)
+	trap 'rm -f "$pwfile"' EXIT INT TERM
+	printf '%s' "$BIND_PW" > "$pwfile"
+else
+	echo "ldap-tools-test: set BIND_PW or BIND_PW_FILE" >&2
+	exit 2
+fi
 
 search() { # search ATTRIBUTE...: the user's entry as LDIF, unwrapped
 	ldapsearch -LLL -o ldif-wrap=no -x -ZZ -H "$LDAP_URL" -D "$BIND_DN" -y "$pwfile" \
