@@ -32,15 +32,18 @@ type EnvironmentFacts struct {
 // PolicyInput builds the input data.revoke is evaluated with (the policy
 // contract in the docs): scenario, runbook, environment, subject and
 // request. subject.<backend> is present only for backends that found the
-// subject. Every value is a plain JSON type (durations as strings, lists
+// subject; subject.protected lists why the engine protects the subject
+// (Protection: it denies the run itself unless approved) and subject.gaps
+// what no step can close. Every value is a plain JSON type (durations as strings, lists
 // as []any), which OPA converts without reflection.
 func PolicyInput(rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) map[string]any {
 	runbook := runbookInput(rb)
-	subj := map[string]any{}
+	subj := map[string]any{"protected": stringsJSON(Protection(env, subject)), "gaps": []any{}}
 	if subject != nil {
 		subj["ref"] = subject.Ref
+		subj["gaps"] = stringsJSON(subject.Gaps)
 		for backend, facts := range subject.Facts {
-			if backend == "ref" || facts == nil {
+			if backend == "ref" || backend == "protected" || backend == "gaps" || facts == nil {
 				continue
 			}
 			subj[backend] = plainJSON(facts)

@@ -28,7 +28,7 @@ func TestPolicyInputHasTheContractShape(t *testing.T) {
 		}},
 		"environment": map[string]any{"name": "contoso", "kind": "hybrid", "protected": []any{"breakglass1@contoso.com"}},
 		"subject": map[string]any{
-			"ref": "adele@contoso.com",
+			"ref": "adele@contoso.com", "protected": []any{}, "gaps": []any{},
 			"entra": map[string]any{"id": "u1", "userPrincipalName": "adele@contoso.com", "accountEnabled": true,
 				"onPremisesSyncEnabled": true, "privilegedRoles": []any{}},
 			"ad": map[string]any{"distinguishedName": "CN=Adele Vance,OU=Staff,DC=contoso,DC=com", "sAMAccountName": "adele",
@@ -56,19 +56,19 @@ func TestPolicyInputLeavesOutWhatIsUnknown(t *testing.T) {
 		{
 			name:    "a subject found nowhere has only its ref",
 			subject: &steps.Subject{Ref: "nobody"},
-			subj:    map[string]any{"ref": "nobody"},
+			subj:    map[string]any{"ref": "nobody", "protected": []any{}, "gaps": []any{}},
 			request: map[string]any{"requestedBy": "", "reason": "", "allowProtected": false},
 		},
 		{
 			name:    "no subject at all has an empty ref",
-			subj:    map[string]any{"ref": ""},
+			subj:    map[string]any{"ref": "", "protected": []any{}, "gaps": []any{}},
 			request: map[string]any{"requestedBy": "", "reason": "", "allowProtected": false},
 		},
 		{
 			name:    "ticket and approver appear when given",
 			subject: &steps.Subject{Ref: "x", Facts: map[string]map[string]any{"entra": {"id": "1"}, "ad": nil}},
 			req:     Request{RequestedBy: "a", Reason: "b", Ticket: "T-1", ApprovedBy: "ciso", AllowProtected: true},
-			subj:    map[string]any{"ref": "x", "entra": map[string]any{"id": "1"}},
+			subj:    map[string]any{"ref": "x", "entra": map[string]any{"id": "1"}, "protected": []any{}, "gaps": []any{}},
 			request: map[string]any{"requestedBy": "a", "reason": "b", "ticket": "T-1", "approvedBy": "ciso", "allowProtected": true},
 		},
 	}

@@ -109,14 +109,10 @@ func assignWaves(ps []*PlannedStep) {
 // wrong (a bad `with` override is an Error: the step cannot run with it,
 // so the plan refuses rather than guess); err is an evaluation failure.
 func (p *Policy) Plan(ctx context.Context, rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) (*Plan, Lints, error) {
-	Identify(p.Registry, subject)
-	d, err := p.Decide(ctx, PolicyInput(rb, env, subject, req))
+	d, err := p.decide(ctx, rb, env, subject, req)
 	if err != nil {
 		return nil, nil, err
 	}
-	// The built-in protection is the engine's, after the policies: a
-	// policy can add a denial but never take this one away.
-	d.Deny, d.Warn = protect(env, subject, req, d.Deny, d.Warn)
 	with, lints := ApplyDecision(rb, d)
 	plan := &Plan{
 		Runbook: rb, Subject: subject, Environment: env, Request: req,
@@ -131,6 +127,19 @@ func (p *Policy) Plan(ctx context.Context, rb *Runbook, env EnvironmentFacts, su
 	}
 	assignWaves(plan.Steps)
 	return plan, lints, nil
+}
+
+// decide is the policies' decision with the engine's own protection
+// applied after it: a policy can add a denial but never take this one
+// away. Plans and runbook tests both decide through it.
+func (p *Policy) decide(ctx context.Context, rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) (*Decision, error) {
+	Identify(p.Registry, subject)
+	d, err := p.Decide(ctx, PolicyInput(rb, env, subject, req))
+	if err != nil {
+		return nil, err
+	}
+	d.Deny, d.Warn = protect(env, subject, req, d.Deny, d.Warn)
+	return d, nil
 }
 
 // protect adds the denial of a protected subject, or, when the request

@@ -110,6 +110,7 @@ func mustPolicy(t testing.TB, srcs []PolicySource) *Policy {
 	if len(lints) > 0 || p == nil {
 		t.Fatalf("CompilePolicies: %v", lints)
 	}
+	p.Registry = testRegistry(t) // the backends identify subjects for the built-in protection
 	return p
 }
 

@@ -54,6 +54,10 @@ type RunbookTestCase struct {
 	// File, Line and Column locate the case, for the Lints it fails with.
 	File         string
 	Line, Column int
+	// Builtin marks a case of revoke's own runbook tests (embedded, or a
+	// byte-identical copy), which Workspace.RunRunbookTests decides with
+	// the built-in runbooks and policies alone.
+	Builtin bool
 }
 
 // RunbookExpect is what a case expects of the decision.
@@ -261,13 +265,14 @@ func runRunbookTest(ctx context.Context, c *RunbookTestCase, runbooks map[string
 		fail("no runbook named %q is loaded", c.Runbook)
 		return lints
 	}
+	// Decided as a plan is, so the case sees what `revoke plan` would:
+	// the engine's own protection after the policies included.
 	subject := c.Subject
-	d, err := pol.Decide(ctx, PolicyInput(rb, c.Environment, &subject, c.Request))
+	plan, applyLints, err := pol.Plan(ctx, rb, c.Environment, &subject, c.Request)
 	if err != nil {
 		fail("policy evaluation failed: %v", err)
 		return lints
 	}
-	with, applyLints := ApplyDecision(rb, d)
 	for _, l := range applyLints {
 		if l.Level == Error {
 			fail("%s", l.Message)
@@ -275,11 +280,13 @@ func runRunbookTest(ctx context.Context, c *RunbookTestCase, runbooks map[string
 	}
 
 	var ran, skipped []string
-	for _, s := range rb.Steps {
-		if _, ok := d.Skip[s.ID]; ok {
-			skipped = append(skipped, s.ID)
+	reason := map[string]string{}
+	for _, s := range plan.Steps {
+		if s.Run {
+			ran = append(ran, s.Def.ID)
 		} else {
-			ran = append(ran, s.ID)
+			skipped = append(skipped, s.Def.ID)
+			reason[s.Def.ID] = s.Reason
 		}
 	}
 	if c.Expect.Run != nil {
@@ -288,7 +295,7 @@ func runRunbookTest(ctx context.Context, c *RunbookTestCase, runbooks map[string
 			case rb.Step(id) == nil:
 				fail("expect.run: runbook %s has no step %s", rb.Name, id)
 			case slices.Contains(skipped, id):
-				fail("step %s: want it to run, but it is skipped: %s", id, d.Skip[id])
+				fail("step %s: want it to run, but it is skipped: %s", id, reason[id])
 			}
 		}
 		for _, id := range ran {
@@ -304,13 +311,13 @@ func runRunbookTest(ctx context.Context, c *RunbookTestCase, runbooks map[string
 				fail("expect.skip: runbook %s has no step %s", rb.Name, id)
 			case slices.Contains(ran, id):
 				fail("step %s: want it skipped, but it runs", id)
-			case !strings.Contains(d.Skip[id], c.Expect.SkipReasons[id]):
-				fail("step %s: want a skip reason containing %q, got %q", id, c.Expect.SkipReasons[id], d.Skip[id])
+			case !strings.Contains(reason[id], c.Expect.SkipReasons[id]):
+				fail("step %s: want a skip reason containing %q, got %q", id, c.Expect.SkipReasons[id], reason[id])
 			}
 		}
 		for _, id := range skipped {
 			if !slices.Contains(c.Expect.Skip, id) {
-				fail("step %s: skipped (%s), but expect.skip does not list it", id, d.Skip[id])
+				fail("step %s: skipped (%s), but expect.skip does not list it", id, reason[id])
 			}
 		}
 	}
@@ -321,14 +328,14 @@ func runRunbookTest(ctx context.Context, c *RunbookTestCase, runbooks map[string
 			fail("expect.with: runbook %s has no step %s", rb.Name, id)
 			continue
 		case slices.Contains(skipped, id):
-			fail("step %s: want parameters, but it is skipped: %s", id, d.Skip[id])
+			fail("step %s: want parameters, but it is skipped: %s", id, reason[id])
 			continue
 		case s.Spec == nil:
 			fail("step %s: %s has no spec to compare parameters with", id, s.Uses)
 			continue
 		}
-		eff, ok := with[id]
-		if !ok {
+		eff := plan.Step(id).With
+		if eff == nil {
 			continue // its parameters are wrong: already failed above
 		}
 		for _, name := range sortedKeys(c.Expect.With[id]) {
@@ -348,19 +355,19 @@ func runRunbookTest(ctx context.Context, c *RunbookTestCase, runbooks map[string
 		}
 	}
 	switch {
-	case c.Expect.Denied && !d.Denied():
+	case c.Expect.Denied && !plan.Denied():
 		fail("want the run denied, but no policy denied it")
-	case !c.Expect.Denied && d.Denied():
-		fail("want the run allowed, but it is denied: %s", strings.Join(d.Deny, "; "))
+	case !c.Expect.Denied && plan.Denied():
+		fail("want the run allowed, but it is denied: %s", strings.Join(plan.Deny, "; "))
 	}
 	for _, sub := range c.Expect.DenyContains {
-		if d.Denied() && !anyContains(d.Deny, sub) {
-			fail("no deny reason contains %q (got: %s)", sub, strings.Join(d.Deny, "; "))
+		if plan.Denied() && !anyContains(plan.Deny, sub) {
+			fail("no deny reason contains %q (got: %s)", sub, strings.Join(plan.Deny, "; "))
 		}
 	}
 	for _, sub := range c.Expect.Warn {
-		if !anyContains(d.Warn, sub) {
-			got := strings.Join(d.Warn, "; ")
+		if !anyContains(plan.Warn, sub) {
+			got := strings.Join(plan.Warn, "; ")
 			if got == "" {
 				got = "no warnings"
 			}
