@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -17,6 +18,10 @@ type Workspace struct {
 	// Runbooks maps a name to its runbook; a file given by the user
 	// replaces a built-in runbook of the same name.
 	Runbooks map[string]*Runbook
+	// BuiltinRunbooks maps a name to the built-in runbook (or a user's
+	// byte-identical copy), which the built-in runbook tests run against
+	// even when a user's runbook of that name replaces it in Runbooks.
+	BuiltinRunbooks map[string]*Runbook
 	// Files lists every runbook decoded, built-ins first, for linting.
 	Files        []*Runbook
 	Environments []*Environment
@@ -65,7 +70,11 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 		userDigests[digest(data)] = true
 	}
 
-	ws := &Workspace{Runbooks: map[string]*Runbook{}, Counts: map[FileKind]int{}}
+	ws := &Workspace{Runbooks: map[string]*Runbook{}, BuiltinRunbooks: map[string]*Runbook{}, Counts: map[FileKind]int{}}
+	builtinRunbookDigests := map[string]bool{}
+	for _, b := range builtinRunbookFiles() {
+		builtinRunbookDigests[digest(b.Data)] = true
+	}
 	var policySrcs []PolicySource
 	if builtins {
 		for _, p := range BuiltinPolicies() {
@@ -80,7 +89,7 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 			kind := Recognize(b.File, b.Data)
 			if kind == KindRunbookTest {
 				cases, ls := DecodeRunbookTests(b.File, b.Data)
-				ws.Tests = append(ws.Tests, cases...)
+				ws.Tests = append(ws.Tests, markBuiltin(cases)...)
 				lints = append(lints, ls...)
 				continue
 			}
@@ -88,6 +97,7 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 			lints = append(lints, ls...)
 			if ls.Errors() == 0 {
 				ws.Runbooks[rb.Name] = rb
+				ws.BuiltinRunbooks[rb.Name] = rb
 			}
 			ws.Files = append(ws.Files, rb)
 		}
@@ -101,6 +111,9 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 		case KindRunbook:
 			rb, ls := DecodeRunbook(s.file, s.data, reg)
 			lints = append(lints, ls...)
+			if ls.Errors() == 0 && builtinRunbookDigests[digest(s.data)] {
+				ws.BuiltinRunbooks[rb.Name] = rb
+			}
 			userRunbooks = append(userRunbooks, rb)
 			ws.Files = append(ws.Files, rb)
 		case KindEnvironment:
@@ -110,6 +123,9 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 		case KindRunbookTest:
 			cases, ls := DecodeRunbookTests(s.file, s.data)
 			lints = append(lints, ls...)
+			if builtinRunbookDigests[digest(s.data)] {
+				cases = markBuiltin(cases)
+			}
 			ws.Tests = append(ws.Tests, cases...)
 		case KindPolicy, KindPolicyTest:
 			policySrcs = append(policySrcs, PolicySource{File: s.file, Data: s.data})
@@ -143,6 +159,37 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 	}
 	lints.Sort()
 	return ws, lints, nil
+}
+
+// markBuiltin marks runbook test cases as built-in ones.
+func markBuiltin(cases []RunbookTestCase) []RunbookTestCase {
+	for i := range cases {
+		cases[i].Builtin = true
+	}
+	return cases
+}
+
+// RunRunbookTests runs every runbook test case: the built-in ones against
+// the built-in runbooks and policies alone (Policy.Defaults), the user's
+// against every runbook and policy loaded. A team's own policy (a deny for
+// runs without a ticket) changes what the built-in cases expect, and the
+// team cannot edit those; its own cases pin its behaviour instead.
+func (ws *Workspace) RunRunbookTests(ctx context.Context) Lints {
+	if ws.Policy == nil {
+		return nil
+	}
+	var builtin, user []RunbookTestCase
+	for _, c := range ws.Tests {
+		if c.Builtin {
+			builtin = append(builtin, c)
+		} else {
+			user = append(user, c)
+		}
+	}
+	lints := RunRunbookTests(ctx, builtin, ws.BuiltinRunbooks, ws.Policy.Defaults())
+	lints = append(lints, RunRunbookTests(ctx, user, ws.Runbooks, ws.Policy)...)
+	lints.Sort()
+	return lints
 }
 
 // Runbook finds a runbook by name, or loads it from a file path.

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -101,6 +102,9 @@ type Policy struct {
 	modules  map[string]*ast.Module
 	decision rego.PreparedEvalQuery
 	lint     rego.PreparedEvalQuery
+	// defaults is the built-in modules compiled alone, for the built-in
+	// tests (see Defaults); nil when every module is a built-in one.
+	defaults *Policy
 }
 
 // CompilePolicies parses every module as Rego v1 and compiles them together,
@@ -142,7 +146,48 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 		lints.Sort()
 		return nil, lints
 	}
+	p, lints := compileModules(srcs, files, all, decide)
+	if p == nil {
+		return nil, lints
+	}
+	// The built-in tests check the defaults alone: a team's own rule (a
+	// company-wide deny) must not make them fail, when nothing can be done
+	// about them. A module counts as built-in by its text, so a copy of
+	// revoke's own policies/ counts too.
+	var defSrcs []PolicySource
+	var defFiles []string
+	defAll, defDecide := map[string]*ast.Module{}, map[string]*ast.Module{}
+	for _, src := range srcs {
+		if builtinPolicyDigests()[digest(src.Data)] {
+			defSrcs = append(defSrcs, src)
+			defFiles = append(defFiles, src.File)
+			defAll[src.File] = all[src.File]
+			if d, ok := decide[src.File]; ok {
+				defDecide[src.File] = d
+			}
+		}
+	}
+	if len(defSrcs) > 0 && len(defSrcs) < len(srcs) {
+		// The built-ins compile on their own (their tests say so); should
+		// they not, the built-in tests run with everything, as before.
+		p.defaults, _ = compileModules(defSrcs, defFiles, defAll, defDecide)
+	}
+	return p, nil
+}
 
+// builtinPolicyDigests are the digests of the embedded policy files' texts.
+var builtinPolicyDigests = sync.OnceValue(func() map[string]bool {
+	out := map[string]bool{}
+	for _, p := range BuiltinPolicies() {
+		out[digest(p.Data)] = true
+	}
+	return out
+})
+
+// compileModules compiles parsed modules (all, and decide: all but the
+// tests) and prepares the queries.
+func compileModules(srcs []PolicySource, files []string, all, decide map[string]*ast.Module) (*Policy, Lints) {
+	var lints Lints
 	// Compile everything once so that problems in test modules are found
 	// by validate too; decisions then use the modules without the tests,
 	// so a test's helper rule can never change a real decision.
@@ -301,6 +346,20 @@ func (e *PolicyError) Error() string {
 func (e *PolicyError) Lint() Lint {
 	return Lint{File: e.File, Line: e.Line, Column: e.Column, Level: Error, Code: e.Code,
 		Message: e.Code + ": " + e.Message}
+}
+
+// Defaults returns the built-in policies compiled alone, with p's Timeout
+// and Registry, or p itself when it holds nothing else. The built-in
+// runbook tests are decided with it: they pin the defaults' behaviour,
+// which a team's policies may rightly change (a deny for runs without a
+// ticket), and which the team's own tests then pin instead.
+func (p *Policy) Defaults() *Policy {
+	if p.defaults == nil {
+		return p
+	}
+	d := *p.defaults
+	d.Timeout, d.Registry = p.Timeout, p.Registry
+	return &d
 }
 
 func (p *Policy) timeout() time.Duration {
@@ -579,7 +638,34 @@ func policyErrLint(err error, file string) Lint {
 // within Policy.Timeout. A failing or erroring test is an Error at the
 // test rule: `policy test data.revoke_test.test_x failed`. Skipped tests
 // (todo_) count as neither passed nor failed.
+//
+// The built-in test modules run against the built-in policies alone (see
+// Defaults), the user's against every policy: a team's deny or warn rule
+// changes what the defaults' tests count, and they cannot edit those.
 func (p *Policy) Test(ctx context.Context) (passed, failed int, lints Lints) {
+	if p.defaults == nil {
+		return p.runTests(ctx, p.modules)
+	}
+	passed, failed, lints = p.runTests(ctx, p.defaults.modules)
+	user := map[string]*ast.Module{}
+	hasTests := false
+	for file, mod := range p.modules {
+		if IsPolicyTest(file) && p.defaults.modules[file] != nil {
+			continue // a built-in test, run above
+		}
+		user[file] = mod
+		hasTests = hasTests || IsPolicyTest(file)
+	}
+	if hasTests {
+		up, uf, ul := p.runTests(ctx, user)
+		passed, failed, lints = passed+up, failed+uf, append(lints, ul...)
+	}
+	lints.Sort()
+	return passed, failed, lints
+}
+
+// runTests runs the test_ rules of modules with OPA's tester.
+func (p *Policy) runTests(ctx context.Context, modules map[string]*ast.Module) (passed, failed int, lints Lints) {
 	store := inmem.New()
 	txn, err := store.NewTransaction(ctx)
 	if err != nil {
@@ -591,7 +677,7 @@ func (p *Policy) Test(ctx context.Context) (passed, failed int, lints Lints) {
 		// test cannot reach the network either.
 		SetCompiler(newPolicyCompiler()).
 		SetStore(store).
-		SetModules(p.modules).
+		SetModules(modules).
 		SetDefaultRegoVersion(ast.RegoV1).
 		// As in decisions: a failing builtin is an error, not undefined.
 		RaiseBuiltinErrors(true).

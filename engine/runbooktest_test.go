@@ -3,6 +3,8 @@ package engine
 import (
 	"context"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -310,5 +312,107 @@ with["reset-ad-password"] := {"times": 0} if input.subject.ref == "b"
 	}
 	if got := lintStrings(RunRunbookTests(context.Background(), cases, rbs, p)); !reflect.DeepEqual(got, want) {
 		t.Errorf("lints:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A team's own policies change what revoke's defaults decide; the built-in
+// runbook and Rego tests, which the team cannot edit, run against the
+// built-in runbooks and policies alone, and the team's tests against
+// everything.
+func TestTeamPoliciesLeaveTheBuiltinTestsAlone(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		// A company-wide deny and warning: they would fail seven built-in
+		// runbook tests and the Rego tests that count denials and warnings.
+		"policies/ticket.rego": `package revoke
+
+deny contains "compromised runs need a ticket" if {
+	input.scenario == "compromised"
+	not input.request.ticket
+}
+
+warn contains "call the service desk"
+`,
+		"policies/ticket_test.rego": `package revoke_test
+
+import data.revoke
+
+test_denies_without_ticket if "compromised runs need a ticket" in revoke.deny with input as {"scenario": "compromised", "request": {}}
+`,
+		// A team runbook replacing the built-in compromised: the built-in
+		// cases still run against the built-in one.
+		"runbooks/compromised.yaml": "version: 1\nname: compromised\nscenario: compromised\nsteps:\n" +
+			"  - {id: disable-entra-user, uses: entra.disable_user}\n",
+		"runbooks/ticket_test.yaml": `tests:
+  - name: no ticket
+    runbook: compromised
+    environment: {name: contoso, kind: cloud}
+    subject: {ref: lee@contoso.com, entra: {id: x, userPrincipalName: lee@contoso.com, privilegedRoles: []}}
+    expect: {run: [disable-entra-user], deny: [need a ticket], warn: [service desk]}
+  - name: forgets the team's own deny
+    runbook: compromised
+    environment: {name: contoso, kind: cloud}
+    subject: {ref: lee@contoso.com, entra: {id: x, userPrincipalName: lee@contoso.com, privilegedRoles: []}}
+    expect: {run: [disable-entra-user]}
+`,
+	}
+	for name, text := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ws, lints, err := Load(testRegistry(t), []string{dir}, true)
+	if err != nil || ws.Policy == nil || lints.Errors() > 0 {
+		t.Fatalf("Load: %v\n%s", err, lintText(lints))
+	}
+	ctx := context.Background()
+	userTests := filepath.Join(dir, "runbooks/ticket_test.yaml")
+	checkLints(t, ws.RunRunbookTests(ctx), []string{
+		userTests + `:7:5: error: test "forgets the team's own deny": want the run allowed, but it is denied: compromised runs need a ticket`,
+	})
+	builtinPassed, _, _ := mustPolicy(t, BuiltinPolicies()).Test(ctx)
+	passed, failed, testLints := ws.Policy.Test(ctx)
+	if passed != builtinPassed+1 || failed != 0 || len(testLints) > 0 {
+		t.Errorf("policy tests: %d passed, %d failed, want %d and 0:\n%s", passed, failed, builtinPassed+1, lintText(testLints))
+	}
+	// Decisions themselves use every policy.
+	d, err := ws.Policy.Decide(ctx, map[string]any{"scenario": "compromised", "request": map[string]any{}})
+	if err != nil || !reflect.DeepEqual(d.Deny, []string{"compromised runs need a ticket"}) {
+		t.Errorf("Decide: %v, deny %q", err, d.Deny)
+	}
+}
+
+// A team's tests see the built-in policies too: only the built-in tests
+// are spared the team's rules, not the other way round.
+func TestTeamTestsRunAgainstEveryPolicy(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "mine_test.rego")
+	if err := os.WriteFile(p, []byte(`package mine_test
+
+import data.revoke
+
+cloud := {"environment": {"name": "e", "kind": "cloud"}, "subject": {"ref": "x", "entra": {}},
+	"runbook": {"steps": [{"id": "a", "uses": "ad.disable_account"}]}}
+
+test_sees_the_builtin_skip if revoke.skip.a with input as cloud
+
+test_no_skips if count(revoke.skip) == 0 with input as cloud
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ws, lints, err := Load(testRegistry(t), []string{p}, true)
+	if err != nil || ws.Policy == nil || lints.Errors() > 0 {
+		t.Fatalf("Load: %v\n%s", err, lintText(lints))
+	}
+	ctx := context.Background()
+	builtinPassed, _, _ := mustPolicy(t, BuiltinPolicies()).Test(ctx)
+	passed, failed, testLints := ws.Policy.Test(ctx)
+	checkLints(t, testLints, []string{p + ":10:1: error: policy test data.mine_test.test_no_skips failed"})
+	if passed != builtinPassed+1 || failed != 1 {
+		t.Errorf("%d passed, %d failed, want %d and 1", passed, failed, builtinPassed+1)
 	}
 }

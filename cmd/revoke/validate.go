@@ -91,7 +91,7 @@ func (v *validateCmd) Run(ctx context.Context, c *cli, args []string) error {
 				lints = append(lints, ws.Policy.Lint(ctx, rb)...)
 			}
 		}
-		lints = append(lints, engine.RunRunbookTests(ctx, ws.Tests, ws.Runbooks, ws.Policy)...)
+		lints = append(lints, ws.RunRunbookTests(ctx)...)
 	}
 	for _, seed := range ws.Seeds {
 		lints = append(lints, seedLints(seed.File, seed.Data)...)
