@@ -75,7 +75,7 @@ func (cs Conns) Resolve(ctx context.Context, reg *steps.Registry, ref string) (*
 	if err := cs.link(ctx, reg, subject); err != nil {
 		return nil, err
 	}
-	subject.Gaps = gaps(cs, subject)
+	subject.Gaps = Gaps(subject, func(b string) bool { _, ok := cs[b]; return ok })
 	return subject, nil
 }
 
@@ -174,16 +174,14 @@ func agree(subject *steps.Subject) error {
 	return nil
 }
 
-// gaps lists the records mastered in a backend that takes part here but
-// did not find the subject.
-func gaps(cs Conns, subject *steps.Subject) []string {
+// Gaps lists the records mastered in a backend that takes part here but
+// did not find the subject: no step can close those, so the run is never
+// reported contained.
+func Gaps(subject *steps.Subject, takesPart func(backend string) bool) []string {
 	var out []string
 	for _, name := range sortedKeys(subject.Identities) {
 		id := subject.Identities[name]
-		if id.MasteredIn == "" || subject.Found(id.MasteredIn) {
-			continue
-		}
-		if _, takesPart := cs[id.MasteredIn]; !takesPart {
+		if id.MasteredIn == "" || subject.Found(id.MasteredIn) || !takesPart(id.MasteredIn) {
 			continue
 		}
 		out = append(out, fmt.Sprintf("the %s account of %s is synced from %s (%s), but %s has no such account: a change made in %s alone is undone by the next directory sync; find the %s account and disable it there",

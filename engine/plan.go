@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -134,6 +135,15 @@ func (p *Policy) Plan(ctx context.Context, rb *Runbook, env EnvironmentFacts, su
 // away. Plans and runbook tests both decide through it.
 func (p *Policy) decide(ctx context.Context, rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) (*Decision, error) {
 	Identify(p.Registry, subject)
+	if subject != nil && subject.Gaps == nil {
+		// A subject from a facts file: a backend takes part when the
+		// environment's kind is one of its kinds.
+		reg := cmp.Or(p.Registry, steps.Default)
+		subject.Gaps = Gaps(subject, func(name string) bool {
+			b, ok := reg.Backend(name)
+			return ok && slices.Contains(b.Kinds, env.Kind)
+		})
+	}
 	d, err := p.Decide(ctx, PolicyInput(rb, env, subject, req))
 	if err != nil {
 		return nil, err

@@ -34,6 +34,16 @@ ad_skip_reason := sprintf("environment %s is cloud-only: it has no on-premises A
 ad_skip_reason := sprintf("%s was not found in on-premises Active Directory", [input.subject.ref]) if {
 	input.environment.kind != "cloud"
 	not input.subject.ad
+	not synced
+}
+
+# A synced user whose AD account cannot be found: the engine reports the
+# run NOT contained whatever runs (subject.gaps), since the next sync undoes
+# the cloud block. The cloud steps still run: they buy the time until then.
+ad_skip_reason := sprintf("%s is synced from on-premises AD, but AD has no such account: the run cannot contain it until that account is found and disabled", [input.subject.ref]) if {
+	input.environment.kind != "cloud"
+	not input.subject.ad
+	synced
 }
 
 warn contains sprintf("%s was found only in on-premises Active Directory, so the Entra ID steps are skipped: if the person also has a cloud account under another name, run revoke for that account too", [input.subject.ref]) if {

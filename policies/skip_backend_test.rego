@@ -42,8 +42,15 @@ test_cloud_environment_skips_ad_steps_even_with_ad_facts if {
 	object.keys(skips) == {"disable-ad-account", "remove-ad-groups"}
 }
 
-test_subject_missing_on_premises_skips_ad_steps if {
+test_synced_subject_missing_on_premises_skips_ad_steps_saying_so if {
 	inp := json.remove(hybrid_input, ["subject/ad"])
+	skips := revoke.skip with input as inp
+	skips["disable-ad-account"] == "adele@contoso.com is synced from on-premises AD, but AD has no such account: the run cannot contain it until that account is found and disabled"
+	not skips["disable-entra-user"]
+}
+
+test_subject_missing_on_premises_skips_ad_steps if {
+	inp := json.patch(json.remove(hybrid_input, ["subject/ad"]), [{"op": "replace", "path": "/subject/entra/onPremisesSyncEnabled", "value": false}])
 	skips := revoke.skip with input as inp
 	skips["disable-ad-account"] == "adele@contoso.com was not found in on-premises Active Directory"
 	skips["remove-ad-groups"] == "adele@contoso.com was not found in on-premises Active Directory"
