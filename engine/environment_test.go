@@ -83,8 +83,9 @@ func TestDecodeEnvironmentReportsEveryProblem(t *testing.T) {
 		{"a section must be a mapping", "version: 1\nname: c\nkind: cloud\nentra: [t]\n",
 			[]string{"env.yaml:4:8: error: entra section: want a mapping, got a list"}},
 		{"a broken file is refused like a runbook", "version: 1\nname: c\nkind: cloud\n\tentra:\n",
-			// yaml.v3 names the line where the plain scalar it was reading began.
-			[]string{"env.yaml:3:1: error: found a tab character that violates indentation"}},
+			// yaml.v3 names the line where the plain scalar it was reading
+			// began; the tab is on the next.
+			[]string{"env.yaml:4:1: error: a tab character in the indentation: YAML indents with spaces only"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

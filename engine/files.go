@@ -52,13 +52,17 @@ func (k FileKind) String() string {
 
 // Recognize says what a file holds, by its name and shape: .rego is a
 // policy (_test.rego a policy test), *_test.yaml a runbook test, YAML with
-// a top-level steps a runbook, with a top-level kind of hybrid or cloud an
-// environment, with a top-level subject a facts file, with top-level tenant
-// and users a sandbox seed; anything else is KindUnknown.
+// a top-level steps a runbook, with a top-level kind an environment (a bad
+// kind is then the environment decoder's error, at its line, not a
+// reason to ignore the file), with a top-level subject a facts file, with
+// top-level tenant and users a sandbox seed; anything else is KindUnknown.
+// A kind beside an apiVersion is a Kubernetes-style manifest, not
+// revoke's: KindUnknown.
 //
 // A runbook with a syntax error must still be recognised, or validate would
 // only warn about it and CI would pass: when the YAML does not parse, the
-// top-level keys are looked for line by line instead.
+// top-level keys are looked for line by line instead (and Load reports a
+// file of no shape that does not parse as an error, see SyntaxLints).
 func Recognize(path string, data []byte) FileKind {
 	base := strings.ToLower(filepath.Base(path))
 	ext := filepath.Ext(base)
@@ -73,22 +77,23 @@ func Recognize(path string, data []byte) FileKind {
 	d := &nodeDecoder{file: path}
 	root := d.parse(data)
 	if root == nil {
-		return recognizeLines(data)
+		if text, err := DecodeText(data); err == nil {
+			return recognizeLines(text)
+		}
+		return KindUnknown
 	}
 	kind := KindUnknown
 	keys := map[string]bool{}
 	for i := 0; i+1 < len(root.Content); i += 2 {
-		k, v := root.Content[i].Value, root.Content[i+1]
+		k := root.Content[i].Value
 		keys[k] = true
-		switch {
-		case k == "steps":
+		if k == "steps" {
 			return KindRunbook
-		case k == "kind" && slices.Contains(envKindParam.Enum, v.Value):
-			kind = KindEnvironment
 		}
 	}
 	switch {
-	case kind != KindUnknown:
+	case keys["kind"] && !keys["apiVersion"]:
+		kind = KindEnvironment
 	case keys["subject"]:
 		kind = KindFacts
 	case keys["tenant"] && keys["users"]:
@@ -101,11 +106,12 @@ func Recognize(path string, data []byte) FileKind {
 // that does not parse: a key at column 1, as block-style YAML writes it.
 var (
 	recognizeRunbookLine = regexp.MustCompile(`^["']?steps["']?\s*:`)
-	recognizeEnvLine     = regexp.MustCompile(`^["']?kind["']?\s*:\s*["']?(hybrid|cloud)["']?\s*(#.*)?$`)
+	recognizeEnvLine     = regexp.MustCompile(`^["']?kind["']?\s*:`)
+	recognizeK8sLine     = regexp.MustCompile(`^["']?apiVersion["']?\s*:`)
 )
 
 func recognizeLines(data []byte) FileKind {
-	kind := KindUnknown
+	env, k8s := false, false
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, MaxFileSize)
 	for sc.Scan() {
@@ -114,10 +120,37 @@ func recognizeLines(data []byte) FileKind {
 		case recognizeRunbookLine.MatchString(line):
 			return KindRunbook
 		case recognizeEnvLine.MatchString(line):
-			kind = KindEnvironment
+			env = true
+		case recognizeK8sLine.MatchString(line):
+			k8s = true
 		}
 	}
-	return kind
+	if env && !k8s {
+		return KindEnvironment
+	}
+	return KindUnknown
+}
+
+// syntaxCodes are the Lint codes of a file that cannot be read as YAML at
+// all, as opposed to YAML of a shape revoke does not know.
+var syntaxCodes = []string{"yaml", "encoding", "too-large"}
+
+// SyntaxLints returns the errors that make a file unreadable as YAML (or
+// JSON, which is YAML): a syntax error, a bad encoding, a file over the
+// limit. Load reports them for a file Recognize could not place: a
+// runbook written in flow style or JSON with a missing bracket has no
+// recognisable top-level key, and must fail CI rather than be ignored
+// with a warning.
+func SyntaxLints(file string, data []byte) Lints {
+	d := &nodeDecoder{file: file}
+	d.parse(data)
+	var out Lints
+	for _, l := range d.lints {
+		if l.Level == Error && slices.Contains(syntaxCodes, l.Code) {
+			out = append(out, l)
+		}
+	}
+	return out
 }
 
 // collectExts are the extensions CollectFiles picks up in a directory.

@@ -135,13 +135,19 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 		case KindSandboxSeed:
 			ws.Seeds = append(ws.Seeds, PolicySource{File: s.file, Data: s.data})
 		default:
+			if ls := SyntaxLints(s.file, s.data); len(ls) > 0 {
+				// Unreadable, so its kind is unknown: an error whatever
+				// it was meant to be.
+				lints = append(lints, ls...)
+				continue
+			}
 			if strings.HasSuffix(s.file, ".json") {
 				// JSON beside runbooks is usually facts or data; only YAML of
 				// no known shape is worth a warning.
 				continue
 			}
 			lints = append(lints, Lint{File: s.file, Level: Warning, Code: "unrecognised",
-				Message: "not a runbook (no top-level steps), environment (no kind: hybrid|cloud), facts file (no subject), sandbox seed or runbook test (*_test.yaml): ignored"})
+				Message: "not a runbook (no top-level steps), environment (no top-level kind), facts file (no subject), sandbox seed or runbook test (*_test.yaml): ignored"})
 		}
 	}
 	lints = append(lints, CheckRunbookNames(userRunbooks)...)

@@ -127,7 +127,12 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 			continue
 		}
 		files = append(files, src.File)
-		mod, err := ast.ParseModuleWithOpts(src.File, string(src.Data), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		text, err := DecodeText(src.Data)
+		if err != nil {
+			lints = append(lints, Lint{File: src.File, Level: Error, Code: "encoding", Message: err.Error()})
+			continue
+		}
+		mod, err := ast.ParseModuleWithOpts(src.File, string(text), ast.ParserOptions{RegoVersion: ast.RegoV1})
 		if err != nil {
 			lints = append(lints, regoLints(src.File, err)...)
 			continue

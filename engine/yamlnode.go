@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
@@ -58,6 +60,11 @@ func (d *nodeDecoder) warnf(n *yaml.Node, code, format string, args ...any) {
 // problems that do not stop decoding (aliases, a second document) come
 // with a non-nil root.
 func (d *nodeDecoder) parse(data []byte) (root *yaml.Node) {
+	data, err := DecodeText(data)
+	if err != nil {
+		d.errorf(nil, "encoding", "%v", err)
+		return nil
+	}
 	switch {
 	case len(data) > MaxFileSize:
 		d.errorf(nil, "too-large", "file is %d bytes, more than the %d allowed", len(data), MaxFileSize)
@@ -84,7 +91,7 @@ func (d *nodeDecoder) parse(data []byte) (root *yaml.Node) {
 		if errors.Is(err, io.EOF) {
 			d.errorf(nil, "empty", "file is empty")
 		} else {
-			d.yamlError(err)
+			d.yamlError(err, data)
 		}
 		return nil
 	}
@@ -93,7 +100,7 @@ func (d *nodeDecoder) parse(data []byte) (root *yaml.Node) {
 	case err == nil:
 		d.errorf(&next, "multi-document", "file holds more than one YAML document (the second starts here); keep one per file")
 	case !errors.Is(err, io.EOF):
-		d.yamlError(err)
+		d.yamlError(err, data)
 	}
 	if len(doc.Content) == 0 {
 		d.errorf(nil, "empty", "file is empty")
@@ -125,8 +132,11 @@ var yamlParserProblems = []string{
 }
 
 // yamlError turns a yaml.v3 error into a Lint at the line it names, with
-// the "yaml: line N:" prefix removed.
-func (d *nodeDecoder) yamlError(err error) {
+// the "yaml: line N:" prefix removed. A tab in a line's indentation is
+// named as such, at its column: yaml.v3 says "found character that cannot
+// start any token", which sends people looking for a stray character they
+// cannot see.
+func (d *nodeDecoder) yamlError(err error, data []byte) {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 0
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
@@ -135,6 +145,21 @@ func (d *nodeDecoder) yamlError(err error) {
 	}
 	if slices.Contains(yamlParserProblems, msg) {
 		line++
+	}
+	// "violates indentation" names the line above the tab's.
+	var tabLines []int
+	switch {
+	case msg == "found character that cannot start any token":
+		tabLines = []int{line}
+	case strings.Contains(msg, "tab character"):
+		tabLines = []int{line, line + 1}
+	}
+	for _, n := range tabLines {
+		if col := indentTab(data, n); col > 0 {
+			d.lints = append(d.lints, Lint{File: d.file, Line: n, Column: col, Level: Error, Code: "yaml",
+				Message: "a tab character in the indentation: YAML indents with spaces only"})
+			return
+		}
 	}
 	l := Lint{File: d.file, Line: line, Level: Error, Code: "yaml", Message: msg}
 	if line > 0 {
@@ -157,6 +182,69 @@ func (d *nodeDecoder) refuseAliases(n *yaml.Node) {
 	for _, c := range n.Content {
 		d.refuseAliases(c)
 	}
+}
+
+// indentTab returns the 1-based column of the first tab in the leading
+// whitespace of line n (1-based) of data, or 0 when there is none.
+func indentTab(data []byte, n int) int {
+	if n < 1 {
+		return 0
+	}
+	lines := bytes.SplitN(data, []byte("\n"), n+1)
+	if len(lines) < n {
+		return 0
+	}
+	for i, c := range lines[n-1] {
+		switch c {
+		case '\t':
+			return i + 1
+		case ' ':
+		default:
+			return 0
+		}
+	}
+	return 0
+}
+
+// DecodeText returns a text file's bytes as UTF-8: a file that starts with
+// a UTF-16 byte-order mark (what Windows PowerShell's > and Out-File
+// write) is decoded, keeping its lines and columns; anything else is
+// returned as it is, for the decoders' own checks (UTF-8, no NUL bytes).
+// An odd length or a lone surrogate in a UTF-16 file is an error.
+func DecodeText(data []byte) ([]byte, error) {
+	var order binary.ByteOrder
+	switch {
+	case bytes.HasPrefix(data, []byte{0xFF, 0xFE}):
+		order = binary.LittleEndian
+	case bytes.HasPrefix(data, []byte{0xFE, 0xFF}):
+		order = binary.BigEndian
+	default:
+		return data, nil
+	}
+	body := data[2:]
+	if len(body)%2 != 0 {
+		return nil, errors.New("file starts with a UTF-16 byte-order mark but is not UTF-16 (odd length); save it as UTF-8")
+	}
+	units := make([]uint16, len(body)/2)
+	for i := range units {
+		units[i] = order.Uint16(body[2*i:])
+	}
+	var b strings.Builder
+	for i := 0; i < len(units); i++ {
+		r := rune(units[i])
+		if utf16.IsSurrogate(r) {
+			if i+1 >= len(units) {
+				return nil, errors.New("file is UTF-16 with a broken surrogate pair; save it as UTF-8")
+			}
+			r = utf16.DecodeRune(r, rune(units[i+1]))
+			if r == utf8.RuneError {
+				return nil, errors.New("file is UTF-16 with a broken surrogate pair; save it as UTF-8")
+			}
+			i++
+		}
+		b.WriteRune(r)
+	}
+	return []byte(b.String()), nil
 }
 
 // offsetNode returns a position-only node for a byte offset, so encoding
