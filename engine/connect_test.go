@@ -79,34 +79,3 @@ func TestResolveFoundNowhere(t *testing.T) {
 		t.Errorf("subject %+v, %v", s, err)
 	}
 }
-
-// grantingConn is a connection whose token holds the given roles.
-type grantingConn struct {
-	stubConn
-	roles []string
-}
-
-func (c *grantingConn) Granted(context.Context) ([]string, []string, error) { return c.roles, nil, nil }
-
-func TestPreflightNamesMissingPermissions(t *testing.T) {
-	r := steps.NewRegistry()
-	r.RegisterBackend(steps.BackendSpec{Name: "entra", Summary: "x", Kinds: []string{"cloud"},
-		Open: func(context.Context, *steps.Env) (steps.Conn, error) { return nil, nil }})
-	r.Register(steps.Spec{Name: "entra.disable_user", Summary: "x",
-		Permissions: steps.Permissions{GraphApplication: []string{"User.EnableDisableAccount.All", "User.Read.All"}}})
-	r.Register(steps.Spec{Name: "entra.revoke_sessions", Summary: "x",
-		Permissions: steps.Permissions{GraphApplication: []string{"User.RevokeSessions.All"}}})
-	disable, _ := r.Step("entra.disable_user")
-	revoke, _ := r.Step("entra.revoke_sessions")
-	plan := &Plan{Steps: []*PlannedStep{
-		{Def: &StepDef{ID: "disable", Spec: disable}, Run: true},
-		{Def: &StepDef{ID: "revoke", Spec: revoke}, Run: true},
-		{Def: &StepDef{ID: "skipped", Spec: revoke}, Run: false},
-	}}
-	// User.ReadWrite.All covers User.Read.All and User.EnableDisableAccount.All.
-	conns := Conns{"entra": &grantingConn{roles: []string{"User.ReadWrite.All"}}}
-	got := PreflightPlan(t.Context(), plan, conns)
-	if len(got) != 1 || got["revoke"] == nil || strings.Join(got["revoke"].Missing, ",") != "User.RevokeSessions.All" {
-		t.Errorf("preflight %v", got)
-	}
-}

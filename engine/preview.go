@@ -3,7 +3,6 @@ package engine
 import (
 	"context"
 	"fmt"
-	"slices"
 	"sync"
 	"time"
 
@@ -18,21 +17,28 @@ type Preview struct {
 	Err error `json:"-"`
 	// Missing lists permissions the credential's token lacks for the step.
 	Missing []string `json:"missing,omitempty"`
+	// MissingRoles lists directory roles the caller lacks to make the
+	// step's change on this subject (an administrator is disabled only by
+	// a caller whose role outranks theirs), each with the reason.
+	MissingRoles []string `json:"missing_roles,omitempty"`
 }
 
-// GrantReporter is implemented by connections that can tell which
-// permissions their credential holds (the token's roles and scp claims).
+// GrantReporter is implemented by connections that can tell what their
+// credential lacks for a step on a subject: the permissions the step needs
+// that its token does not hold, and the roles the directory asks of a
+// caller changing this subject. The backend knows its permission and role
+// vocabularies; the engine only asks and shows the answers. An error means
+// the grants could not be read at all (no token).
 type GrantReporter interface {
-	Granted(ctx context.Context) (roles, scopes []string, err error)
+	MissingGrants(ctx context.Context, spec *steps.Spec, subject *steps.Subject) (permissions, roles []string, err error)
 }
 
 // PreviewPlan runs the Check of every step that would run, in parallel up to
-// maxParallel, and compares each step's required Graph permissions with what
-// the credential holds. It changes nothing.
+// maxParallel, and asks each step's connection (a GrantReporter) what its
+// credential lacks for the step on the plan's subject. It changes nothing.
 func PreviewPlan(ctx context.Context, plan *Plan, conns Conns, maxParallel int) map[string]*Preview {
 	out := map[string]*Preview{}
-	// One token look-up per backend, however many steps share it.
-	grants := grantsOf(ctx, conns)
+	grants := newPreflight(conns, plan.Subject)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, max(maxParallel, 1))
 	for _, ps := range plan.Steps {
@@ -46,9 +52,7 @@ func PreviewPlan(ctx context.Context, plan *Plan, conns Conns, maxParallel int) 
 			p.Err = fmt.Errorf("step %s has no spec", ps.Def.ID)
 			continue
 		}
-		if g := grants[spec.Backend()]; g != nil {
-			p.Missing = g.missing(spec)
-		}
+		p.Missing, p.MissingRoles = grants.missing(ctx, spec)
 		if spec.New == nil {
 			p.Err = fmt.Errorf("step %s (%s) has no implementation", ps.Def.ID, spec.Name)
 			continue
@@ -76,78 +80,53 @@ func PreviewPlan(ctx context.Context, plan *Plan, conns Conns, maxParallel int) 
 	return out
 }
 
-// grantResult is what a connection's token holds.
-type grantResult struct {
-	roles, scopes []string
-	err           error
-}
-
-// missing lists the spec's Graph permissions the token does not hold: an
-// app-only token's roles are compared with GraphApplication, a delegated
-// token's scopes with GraphDelegated.
-func (g *grantResult) missing(spec *steps.Spec) []string {
-	if g.err != nil {
-		return []string{"could not read the token's permissions: " + g.err.Error()}
-	}
-	want, have := spec.Permissions.GraphApplication, g.roles
-	if len(g.roles) == 0 && len(g.scopes) > 0 {
-		want, have = spec.Permissions.GraphDelegated, g.scopes
-	}
-	var missing []string
-	for _, p := range want {
-		if !slices.Contains(have, p) && !impliedBy(p, have) {
-			missing = append(missing, p)
-		}
-	}
-	return missing
-}
-
-// impliedBy reports whether a broader permission the token holds covers p:
-// User.ReadWrite.All covers User.Read.All and User.EnableDisableAccount.All,
-// Directory.ReadWrite.All covers every User/Group/Device read and write.
-func impliedBy(p string, have []string) bool {
-	implies := map[string][]string{
-		"User.Read.All":                 {"User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"},
-		"User.EnableDisableAccount.All": {"User.ReadWrite.All", "Directory.ReadWrite.All"},
-		"Device.ReadWrite.All":          {"Directory.ReadWrite.All"},
-		"GroupMember.ReadWrite.All":     {"Group.ReadWrite.All", "Directory.ReadWrite.All"},
-	}
-	for _, broader := range implies[p] {
-		if slices.Contains(have, broader) {
-			return true
-		}
-	}
-	return false
-}
-
-// PreflightPlan compares each step's required permissions with what the
-// credentials hold, without running any Check: one token look-up per
-// backend, no directory reads.
+// PreflightPlan compares each step's required permissions and roles with
+// what the credentials hold, without running any Check: one token look-up
+// per backend, no directory reads. Only steps that lack something are in
+// the result.
 func PreflightPlan(ctx context.Context, plan *Plan, conns Conns) map[string]*Preview {
 	out := map[string]*Preview{}
-	grants := grantsOf(ctx, conns)
+	grants := newPreflight(conns, plan.Subject)
 	for _, ps := range plan.Steps {
 		if !ps.Run || ps.Def.Spec == nil {
 			continue
 		}
-		if g := grants[ps.Def.Spec.Backend()]; g != nil {
-			if missing := g.missing(ps.Def.Spec); len(missing) > 0 {
-				out[ps.Def.ID] = &Preview{Missing: missing}
-			}
+		if perms, roles := grants.missing(ctx, ps.Def.Spec); len(perms) > 0 || len(roles) > 0 {
+			out[ps.Def.ID] = &Preview{Missing: perms, MissingRoles: roles}
 		}
 	}
 	return out
 }
 
-// grantsOf asks each connection that can tell for its token's grants, once.
-func grantsOf(ctx context.Context, conns Conns) map[string]*grantResult {
-	grants := map[string]*grantResult{}
-	for name, c := range conns {
-		if g, ok := c.(GrantReporter); ok {
-			r := &grantResult{}
-			r.roles, r.scopes, r.err = g.Granted(ctx)
-			grants[name] = r
-		}
+// preflight asks each step's connection what its credential lacks for the
+// plan's subject. A backend whose grants cannot be read is asked once: its
+// error stands for every one of its steps (a token request that failed or
+// timed out is not repeated per step).
+type preflight struct {
+	conns   Conns
+	subject *steps.Subject
+	failed  map[string]error
+}
+
+func newPreflight(conns Conns, subject *steps.Subject) *preflight {
+	return &preflight{conns: conns, subject: subject, failed: map[string]error{}}
+}
+
+// missing is what spec's backend says the credential lacks for the step;
+// nothing for a backend that cannot tell.
+func (p *preflight) missing(ctx context.Context, spec *steps.Spec) (permissions, roles []string) {
+	backend := spec.Backend()
+	g, ok := p.conns[backend].(GrantReporter)
+	if !ok {
+		return nil, nil
 	}
-	return grants
+	err := p.failed[backend]
+	if err == nil {
+		permissions, roles, err = g.MissingGrants(ctx, spec, p.subject)
+	}
+	if err != nil {
+		p.failed[backend] = err
+		return []string{"could not read the token's permissions: " + err.Error()}, nil
+	}
+	return permissions, roles
 }

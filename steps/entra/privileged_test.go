@@ -184,3 +184,28 @@ func TestSandboxRefusalOnAPrivilegedUserNamesTheRole(t *testing.T) {
 		}
 	})
 }
+
+// The permission half of the preflight, which the engine used to do: a
+// broader permission covers a narrower one, and a delegated token is
+// compared with the delegated permissions.
+func TestMissingPermissions(t *testing.T) {
+	tests := []struct {
+		name string
+		g    tokenGrants
+		spec *steps.Spec
+		want []string
+	}{
+		{"User.ReadWrite.All covers the disable and the read", tokenGrants{roles: []string{"User.ReadWrite.All"}}, &entraspec.DisableUser, nil},
+		{"and the session revocation", tokenGrants{roles: []string{"User.ReadWrite.All"}}, &entraspec.RevokeSessions, nil},
+		{"Directory.Read.All covers only the read", tokenGrants{roles: []string{"Directory.Read.All"}}, &entraspec.DisableUser, []string{"User.EnableDisableAccount.All"}},
+		{"an app-only token with nothing", tokenGrants{}, &entraspec.RevokeSessions, []string{"User.RevokeSessions.All", "User.Read.All"}},
+		{"a delegated token's scopes", tokenGrants{scopes: []string{"User.Read.All"}}, &entraspec.DisableUser, []string{"User.EnableDisableAccount.All"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.g.missingPermissions(tt.spec); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("missing %q, want %q", got, tt.want)
+			}
+		})
+	}
+}

@@ -136,6 +136,13 @@ func validate(s steps.Values) []string {
 	return problems
 }
 
+// RoleOverAdmins is the directory role note of the steps Entra guards by the
+// subject's roles: an app changing an administrator needs a role that
+// outranks theirs, which the permission preflight checks and a refusal
+// names.
+const RoleOverAdmins = "a role that may act on the subject's directory roles, if they hold any " +
+	"(Privileged Authentication Administrator for a Global Administrator)"
+
 // DisableUser is the spec of entra.disable_user.
 var DisableUser = steps.Spec{
 	Name:    "entra.disable_user",
@@ -145,6 +152,7 @@ var DisableUser = steps.Spec{
 	Permissions: steps.Permissions{
 		GraphApplication: []string{"User.EnableDisableAccount.All", "User.Read.All"},
 		GraphDelegated:   []string{"User.EnableDisableAccount.All", "User.Read.All"},
+		GraphRoles:       []string{RoleOverAdmins},
 	},
 	Idempotent:  true,
 	Containment: true,
@@ -160,6 +168,7 @@ var RevokeSessions = steps.Spec{
 	Permissions: steps.Permissions{
 		GraphApplication: []string{"User.RevokeSessions.All", "User.Read.All"},
 		GraphDelegated:   []string{"User.RevokeSessions.All", "User.Read.All"},
+		GraphRoles:       []string{RoleOverAdmins},
 	},
 	Idempotent:  true,
 	Containment: true,
@@ -203,7 +212,7 @@ var ResetPassword = steps.Spec{
 	Permissions: steps.Permissions{
 		GraphApplication: []string{"User-PasswordProfile.ReadWrite.All", "User.Read.All"},
 		GraphDelegated:   []string{"User-PasswordProfile.ReadWrite.All", "User.Read.All"},
-		GraphRoles:       []string{"User Administrator"},
+		GraphRoles:       []string{"User Administrator", RoleOverAdmins},
 	},
 }
 
