@@ -262,7 +262,7 @@ func planJSON(plan *engine.Plan) map[string]any {
 }
 
 // addPreviews adds a live plan's Checks to its JSON: each step that runs
-// gets "check": {"summary", "satisfied", "error", "missing"}.
+// gets "check": {"summary", "satisfied", "error", "missing", "missing_roles"}.
 func addPreviews(out map[string]any, previews map[string]*engine.Preview) {
 	for _, s := range out["steps"].([]any) {
 		step := s.(map[string]any)
@@ -270,7 +270,8 @@ func addPreviews(out map[string]any, previews map[string]*engine.Preview) {
 		if p == nil {
 			continue
 		}
-		check := map[string]any{"summary": p.Change.Summary, "satisfied": p.Change.Satisfied, "missing": nonNil(p.Missing)}
+		check := map[string]any{"summary": p.Change.Summary, "satisfied": p.Change.Satisfied, "missing": nonNil(p.Missing),
+			"missing_roles": nonNil(p.MissingRoles)}
 		if p.Err != nil {
 			check["error"] = p.Err.Error()
 		}

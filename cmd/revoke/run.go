@@ -211,6 +211,9 @@ func previewNote(previews map[string]*engine.Preview) func(id string) string {
 		if len(p.Missing) > 0 {
 			parts = append(parts, "MISSING PERMISSION "+strings.Join(p.Missing, ", ")+": this step will fail")
 		}
+		if len(p.MissingRoles) > 0 {
+			parts = append(parts, "MISSING ROLE "+strings.Join(p.MissingRoles, ", ")+": this step will fail")
+		}
 		return strings.Join(parts, "; ")
 	}
 }
