@@ -155,7 +155,7 @@ func (s *graphServer) batchItem(claims *accessClaims, r batchRequest, outer requ
 	if p := strings.ToLower(strings.SplitN(strings.TrimPrefix(rel, "/"), "?", 2)[0]); p == "$batch" {
 		resp = errResp(http.StatusBadRequest, "BadRequest", "Nested batch requests are not supported.", ids, s.now())
 	} else {
-		resp = s.dispatch(claims, method, base, rel, body, ids)
+		resp = s.dispatch(claims, method, base, rel, h, body, ids)
 	}
 	s.log.Add(Entry{Time: s.now().UTC(), Client: claims.AppID, Protocol: "graph", Method: method, Path: "/v1.0" + rel,
 		Status: resp.status, Detail: strings.TrimSpace("batch item " + r.ID + " " + resp.detail)})

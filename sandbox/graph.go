@@ -150,7 +150,7 @@ func (s *graphServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		s.batch(claims, body, ids, r.RemoteAddr, base).write(w, ids)
 		return
 	}
-	resp = s.dispatch(claims, r.Method, base, rel, body, ids)
+	resp = s.dispatch(claims, r.Method, base, rel, r.Header, body, ids)
 	entry.Detail = resp.detail
 	resp.write(w, ids)
 }
@@ -324,6 +324,7 @@ type call struct {
 	method string
 	segs   []string // unescaped, after /v1.0
 	query  url.Values
+	header http.Header // the request's (a $batch item's own)
 	body   []byte
 	ids    requestIDs
 	now    time.Time
@@ -384,7 +385,7 @@ func (c *call) appRoles() []string {
 // dispatch serves one Graph request (base is https://HOST/v1.0 as the
 // client called it, rel the path and query after it): route, throttle,
 // permission, handler.
-func (s *graphServer) dispatch(claims *accessClaims, method, base, rel string, body []byte, ids requestIDs) *response {
+func (s *graphServer) dispatch(claims *accessClaims, method, base, rel string, header http.Header, body []byte, ids requestIDs) *response {
 	now := s.now()
 	u, err := url.Parse(rel)
 	if err != nil {
@@ -394,7 +395,7 @@ func (s *graphServer) dispatch(claims *accessClaims, method, base, rel string, b
 	if err != nil {
 		return errResp(http.StatusBadRequest, "BadRequest", "The query string is not valid.", ids, now)
 	}
-	c := &call{s: s, claims: claims, method: method, segs: splitPath(u.EscapedPath()), query: q,
+	c := &call{s: s, claims: claims, method: method, segs: splitPath(u.EscapedPath()), query: q, header: header,
 		base: base, path: u.EscapedPath(), rawQuery: u.RawQuery, body: body, ids: ids, now: now}
 	rt, resp := findRoute(c)
 	if resp != nil {

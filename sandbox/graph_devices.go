@@ -9,7 +9,9 @@ import (
 
 var deviceProps = &propSet{
 	typeName: "microsoft.graph.device",
-	names:    []string{"id", "deviceId", "displayName", "operatingSystem", "operatingSystemVersion", "accountEnabled", "trustType", "extensionAttributes"},
+	// v1.0's device has no extensionAttributes (beta's has): a PATCH may
+	// still send them, as the SDK's model does, but no answer shows them.
+	names:    []string{"id", "deviceId", "displayName", "operatingSystem", "operatingSystemVersion", "accountEnabled", "trustType"},
 	defaults: []string{"id", "deviceId", "displayName", "operatingSystem", "operatingSystemVersion", "accountEnabled", "trustType"},
 }
 
@@ -31,8 +33,6 @@ func deviceJSON(v *Device, props []string) map[string]any {
 			m[p] = v.AccountEnabled
 		case "trustType":
 			m[p] = "Workplace"
-		case "extensionAttributes":
-			m[p] = map[string]any{}
 		}
 	}
 	return m
@@ -134,7 +134,7 @@ func patchDevice(c *call) *response {
 
 // userDevices lists registeredDevices or ownedDevices as directoryObjects.
 func userDevices(c *call) *response {
-	props, _, r := c.selected(deviceProps)
+	props, explicit, r := c.selected(deviceProps)
 	if r != nil {
 		return r
 	}
@@ -150,9 +150,16 @@ func userDevices(c *call) *response {
 				out = append(out, deviceJSON(v, props))
 			}
 		}
-		return c.page(metadata+"directoryObjects", out)
+		return c.page(contextURL("directoryObjects", props, explicit, false), out)
 	})
 }
+
+// managedProps are the managedDevice properties the sandbox renders.
+var managedProps = &propSet{typeName: "microsoft.graph.managedDevice",
+	names: []string{"id", "deviceName", "userId", "userPrincipalName", "operatingSystem", "managementState",
+		"managedDeviceOwnerType", "complianceState"},
+	defaults: []string{"id", "deviceName", "userId", "userPrincipalName", "operatingSystem", "managementState",
+		"managedDeviceOwnerType", "complianceState"}}
 
 func (d *Directory) managedJSON(m *ManagedDevice) map[string]any {
 	upn := ""
@@ -181,7 +188,7 @@ func userManagedDevices(c *call) *response {
 				out = append(out, d.managedJSON(m))
 			}
 		}
-		return c.page(metadata+"users('"+u.ID+"')/managedDevices", out)
+		return c.pageSelected("users('"+u.ID+"')/managedDevices", managedProps, out)
 	})
 }
 
@@ -203,7 +210,7 @@ func listManagedDevices(c *call) *response {
 			out = append(out, d.managedJSON(m))
 		}
 	}
-	return c.page(metadata+"deviceManagement/managedDevices", out)
+	return c.pageSelected("deviceManagement/managedDevices", managedProps, out)
 }
 
 func getManagedDevice(c *call) *response {

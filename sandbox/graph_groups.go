@@ -18,6 +18,17 @@ func groupJSON(g *Group) map[string]any {
 	}
 }
 
+// groupProps are the group properties the sandbox renders, every one by
+// default; memberProps those of the users a group's members list shows.
+var (
+	groupProps = &propSet{typeName: "microsoft.graph.group",
+		names:    []string{"id", "displayName", "groupTypes", "membershipRule", "securityEnabled", "mailEnabled", "isAssignableToRole"},
+		defaults: []string{"id", "displayName", "groupTypes", "membershipRule", "securityEnabled", "mailEnabled", "isAssignableToRole"}}
+	memberProps = &propSet{typeName: "microsoft.graph.directoryObject",
+		names:    []string{"id", "displayName", "userPrincipalName"},
+		defaults: []string{"id", "displayName", "userPrincipalName"}}
+)
+
 func (d *Directory) groupByID(id string) *Group {
 	return byID(d.Groups, func(g *Group) string { return g.ID }, id)
 }
@@ -30,7 +41,7 @@ func listGroups(c *call) *response {
 	for _, g := range d.Groups {
 		out = append(out, groupJSON(g))
 	}
-	return c.page(metadata+"groups", out)
+	return c.pageSelected("groups", groupProps, out)
 }
 
 // withGroup runs f with the directory locked and the group the path's
@@ -40,9 +51,16 @@ func (c *call) withGroup(f func(d *Directory, g *Group) *response) *response {
 }
 
 func getGroup(c *call) *response {
+	props, explicit, r := c.selected(groupProps)
+	if r != nil {
+		return r
+	}
 	return c.withGroup(func(_ *Directory, g *Group) *response {
 		m := groupJSON(g)
-		m["@odata.context"] = metadata + "groups/$entity"
+		if explicit {
+			m = groupProps.project(m, props)
+		}
+		m["@odata.context"] = contextURL("groups", props, explicit, true)
 		return jsonResp(http.StatusOK, m)
 	})
 }
@@ -56,7 +74,7 @@ func listMembers(c *call) *response {
 					"displayName": u.DisplayName, "userPrincipalName": u.UserPrincipalName})
 			}
 		}
-		return c.page(metadata+"directoryObjects", out)
+		return c.pageSelected("directoryObjects", memberProps, out)
 	})
 }
 

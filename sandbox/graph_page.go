@@ -216,9 +216,68 @@ func itemKey(m map[string]any, i int) string {
 // @odata.nextLink when more remain. Every collection handler answers
 // through it, so $top and $skiptoken mean the same everywhere.
 func (c *call) page(ctx string, items []map[string]any) *response {
+	return c.pageWith(ctx, items, nil)
+}
+
+// pageSelected answers a collection whose handler renders every property
+// it models: $select is checked against p (Graph's 400 for a name the type
+// lacks) and applied to the page's items, and @odata.context names set
+// with the selection as Graph writes it.
+func (c *call) pageSelected(set string, p *propSet, items []map[string]any) *response {
+	props, explicit, r := c.selected(p)
+	if r != nil {
+		return r
+	}
+	var project func(map[string]any) map[string]any
+	if explicit {
+		project = func(m map[string]any) map[string]any { return p.project(m, props) }
+	}
+	return c.pageWith(contextURL(set, props, explicit, false), items, project)
+}
+
+// project keeps an item's annotations (@odata.type), the selected
+// properties it has and its expanded navigation properties. A selected
+// property the item lacks stays out: on a collection of several types
+// (directoryObjects, authentication methods) it belongs to another.
+func (p *propSet) project(m map[string]any, props []string) map[string]any {
+	out := make(map[string]any, len(props)+1)
+	for k, v := range m {
+		if strings.HasPrefix(k, "@odata.") || contains(p.expanded, k) {
+			out[k] = v
+		}
+	}
+	for _, n := range props {
+		if v, ok := m[n]; ok {
+			out[n] = v
+		}
+	}
+	return out
+}
+
+// pageWith is page with a projection applied to the items sent (after
+// the listing's order is fixed by their ids).
+func (c *call) pageWith(ctx string, items []map[string]any, project func(map[string]any) map[string]any) *response {
 	size, r := c.pageSize()
 	if r != nil {
 		return r
+	}
+	count, r := c.count()
+	if r != nil {
+		return r
+	}
+	send := func(ctx string, page []map[string]any, next string) *response {
+		if project != nil {
+			projected := make([]map[string]any, len(page))
+			for i, m := range page {
+				projected[i] = project(m)
+			}
+			page = projected
+		}
+		total := -1
+		if count {
+			total = len(items) // every page's, as the listing stands now
+		}
+		return c.pageResp(ctx, page, next, total)
 	}
 	raw, hasToken, r := c.single("$skiptoken")
 	if r != nil {
@@ -226,14 +285,14 @@ func (c *call) page(ctx string, items []map[string]any) *response {
 	}
 	if !hasToken {
 		if len(items) <= size {
-			return c.pageResp(ctx, items, "")
+			return send(ctx, items, "")
 		}
 		keys := make([]string, len(items))
 		for i, m := range items {
 			keys[i] = itemKey(m, i)
 		}
 		seq, nonce := c.s.pages.save(c.listing(), keys)
-		return c.pageResp(ctx, items[:size], c.nextLink(skipToken{seq: seq, nonce: nonce, offset: uint32(size)}))
+		return send(ctx, items[:size], c.nextLink(skipToken{seq: seq, nonce: nonce, offset: uint32(size)}))
 	}
 	tok, ok := parseSkipToken(raw)
 	if !ok {
@@ -263,14 +322,44 @@ func (c *call) page(ctx string, items []map[string]any) *response {
 	if i < len(snap.keys) {
 		next = c.nextLink(skipToken{seq: tok.seq, nonce: tok.nonce, offset: uint32(i)})
 	}
-	return c.pageResp(ctx, out, next)
+	return send(ctx, out, next)
 }
 
-func (c *call) pageResp(ctx string, items []map[string]any, next string) *response {
+// count reads $count: true asks for @odata.count, which Graph gives on
+// directory collections only as an advanced query, with the header
+// ConsistencyLevel: eventual; without it the answer is 400
+// "$count is not currently supported.".
+func (c *call) count() (bool, *response) {
+	raw, ok, r := c.single("$count")
+	if r != nil || !ok {
+		return false, r
+	}
+	switch strings.ToLower(strings.TrimSpace(raw)) {
+	case "false":
+		return false, nil
+	case "true":
+		if !c.eventual() {
+			return false, c.err(http.StatusBadRequest, "Request_BadRequest", "$count is not currently supported.")
+		}
+		return true, nil
+	}
+	return false, c.err(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid value '%s' for query option '$count': expected true or false.", raw))
+}
+
+// eventual reports whether the request opted into advanced queries.
+func (c *call) eventual() bool {
+	return strings.EqualFold(strings.TrimSpace(c.header.Get("ConsistencyLevel")), "eventual")
+}
+
+// pageResp is one page's body; count, unless negative, is @odata.count.
+func (c *call) pageResp(ctx string, items []map[string]any, next string, count int) *response {
 	if items == nil {
 		items = []map[string]any{}
 	}
 	body := map[string]any{"@odata.context": ctx, "value": items}
+	if count >= 0 {
+		body["@odata.count"] = count
+	}
 	if next != "" {
 		body["@odata.nextLink"] = next
 	}

@@ -17,6 +17,9 @@ type propSet struct {
 	typeName string
 	names    []string // canonical names
 	defaults []string // returned without $select
+	// expanded are navigation properties an item may carry when $expand
+	// asked for them; $select keeps them.
+	expanded []string
 }
 
 func (p *propSet) canonical(name string) string {
@@ -72,7 +75,7 @@ var userProps = &propSet{
 	names: []string{"id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "userType",
 		"accountEnabled", "onPremisesSyncEnabled", "signInSessionsValidFromDateTime", "onPremisesSamAccountName",
 		"onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesUserPrincipalName", "onPremisesImmutableId",
-		"onPremisesLastSyncDateTime", "assignedLicenses", "lastPasswordChangeDateTime", "businessPhones", "jobTitle",
+		"onPremisesSecurityIdentifier", "onPremisesLastSyncDateTime", "assignedLicenses", "lastPasswordChangeDateTime", "businessPhones", "jobTitle",
 		"mobilePhone", "officeLocation", "preferredLanguage", "usageLocation", "createdDateTime", "passwordPolicies"},
 	defaults: []string{"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
 		"officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"},
@@ -136,10 +139,8 @@ func (d *Directory) userJSON(u *User, props []string) map[string]any {
 			if u.OnPremisesSyncEnabled {
 				v = u.UserPrincipalName
 			}
-		case "onPremisesImmutableId":
-			if u.OnPremisesSyncEnabled && u.AD != nil {
-				v = base64.StdEncoding.EncodeToString([]byte(u.AD.ObjectGUID))
-			}
+		case "onPremisesImmutableId", "onPremisesSecurityIdentifier":
+			v = nilIfEmpty(onPremisesID(d, u, p))
 		case "onPremisesLastSyncDateTime":
 			if u.OnPremisesSyncEnabled {
 				v = graphTime(u.LastSyncedPasswordAt)
@@ -200,6 +201,41 @@ func getUser(c *call) *response {
 	})
 }
 
+// onPremisesID is a synced user's link to its AD account, as Entra
+// Connect writes it: onPremisesImmutableId is the base64 of the
+// objectGUID's 16 bytes in AD's order (its default source anchor),
+// onPremisesSecurityIdentifier the objectSid as S-1-5-21-…; "" for a
+// cloud-only user. Callers hold the lock.
+func onPremisesID(d *Directory, u *User, prop string) string {
+	if !u.OnPremisesSyncEnabled || u.AD == nil {
+		return ""
+	}
+	if prop == "onPremisesSecurityIdentifier" {
+		if u.AD.ObjectSID != "" {
+			return u.AD.ObjectSID
+		}
+		return objectSID(d.BaseDN, u.AD.DN)
+	}
+	key, _ := dnKey(u.AD.DN)
+	return base64.StdEncoding.EncodeToString([]byte(guidBytes(u.AD.ObjectGUID, key)))
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// advancedUserFilters are the properties Graph filters on only as an
+// advanced query: with ConsistencyLevel: eventual and $count=true, else
+// 400 Request_UnsupportedQuery. onPremisesDistinguishedName and
+// onPremisesDomainName are not filterable at all in Graph's v1.0.
+var advancedUserFilters = map[string]bool{
+	"onpremisessamaccountname": true, "onpremisessecurityidentifier": true,
+	"onpremisesimmutableid": true, "onpremisesuserprincipalname": true,
+}
+
 // userFilters are the properties GET /users?$filter=prop eq '…' supports.
 var userFilters = map[string]func(d *Directory, u *User) string{
 	"userprincipalname": func(_ *Directory, u *User) string { return u.UserPrincipalName },
@@ -218,6 +254,16 @@ var userFilters = map[string]func(d *Directory, u *User) string{
 		return ""
 	},
 	"usertype": func(_ *Directory, u *User) string { return u.UserType },
+	"onpremisessecurityidentifier": func(d *Directory, u *User) string {
+		return onPremisesID(d, u, "onPremisesSecurityIdentifier")
+	},
+	"onpremisesimmutableid": func(d *Directory, u *User) string { return onPremisesID(d, u, "onPremisesImmutableId") },
+	"onpremisesuserprincipalname": func(_ *Directory, u *User) string {
+		if u.OnPremisesSyncEnabled {
+			return u.UserPrincipalName
+		}
+		return ""
+	},
 }
 
 func listUsers(c *call) *response {
@@ -232,6 +278,9 @@ func listUsers(c *call) *response {
 			return c.err(http.StatusBadRequest, "BadRequest", fmt.Sprintf("Invalid filter clause: the sandbox supports only prop eq 'value', got '%s'.", f))
 		}
 		get, ok := userFilters[strings.ToLower(prop)]
+		if advancedUserFilters[strings.ToLower(prop)] && (!c.eventual() || !strings.EqualFold(c.query.Get("$count"), "true")) {
+			ok = false
+		}
 		if !ok {
 			return c.err(http.StatusBadRequest, "Request_UnsupportedQuery", fmt.Sprintf("Unsupported or invalid query filter clause specified for property '%s' of resource 'User'.", prop))
 		}
@@ -457,14 +506,13 @@ func memberOf(c *call) *response {
 				})
 			}
 		}
-		ctx := metadata + "directoryObjects"
 		switch cast {
 		case "microsoft.graph.directoryrole":
-			ctx = metadata + "directoryRoles"
+			return c.pageSelected("directoryRoles", directoryRoleProps, out)
 		case "microsoft.graph.group":
-			ctx = metadata + "groups"
+			return c.pageSelected("groups", groupProps, out)
 		}
-		return c.page(ctx, out)
+		return c.pageSelected("directoryObjects", memberOfProps, out)
 	})
 }
 
@@ -531,8 +579,36 @@ func listPrincipalRoles(c *call, kind, set string, roles func(*Directory) map[st
 			out = append(out, a)
 		}
 	}
-	return c.page(metadata+set, out)
+	props := roleAssignmentProps
+	if kind == "roleEligibility" {
+		props = roleEligibilityProps
+	}
+	return c.pageSelected(set, props, out)
 }
+
+// The $select vocabularies of the role listings: what the sandbox renders
+// of unifiedRoleAssignment and unifiedRoleEligibilityScheduleInstance.
+var (
+	roleAssignmentProps = &propSet{typeName: "microsoft.graph.unifiedRoleAssignment",
+		names:    []string{"id", "principalId", "roleDefinitionId", "directoryScopeId"},
+		defaults: []string{"id", "principalId", "roleDefinitionId", "directoryScopeId"}, expanded: []string{"roleDefinition"}}
+	roleEligibilityProps = &propSet{typeName: "microsoft.graph.unifiedRoleEligibilityScheduleInstance",
+		names: roleAssignmentProps.names, defaults: roleAssignmentProps.names, expanded: []string{"roleDefinition"}}
+	// directoryRoleProps and memberOfProps: memberOf lists groups and
+	// directory roles; a directoryObject collection's $select takes the
+	// properties of either, as Graph's directory does.
+	directoryRoleProps = &propSet{typeName: "microsoft.graph.directoryRole",
+		names:    []string{"id", "displayName", "description", "roleTemplateId"},
+		defaults: []string{"id", "displayName", "description", "roleTemplateId"}}
+	memberOfProps = &propSet{typeName: "microsoft.graph.directoryObject",
+		names:    append(append([]string(nil), groupProps.names...), "description", "roleTemplateId"),
+		defaults: append(append([]string(nil), groupProps.names...), "description", "roleTemplateId")}
+	// authMethodProps are the properties of every method type the sandbox
+	// renders; an item shows only those its type has.
+	authMethodProps = &propSet{typeName: "microsoft.graph.authenticationMethod",
+		names: []string{"id", "createdDateTime", "displayName", "phoneNumber", "phoneType", "smsSignInState", "emailAddress",
+			"password", "secretKey", "startDateTime", "lifetimeInMinutes", "isUsableOnce", "isUsable", "methodUsabilityReason", "temporaryAccessPass"}}
+)
 
 var authMethodODataTypes = map[string]string{}
 
@@ -542,6 +618,9 @@ func init() {
 	}
 }
 
+// authMethodJSON renders a method with the properties its type has in
+// Graph's v1.0 metadata, and no other: a software OATH token or a
+// Temporary Access Pass has no displayName.
 func authMethodJSON(m AuthMethod) map[string]any {
 	j := map[string]any{"@odata.type": authMethodODataTypes[m.Type], "id": m.ID}
 	switch m.Type {
@@ -551,7 +630,12 @@ func authMethodJSON(m AuthMethod) map[string]any {
 		j["emailAddress"] = "someone@example.test"
 	case "password":
 		j["password"], j["createdDateTime"] = nil, "2024-01-15T09:00:00Z"
-	default:
+	case "softwareOath":
+		j["secretKey"] = nil // never returned
+	case "temporaryAccessPass":
+		j["createdDateTime"], j["startDateTime"], j["lifetimeInMinutes"] = "2024-01-15T09:00:00Z", "2024-01-15T09:00:00Z", 60
+		j["isUsableOnce"], j["isUsable"], j["methodUsabilityReason"], j["temporaryAccessPass"] = false, true, "EnabledByPolicy", nil
+	default: // microsoftAuthenticator, fido2, windowsHelloForBusiness
 		j["displayName"] = m.Type
 	}
 	return j
@@ -567,10 +651,14 @@ func listAuthMethods(c *call) *response {
 			}
 		}
 		set := "users('" + u.ID + "')/authentication/methods"
+		props := authMethodProps
 		if only != "" {
 			set = "users('" + u.ID + "')/authentication/" + only + "Methods"
+			typed := *authMethodProps
+			typed.typeName = "microsoft.graph." + only + "AuthenticationMethod"
+			props = &typed
 		}
-		return c.page(metadata+set, out)
+		return c.pageSelected(set, props, out)
 	})
 }
 
@@ -590,7 +678,10 @@ func getAuthMethod(c *call) *response {
 		if i < 0 {
 			return c.notFound(c.segs[4])
 		}
-		return jsonResp(http.StatusOK, authMethodJSON(u.AuthMethods[i]))
+		m := u.AuthMethods[i]
+		j := authMethodJSON(m)
+		j["@odata.context"] = metadata + "users('" + u.ID + "')/authentication/" + m.Type + "Methods/$entity"
+		return jsonResp(http.StatusOK, j)
 	})
 }
 
