@@ -55,7 +55,7 @@ func newCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {
 	}
 	c.commands = []command{
 		&validateCmd{}, &planCmd{}, &runCmd{}, &resumeCmd{}, &runsCmd{}, &showCmd{},
-		&stepsCmd{}, &schemaCmd{}, &sandboxCmd{},
+		&stepsCmd{}, &schemaCmd{}, &sandboxCmd{}, &versionCmd{},
 	}
 	return c
 }
@@ -139,9 +139,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		}
 		c.help(c.stdout)
 		return nil
-	case "version", "--version":
-		fmt.Fprintln(c.stdout, "revoke", version)
-		return nil
+	case "--version":
+		name = "version"
 	}
 	cmd := c.lookup(name)
 	if cmd == nil {
@@ -157,9 +156,6 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 	}
 	return cmd.Run(ctx, c, fs.Args())
 }
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
 
 func (c *cli) lookup(name string) command {
 	for _, cmd := range c.commands {
