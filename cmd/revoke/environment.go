@@ -137,7 +137,7 @@ func sandboxStateDir(getenv func(string) string) string {
 
 // writeSandboxEnv writes an environment file for a running tenant into dir,
 // the secrets in files beside it (mode 0600) referenced with *_file, and
-// returns its path.
+// returns its path. writeEnvFiles says how it stays safe in a shared dir.
 func writeSandboxEnv(dir string, t *sandbox.Tenant, seed *sandbox.Seed, stateDir string) (string, error) {
 	if len(seed.Apps) == 0 || len(seed.AD.ServiceAccounts) == 0 {
 		return "", fmt.Errorf("the seed needs an app and an AD service account for revoke to use")
@@ -149,26 +149,12 @@ func writeSandboxEnv(dir string, t *sandbox.Tenant, seed *sandbox.Seed, stateDir
 		}
 	}
 	svc := seed.AD.ServiceAccounts[0]
-	files := []struct {
-		name string
-		data []byte
-		mode os.FileMode
-	}{
+	// Secrets without a trailing newline: ldapsearch -y sends a file's
+	// every byte as the password.
+	files := []envFile{
 		{"ca.pem", t.CAPEM(), 0o644},
-		{"client-secret", []byte(app.Secret + "\n"), 0o600},
-		{"ad-bind-password", []byte(svc.Password + "\n"), 0o600},
-	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	for _, f := range files {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, f.mode); err != nil {
-			return "", err
-		}
-		// WriteFile keeps an existing file's mode: make sure of it.
-		if err := os.Chmod(filepath.Join(dir, f.name), f.mode); err != nil {
-			return "", err
-		}
+		{"client-secret", []byte(app.Secret), 0o600},
+		{"ad-bind-password", []byte(svc.Password), 0o600},
 	}
 	var protected []string
 	for _, ra := range seed.RoleAssignments {
@@ -190,11 +176,11 @@ func writeSandboxEnv(dir string, t *sandbox.Tenant, seed *sandbox.Seed, stateDir
 	fmt.Fprintf(&b, "ad:\n  url: %s\n  base_dn: %s\n  bind_dn: %s\n  bind_password_file: ad-bind-password\n  ca_file: ca.pem\n",
 		q(t.LDAPSURL()), q(seed.AD.BaseDN), q(svc.DN))
 	fmt.Fprintf(&b, "state_dir: %s\n", q(stateDir))
-	path := filepath.Join(dir, "environment.yaml")
-	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+	files = append(files, envFile{"environment.yaml", []byte(b.String()), 0o600})
+	if err := writeEnvFiles(dir, files); err != nil {
 		return "", err
 	}
-	return path, nil
+	return filepath.Join(dir, "environment.yaml"), nil
 }
 
 func mapStrings(in []string, f func(string) string) []string {

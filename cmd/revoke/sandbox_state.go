@@ -22,6 +22,7 @@ func printSandboxState(ctx context.Context, w io.Writer, sess *session, when, re
 	writeUserState(w, us)
 }
 
+// writeUserState prints a person's Entra and AD faces, one line each.
 func writeUserState(w io.Writer, us *sandbox.UserState) {
 	if e := us.Entra; e != nil {
 		fmt.Fprintf(w, "  Entra ID  %s: accountEnabled %t, sessions valid from %s, risk %s, cloud password set %s\n",
@@ -51,11 +52,15 @@ func groupNames(dns []string) string {
 	return ": " + strings.Join(names, ", ")
 }
 
+// stamp shows a moment with its date, in UTC to the millisecond: a
+// before/after view that dropped the day would read the same across
+// midnight, and one that dropped milliseconds could not show a revocation
+// made in the second the sessions had started.
 func stamp(t time.Time) string {
 	if t.IsZero() {
 		return "never"
 	}
-	return t.UTC().Format("15:04:05.000")
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
 
 func stampPtr(t *time.Time) string {
