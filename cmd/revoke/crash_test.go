@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -28,11 +30,77 @@ import (
 // the revoke command: its value is the JSON array of arguments.
 const childArgsEnv = "REVOKE_E2E_CHILD_ARGS"
 
+// crashAfterEnv makes a child run kill itself with SIGKILL right after the
+// journal line of that number is on disk: the crash-and-resume tests use it
+// to stop a run at every point a real crash could. Only this test binary
+// reads it (TestProductionCodeHasNoCrashHook).
+const crashAfterEnv = "REVOKE_TEST_CRASH_AFTER_LINE"
+
 func TestMain(m *testing.M) {
 	if raw, ok := os.LookupEnv(childArgsEnv); ok {
+		// Set before any command runs, and only in a child: no test reads
+		// wrapRunEvents concurrently with this write.
+		if n, err := strconv.Atoi(os.Getenv(crashAfterEnv)); err == nil && n > 0 {
+			wrapRunEvents = func(next func(engine.Event)) func(engine.Event) { return crashAfter(n, next) }
+		}
 		os.Exit(childMain(raw))
 	}
 	os.Exit(m.Run())
+}
+
+// crashAfter wraps an event hook so that the process kills itself once
+// journal line n is written (and fsync'd: OnEvent runs after Append).
+func crashAfter(n int, next func(engine.Event)) func(engine.Event) {
+	return func(ev engine.Event) {
+		if next != nil {
+			next(ev)
+		}
+		if ev.Seq >= n {
+			// Kill, not Exit: no deferred cleanup may run, as in a real
+			// crash (on Unix it is SIGKILL).
+			if p, err := os.FindProcess(os.Getpid()); err == nil {
+				_ = p.Kill()
+			}
+			select {} // never returns
+		}
+	}
+}
+
+// TestProductionCodeHasNoCrashHook: the variable that makes revoke kill
+// itself is read only by test builds, so no environment can crash a real
+// run half-way on purpose.
+func TestProductionCodeHasNoCrashHook(t *testing.T) {
+	root := filepath.Join("..", "..")
+	var found []string
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == ".git" || d.Name() == "testdata") {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if bytes.Contains(b, []byte(crashAfterEnv)) {
+			found = append(found, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) > 0 {
+		t.Errorf("production source mentions %s: %v", crashAfterEnv, found)
+	}
+	// The walk must have seen the CLI's own sources, or it proves nothing.
+	if _, err := os.Stat(filepath.Join(root, "cmd", "revoke", "run.go")); err != nil {
+		t.Fatalf("the walk did not start at the module root: %v", err)
+	}
 }
 
 // childMain is main() for the child process.

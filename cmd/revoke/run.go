@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -36,10 +34,10 @@ func (r *runCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&r.stateDir, "state-dir", "", "where journals go (default: the environment's state_dir)")
 }
 
-// crashAfterEnv makes a run kill itself with SIGKILL right after the
-// journal line of that number is on disk: the crash-and-resume tests use it
-// to stop a run at every point a real crash could.
-const crashAfterEnv = "REVOKE_TEST_CRASH_AFTER_LINE"
+// wrapRunEvents, when set, wraps the event hook of every `revoke run`.
+// Production code never sets it: the crash tests do (crash_test.go), so
+// that the hook that kills a run mid-journal exists only in test builds.
+var wrapRunEvents func(next func(engine.Event)) func(engine.Event)
 
 func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
 	if err := r.check(c, args, "run"); err != nil {
@@ -120,8 +118,8 @@ func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
 		onEvent = newDisplay(out, plan, c.isTerminal(c.stdout)).event
 	}
 	x := sess.executor(r.maxParallel, onEvent)
-	if n, err := strconv.Atoi(c.getenv(crashAfterEnv)); err == nil && n > 0 {
-		x.OnEvent = crashAfter(n, x.OnEvent)
+	if wrapRunEvents != nil {
+		x.OnEvent = wrapRunEvents(x.OnEvent)
 	}
 	if human {
 		fmt.Fprintln(out)
@@ -162,24 +160,6 @@ func finishRun(ctx context.Context, c *cli, sess *session, res *engine.Result, h
 		return errSilent(exitDenied)
 	}
 	return errSilent(exitFailure)
-}
-
-// crashAfter wraps an event hook so that the process kills itself once
-// journal line n is written (and fsync'd: OnEvent runs after Append).
-func crashAfter(n int, next func(engine.Event)) func(engine.Event) {
-	return func(ev engine.Event) {
-		if next != nil {
-			next(ev)
-		}
-		if ev.Seq >= n {
-			// Kill, not Exit: no deferred cleanup may run, as in a real
-			// crash (on Unix it is SIGKILL).
-			if p, err := os.FindProcess(os.Getpid()); err == nil {
-				_ = p.Kill()
-			}
-			select {} // never returns
-		}
-	}
 }
 
 func confirm(in io.Reader, out io.Writer, prompt string) (bool, error) {
