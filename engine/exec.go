@@ -96,7 +96,10 @@ type Executor struct {
 	// Journal records the run. Nil runs unjournaled (tests, examples): no
 	// record and no resume.
 	Journal *Journal
-	// Logger receives diagnostics; nil discards them.
+	// Logger receives diagnostics; nil discards them. How runs and steps
+	// end (failed, blocked, denied, cancelled included) is logged at Info:
+	// the journal and OnEvent report those, and the CLI prints them, so a
+	// Warn would say each failure twice on a terminal.
 	Logger *slog.Logger
 	// OnEvent, when set, sees every event once it is journaled, one at a
 	// time, in journal order (a live display). It must not block for long:
@@ -480,7 +483,7 @@ func (r *run) block(n *node, by, why string) {
 	n.res.Status, n.res.BlockedBy, n.res.Ended = StatusBlocked, by, r.x.now()
 	n.res.Err, n.res.Error = errors.New(why), why
 	r.emit(Event{Time: n.res.Ended, Type: EventStepBlocked, Step: n.ps.Def.ID, BlockedBy: by, Error: why})
-	r.x.logger().Warn("step blocked", "run", r.runID, "step", n.ps.Def.ID, "need", by)
+	r.x.logger().Info("step blocked", "run", r.runID, "step", n.ps.Def.ID, "need", by)
 }
 
 // runStep runs one step: journal the start, Check, Apply, Verify.
@@ -591,7 +594,7 @@ func (r *run) implementation(def *StepDef) (steps.Step, steps.Conn, error) {
 func (r *run) end(n *node, err error) {
 	if errors.Is(err, errInterrupted) {
 		n.res.Status, n.res.Err, n.res.Error = StatusInterrupted, err, err.Error()
-		r.x.logger().Warn("step interrupted", "run", r.runID, "step", n.ps.Def.ID)
+		r.x.logger().Info("step interrupted", "run", r.runID, "step", n.ps.Def.ID)
 		return
 	}
 	r.fail(n, err)
@@ -615,7 +618,7 @@ func (r *run) fail(n *node, err error) {
 	}
 	r.emit(Event{Time: res.Ended, Type: EventStepFailed, Step: def.ID, Attempt: res.Attempts,
 		Error: res.Error, Class: res.Class, Permission: res.Permission})
-	r.x.logger().Warn("step failed", "run", r.runID, "step", def.ID, "error", res.Error)
+	r.x.logger().Info("step failed", "run", r.runID, "step", def.ID, "error", res.Error)
 }
 
 // finish ends the steps that never started and journals the outcome.
@@ -651,7 +654,7 @@ func (r *run) finish() (*Result, error) {
 		return res, fmt.Errorf("run %s stopped: %w; the journal is intact up to the failure: fix it, then resume the run", r.runID, jerr)
 	}
 	if cancelled {
-		r.x.logger().Warn("run cancelled", "run", r.runID)
+		r.x.logger().Info("run cancelled", "run", r.runID)
 		if _, err := r.emit(Event{Time: res.Ended, Type: EventRunInterrupted, RunID: r.runID}); err != nil {
 			return res, fmt.Errorf("run %s: %w", r.runID, err)
 		}
@@ -675,7 +678,7 @@ func (r *run) finishDenied() (*Result, error) {
 	}
 	res := r.result()
 	res.assess(r.plan, false)
-	r.x.logger().Warn("run denied", "run", r.runID, "reasons", r.plan.Deny)
+	r.x.logger().Info("run denied", "run", r.runID, "reasons", r.plan.Deny)
 	if _, err := r.emit(Event{Time: res.Ended, Type: EventRunFinished, Outcome: OutcomeDenied}); err != nil {
 		return res, fmt.Errorf("run %s: %w", r.runID, err)
 	}

@@ -144,6 +144,9 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 	}
 	cmd := c.lookup(name)
 	if cmd == nil {
+		if near := c.nearest(name); near != "" {
+			return usageErrorf("unknown command %q: did you mean %s? (run 'revoke help' for the list)", name, near)
+		}
 		return usageErrorf("unknown command %q (run 'revoke help' for the list)", name)
 	}
 	fs := c.flagSet(cmd)
@@ -164,6 +167,60 @@ func (c *cli) lookup(name string) command {
 		}
 	}
 	return nil
+}
+
+// nearest is the command a mistyped name most likely meant: the one it
+// starts (a prefix of at least two letters), else the one at the smallest
+// edit distance (a transposition counts as one edit) when that is at most
+// 2 and less than the name's length, so "rn" finds run but "xy" finds
+// nothing. Ties go to the first command in help order.
+func (c *cli) nearest(name string) string {
+	names := []string{"help"}
+	for _, cmd := range c.commands {
+		names = append(names, cmd.Name())
+	}
+	if len(name) >= 2 {
+		for _, n := range names {
+			if strings.HasPrefix(n, name) {
+				return n
+			}
+		}
+	}
+	best, bestD := "", 3
+	for _, n := range names {
+		if d := editDistance(name, n); d < bestD && d < len([]rune(name)) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal-string-alignment distance between a and b:
+// insertions, deletions, substitutions and adjacent transpositions.
+func editDistance(a, b string) int {
+	x, y := []rune(a), []rune(b)
+	// d[i][j] is the distance between x[:i] and y[:j].
+	d := make([][]int, len(x)+1)
+	for i := range d {
+		d[i] = make([]int, len(y)+1)
+		d[i][0] = i
+	}
+	for j := range d[0] {
+		d[0][j] = j
+	}
+	for i := 1; i <= len(x); i++ {
+		for j := 1; j <= len(y); j++ {
+			cost := 1
+			if x[i-1] == y[j-1] {
+				cost = 0
+			}
+			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
+			if i > 1 && j > 1 && x[i-1] == y[j-2] && x[i-2] == y[j-1] {
+				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
+			}
+		}
+	}
+	return d[len(x)][len(y)]
 }
 
 func (c *cli) flagSet(cmd command) *pflag.FlagSet {
@@ -201,11 +258,12 @@ func checkOutput(v string) error {
 	return nil
 }
 
+// isTerminal reports whether f is an open file on an interactive terminal.
+// A character device is not enough: /dev/null is one, and a run fed from
+// /dev/null must be refused without --yes rather than read an empty
+// answer as "no" (or, worse, have something read as "yes"). So the
+// terminal driver is asked (ttyFD, per operating system).
 func isTerminal(f any) bool {
 	file, ok := f.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := file.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && file != nil && ttyFD(file.Fd())
 }
