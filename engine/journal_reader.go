@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -33,18 +34,56 @@ type JournalLog struct {
 	// missingNewline: the last line parsed but its newline was never
 	// written; appending must end it first.
 	missingNewline bool
+	// seal is the seal as read with the journal, or sealErr why not
+	// (errNoSeal: there is none).
+	seal    journalSeal
+	sealErr error
+}
+
+// ReadRun reads the journal of run runID under stateDir. An id that is
+// not a run id is Invalid; a run with no journal there is NotFound, with
+// the message OpenJournal gives too ("no run ID in STATE_DIR").
+func ReadRun(stateDir, runID string) (*JournalLog, error) {
+	path, err := RunPath(stateDir, runID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, errNoRun(stateDir, runID)
+	}
+	return ReadJournal(path)
+}
+
+// errNoRun is the answer for a run id with no journal in stateDir.
+func errNoRun(stateDir, runID string) error {
+	return steps.Errorf(steps.NotFound, "no run %s in %s", runID, stateDir)
 }
 
 // ReadJournal reads a run's journal. A last line that does not parse is a
 // crash mid-write: it is ignored and reported in Warnings. Any other line
 // that does not parse is an error naming it. It does not verify the hash
-// chain; VerifyChain does.
+// chain or the seal; Verify does.
 func ReadJournal(path string) (*JournalLog, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("read journal: %w", err)
+	// The seal is read before the journal and again after it: a run still
+	// going appends a line, then seals it, so a journal read between two
+	// equal readings of the seal is at most one line past it, as VerifySeal
+	// accepts. A run that moved on meanwhile is read again.
+	var data []byte
+	var seal journalSeal
+	var sealErr error
+	for try := 0; ; try++ {
+		seal, sealErr = readSeal(path)
+		var err error
+		data, err = os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read journal: %w", err)
+		}
+		again, againErr := readSeal(path)
+		if try == 4 || again == seal && (againErr == nil) == (sealErr == nil) {
+			break
+		}
 	}
-	log := &JournalLog{Path: path}
+	log := &JournalLog{Path: path, seal: seal, sealErr: sealErr}
 	for off, n := 0, 1; off < len(data); n++ {
 		end, next := len(data), len(data)
 		if i := bytes.IndexByte(data[off:], '\n'); i >= 0 {

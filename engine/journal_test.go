@@ -88,27 +88,27 @@ func TestJournalIsLockedWhileOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantLocked := "run " + goldenRunID + " is in use by another revoke process (a run or resume still going): let it end, or stop it, then resume"
-	if _, _, err := OpenJournal(state, goldenRunID); err == nil || err.Error() != wantLocked || steps.ClassOf(err) != steps.Invalid {
+	if _, _, err := OpenJournal(state, goldenRunID, false); err == nil || err.Error() != wantLocked || steps.ClassOf(err) != steps.Invalid {
 		t.Fatalf("open while the run holds it: %v", err)
 	}
 	if err := j.Close(); err != nil {
 		t.Fatal(err)
 	}
-	resumed, log, err := OpenJournal(state, goldenRunID)
+	resumed, log, err := OpenJournal(state, goldenRunID, false)
 	if err != nil || len(log.Events) != 1 {
 		t.Fatalf("open after the run let go: %v", err)
 	}
-	if _, _, err := OpenJournal(state, goldenRunID); err == nil || err.Error() != wantLocked {
+	if _, _, err := OpenJournal(state, goldenRunID, false); err == nil || err.Error() != wantLocked {
 		t.Errorf("second resume: %v", err)
 	}
 	resumed.Close()
-	again, _, err := OpenJournal(state, goldenRunID)
+	again, _, err := OpenJournal(state, goldenRunID, false)
 	if err != nil {
 		t.Fatalf("open after the resume let go: %v", err)
 	}
 	again.Close()
 	other := "01JF0000000000000000000000"
-	if _, _, err := OpenJournal(state, other); err == nil || steps.ClassOf(err) != steps.NotFound ||
+	if _, _, err := OpenJournal(state, other, false); err == nil || steps.ClassOf(err) != steps.NotFound ||
 		err.Error() != "no run "+other+" in "+state {
 		t.Errorf("open a run that does not exist: %v", err)
 	}
@@ -181,7 +181,7 @@ func TestJournalVerifyChainFindsTampering(t *testing.T) {
 			if got := fmt.Sprint(err); tc.want == "" && err != nil || tc.want != "" && got != tc.want {
 				t.Errorf("VerifyChain: %v, want %q", err, tc.want)
 			}
-			_, _, err = OpenJournal(state, log.RunID)
+			_, _, err = OpenJournal(state, log.RunID, false)
 			if tc.want != "" && (err == nil || !strings.HasSuffix(err.Error(), tc.want+"; refusing to append to it")) {
 				t.Errorf("OpenJournal of a broken chain: %v", err)
 			}
@@ -214,7 +214,7 @@ func TestJournalToleratesATornLastLine(t *testing.T) {
 		t.Errorf("VerifyChain: %v", err)
 	}
 	// Appending cuts the torn bytes first, so the file stays well formed.
-	j, _, err := OpenJournal(state, log.RunID)
+	j, _, err := OpenJournal(state, log.RunID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,11 +237,11 @@ func TestJournalAcceptsACompleteLastLineWithoutItsNewline(t *testing.T) {
 	path, _ := runJournaled(t, state, newWorld(), testPlan(t, reg, ts{id: "a"}))
 	data, _ := os.ReadFile(path)
 	os.WriteFile(path, bytes.TrimSuffix(data, []byte("\n")), 0o600)
-	j, log, err := OpenJournal(state, goldenRunIDOf(t, path))
+	j, log, err := OpenJournal(state, goldenRunIDOf(t, path), false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if log.Warnings != nil || log.Outcome() != OutcomeSucceeded {
+	if log.Warnings != nil || log.Outcome() != OutcomeContained {
 		t.Errorf("warnings %q, outcome %s", log.Warnings, log.Outcome())
 	}
 	if _, err := j.Append(Event{Type: EventRunInterrupted}); err != nil {
@@ -318,7 +318,7 @@ func TestJournalHoldsNoSecret(t *testing.T) {
 	x.Conns["fake"] = &fakeConn{w: w, password: fakeSecret}
 	plan := testPlan(t, reg, ts{id: "a"}, ts{id: "b"})
 	res, err := x.Run(t.Context(), plan)
-	if err != nil || res.Outcome != OutcomeSucceeded {
+	if err != nil || res.Outcome != OutcomeContained {
 		t.Fatalf("%v %v", res, err)
 	}
 	text := journalText(t, j.Path())
@@ -406,7 +406,7 @@ func TestJournalListRuns(t *testing.T) {
 		}
 	}
 	want := []string{
-		filepath.Base(finished) + " test adele@contoso.com soc-oncall succeeded ",
+		filepath.Base(finished) + " test adele@contoso.com soc-oncall contained ",
 		filepath.Base(interrupted) + " test adele@contoso.com soc-oncall interrupted ",
 		"7ZZZZZZZZZZZZZZZZZZZZZZZZZ.jsonl     " + bad + ":1: not a journal event: invalid character 'g' looking for beginning of value",
 	}
@@ -461,12 +461,30 @@ func TestJournalGolden(t *testing.T) {
 	if got != string(want) {
 		t.Errorf("journal differs from %s (rerun with -update-journal if deliberate)\n got:\n%s\nwant:\n%s", golden, got, want)
 	}
+	// The seal is pinned too: its slots name the last two lines.
+	gotSeal, err := os.ReadFile(sealPath(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goldenSeal := filepath.Join("testdata", "journal", "interrupted.seal")
+	if *updateJournal {
+		if err := os.WriteFile(goldenSeal, gotSeal, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantSeal, err := os.ReadFile(goldenSeal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(gotSeal, wantSeal) {
+		t.Errorf("seal differs from %s (rerun with -update-journal if deliberate)\n got:\n%s\nwant:\n%s", goldenSeal, gotSeal, wantSeal)
+	}
 	log, err := ReadJournal(golden)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := log.VerifyChain(); err != nil {
-		t.Errorf("golden chain: %v", err)
+	if err := log.Verify(); err != nil || log.SealedAt() != len(log.Events) {
+		t.Errorf("golden journal: %v, sealed at line %d of %d", err, log.SealedAt(), len(log.Events))
 	}
 }
 
@@ -526,4 +544,190 @@ func goldenRun(t *testing.T, state string) string {
 func jsonString(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// chainedLine is a well-formed next line for ls, as a writer that bypasses
+// the seal would append it.
+func chainedLine(t *testing.T, ls [][]byte, typ EventType) []byte {
+	t.Helper()
+	b, err := json.Marshal(Event{Seq: len(ls) + 1, Time: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC),
+		Type: typ, Prev: digest(ls[len(ls)-1])})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// The seal finds what the chain cannot: lines cut from the end and an
+// edited last line. A journal one line past its seal (a crash between the
+// line's fsync and the seal's) is accepted; resuming an untrusted journal
+// is refused and changes nothing, unless forced.
+func TestJournalSealFindsACutTailAndAnEditedLastLine(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(t *testing.T, path string, ls [][]byte) [][]byte
+		// want is VerifySeal's error with n standing for the journal's
+		// line count before tampering; "" when it must pass.
+		want string
+	}{
+		{name: "an intact journal passes",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte { return ls }},
+		{name: "the last line cut off",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte { return ls[:len(ls)-1] },
+			want:   "the journal ends at line {n-1}, but its seal records line {n}: lines were cut from its end"},
+		{name: "the last three lines cut off",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte { return ls[:len(ls)-3] },
+			want:   "the journal ends at line {n-3}, but its seal records line {n}: lines were cut from its end"},
+		{name: "an edited last line, which the chain cannot see",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte {
+				last := ls[len(ls)-1]
+				ls[len(ls)-1] = bytes.Replace(last, []byte(`"type":"run_finished"`), []byte(`"type":"run_interrupted"`), 1)
+				if bytes.Equal(last, ls[len(ls)-1]) {
+					t.Fatalf("the last line is not run_finished: %s", last)
+				}
+				return ls
+			},
+			want: "line {n} is not the line its seal records: it was edited"},
+		{name: "one line past the seal, as a crash between the fsyncs leaves it",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte {
+				return append(ls, chainedLine(t, ls, EventRunInterrupted))
+			}},
+		{name: "two lines past the seal",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte {
+				ls = append(ls, chainedLine(t, ls, EventRunInterrupted))
+				return append(ls, chainedLine(t, ls, EventRunInterrupted))
+			},
+			want: "the journal goes on 2 lines past line {n}, the last its seal records: lines were added after it was sealed"},
+		{name: "a torn seal slot falls back to the line before, which the journal is one past",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte {
+				f, err := os.OpenFile(sealPath(path), os.O_WRONLY, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer f.Close()
+				if _, err := f.WriteAt([]byte("revoke-seal-1 seq=00"), int64(len(ls)%2*sealSlotLen)); err != nil {
+					t.Fatal(err)
+				}
+				return ls
+			}},
+		{name: "a removed seal",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte {
+				if err := os.Remove(sealPath(path)); err != nil {
+					t.Fatal(err)
+				}
+				return ls
+			},
+			want: "no seal beside the journal ({seal}): whether lines were cut from its end cannot be told"},
+		{name: "a seal with no readable slot",
+			tamper: func(t *testing.T, path string, ls [][]byte) [][]byte {
+				if err := os.WriteFile(sealPath(path), bytes.Repeat([]byte("x"), 2*sealSlotLen), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				return ls
+			},
+			want: "its seal {seal} holds no readable record"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := fakeRegistry()
+			state := t.TempDir()
+			path, _ := runJournaled(t, state, newWorld(), testPlan(t, reg, ts{id: "a"}, ts{id: "b"}))
+			ls := lines(t, path)
+			n := len(ls)
+			writeLines(t, path, tc.tamper(t, path, ls))
+			want := strings.NewReplacer("{n}", fmt.Sprint(n), "{n-1}", fmt.Sprint(n-1), "{n-3}", fmt.Sprint(n-3),
+				"{seal}", sealPath(path)).Replace(tc.want)
+			log, err := ReadJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := log.VerifyChain(); err != nil {
+				t.Fatalf("the chain alone must not see this: %v", err)
+			}
+			err = log.Verify()
+			if got := fmt.Sprint(err); tc.want == "" && err != nil || tc.want != "" && got != want {
+				t.Fatalf("Verify: %v, want %q", err, want)
+			}
+			before, _ := os.ReadFile(path)
+			j, _, err := OpenJournal(state, log.RunID, false)
+			if err == nil {
+				j.Close()
+			}
+			if tc.want != "" {
+				wantOpen := "journal " + path + ": " + want + "; it cannot be trusted: refusing to resume it unless forced"
+				if err == nil || err.Error() != wantOpen || steps.ClassOf(err) != steps.Invalid {
+					t.Errorf("OpenJournal: %v, want %q", err, wantOpen)
+				}
+				if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+					t.Error("the refused open changed the journal")
+				}
+			}
+			// Forced (or trusted), the journal is sealed as it is and goes
+			// on; the override is a warning, which run_resumed notes.
+			j, log, err = OpenJournal(state, log.RunID, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantWarn []string
+			if tc.want != "" {
+				wantWarn = []string{"forced: " + want + "; the journal was resumed as it is and sealed again"}
+			}
+			if !slices.Equal(log.Warnings, wantWarn) {
+				t.Errorf("warnings %q, want %q", log.Warnings, wantWarn)
+			}
+			if _, err := j.Append(Event{Type: EventRunInterrupted}); err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+			after, err := ReadJournal(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := after.Verify(); err != nil || after.SealedAt() != len(after.Events) {
+				t.Errorf("after the forced append: %v, sealed at %d of %d lines", err, after.SealedAt(), len(after.Events))
+			}
+		})
+	}
+}
+
+// Every line is sealed as it is appended: the seal always records the last
+// line, so a journal read at any point of a run verifies.
+func TestJournalSealsEveryLine(t *testing.T) {
+	state := t.TempDir()
+	j, err := CreateJournal(state, goldenRunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	if fi, err := os.Stat(sealPath(j.Path())); err != nil || fi.Mode() != 0o600 || fi.Size() != 2*int64(sealSlotLen) {
+		t.Fatalf("seal of a new journal: %v %v", fi, err)
+	}
+	for k := 1; k <= 5; k++ {
+		ev := Event{Type: EventStepProgress, Step: "a", Message: "m"}
+		if k == 1 {
+			ev = Event{Type: EventRunStarted, RunID: goldenRunID, Run: &RunRecord{Runbook: "x"}}
+		}
+		if _, err := j.Append(ev); err != nil {
+			t.Fatal(err)
+		}
+		log, err := ReadJournal(j.Path())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := log.Verify(); err != nil || log.SealedAt() != k {
+			t.Errorf("after line %d: %v, sealed at %d", k, err, log.SealedAt())
+		}
+	}
+}
+
+// show and resume answer an unknown run alike: ReadRun says what
+// OpenJournal says, with the same class.
+func TestReadRunOfAnUnknownRun(t *testing.T) {
+	state := t.TempDir()
+	want := "no run " + goldenRunID + " in " + state
+	if _, err := ReadRun(state, goldenRunID); err == nil || err.Error() != want || steps.ClassOf(err) != steps.NotFound {
+		t.Errorf("ReadRun: %v, want NotFound %q", err, want)
+	}
+	if _, _, err := OpenJournal(state, goldenRunID, false); err == nil || err.Error() != want || steps.ClassOf(err) != steps.NotFound {
+		t.Errorf("OpenJournal: %v, want NotFound %q", err, want)
+	}
 }

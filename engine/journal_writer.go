@@ -31,9 +31,12 @@ type journalFile interface {
 
 // Journal is the append-only record of one run, safe for concurrent use.
 type Journal struct {
-	mu    sync.Mutex
-	f     journalFile
-	lock  *os.File // held for the journal's life: see lockJournal
+	mu   sync.Mutex
+	f    journalFile
+	lock *os.File // held for the journal's life: see lockJournal
+	// seal records the last line written, beside the journal (see
+	// journal_seal.go).
+	seal  sealFile
 	path  string
 	runID string
 	seq   int
@@ -93,8 +96,21 @@ func CreateJournal(stateDir, runID string) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("lock journal %s: %w", path, err)
 	}
+	j := &Journal{f: f, lock: lock, path: path, runID: runID}
+	// The seal exists, sealing "no line yet", before the first line is
+	// written: a journal with lines and no seal was not left by revoke.
+	// O_TRUNC, not O_EXCL: the journal's O_EXCL already made the run new.
+	seal, err := os.OpenFile(sealPath(path), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err == nil {
+		j.seal = seal
+		err = resealAll(seal, nil)
+	}
+	if err != nil {
+		j.Close()
+		return nil, fmt.Errorf("create the seal of journal %s: %w", path, err)
+	}
 	syncDir(dir)
-	return &Journal{f: f, lock: lock, path: path, runID: runID}, nil
+	return j, nil
 }
 
 // lockJournal locks the journal at path for this process, through a
@@ -129,13 +145,16 @@ var errJournalLocked = errors.New("locked")
 
 // OpenJournal opens an existing run's journal to append to it, continuing
 // its sequence and hash chain, and returns what it holds. It refuses a
-// journal whose chain is broken. A torn last line (a crash mid-write) is
-// cut off before appending; the returned log's Warnings say so.
+// journal whose chain is broken. It refuses one that does not match its
+// seal (lines cut from its end, an edited last line, no seal) unless
+// force: then the returned log's Warnings record the override, and the
+// journal is sealed as it is now. A torn last line (a crash mid-write) is
+// cut off before appending; the Warnings say so too.
 //
 // The journal stays locked until Close, as a new run's is: a second
 // process resuming the same run, or resuming one still running, would
 // interleave two chains and repeat writes, so it is refused.
-func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
+func OpenJournal(stateDir, runID string, force bool) (*Journal, *JournalLog, error) {
 	path, err := RunPath(stateDir, runID)
 	if err != nil {
 		return nil, nil, err
@@ -143,7 +162,7 @@ func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, steps.Errorf(steps.NotFound, "no run %s in %s", runID, stateDir)
+			return nil, nil, errNoRun(stateDir, runID)
 		}
 		return nil, nil, fmt.Errorf("open journal: %w", err)
 	}
@@ -155,7 +174,7 @@ func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
 		}
 		return nil, nil, fmt.Errorf("lock journal %s: %w", path, err)
 	}
-	// From here on, Close releases both handles.
+	// From here on, Close releases the handles.
 	j := &Journal{f: f, lock: lock, path: path}
 	// Read only once the lock is held: what another process appended
 	// before it let go is part of the history.
@@ -167,6 +186,13 @@ func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
 	if err := log.VerifyChain(); err != nil {
 		j.Close()
 		return nil, log, fmt.Errorf("journal %s: %w; refusing to append to it", path, err)
+	}
+	if err := log.VerifySeal(); err != nil {
+		if !force {
+			j.Close()
+			return nil, log, steps.Errorf(steps.Invalid, "journal %s: %v; it cannot be trusted: refusing to resume it unless forced", path, err)
+		}
+		log.Warnings = append(log.Warnings, fmt.Sprintf("forced: %v; the journal was resumed as it is and sealed again", err))
 	}
 	if log.Torn > 0 {
 		if err := f.Truncate(int64(log.size)); err != nil {
@@ -183,6 +209,18 @@ func OpenJournal(stateDir, runID string) (*Journal, *JournalLog, error) {
 	if err := f.Sync(); err != nil {
 		j.Close()
 		return nil, log, fmt.Errorf("journal %s: %w", path, err)
+	}
+	// Seal the journal as it now is: a journal one line past its seal (a
+	// crash between the two fsyncs) catches up, and both slots are fresh
+	// before the next line is sealed in one of them.
+	seal, err := os.OpenFile(sealPath(path), os.O_RDWR|os.O_CREATE, 0o600)
+	if err == nil {
+		j.seal = seal
+		err = resealAll(seal, log.lines)
+	}
+	if err != nil {
+		j.Close()
+		return nil, log, fmt.Errorf("journal %s: seal: %w", path, err)
 	}
 	j.runID, j.seq, j.prev = log.RunID, len(log.lines), digest(log.lines[len(log.lines)-1])
 	return j, log, nil
@@ -228,6 +266,13 @@ func (j *Journal) Append(ev Event) (Event, error) {
 	}
 	j.seq = ev.Seq
 	j.prev = digest(line)
+	// The line is durable; the seal follows it. If the seal cannot be
+	// written the journal would read as tampered with, so the run stops
+	// writing (and acting) here, as after any failed write.
+	if err := writeSeal(j.seal, j.seq, j.prev); err != nil {
+		j.err = fmt.Errorf("journal %s: seal line %d: %w", j.path, j.seq, err)
+		return ev, j.err
+	}
 	return ev, nil
 }
 
@@ -241,6 +286,9 @@ func (j *Journal) Close() error {
 	j.closed = true
 	serr := j.f.Sync()
 	cerr := j.f.Close()
+	if j.seal != nil {
+		cerr = errors.Join(cerr, j.seal.Close())
+	}
 	if j.lock != nil {
 		j.lock.Close() // after the last write: only then may another process append
 	}

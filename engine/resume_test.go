@@ -19,7 +19,7 @@ import (
 // resumes it with a fresh executor on the same world.
 func resumeRun(t *testing.T, state, runID string, reg *steps.Registry, w *world, crashAfter int) (*Result, error) {
 	t.Helper()
-	j, log, err := OpenJournal(state, runID)
+	j, log, err := OpenJournal(state, runID, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestResumeAfterCancelChecksTheInterruptedStepFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Outcome != OutcomeSucceeded || res.RunID != log.RunID || !res.Started.Equal(log.Events[0].Time) {
+	if res.Outcome != OutcomeContained || res.RunID != log.RunID || !res.Started.Equal(log.Events[0].Time) {
 		t.Errorf("outcome %s, run %s started %s", res.Outcome, res.RunID, res.Started)
 	}
 	a := res.Step("a")
@@ -98,7 +98,7 @@ func TestResumeAfterCancelChecksTheInterruptedStepFirst(t *testing.T) {
 		t.Errorf("step_started resumed flags: a %v, b %v", log.Events[before+1].Resumed, log.Events[startB].Resumed)
 	}
 	if _, _, err := ResumePlan(log, reg, &Runbook{Digest: log.Record().Digest}, log.Record().PolicyDigest, true); err == nil ||
-		err.Error() != fmt.Sprintf("run %s already finished (succeeded): there is nothing to resume", log.RunID) {
+		err.Error() != fmt.Sprintf("run %s already finished (contained): there is nothing to resume", log.RunID) {
 		t.Errorf("resuming a finished run: %v", err)
 	}
 }
@@ -173,7 +173,7 @@ func TestResumeAfterACrashAtEveryLine(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if res.Outcome != OutcomeSucceeded {
+			if res.Outcome != OutcomeContained {
 				t.Errorf("outcome %s: %+v", res.Outcome, res.Steps)
 			}
 			w.mu.Lock()
@@ -193,7 +193,7 @@ func TestResumeAfterACrashAtEveryLine(t *testing.T) {
 			if err := log.VerifyChain(); err != nil {
 				t.Errorf("chain: %v", err)
 			}
-			if log.Torn != 0 || log.Outcome() != OutcomeSucceeded {
+			if log.Torn != 0 || log.Outcome() != OutcomeContained {
 				t.Errorf("torn %d, outcome %s", log.Torn, log.Outcome())
 			}
 			wantStatus := map[string]Status{"a": StatusSucceeded, "b": StatusSucceeded, "c": StatusSatisfied,
@@ -232,8 +232,8 @@ func TestResumeKeepsAnAbortFromBeforeTheCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]Status{"a": StatusFailed, "b": StatusAborted, "c": StatusAborted}
-	if got := statuses(res); !maps.Equal(got, want) || res.Outcome != OutcomeFailed {
-		t.Errorf("statuses %v outcome %s, want %v failed", got, res.Outcome, want)
+	if got := statuses(res); !maps.Equal(got, want) || res.Outcome != OutcomeNotContained {
+		t.Errorf("statuses %v outcome %s, want %v not_contained", got, res.Outcome, want)
 	}
 	if w.checks["b"] != 0 || w.applyCalls["a"] != 1 {
 		t.Errorf("b checked %d times, a applied %d times", w.checks["b"], w.applyCalls["a"])
@@ -355,7 +355,7 @@ func TestResumeJournalsForcedNotesAndTornLines(t *testing.T) {
 	f, _ := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
 	f.WriteString(`{"seq":`)
 	f.Close()
-	j, log, err := OpenJournal(state, strings.TrimSuffix(filepath.Base(path), ".jsonl"))
+	j, log, err := OpenJournal(state, strings.TrimSuffix(filepath.Base(path), ".jsonl"), false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -388,13 +388,15 @@ func TestResumeJournalsForcedNotesAndTornLines(t *testing.T) {
 
 func TestResumeFromTheGoldenJournal(t *testing.T) {
 	state := t.TempDir()
-	data, err := os.ReadFile(filepath.Join("testdata", "journal", "interrupted.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	os.MkdirAll(runsDir(state), 0o700)
-	if err := os.WriteFile(filepath.Join(runsDir(state), goldenRunID+".jsonl"), data, 0o600); err != nil {
-		t.Fatal(err)
+	for _, ext := range []string{".jsonl", ".seal"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "journal", "interrupted"+ext))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(runsDir(state), goldenRunID+ext), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 	reg, w := fakeRegistry(), newWorld()
 	// The world as the golden run left it: disable done, revoke already so,
@@ -407,8 +409,8 @@ func TestResumeFromTheGoldenJournal(t *testing.T) {
 	}
 	want := map[string]Status{"disable": StatusSucceeded, "revoke": StatusSatisfied, "ad": StatusSkipped,
 		"notify": StatusFailed, "reset": StatusSucceeded, "confirm": StatusSucceeded}
-	if got := statuses(res); !maps.Equal(got, want) || res.Outcome != OutcomeFailed {
-		t.Errorf("statuses %v outcome %s, want %v failed", got, res.Outcome, want)
+	if got := statuses(res); !maps.Equal(got, want) || res.Outcome != OutcomeContainedCleanupFailed {
+		t.Errorf("statuses %v outcome %s, want %v contained_cleanup_failed", got, res.Outcome, want)
 	}
 	if w.applyCalls["disable"] != 0 || w.applyCalls["notify"] != 0 || w.firstHalf["reset"] != 0 || w.applies["reset"] != 1 {
 		t.Errorf("apply calls %v, first halves %v", w.applyCalls, w.firstHalf)

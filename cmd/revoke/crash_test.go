@@ -243,11 +243,11 @@ func crashAndResume(t *testing.T, k int, runArgs []string) {
 	if code != 0 {
 		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s\njournal:\n%s", code, stdout, stderr, e.journalBytes(t, id))
 	}
-	if !strings.Contains(stdout, "Run "+id+" succeeded") {
+	if !strings.Contains(stdout, "Run "+id+" contained") {
 		t.Errorf("resume output lacks the outcome:\n%s", stdout)
 	}
 	log := e.journal(t, id)
-	if got := finished(log); got != engine.OutcomeSucceeded {
+	if got := finished(log); got != engine.OutcomeContained {
 		t.Errorf("outcome %q", got)
 	}
 	// Each planned step ended exactly once in all, across both processes.
@@ -265,7 +265,7 @@ func crashAndResume(t *testing.T, k int, runArgs []string) {
 		}
 	}
 	show, stderr, code := e.cli(t, "show", id, "--verify")
-	if code != 0 || !strings.Contains(show, fmt.Sprintf("hash chain verified: %d lines", len(log.Events))) {
+	if code != 0 || !strings.Contains(show, fmt.Sprintf("hash chain verified: %d lines, sealed at line %d", len(log.Events), len(log.Events))) {
 		t.Errorf("show --verify: exit %d\n%s\n%s", code, show, stderr)
 	}
 	adeleWrites(t, e.tenant.Log().Entries())
@@ -334,7 +334,7 @@ func TestResumeRefusesARunInUse(t *testing.T) {
 		t.Fatalf("the run was not killed (exit %d)\n%s", res.code, res.stderr)
 	}
 	id := e.onlyRun(t)
-	holder, _, err := engine.OpenJournal(e.stateDir, id)
+	holder, _, err := engine.OpenJournal(e.stateDir, id, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -350,5 +350,84 @@ func TestResumeRefusesARunInUse(t *testing.T) {
 	holder.Close()
 	if _, stderr, code := e.cli(t, "resume", id); code != 0 {
 		t.Fatalf("resume after the holder let go: exit %d\n%s", code, stderr)
+	}
+}
+
+// A journal whose end was cut off, or whose last line was edited, still
+// chains; its seal gives it away. show --verify says so, resume refuses it
+// and changes nothing (resuming would repeat what the lost lines record:
+// the password resets), and resume --force goes ahead, noting the override.
+func TestResumeRefusesAJournalThatDoesNotMatchItsSeal(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		tamper func(ls [][]byte) [][]byte
+		want   string // with {n}: the journal's lines before tampering
+	}{
+		{name: "the last two lines cut",
+			tamper: func(ls [][]byte) [][]byte { return ls[:len(ls)-2] },
+			want:   "the journal ends at line {n-2}, but its seal records line {n}: lines were cut from its end"},
+		{name: "the last line edited",
+			tamper: func(ls [][]byte) [][]byte {
+				ls[len(ls)-1] = bytes.Replace(ls[len(ls)-1], []byte(`"type":"step_`), []byte(`"type":"xstep_`), 1)
+				return ls
+			},
+			want: "line {n} is not the line its seal records: it was edited"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newE2E(t, nil, sandbox.Options{})
+			// After line 8 several steps have started and ended.
+			res := runChild(t, []string{crashAfterEnv + "=8"}, "run", "compromised", "--user", "adele@contoso.test", "--yes", "--env", e.file)
+			if res.signal != syscall.SIGKILL {
+				t.Fatalf("the run was not killed (exit %d)\n%s", res.code, res.stderr)
+			}
+			id := e.onlyRun(t)
+			path, _ := engine.RunPath(e.stateDir, id)
+			ls := bytes.Split(bytes.TrimSuffix(e.journalBytes(t, id), []byte("\n")), []byte("\n"))
+			n := len(ls)
+			if !bytes.Contains(ls[n-1], []byte(`"type":"step_`)) {
+				t.Fatalf("line %d is not a step event: %s", n, ls[n-1])
+			}
+			if err := os.WriteFile(path, append(bytes.Join(tc.tamper(ls), []byte("\n")), '\n'), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			want := strings.NewReplacer("{n}", strconv.Itoa(n), "{n-2}", strconv.Itoa(n-2)).Replace(tc.want)
+
+			show, stderr, code := e.cli(t, "show", id, "--verify")
+			if wantErr := "revoke: " + path + ": " + want + "\n"; code != exitFailure || stderr != wantErr || strings.Contains(show, "verified") {
+				t.Errorf("show --verify: exit %d\nstdout:\n%s\nstderr: %q\nwant %q", code, show, stderr, wantErr)
+			}
+
+			before, writesBefore := e.journalBytes(t, id), len(writes(e.tenant.Log().Entries()))
+			stdout, stderr, code := e.cli(t, "resume", id)
+			wantErr := "revoke: journal " + path + ": " + want + "; it cannot be trusted: refusing to resume it unless forced\n"
+			if code != exitFailure || stdout != "" || stderr != wantErr {
+				t.Errorf("resume: exit %d\nstdout:\n%s\nstderr: %q\nwant %q", code, stdout, stderr, wantErr)
+			}
+			if !bytes.Equal(e.journalBytes(t, id), before) || len(writes(e.tenant.Log().Entries())) != writesBefore {
+				t.Error("the refused resume changed the journal or the tenant")
+			}
+
+			stdout, stderr, code = e.cli(t, "resume", id, "--force")
+			if code != 0 {
+				t.Fatalf("resume --force: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			note := "forced: " + want + "; the journal was resumed as it is and sealed again"
+			if !strings.Contains(stderr, "revoke: "+note+"\n") {
+				t.Errorf("resume --force does not warn %q:\n%s", note, stderr)
+			}
+			log := e.journal(t, id)
+			var notes []string
+			for _, ev := range log.Events {
+				if ev.Type == engine.EventRunResumed {
+					notes = ev.Notes
+				}
+			}
+			if !slices.Contains(notes, note) {
+				t.Errorf("run_resumed notes %q lack %q", notes, note)
+			}
+			if err := log.Verify(); err != nil {
+				t.Errorf("after the forced resume: %v", err)
+			}
+		})
 	}
 }

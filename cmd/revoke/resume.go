@@ -32,7 +32,7 @@ func (r *resumeCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&r.stateDir, "state-dir", "", "where the journal is (default: the environment's state_dir)")
 	fs.StringArrayVar(&r.runbookDirs, "runbooks", nil, "directory of runbooks, added to the built-ins (repeatable)")
 	fs.StringArrayVar(&r.policyDirs, "policies", nil, "directory of Rego policies, added to the defaults (repeatable)")
-	fs.BoolVar(&r.force, "force", false, "resume even though the runbook or policies changed since the run started")
+	fs.BoolVar(&r.force, "force", false, "resume even though the runbook or policies changed since the run started, or the journal does not match its seal")
 	fs.IntVar(&r.maxParallel, "max-parallel", 8, "how many steps may run at once")
 	outputFlag(fs, &r.output)
 }
@@ -51,7 +51,10 @@ func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	journal, log, err := engine.OpenJournal(stateDir, args[0])
+	if _, err := engine.RunPath(stateDir, args[0]); err != nil {
+		return usageErrorf("%v", err)
+	}
+	journal, log, err := engine.OpenJournal(stateDir, args[0], r.force)
 	if err != nil {
 		return err
 	}

@@ -78,14 +78,14 @@ type showCmd struct {
 
 func (*showCmd) Name() string { return "show" }
 func (*showCmd) Synopsis() string {
-	return "one run's journal as a timeline; --verify checks its hash chain"
+	return "one run's journal as a timeline; --verify checks its hash chain and seal"
 }
 func (*showCmd) Usage() string { return "RUN_ID [--verify]" }
 
 func (s *showCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.envFile, "env", "", "environment file whose state_dir holds the journal (default: the embedded sandbox's)")
 	fs.StringVar(&s.stateDir, "state-dir", "", "where the journal is")
-	fs.BoolVar(&s.verify, "verify", false, "check the hash chain: exit 1 if any line was edited or removed")
+	fs.BoolVar(&s.verify, "verify", false, "check the hash chain and the seal: exit 1 if any line was edited, removed or cut from the end")
 	outputFlag(fs, &s.output)
 }
 
@@ -100,17 +100,16 @@ func (s *showCmd) Run(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
-	path, err := engine.RunPath(dir, args[0])
-	if err != nil {
+	if _, err := engine.RunPath(dir, args[0]); err != nil {
 		return usageErrorf("%v", err)
 	}
-	log, err := engine.ReadJournal(path)
+	log, err := engine.ReadRun(dir, args[0])
 	if err != nil {
 		return err
 	}
-	var chainErr error
+	var verifyErr error
 	if s.verify {
-		chainErr = log.VerifyChain()
+		verifyErr = log.Verify()
 	}
 	if s.output == "json" {
 		if err := writeJSON(c.stdout, log.Events); err != nil {
@@ -121,12 +120,12 @@ func (s *showCmd) Run(ctx context.Context, c *cli, args []string) error {
 		for _, w := range log.Warnings {
 			fmt.Fprintf(c.stdout, "warning: %s\n", w)
 		}
-		if s.verify && chainErr == nil {
-			fmt.Fprintf(c.stdout, "hash chain verified: %d lines\n", len(log.Events))
+		if s.verify && verifyErr == nil {
+			fmt.Fprintf(c.stdout, "hash chain verified: %d lines, sealed at line %d\n", len(log.Events), log.SealedAt())
 		}
 	}
-	if chainErr != nil {
-		return fmt.Errorf("%s: %w", path, chainErr)
+	if verifyErr != nil {
+		return fmt.Errorf("%s: %w", log.Path, verifyErr)
 	}
 	return nil
 }
