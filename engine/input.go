@@ -27,6 +27,11 @@ type EnvironmentFacts struct {
 	// Kind is hybrid or cloud.
 	Kind      string   `json:"kind"`
 	Protected []string `json:"protected"`
+	// Identity is which directories the environment is: backend → field →
+	// value of the fields marked steps.Param.Identity (EnvironmentIdentity).
+	// The journal records it and a resume compares it (SameEnvironment);
+	// policies do not see it.
+	Identity map[string]map[string]string `json:"identity,omitempty"`
 }
 
 // PolicyInput builds the input data.revoke is evaluated with (the policy

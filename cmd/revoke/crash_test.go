@@ -431,3 +431,43 @@ func TestResumeRefusesAJournalThatDoesNotMatchItsSeal(t *testing.T) {
 		})
 	}
 }
+
+// An environment file of the same name that names another tenant or
+// another domain is another place: resume refuses it and changes nothing.
+func TestResumeRefusesAnotherDirectoryUnderTheSameName(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		old, new string
+		want     string
+	}{
+		{name: "another tenant", old: "tenant_id: \"", new: "tenant_id: \"0ther",
+			want: "entra tenant_id {old}, now 0ther{old}"},
+		{name: "another base DN", old: `base_dn: "DC=contoso,DC=test"`, new: `base_dn: "DC=fabrikam,DC=test"`,
+			want: "ad base_dn DC=contoso,DC=test, now DC=fabrikam,DC=test"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newE2E(t, nil, sandbox.Options{})
+			res := runChild(t, []string{crashAfterEnv + "=3"}, "run", "compromised", "--user", "adele@contoso.test", "--yes", "--env", e.file)
+			if res.signal != syscall.SIGKILL {
+				t.Fatalf("the run was not killed (exit %d)\n%s", res.code, res.stderr)
+			}
+			id := e.onlyRun(t)
+			rec := e.journal(t, id).Record()
+			if rec.Environment.Identity["entra"]["tenant_id"] != e.tenant.TenantID() ||
+				rec.Environment.Identity["ad"]["base_dn"] != "DC=contoso,DC=test" {
+				t.Fatalf("run_started does not record the directories: %v", rec.Environment.Identity)
+			}
+			e.editEnv(t, tc.old, tc.new)
+			before, writesBefore := e.journalBytes(t, id), len(writes(e.tenant.Log().Entries()))
+			stdout, stderr, code := e.cli(t, "resume", id)
+			want := "revoke: run " + id + " was against " + strings.ReplaceAll(tc.want, "{old}", e.tenant.TenantID()) +
+				": resume acts only where the run started, with the environment file it used\n"
+			if code != exitFailure || stdout != "" || stderr != want {
+				t.Errorf("resume: exit %d\nstdout:\n%s\nstderr: %q\nwant %q", code, stdout, stderr, want)
+			}
+			if !bytes.Equal(e.journalBytes(t, id), before) || len(writes(e.tenant.Log().Entries())) != writesBefore {
+				t.Error("the refused resume changed the journal or the tenant")
+			}
+		})
+	}
+}

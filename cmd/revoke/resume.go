@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/steps"
 )
 
 // resumeCmd continues an interrupted run from its journal.
@@ -60,7 +61,7 @@ func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
 	}
 	defer journal.Close()
 	for _, w := range log.Warnings {
-		fmt.Fprintf(c.stderr, "revoke: %s\n", w)
+		fmt.Fprintf(c.stderr, "revoke: %s\n", termSafe(w))
 	}
 	rec := log.Record()
 	ws, lints, err := loadWorkspace(c, r.runbookDirs, r.policyDirs)
@@ -88,12 +89,28 @@ func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer sess.Close()
-	if sess.env.Name != rec.Environment.Name {
-		return usageErrorf("run %s was against environment %s, not %s", log.RunID, rec.Environment.Name, sess.env.Name)
+	// Act only where, and on whom, the run started: an environment file
+	// of the same name may name another tenant or domain, and the
+	// reference may now name someone else (a rename, a deleted and
+	// recreated account).
+	if err := engine.SameEnvironment(log.RunID, rec.Environment, sess.facts()); err != nil {
+		return err
+	}
+	journaled := rec.Subject
+	engine.Identify(c.reg, &journaled) // a run recorded without identities: from its facts
+	now, err := sess.resolve(ctx, rec.Subject.Ref)
+	switch {
+	case steps.ClassOf(err) == steps.NotFound:
+		now = &steps.Subject{Ref: rec.Subject.Ref} // found nowhere: SameSubject says where it was
+	case err != nil:
+		return err
+	}
+	if err := engine.SameSubject(&journaled, now); err != nil {
+		return err
 	}
 	human := r.output == "text"
 	if human {
-		fmt.Fprintf(c.stdout, "Resuming run %s: %s for %s in %s\n\n", log.RunID, rec.Runbook, rec.Subject.Ref, rec.Environment.Name)
+		fmt.Fprintf(c.stdout, "Resuming run %s: %s for %s in %s\n\n", termSafe(log.RunID), termSafe(rec.Runbook), termSafe(rec.Subject.Ref), termSafe(rec.Environment.Name))
 	}
 	x := &engine.Executor{Conns: sess.conns, MaxParallel: r.maxParallel, Logger: c.logger}
 	if human {

@@ -48,9 +48,11 @@ func (s *session) resolve(ctx context.Context, ref string) (*steps.Subject, erro
 	return subject, nil
 }
 
-// facts is the part of the environment policies see.
+// facts is the part of the environment policies see, with the directories'
+// identity, which the journal records and a resume compares.
 func (s *session) facts() engine.EnvironmentFacts {
-	return engine.EnvironmentFacts{Name: s.env.Name, Kind: s.env.Kind, Protected: s.env.Protected}
+	return engine.EnvironmentFacts{Name: s.env.Name, Kind: s.env.Kind, Protected: s.env.Protected,
+		Identity: engine.EnvironmentIdentity(s.reg, s.env.Environment)}
 }
 
 // executor journals into the environment's state directory.

@@ -40,10 +40,10 @@ var Backend = steps.BackendSpec{
 	Summary: "On-premises Active Directory over LDAPS or LDAP with StartTLS",
 	Kinds:   []string{"hybrid"},
 	Fields: []steps.Param{
-		{Name: fieldURL, Type: steps.String, Format: "url", Required: true,
+		{Name: fieldURL, Type: steps.String, Format: "url", Required: true, Identity: true,
 			Description: "Domain controller: ldaps://host:636, or ldap://host:389 with start_tls.",
 			Examples:    []any{"ldaps://dc01.contoso.com:636"}},
-		{Name: fieldBaseDN, Type: steps.String, Required: true,
+		{Name: fieldBaseDN, Type: steps.String, Required: true, Identity: true,
 			Description: "Where subjects are searched (subtree).", Examples: []any{"DC=contoso,DC=com"}},
 		{Name: fieldNetBIOS, Type: steps.String,
 			Description: "The domain's NetBIOS name, which a DOMAIN\\user reference must name. Read from the directory (CN=Partitions) when absent.",

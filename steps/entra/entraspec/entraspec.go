@@ -84,7 +84,7 @@ var Backend = steps.BackendSpec{
 	Summary: "Microsoft Entra ID through Microsoft Graph v1.0",
 	Kinds:   []string{"hybrid", "cloud"},
 	Fields: []steps.Param{
-		{Name: FieldTenantID, Type: steps.String, Required: true,
+		{Name: FieldTenantID, Type: steps.String, Required: true, Identity: true,
 			Description: "Directory (tenant) id."},
 		{Name: FieldClientID, Type: steps.String,
 			Description: "Application (client) id of revoke's app registration; required for client_secret, client_certificate, workload_identity and device_code."},
@@ -96,7 +96,7 @@ var Backend = steps.BackendSpec{
 			Description: "PEM file with the certificate and its private key, for client_certificate."},
 		{Name: FieldClientSecret, Type: steps.String, Secret: true,
 			Description: "The client secret, by reference (client_secret_env or client_secret_file), for client_secret."},
-		{Name: FieldGraphURL, Type: steps.String, Format: "url", Default: "https://graph.microsoft.com/v1.0",
+		{Name: FieldGraphURL, Type: steps.String, Format: "url", Default: "https://graph.microsoft.com/v1.0", Identity: true,
 			Description: "Graph endpoint: national clouds, or a sandbox. Tokens are asked for this host's " +
 				"audience when it is a national cloud's Graph (graph.microsoft.us, dod-graph.microsoft.us, " +
 				"microsoftgraph.chinacloudapi.cn) and for https://graph.microsoft.com otherwise (a sandbox " +
