@@ -80,9 +80,21 @@ func TestSandboxResolve(t *testing.T) {
 			t.Fatalf("Resolve(%q): %v", ref, err)
 		}
 		delete(facts, "pwdLastSet")
+		if sid, _ := facts["objectSid"].(string); !strings.HasPrefix(sid, "S-1-5-21-") {
+			t.Errorf("Resolve(%q): objectSid %q", ref, sid)
+		}
+		if guid, _ := facts["objectGUID"].(string); len(guid) != 36 {
+			t.Errorf("Resolve(%q): objectGUID %q", ref, guid)
+		}
+		delete(facts, "objectSid")
+		delete(facts, "objectGUID")
 		want := map[string]any{"distinguishedName": adele, "sAMAccountName": "adele", "userPrincipalName": "adele@contoso.test",
 			"userAccountControl": 512, "disabled": false, "adminCount": 0,
 			"memberOf": []any{"CN=Sales,OU=Groups,DC=contoso,DC=test", "CN=VPN Users,OU=Groups,DC=contoso,DC=test"}}
+		if ref == `CONTOSO\adele` {
+			// Checking the domain read the NetBIOS name from the directory.
+			want["netbiosDomain"] = "CONTOSO"
+		}
 		if fmt.Sprintf("%#v", facts) != fmt.Sprintf("%#v", want) {
 			t.Errorf("Resolve(%q) =\n%#v\nwant\n%#v", ref, facts, want)
 		}
@@ -91,9 +103,52 @@ func TestSandboxResolve(t *testing.T) {
 	if err != nil || facts["adminCount"] != 1 {
 		t.Errorf("adm-johanna: %v, %v; want adminCount 1", facts, err)
 	}
-	_, err = c.Resolve(t.Context(), "*)(objectClass=*")
+	_, err = c.Resolve(t.Context(), "*)(objectClass=*@contoso.test")
 	if steps.ClassOf(err) != steps.NotFound {
 		t.Errorf("an injected filter: %v, want not found", err)
+	}
+	_, err = c.Resolve(t.Context(), `FABRIKAM\adele`)
+	if want := `subject reference "FABRIKAM\\adele" names domain FABRIKAM, but this environment's domain is CONTOSO: revoke acts only in the domain it is bound to`; err == nil || err.Error() != want || steps.ClassOf(err) != steps.Invalid {
+		t.Errorf("a foreign domain: %v, want %q", err, want)
+	}
+}
+
+func TestSandboxResolveLinksByEveryIdentifier(t *testing.T) {
+	s := startSandbox(t)
+	c := s.open(t, nil)
+	facts, err := c.Resolve(t.Context(), "adele")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := identify(facts)
+	for _, tt := range []struct {
+		name string
+		ids  map[string]string
+	}{
+		{"by SID", map[string]string{steps.IDSID: id.IDs[steps.IDSID]}},
+		{"by the sync anchor", map[string]string{steps.IDImmutableID: id.IDs[steps.IDImmutableID]}},
+		{"by DN", map[string]string{steps.IDDN: id.IDs[steps.IDDN]}},
+		{"by SID, as a reference", nil},
+		{"by objectGUID, as a reference", nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var got map[string]any
+			var err error
+			switch tt.name {
+			case "by SID, as a reference":
+				got, err = c.Resolve(t.Context(), id.IDs[steps.IDSID])
+			case "by objectGUID, as a reference":
+				got, err = c.Resolve(t.Context(), strings.ToUpper(id.IDs[steps.IDGUID]))
+			default:
+				got, err = c.ResolveIDs(t.Context(), tt.ids)
+			}
+			if err != nil || got["distinguishedName"] != "CN=Adele Vance,OU=Staff,DC=contoso,DC=test" {
+				t.Errorf("%v, %v", got, err)
+			}
+		})
+	}
+	if _, err := c.ResolveIDs(t.Context(), map[string]string{steps.IDSID: "S-1-5-21-1-2-3-99999", steps.IDUPN: "adele@contoso.test"}); steps.ClassOf(err) != steps.NotFound {
+		t.Errorf("an unknown SID: %v, want not found (a UPN alone never links)", err)
 	}
 }
 

@@ -39,7 +39,7 @@ const (
 	alexPhone      = "0d1e2f30-4a5b-4c6d-8e7f-9a0b1c2d3e02"
 	alexLaptopMDM  = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c01"
 	alexPhoneMDM   = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c02"
-	selectAllProps = "$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType"
+	selectAllProps = "$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType,onPremisesSecurityIdentifier,onPremisesImmutableId,onPremisesSamAccountName,onPremisesDomainName,onPremisesDistinguishedName"
 )
 
 // startTenant runs a fresh default-seed tenant for one test.
@@ -175,7 +175,7 @@ func TestSandboxResolve(t *testing.T) {
 		{"a UPN with an apostrophe", "o'brien@contoso.test", map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
 			"displayName": "Patrick O'Brien", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
 			"privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users/o%27brien%40contoso.test?" + selectAllProps, "/v1.0/users/o%27brien%40contoso.test" + roles},
-		{"DOMAIN\\user", `CONTOSO\obrien`, map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
+		{"a logon name", `obrien`, map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
 			"displayName": "Patrick O'Brien", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
 			"privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users?$count=true&$filter=onPremisesSamAccountName%20eq%20%27obrien%27&" + selectAllProps,
 			"/v1.0/users/" + obrienID + roles},
@@ -201,6 +201,16 @@ func TestSandboxResolve(t *testing.T) {
 				t.Errorf("signInSessionsValidFromDateTime %#v", facts["signInSessionsValidFromDateTime"])
 			}
 			delete(facts, "signInSessionsValidFromDateTime")
+			if facts["onPremisesSyncEnabled"] == true {
+				// A synced user carries what links them to their AD account.
+				for _, k := range []string{"onPremisesSecurityIdentifier", "onPremisesImmutableId", "onPremisesSamAccountName",
+					"onPremisesDomainName", "onPremisesDistinguishedName"} {
+					if v, _ := facts[k].(string); v == "" {
+						t.Errorf("a synced user without %s", k)
+					}
+					delete(facts, k)
+				}
+			}
 			if !reflect.DeepEqual(facts, tt.want) {
 				t.Errorf("facts\n got %#v\nwant %#v", facts, tt.want)
 			}

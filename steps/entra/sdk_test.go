@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +56,7 @@ func TestResolveThroughTheSDK(t *testing.T) {
 	wantURIs := []string{
 		"/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$expand=roleDefinition&$filter=principalId%20eq%20%275f1c%27",
 		"/v1.0/users/o%27brien%40contoso.test/transitiveMemberOf/microsoft.graph.directoryRole",
-		"/v1.0/users/o%27brien%40contoso.test?$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType",
+		"/v1.0/users/o%27brien%40contoso.test?$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType,onPremisesSecurityIdentifier,onPremisesImmutableId,onPremisesSamAccountName,onPremisesDomainName,onPremisesDistinguishedName",
 	}
 	if len(reqs) != len(wantURIs) {
 		t.Fatalf("requests: %+v", reqs)
@@ -85,7 +86,7 @@ func TestResolveBySAMAccountName(t *testing.T) {
 		writeJSON(w, 200, `{"value":[]}`)
 	})
 	c := f.conn(t, &staticCred{token: fakeToken(t, nil)})
-	facts, err := c.Resolve(context.Background(), `CONTOSO\o'brien`)
+	facts, err := c.Resolve(context.Background(), `o'brien`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func TestResolveBySAMAccountName(t *testing.T) {
 		t.Errorf("facts %#v", facts)
 	}
 	got := f.requests()[0].URI
-	want := "/v1.0/users?$count=true&$filter=onPremisesSamAccountName%20eq%20%27o%27%27brien%27&$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType"
+	want := "/v1.0/users?$count=true&$filter=onPremisesSamAccountName%20eq%20%27o%27%27brien%27&$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType,onPremisesSecurityIdentifier,onPremisesImmutableId,onPremisesSamAccountName,onPremisesDomainName,onPremisesDistinguishedName"
 	if got != want {
 		t.Errorf("URI\n got %s\nwant %s", got, want)
 	}
@@ -123,6 +124,51 @@ func TestResolveBySAMAccountNameNotFoundOrAmbiguous(t *testing.T) {
 				t.Errorf("got %v (%v), want %v (%v)", err, steps.ClassOf(err), tt.msg, tt.class)
 			}
 		})
+	}
+}
+
+// Entra ID keeps no NetBIOS name: DOMAIN\user and a DN are left to the
+// AD account to link (NotFound here) in a hybrid environment, and refused
+// in a cloud-only one. Neither sends a request.
+func TestResolveLeavesOnPremisesNamesToAD(t *testing.T) {
+	for _, cloud := range []bool{false, true} {
+		for _, ref := range []string{`CONTOSO\adele`, "CN=Adele Vance,OU=Staff,DC=contoso,DC=test"} {
+			f := newFakeGraph(t, func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, `{}`) })
+			c := f.conn(t, &staticCred{token: fakeToken(t, nil)})
+			c.cloudOnly = cloud
+			_, err := c.Resolve(context.Background(), ref)
+			want, class := "entra: "+strconv.Quote(ref)+" is an on-premises name: the user is found through their AD account", steps.NotFound
+			if cloud {
+				want, class = "entra: "+strconv.Quote(ref)+" is an on-premises name, which a cloud-only environment cannot check: name the user by UPN or object id", steps.Invalid
+			}
+			if err == nil || err.Error() != want || steps.ClassOf(err) != class {
+				t.Errorf("cloud %v, Resolve(%q) = %v, want %q (%v)", cloud, ref, err, want, class)
+			}
+			if n := len(f.requests()); n != 0 {
+				t.Errorf("%d requests sent", n)
+			}
+		}
+	}
+}
+
+// The SID an AD account publishes finds the synced user it was synced to.
+func TestResolveIDsBySID(t *testing.T) {
+	f := newFakeGraph(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/v1.0/users" {
+			writeJSON(w, 200, `{"value":[{"id":"a1","userPrincipalName":"adele@contoso.test","onPremisesSyncEnabled":true,"onPremisesSecurityIdentifier":"S-1-5-21-1-2-3-1104"}]}`)
+			return
+		}
+		writeJSON(w, 200, `{"value":[]}`)
+	})
+	facts, err := f.conn(t, &staticCred{token: fakeToken(t, nil)}).ResolveIDs(context.Background(),
+		map[string]string{steps.IDSID: "S-1-5-21-1-2-3-1104", steps.IDUPN: "someone-else@contoso.test"})
+	if err != nil || facts["id"] != "a1" || facts["onPremisesSecurityIdentifier"] != "S-1-5-21-1-2-3-1104" {
+		t.Fatalf("facts %#v, %v", facts, err)
+	}
+	got := f.requests()[0].URI
+	want := "/v1.0/users?$count=true&$filter=onPremisesSecurityIdentifier%20eq%20%27S-1-5-21-1-2-3-1104%27&$select=" + strings.Join(userSelect, ",")
+	if got != want {
+		t.Errorf("URI\n got %s\nwant %s", got, want)
 	}
 }
 

@@ -240,7 +240,7 @@ func TestOpenRefusesBadSections(t *testing.T) {
 		{"unknown credential", base(entraspec.FieldCredential, "kerberos"), secret, `entra: unknown credential "kerberos"`},
 		{"a secret that cannot be read", base(), noSecret, "entra: client secret: client_secret_env: X is not set"},
 		{"a missing certificate file", base(entraspec.FieldCredential, entraspec.CredClientCertificate, entraspec.FieldCertificateFile, filepath.Join(dir, "nope.pem")), secret,
-			"entra: certificate_file: open " + filepath.Join(dir, "nope.pem") + ": no such file or directory"},
+			"entra: certificate_file: stat " + filepath.Join(dir, "nope.pem") + ": no such file or directory"},
 		{"a certificate file without a certificate", base(entraspec.FieldCredential, entraspec.CredClientCertificate, entraspec.FieldCertificateFile, notPEM), secret,
 			"entra: certificate_file " + notPEM + " is not PEM (want the certificate and its private key)"},
 		{"a CA file without a certificate", base(entraspec.FieldCAFile, notPEM), secret,
