@@ -13,7 +13,6 @@ func TestAssessTheOutcomeTable(t *testing.T) {
 	step := func(id string, spec *steps.Spec, run bool, reason string) *PlannedStep {
 		return &PlannedStep{Def: &StepDef{ID: id, Uses: spec.Name, Spec: spec}, Run: run, Reason: reason}
 	}
-	type res = StepResult
 	tests := []struct {
 		name      string
 		steps     []*PlannedStep
