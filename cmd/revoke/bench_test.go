@@ -85,7 +85,7 @@ func runContainmentOn(b *testing.B, seed *sandbox.Seed, n int) containmentRun {
 	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
 		b.Fatalf("decode the run's JSON: %v\n%s", err, out.String())
 	}
-	if res.Outcome != engine.OutcomeSucceeded || res.Containment <= 0 {
+	if res.Outcome != engine.OutcomeContained || res.Containment <= 0 {
 		b.Fatalf("run %s: outcome %s, containment %s\n%s", res.RunID, res.Outcome, res.Containment, out.String())
 	}
 	runs, err := engine.ListRuns(filepath.Join(dir, "state"))

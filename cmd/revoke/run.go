@@ -131,7 +131,8 @@ func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
 	return finishRun(ctx, c, sess, res, human, r.user)
 }
 
-// finishRun prints a run's summary and turns its outcome into an exit code.
+// finishRun prints a run's summary and turns its outcome into an exit code
+// (the table in docs/execution.md).
 func finishRun(ctx context.Context, c *cli, sess *session, res *engine.Result, human bool, user string) error {
 	out := c.stdout
 	if !human {
@@ -143,23 +144,66 @@ func finishRun(ctx context.Context, c *cli, sess *session, res *engine.Result, h
 		if sess.env.tenant != nil {
 			printSandboxState(context.WithoutCancel(ctx), out, sess, "After", user)
 		}
+		printNext(out, sess, res, user)
 	}
-	switch res.Outcome {
-	case engine.OutcomeSucceeded:
+	code := res.Outcome.ExitCode()
+	switch {
+	case res.Outcome == engine.OutcomeCancelled || res.Outcome == engine.OutcomeInterrupted:
+		return &exitError{code: code, err: fmt.Errorf("run %s interrupted; to continue: %s", res.RunID, resumeHint(sess, res.RunID))}
+	case code == 0:
 		return nil
-	case engine.OutcomeCancelled, engine.OutcomeInterrupted:
-		hint := fmt.Sprintf("revoke resume %s", res.RunID)
-		if sess.envFile != "" {
-			hint += " --env " + sess.envFile
-		}
-		if sess.env.tenant != nil {
-			hint = "a run against the embedded sandbox cannot be resumed (its tenant ended with the process)"
-		}
-		return &exitError{code: exitFailure, err: fmt.Errorf("run %s interrupted; to continue: %s", res.RunID, hint)}
-	case engine.OutcomeDenied:
-		return errSilent(exitDenied)
 	}
-	return errSilent(exitFailure)
+	return errSilent(code)
+}
+
+// resumeHint is the command that continues a run, or why there is none.
+func resumeHint(sess *session, runID string) string {
+	if sess.env.tenant != nil {
+		return "a run against the embedded sandbox cannot be resumed (its tenant ended with the process)"
+	}
+	hint := "revoke resume " + runID
+	if sess.envFile != "" {
+		hint += " --env " + sess.envFile
+	}
+	return hint
+}
+
+// printNext ends a run's report with where its journal is and what to do
+// next: check it, resume it, grant what was missing, or run it again.
+func printNext(w io.Writer, sess *session, res *engine.Result, user string) {
+	if path, err := engine.RunPath(sess.env.StateDir, res.RunID); err == nil {
+		fmt.Fprintf(w, "\nJournal: %s\n", termSafe(path))
+	}
+	env := ""
+	if sess.envFile != "" {
+		env = " --env " + sess.envFile
+	}
+	var next []string
+	switch res.Outcome {
+	case engine.OutcomeCancelled, engine.OutcomeInterrupted:
+		next = append(next, resumeHint(sess, res.RunID))
+	case engine.OutcomeNotContained, engine.OutcomeContainedCleanupFailed, engine.OutcomeFailed:
+		for _, s := range res.Steps {
+			if s.Permission != "" {
+				next = appendUnique(next, "grant "+s.Permission+" (step "+s.ID+" was refused without it)")
+			}
+		}
+		next = append(next, "fix what the failed steps say, then run the runbook again for "+termSafe(user)+": steps already done are found satisfied, not repeated")
+	}
+	next = append(next, "revoke show "+res.RunID+" --verify"+env)
+	fmt.Fprintln(w, "Next:")
+	for _, n := range next {
+		fmt.Fprintln(w, "  "+termSafe(n))
+	}
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
 }
 
 func confirm(in io.Reader, out io.Writer, prompt string) (bool, error) {
@@ -198,10 +242,19 @@ func previewNote(previews map[string]*engine.Preview) func(id string) string {
 	}
 }
 
-// printSummary prints each step's outcome and duration, the time to
-// containment, and what no API call can close.
+// printSummary prints, first and plainly, whether the subject is
+// contained and if not what is missing; then each step's outcome and
+// duration, the time to containment (only when it was reached), and what
+// no API call can close.
 func printSummary(w io.Writer, res *engine.Result) {
-	fmt.Fprintf(w, "\nRun %s %s in %s\n", res.RunID, res.Outcome, fmtDur(res.Ended.Sub(res.Started)))
+	fmt.Fprintf(w, "\nRun %s %s in %s\n", res.RunID, strings.ReplaceAll(string(res.Outcome), "_", " "), fmtDur(res.Ended.Sub(res.Started)))
+	if len(res.NotContained) > 0 && res.Outcome != engine.OutcomeDenied {
+		fmt.Fprintln(w, "\nNOT CONTAINED: the subject may still have access. What did not happen:")
+		for _, m := range res.NotContained {
+			fmt.Fprintf(w, "  - %s\n", termSafe(m))
+		}
+	}
+	fmt.Fprintln(w)
 	for _, s := range res.Steps {
 		d := ""
 		if !s.Started.IsZero() && !s.Ended.IsZero() {
@@ -216,10 +269,13 @@ func printSummary(w io.Writer, res *engine.Result) {
 		case s.BlockedBy != "":
 			detail = "blocked by " + s.BlockedBy
 		}
-		fmt.Fprintf(w, "  %-11s %-24s %7s  %s\n", s.Status, s.ID, d, detail)
+		fmt.Fprintf(w, "  %-11s %-24s %7s  %s\n", s.Status, s.ID, d, termSafe(detail))
 	}
-	if res.Containment > 0 {
-		fmt.Fprintf(w, "\nTime to containment: %s (run start until the last disable or revoke step ended)\n", fmtDur(res.Containment))
+	if res.Contained {
+		fmt.Fprintf(w, "\nContained. Time to containment: %s (run start until the last disable or revoke step ended)\n", fmtDur(res.Containment))
+	}
+	if len(res.CleanupFailed) > 0 && res.Contained {
+		fmt.Fprintf(w, "Clean-up incomplete: %s did not complete; containment does not depend on it.\n", strings.Join(res.CleanupFailed, ", "))
 	}
 	fmt.Fprint(w, "Still open: access tokens already issued stay valid until they expire (about an hour by default,\n"+
 		"sooner in apps that support continuous access evaluation), and apps with their own sessions keep them\n"+

@@ -34,7 +34,7 @@ func TestRunAgainstTheEmbeddedSandbox(t *testing.T) {
 		t.Logf("output:\n%s", stdout)
 	}
 
-	id := regexp.MustCompile(`Run (\w{26}) succeeded`).FindStringSubmatch(stdout)
+	id := regexp.MustCompile(`Run (\w{26}) contained`).FindStringSubmatch(stdout)
 	if id == nil {
 		t.Fatalf("no run id in:\n%s", stdout)
 	}
@@ -43,7 +43,7 @@ func TestRunAgainstTheEmbeddedSandbox(t *testing.T) {
 		t.Errorf("runs: exit %d\n%s", code, runs)
 	}
 	show, stderr, code := runCLI(t, "show", id[1], "--verify")
-	if code != 0 || !strings.Contains(show, "hash chain verified") || !strings.Contains(show, "run finished: succeeded") {
+	if code != 0 || !strings.Contains(show, "hash chain verified") || !strings.Contains(show, "run finished: contained") {
 		t.Errorf("show: exit %d\n%s\n%s", code, show, stderr)
 	}
 }
@@ -61,9 +61,11 @@ func TestRunRefusals(t *testing.T) {
 		{"a protected account is denied", []string{"run", "compromised", "--user", "breakglass@contoso.test", "--yes"}, 3,
 			"denied: breakglass@contoso.test is protected", ""},
 		{"an unknown user changes nothing", []string{"run", "compromised", "--user", "nobody@contoso.test", "--yes"}, 1, "",
-			"revoke: nobody@contoso.test was not found in ad or entra: check the reference (UPN, object id, sAMAccountName or DOMAIN\\user); nothing was changed"},
-		{"an injected filter finds nobody", []string{"run", "compromised", "--user", "*)(objectClass=*", "--yes"}, 1, "",
+			"revoke: nobody@contoso.test was not found in ad or entra: check the reference (UPN, object id, sAMAccountName, DOMAIN\\user, DN or SID); nothing was changed"},
+		{"an injected filter finds nobody", []string{"run", "compromised", "--user", "*)(objectClass=*@contoso.test", "--yes"}, 1, "",
 			"was not found in ad or entra"},
+		{"a logon name AD could not hold is refused", []string{"run", "compromised", "--user", "*)(objectClass=*", "--yes"}, 1, "",
+			`revoke: subject reference "*)(objectClass=*": a logon name (sAMAccountName) cannot contain "*"`},
 		{"a bad --max-parallel", []string{"run", "compromised", "--user", "x", "--yes", "--max-parallel", "0"}, 2, "",
 			"revoke: --max-parallel must be at least 1"},
 	}
@@ -137,7 +139,7 @@ func TestRunJSONOutputIsOneDocument(t *testing.T) {
 	if dec.More() {
 		t.Errorf("more than one JSON document on stdout:\n%s", stdout)
 	}
-	if res.Outcome != "succeeded" || len(res.RunID) != 26 || res.Containment <= 0 || len(res.Steps) != 7 {
+	if res.Outcome != "contained" || len(res.RunID) != 26 || res.Containment <= 0 || len(res.Steps) != 7 {
 		t.Errorf("result %+v", res)
 	}
 }

@@ -60,7 +60,7 @@ func TestInterruptThenResume(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	if got := finished(e.journal(t, id)); got != engine.OutcomeSucceeded {
+	if got := finished(e.journal(t, id)); got != engine.OutcomeContained {
 		t.Errorf("outcome %s after resume", got)
 	}
 	adeleWrites(t, e.tenant.Log().Entries())

@@ -1,0 +1,127 @@
+package main
+
+// End-to-end tests of who a run acts on: any reference form names one
+// person in both directories, a synced user missing on-premises is not
+// contained, foreign and malformed references are refused, and the
+// protected list matches the resolved person.
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/sandbox"
+)
+
+// containmentWrites are the writes a compromised run on adele sends, in a
+// stable order: the AD disable, two AD password resets, the cloud disable
+// and the session revocation (Identity Protection aside).
+func containmentWrites(entries []sandbox.Entry) []string {
+	var out []string
+	for _, w := range applied(entries) {
+		if strings.Contains(w.Path, "riskyUsers") {
+			continue
+		}
+		out = append(out, w.Protocol+" "+w.Method+" "+w.Path+" "+w.Detail)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func TestE2EEveryReferenceFormActsOnBothDirectories(t *testing.T) {
+	base := newE2E(t, nil, sandbox.Options{})
+	if _, stderr, code := base.cli(t, "run", "compromised", "--user", "adele@contoso.test", "--yes"); code != 0 {
+		t.Fatalf("by UPN: exit %d\n%s", code, stderr)
+	}
+	want := containmentWrites(base.tenant.Log().Entries())
+	if len(want) < 5 {
+		t.Fatalf("a run by UPN wrote only:\n%s", strings.Join(want, "\n"))
+	}
+	for _, ref := range []string{adeleID, strings.ToUpper(adeleID), `CONTOSO\adele`, `contoso\adele`, "adele", adeleDN, "  adele@contoso.test  "} {
+		t.Run(ref, func(t *testing.T) {
+			e := newE2E(t, nil, sandbox.Options{})
+			stdout, stderr, code := e.cli(t, "run", "compromised", "--user", ref, "--yes", "-o", "json")
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			var res struct {
+				Outcome   engine.Outcome `json:"outcome"`
+				Contained bool           `json:"contained"`
+			}
+			if err := json.Unmarshal([]byte(stdout), &res); err != nil || res.Outcome != engine.OutcomeContained || !res.Contained {
+				t.Errorf("result %+v (%v), want contained", res, err)
+			}
+			if got := containmentWrites(e.tenant.Log().Entries()); !slices.Equal(got, want) {
+				t.Errorf("writes:\n%s\nwant (as by UPN):\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+			}
+		})
+	}
+}
+
+func TestE2EForeignAndMalformedReferencesAreRefused(t *testing.T) {
+	tests := []struct{ ref, stderr string }{
+		{`FABRIKAM\adele`, `revoke: resolve FABRIKAM\adele in ad: subject reference "FABRIKAM\\adele" names domain FABRIKAM, but this environment's domain is CONTOSO: revoke acts only in the domain it is bound to` + "\n"},
+		{`CONTOSO\evil\adele`, `revoke: subject reference "CONTOSO\\evil\\adele": a logon name (sAMAccountName) cannot contain "\\"` + "\n"},
+		{"adele\x1b]0;x\a@contoso.test", `revoke: subject reference "adele\x1b]0;x\a@contoso.test" has a control character at byte 5` + "\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.ref, func(t *testing.T) {
+			e := newE2E(t, nil, sandbox.Options{})
+			stdout, stderr, code := e.cli(t, "run", "compromised", "--user", tt.ref, "--yes")
+			if code != exitFailure || stderr != tt.stderr {
+				t.Errorf("exit %d\nstderr %q\nwant   %q\nstdout:\n%s", code, stderr, tt.stderr, stdout)
+			}
+			if w := writes(e.tenant.Log().Entries()); len(w) != 0 {
+				t.Errorf("writes sent:\n%s", fmtEntries(w))
+			}
+		})
+	}
+}
+
+func TestE2ESyncedUserMissingOnPremisesIsNotContained(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	// AD searched where adele is not: her synced cloud account has no AD
+	// account to link to.
+	e.editEnv(t, `base_dn: "DC=contoso,DC=test"`, `base_dn: "OU=Service Accounts,DC=contoso,DC=test"`)
+	stdout, stderr, code := e.cli(t, "run", "compromised", "--user", "adele@contoso.test", "--yes")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"not contained in",
+		"NOT CONTAINED: the subject may still have access. What did not happen:\n  - the entra account of adele@contoso.test is synced from ad (sid S-1-5-21-",
+		"disable-ad-account",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, stdout)
+		}
+	}
+	if strings.Contains(stdout, "Time to containment") {
+		t.Errorf("a run that did not contain reports a time to containment:\n%s", stdout)
+	}
+	if got := finished(e.journal(t, e.onlyRun(t))); got != engine.OutcomeNotContained {
+		t.Errorf("journal outcome %q", got)
+	}
+}
+
+func TestE2EProtectedMatchesTheResolvedPerson(t *testing.T) {
+	for _, ref := range []string{"lynne", `CONTOSO\lynne`, "LYNNE@contoso.test"} {
+		t.Run(ref, func(t *testing.T) {
+			e := newE2E(t, nil, sandbox.Options{})
+			e.editEnv(t, "protected: [", "protected: [lynne@contoso.test, ")
+			stdout, stderr, code := e.cli(t, "run", "termination", "--user", ref, "--yes")
+			if code != exitDenied {
+				t.Fatalf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			want := ref + " is protected: environment "
+			if !strings.Contains(stdout, want) || !strings.Contains(stdout, "lists lynne@contoso.test as protected") {
+				t.Errorf("stdout lacks the protection reason:\n%s", stdout)
+			}
+			if w := writes(e.tenant.Log().Entries()); len(w) != 0 {
+				t.Errorf("writes sent for a protected subject:\n%s", fmtEntries(w))
+			}
+		})
+	}
+}
