@@ -119,7 +119,9 @@ func (c *cli) Main(ctx context.Context, args []string) int {
 			return code
 		}
 	}
-	fmt.Fprintf(c.stderr, "revoke: %v\n", err)
+	// An error may quote a directory's answer or a journal's line: escaped,
+	// keeping the newlines of the errors that list several problems.
+	fmt.Fprintf(c.stderr, "revoke: %s\n", termSafeLines(err.Error()))
 	return code
 }
 

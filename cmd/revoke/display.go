@@ -66,8 +66,8 @@ func (d *display) redraw() {
 	}
 	for _, id := range d.order {
 		st := d.status[id]
-		if !strings.HasPrefix(st, id) {
-			st = fmt.Sprintf("%-24s %s", id, st)
+		if safeID := termSafe(id); !strings.HasPrefix(st, safeID) {
+			st = fmt.Sprintf("%-24s %s", safeID, st)
 		}
 		fmt.Fprintf(&b, "\x1b[2K  %s\n", st)
 	}
@@ -75,9 +75,13 @@ func (d *display) redraw() {
 	io.WriteString(d.w, b.String())
 }
 
-// eventLine renders one event for people, or "" for events not worth a line.
+// eventLine renders one event for people, or "" for events not worth a
+// line. Its fields come from the directories (summaries, errors) or from a
+// journal file (show), so each is printed through termSafe.
 func eventLine(ev engine.Event) string {
-	step := fmt.Sprintf("%-24s", ev.Step)
+	step := fmt.Sprintf("%-24s", termSafe(ev.Step))
+	ev.Phase, ev.Error, ev.Message = termSafe(ev.Phase), termSafe(ev.Error), termSafe(ev.Message)
+	ev.Summary, ev.BlockedBy = termSafe(ev.Summary), termSafe(ev.BlockedBy)
 	switch ev.Type {
 	case engine.EventStepStarted:
 		if ev.Resumed {

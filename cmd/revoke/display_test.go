@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/sandbox"
 )
 
 func displayPlan() *engine.Plan {
@@ -48,4 +51,103 @@ func TestDisplayElsewherePrintsPlainLines(t *testing.T) {
 	if out.String() != want {
 		t.Errorf("got\n%q\nwant\n%q", out.String(), want)
 	}
+}
+
+// Directory data cannot write to the terminal: a device named with an
+// escape sequence (clear the screen, retitle the window, ring the bell),
+// an AD group whose name holds a right-to-left override, and request
+// fields carrying the same reach every text output escaped — the plan's
+// live Check, the run's display and summary, runs, show, an error — while
+// JSON output stays valid and gives back the raw values.
+func TestDirectoryDataCannotWriteToTheTerminal(t *testing.T) {
+	const device = "\x1b[2J\x1b]0;pwned\a"
+	const group = "CN=Sales\u202eSELAS,OU=Groups,DC=contoso,DC=test"
+	seed := sandbox.DefaultSeed()
+	for i := range seed.Devices {
+		if seed.Devices[i].DisplayName == "ADELE-DESKTOP" {
+			seed.Devices[i].DisplayName = device
+		}
+	}
+	for i := range seed.ADGroups {
+		if seed.ADGroups[i].DN == "CN=Sales,OU=Groups,DC=contoso,DC=test" {
+			seed.ADGroups[i].DN = group
+		}
+	}
+	e := newE2E(t, seed, sandbox.Options{})
+	const (
+		safeDevice = `\x1b[2J\x1b]0;pwned\x07`
+		safeGroup  = `CN=Sales\u202eSELAS,OU=Groups,DC=contoso,DC=test`
+	)
+	text := func(t *testing.T, wantCode int, want []string, args ...string) {
+		t.Helper()
+		stdout, stderr, code := e.cli(t, args...)
+		if code != wantCode {
+			t.Fatalf("%v: exit %d, want %d\nstdout:\n%s\nstderr:\n%s", args, code, wantCode, stdout, stderr)
+		}
+		both := stdout + stderr
+		for _, raw := range []string{"\x1b", "\a", "\u202e"} {
+			if strings.Contains(both, raw) {
+				t.Errorf("%v printed a raw %q:\n%q", args, raw, both)
+			}
+		}
+		for _, w := range want {
+			if !strings.Contains(both, w) {
+				t.Errorf("%v: output lacks %q:\n%s", args, w, both)
+			}
+		}
+	}
+	t.Run("plan", func(t *testing.T) {
+		text(t, 0, []string{
+			"\n        1 device: " + safeDevice + "\n",
+			"\n        2 groups: " + safeGroup + "; CN=VPN Users,OU=Groups,DC=contoso,DC=test\n",
+		}, "plan", "termination", "--user", "adele@contoso.test")
+	})
+	t.Run("run: display and summary", func(t *testing.T) {
+		text(t, 0, []string{
+			"  disable-devices          disabled device " + safeDevice + "\n",
+			"  remove-ad-groups         removed from " + safeGroup + "\n",
+			"  disable-devices          succeeded: disabled 1 device: " + safeDevice + "\n",
+			"  disabled 1 device: " + safeDevice + "\n", // the summary's line ends with the detail
+		}, "run", "termination", "--user", "adele@contoso.test", "--yes", "--requested-by", "eve\x1b[31m", "--reason", "left\u202e")
+	})
+	id := e.onlyRun(t)
+	t.Run("runs", func(t *testing.T) {
+		text(t, 0, []string{"  termination  adele@contoso.test  eve\\x1b[31m   "}, "runs")
+	})
+	t.Run("show", func(t *testing.T) {
+		text(t, 0, []string{
+			"\nRequested by eve\\x1b[31m at ",
+			", reason: left\\u202e\n",
+			"  disable-devices          succeeded: disabled 1 device: " + safeDevice + "\n",
+		}, "show", id)
+	})
+	t.Run("an error", func(t *testing.T) {
+		text(t, 1, []string{"revoke: nobody\\u202e@contoso.test was not found in "}, "plan", "termination", "--user", "nobody\u202e@contoso.test")
+	})
+	t.Run("JSON keeps the raw values", func(t *testing.T) {
+		stdout, _, code := e.cli(t, "show", id, "--output", "json")
+		var events []engine.Event
+		if err := json.Unmarshal([]byte(stdout), &events); code != 0 || err != nil {
+			t.Fatalf("show --output json: exit %d, %v\n%s", code, err, stdout)
+		}
+		var summaries []string
+		for _, ev := range events {
+			if ev.Type == engine.EventStepSucceeded && (ev.Step == "disable-devices" || ev.Step == "remove-ad-groups") {
+				summaries = append(summaries, ev.Summary)
+			}
+		}
+		want := []string{"disabled 1 device: " + device, "removed from 2 groups: " + group + "; CN=VPN Users,OU=Groups,DC=contoso,DC=test"}
+		slices.Sort(summaries)
+		if !slices.Equal(summaries, want) {
+			t.Errorf("summaries %q, want %q", summaries, want)
+		}
+		stdout, _, code = e.cli(t, "runs", "--output", "json")
+		var runs []engine.RunSummary
+		if err := json.Unmarshal([]byte(stdout), &runs); code != 0 || err != nil || len(runs) != 1 {
+			t.Fatalf("runs --output json: exit %d, %v\n%s", code, err, stdout)
+		}
+		if runs[0].RequestedBy != "eve\x1b[31m" {
+			t.Errorf("requested_by %q", runs[0].RequestedBy)
+		}
+	})
 }

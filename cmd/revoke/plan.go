@@ -283,22 +283,22 @@ func addPreviews(out map[string]any, previews map[string]*engine.Preview) {
 // warnings and denials — with an optional per-step note (the live Check's
 // "accountEnabled: true → false").
 func printPlanWith(w io.Writer, plan *engine.Plan, note func(id string) string) {
-	fmt.Fprintf(w, "Plan: %s for %s in %s (%s)\n", plan.Runbook.Name, plan.Subject.Ref,
-		plan.Environment.Name, plan.Environment.Kind)
+	fmt.Fprintf(w, "Plan: %s for %s in %s (%s)\n", termSafe(plan.Runbook.Name), termSafe(plan.Subject.Ref),
+		termSafe(plan.Environment.Name), termSafe(plan.Environment.Kind))
 	for i, wave := range plan.Waves() {
 		fmt.Fprintf(w, "\nWave %d\n", i+1)
 		for _, s := range wave {
-			line := fmt.Sprintf("  run   %-24s %s", s.Def.ID, s.Def.Uses)
+			line := fmt.Sprintf("  run   %-24s %s", termSafe(s.Def.ID), termSafe(s.Def.Uses))
 			if params := paramText(s.With); params != "" {
-				line += "  " + params
+				line += "  " + termSafe(params)
 			}
 			if len(s.Def.Needs) > 0 {
-				line += "  (needs " + strings.Join(s.Def.Needs, ", ") + ")"
+				line += "  (needs " + termSafe(strings.Join(s.Def.Needs, ", ")) + ")"
 			}
 			fmt.Fprintln(w, line)
 			if note != nil {
 				if n := note(s.Def.ID); n != "" {
-					fmt.Fprintf(w, "        %s\n", n)
+					fmt.Fprintf(w, "        %s\n", termSafe(n))
 				}
 			}
 		}
@@ -312,19 +312,19 @@ func printPlanWith(w io.Writer, plan *engine.Plan, note func(id string) string) 
 	if len(skipped) > 0 {
 		fmt.Fprintln(w, "\nSkipped")
 		for _, s := range skipped {
-			fmt.Fprintf(w, "  skip  %-24s %s: %s\n", s.Def.ID, s.Def.Uses, s.Reason)
+			fmt.Fprintf(w, "  skip  %-24s %s: %s\n", termSafe(s.Def.ID), termSafe(s.Def.Uses), termSafe(s.Reason))
 		}
 	}
 	if len(plan.Warn) > 0 {
 		fmt.Fprintln(w, "\nWarnings")
 		for _, m := range plan.Warn {
-			fmt.Fprintf(w, "  warning: %s\n", m)
+			fmt.Fprintf(w, "  warning: %s\n", termSafe(m))
 		}
 	}
 	if plan.Denied() {
 		fmt.Fprintln(w, "\nDenied: nothing will run")
 		for _, m := range plan.Deny {
-			fmt.Fprintf(w, "  denied: %s\n", m)
+			fmt.Fprintf(w, "  denied: %s\n", termSafe(m))
 		}
 	}
 }

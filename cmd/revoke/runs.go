@@ -59,11 +59,11 @@ func (r *runsCmd) Run(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintln(tw, "RUN\tRUNBOOK\tSUBJECT\tREQUESTED BY\tSTARTED\tOUTCOME")
 	for _, s := range runs {
 		if s.Problem != "" {
-			fmt.Fprintf(tw, "%s\t\t\t\t\tunreadable: %s\n", s.ID, s.Problem)
+			fmt.Fprintf(tw, "%s\t\t\t\t\tunreadable: %s\n", termSafe(s.ID), termSafe(s.Problem))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.ID, s.Runbook, s.Subject, s.RequestedBy,
-			s.Started.Local().Format(time.DateTime), s.Outcome)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", termSafe(s.ID), termSafe(s.Runbook), termSafe(s.Subject), termSafe(s.RequestedBy),
+			s.Started.Local().Format(time.DateTime), termSafe(string(s.Outcome)))
 	}
 	return tw.Flush()
 }
@@ -118,7 +118,7 @@ func (s *showCmd) Run(ctx context.Context, c *cli, args []string) error {
 	} else {
 		printTimeline(c, log)
 		for _, w := range log.Warnings {
-			fmt.Fprintf(c.stdout, "warning: %s\n", w)
+			fmt.Fprintf(c.stdout, "warning: %s\n", termSafe(w))
 		}
 		if s.verify && verifyErr == nil {
 			fmt.Fprintf(c.stdout, "hash chain verified: %d lines, sealed at line %d\n", len(log.Events), log.SealedAt())
@@ -134,19 +134,19 @@ func printTimeline(c *cli, log *engine.JournalLog) {
 	w := c.stdout
 	rec := log.Record()
 	start := log.Events[0].Time
-	fmt.Fprintf(w, "Run %s: %s for %s in %s (%s)\n", log.RunID, rec.Runbook, rec.Subject.Ref, rec.Environment.Name, rec.Environment.Kind)
+	fmt.Fprintf(w, "Run %s: %s for %s in %s (%s)\n", termSafe(log.RunID), termSafe(rec.Runbook), termSafe(rec.Subject.Ref), termSafe(rec.Environment.Name), termSafe(rec.Environment.Kind))
 	req := rec.Request
-	fmt.Fprintf(w, "Requested by %s at %s", orNone(req.RequestedBy), start.Local().Format(time.DateTime))
+	fmt.Fprintf(w, "Requested by %s at %s", termSafe(orNone(req.RequestedBy)), start.Local().Format(time.DateTime))
 	if req.Reason != "" {
-		fmt.Fprintf(w, ", reason: %s", req.Reason)
+		fmt.Fprintf(w, ", reason: %s", termSafe(req.Reason))
 	}
 	if req.Ticket != "" {
-		fmt.Fprintf(w, ", ticket: %s", req.Ticket)
+		fmt.Fprintf(w, ", ticket: %s", termSafe(req.Ticket))
 	}
 	if req.ApprovedBy != "" {
-		fmt.Fprintf(w, ", approved by %s", req.ApprovedBy)
+		fmt.Fprintf(w, ", approved by %s", termSafe(req.ApprovedBy))
 	}
-	fmt.Fprintf(w, "\nRunbook %s (sha256 %s), policies sha256 %s\n\n", rec.File, abbrev(rec.Digest), abbrev(rec.PolicyDigest))
+	fmt.Fprintf(w, "\nRunbook %s (sha256 %s), policies sha256 %s\n\n", termSafe(rec.File), termSafe(abbrev(rec.Digest)), termSafe(abbrev(rec.PolicyDigest)))
 	for _, ev := range log.Events {
 		line := eventLine(ev)
 		switch ev.Type {
@@ -154,16 +154,16 @@ func printTimeline(c *cli, log *engine.JournalLog) {
 			line = "run started"
 		case engine.EventDecision:
 			for _, d := range ev.Deny {
-				fmt.Fprintf(w, "%9s  denied: %s\n", "+"+fmtDur(ev.Time.Sub(start)), d)
+				fmt.Fprintf(w, "%9s  denied: %s\n", "+"+fmtDur(ev.Time.Sub(start)), termSafe(d))
 			}
 			for _, m := range ev.Warn {
-				fmt.Fprintf(w, "%9s  warning: %s\n", "+"+fmtDur(ev.Time.Sub(start)), m)
+				fmt.Fprintf(w, "%9s  warning: %s\n", "+"+fmtDur(ev.Time.Sub(start)), termSafe(m))
 			}
 			continue
 		case engine.EventRunResumed:
 			line = "run resumed"
 		case engine.EventRunFinished:
-			line = "run finished: " + string(ev.Outcome)
+			line = "run finished: " + termSafe(string(ev.Outcome))
 			if ev.Containment > 0 {
 				line += ", time to containment " + fmtDur(time.Duration(ev.Containment))
 			}
