@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
@@ -235,18 +236,19 @@ func TestSambaResolve(t *testing.T) {
 
 	sam := unique("rvres")
 	u := dc.addUser(t, admin, sam, sam+"@contoso.test", 512)
-	// Ambiguity AD allows: one account's UPN is another's sAMAccountName.
+	// One account's UPN-less name is another's sAMAccountName: each form
+	// matches only its own attribute, so neither is ambiguous.
 	ambA := unique("rvamb")
 	ambB := unique("rvamb")
-	a := dc.addUser(t, admin, ambA, ambB, 512)
+	dc.addUser(t, admin, ambA, ambB, 512)
 	b := dc.addUser(t, admin, ambB, ambB+"@contoso.test", 512)
-	ambDNs := []string{a.DN, b.DN}
-	slices.Sort(ambDNs)
 
 	guid := attr(t, admin, u.DN, "objectGUID")[0]
-	g := []byte(guid)
-	guidText := fmt.Sprintf("%x-%x-%x-%x-%x",
-		[]byte{g[3], g[2], g[1], g[0]}, []byte{g[5], g[4]}, []byte{g[7], g[6]}, g[8:10], g[10:16])
+	guidText := formatGUID([]byte(guid))
+	sid, ok := decodeSID([]byte(attr(t, admin, u.DN, "objectSid")[0]))
+	if !ok || !strings.HasPrefix(sid, "S-1-5-21-") {
+		t.Fatalf("objectSid of %s: %q", u.DN, sid)
+	}
 
 	want := map[string]any{
 		"distinguishedName":  u.DN,
@@ -256,25 +258,34 @@ func TestSambaResolve(t *testing.T) {
 		"disabled":           false,
 		"adminCount":         0,
 		"memberOf":           []any{},
+		"objectSid":          sid,
+		"objectGUID":         guidText,
 	}
 	tests := []struct {
 		name, ref string
 		class     steps.Class // Other: no error
 		err       string
+		dn        string // another account than u
 	}{
 		{name: "by UPN", ref: u.UPN},
 		{name: "by UPN in another case", ref: strings.ToUpper(u.UPN)},
 		{name: "by sAMAccountName", ref: sam},
 		{name: "by DOMAIN backslash sAMAccountName", ref: `CONTOSO\` + sam},
+		{name: "by DOMAIN in lower case", ref: `contoso\` + sam},
 		{name: "by objectGUID", ref: guidText},
-		{name: "a filter injection finds nothing", ref: "*)(objectClass=*",
-			class: steps.NotFound, err: `no account in DC=contoso,DC=test matches "*)(objectClass=*"`},
-		{name: "a wildcard finds nothing", ref: "rvres*",
-			class: steps.NotFound, err: `no account in DC=contoso,DC=test matches "rvres*"`},
+		{name: "by SID", ref: sid},
+		{name: "by DN", ref: u.DN},
+		{name: "a name is never matched against another's UPN", ref: ambB, dn: b.DN},
+		{name: "another domain is refused", ref: `FABRIKAM\` + sam, class: steps.Invalid,
+			err: `subject reference "FABRIKAM\\` + sam + `" names domain FABRIKAM, but this environment's domain is CONTOSO: revoke acts only in the domain it is bound to`},
+		{name: "a filter injection finds nothing", ref: "*)(objectClass=*@contoso.test",
+			class: steps.NotFound, err: `no account in DC=contoso,DC=test matches "*)(objectClass=*@contoso.test"`},
+		{name: "a wildcard finds nothing", ref: "rvres*@contoso.test",
+			class: steps.NotFound, err: `no account in DC=contoso,DC=test matches "rvres*@contoso.test"`},
 		{name: "an unknown user is not found", ref: "nobody-" + sam,
 			class: steps.NotFound, err: `no account in DC=contoso,DC=test matches "nobody-` + sam + `"`},
-		{name: "a UPN matching another's sAMAccountName is ambiguous", ref: ambB,
-			class: steps.Invalid, err: "ambiguous: " + ambB + " matches 2 accounts: " + strings.Join(ambDNs, ", ")},
+		{name: "a DN outside the base is not found", ref: "CN=x,DC=fabrikam,DC=test",
+			class: steps.NotFound, err: `CN=x,DC=fabrikam,DC=test is not under DC=contoso,DC=test`},
 		{name: "an empty reference is refused", ref: " ", class: steps.Invalid, err: "empty subject reference"},
 	}
 	for _, tt := range tests {
@@ -289,13 +300,38 @@ func TestSambaResolve(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Resolve(%q): %v", tt.ref, err)
 			}
+			if tt.dn != "" {
+				if facts["distinguishedName"] != tt.dn {
+					t.Errorf("Resolve(%q) found %v, want %s", tt.ref, facts["distinguishedName"], tt.dn)
+				}
+				return
+			}
 			pls, _ := facts["pwdLastSet"].(string)
 			if !regexp.MustCompile(`^[1-9][0-9]{17}$`).MatchString(pls) {
 				t.Errorf("pwdLastSet = %#v, want a FILETIME string", facts["pwdLastSet"])
 			}
 			delete(facts, "pwdLastSet")
+			// The NetBIOS name, read from Samba's crossRef, is a fact once
+			// a DOMAIN\user reference made revoke read it.
+			if nb, ok := facts["netbiosDomain"]; ok && nb != "CONTOSO" {
+				t.Errorf("netbiosDomain %v", nb)
+			}
+			delete(facts, "netbiosDomain")
 			if fmt.Sprintf("%#v", facts) != fmt.Sprintf("%#v", want) {
 				t.Errorf("facts =\n%#v\nwant\n%#v", facts, want)
+			}
+		})
+	}
+
+	// What an Entra user synced from this account publishes finds it.
+	for name, ids := range map[string]map[string]string{
+		"by onPremisesSecurityIdentifier": {steps.IDSID: sid},
+		"by onPremisesImmutableId":        {steps.IDImmutableID: base64.StdEncoding.EncodeToString([]byte(guid))},
+	} {
+		t.Run("link "+name, func(t *testing.T) {
+			facts, err := c.ResolveIDs(t.Context(), ids)
+			if err != nil || facts["distinguishedName"] != u.DN {
+				t.Errorf("ResolveIDs(%v) = %v, %v", ids, facts, err)
 			}
 		})
 	}
