@@ -91,6 +91,13 @@ func (d *nodeDecoder) decodeEnvironment(root *yaml.Node, env *Environment, backe
 	}
 	if f, ok := kv["protected"]; ok {
 		env.Protected, _ = d.strList(f.value, "protected")
+		for i, entry := range env.Protected {
+			// An entry no directory could hold protects nobody: say so
+			// rather than let a typo leave a break-glass account open.
+			if _, err := steps.ParseRef(entry); err != nil && i < len(f.value.Content) {
+				d.warnf(f.value.Content[i], "protected", "protected entry %q can never match anyone: %v", entry, err)
+			}
+		}
 	}
 	if f, ok := kv["state_dir"]; ok {
 		env.StateDir, _ = d.str(f.value, "state_dir")

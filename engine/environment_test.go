@@ -36,6 +36,10 @@ func TestDecodeEnvironmentReportsEveryProblem(t *testing.T) {
 			`env.yaml:3:7: error: kind: "onprem" is not one of hybrid, cloud`,
 			"env.yaml:4:12: error: protected: want a list of strings, got a string",
 		}},
+		{"a protected entry that cannot be a reference is warned about", "version: 1\nname: c\nkind: cloud\nprotected: [breakglass@contoso.test, 'CONTOSO\\a\\b', \"x\\ty\"]\n" + entraOK, []string{
+			`env.yaml:4:38: warning: protected entry "CONTOSO\\a\\b" can never match anyone: subject reference "CONTOSO\\a\\b": a logon name (sAMAccountName) cannot contain "\\"`,
+			`env.yaml:4:53: warning: protected entry "x\ty" can never match anyone: subject reference "x\ty" has a control character at byte 1`,
+		}},
 		{"unknown keys at the top and in a section", "version: 1\nname: c\nkind: cloud\nokta: {}\n" + entraOK + "  tenant: x\n", []string{
 			`env.yaml:4:1: error: unknown key "okta" in environment (known: version, name, kind, protected, state_dir, ad, entra)`,
 			`env.yaml:8:3: error: unknown key "tenant" in entra section (known: tenant_id, client_id, credential, certificate_file, client_secret_env, client_secret_file, graph_url, authority_host, ca_file, insecure_skip_verify, timeout)`,
