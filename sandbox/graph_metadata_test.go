@@ -135,7 +135,7 @@ func (m csdlModel) check(v any, typ, at string, report func(string)) {
 	if inner, ok := strings.CutPrefix(typ, "Collection("); ok {
 		list, _ := v.([]any)
 		for i, item := range list {
-			m.check(item, strings.TrimSuffix(inner, ")"), at+"["+itoa(i)+"]", report)
+			m.check(item, strings.TrimSuffix(inner, ")"), at+"["+strconv.Itoa(i)+"]", report)
 		}
 		return
 	}
@@ -174,8 +174,6 @@ func (m csdlModel) check(v any, typ, at string, report func(string)) {
 		}
 	}
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // Every answer the sandbox gives on the routes it serves — entities,
 // collections, casts, expansions, every user's own lists — carries

@@ -91,8 +91,8 @@ func TestLDAPObjectSidAndDistinguishedName(t *testing.T) {
 	}
 }
 
-// hexEscape escapes every byte, as some clients (and revoke's ParseRef
-// users) write a binary assertion.
+// hexEscape escapes every byte, as many clients write a binary assertion
+// (ldap.EscapeFilter escapes only the bytes it must).
 func hexEscape(b string) string {
 	out := make([]byte, 0, 3*len(b))
 	for i := 0; i < len(b); i++ {
