@@ -471,3 +471,41 @@ func TestResumeRefusesAnotherDirectoryUnderTheSameName(t *testing.T) {
 		})
 	}
 }
+
+// A resume is one more run on its subject: while another revoke process
+// acts on the person it is refused, naming that run, and changes nothing;
+// with --wait it goes ahead once the other lets go.
+func TestResumeTakesTheSubjectLock(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	res := runChild(t, []string{crashAfterEnv + "=3"}, "run", "compromised", "--user", "adele@contoso.test", "--yes", "--env", e.file)
+	if res.signal != syscall.SIGKILL {
+		t.Fatalf("the run was not killed (exit %d)\n%s", res.code, res.stderr)
+	}
+	id := e.onlyRun(t)
+	// Another run holds Adele, named by her SID: the same person.
+	subject := e.journal(t, id).Record().Subject
+	engine.Identify(nil, &subject)
+	subject.Ref = subject.FactString("ad", "objectSid")
+	const other = "01JD3Q4Z8X6V2N0K5T7W9YB1CA"
+	held, err := engine.LockSubject(t.Context(), e.stateDir, &subject, other, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, writesBefore := e.journalBytes(t, id), len(writes(e.tenant.Log().Entries()))
+	stdout, stderr, code := e.cli(t, "resume", id)
+	want := fmt.Sprintf("revoke: subject adele@contoso.test is already being acted on by run %s (pid %d): wait for it to end, or pass --wait\n", other, os.Getpid())
+	if code != exitFailure || stdout != "" || stderr != want {
+		t.Errorf("resume: exit %d\nstdout:\n%s\nstderr: %q\nwant %q", code, stdout, stderr, want)
+	}
+	if !bytes.Equal(e.journalBytes(t, id), before) || len(writes(e.tenant.Log().Entries())) != writesBefore {
+		t.Error("the refused resume changed the journal or the tenant")
+	}
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		held.Release()
+	}()
+	if stdout, stderr, code := e.cli(t, "resume", id, "--wait"); code != 0 {
+		t.Fatalf("resume --wait: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	adeleWrites(t, e.tenant.Log().Entries())
+}

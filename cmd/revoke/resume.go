@@ -18,6 +18,7 @@ type resumeCmd struct {
 	runbookDirs []string
 	policyDirs  []string
 	force       bool
+	wait        bool
 	maxParallel int
 	output      string
 }
@@ -34,6 +35,7 @@ func (r *resumeCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.StringArrayVar(&r.runbookDirs, "runbooks", nil, "directory of runbooks, added to the built-ins (repeatable)")
 	fs.StringArrayVar(&r.policyDirs, "policies", nil, "directory of Rego policies, added to the defaults (repeatable)")
 	fs.BoolVar(&r.force, "force", false, "resume even though the runbook or policies changed since the run started, or the journal does not match its seal")
+	fs.BoolVar(&r.wait, "wait", false, "when another run is acting on the subject, wait for it to end instead of refusing")
 	fs.IntVar(&r.maxParallel, "max-parallel", 8, "how many steps may run at once")
 	outputFlag(fs, &r.output)
 }
@@ -108,6 +110,13 @@ func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
 	if err := engine.SameSubject(&journaled, now); err != nil {
 		return err
 	}
+	// One run at a time per person, whichever reference each was given:
+	// two runs resetting one password would reset it four times.
+	lock, err := engine.LockSubject(ctx, stateDir, now, log.RunID, r.wait)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	human := r.output == "text"
 	if human {
 		fmt.Fprintf(c.stdout, "Resuming run %s: %s for %s in %s\n\n", termSafe(log.RunID), termSafe(rec.Runbook), termSafe(rec.Subject.Ref), termSafe(rec.Environment.Name))
