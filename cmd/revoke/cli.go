@@ -119,9 +119,17 @@ func (c *cli) Main(ctx context.Context, args []string) int {
 			return code
 		}
 	}
+	msg := err.Error()
+	if errors.Is(err, context.Canceled) {
+		if cause := context.Cause(ctx); cause != nil && cause != context.Canceled {
+			// Stopped by a signal: say so first, not only "context
+			// canceled" at the end of whatever was waiting.
+			msg = fmt.Sprintf("interrupted (%v): %s", cause, msg)
+		}
+	}
 	// An error may quote a directory's answer or a journal's line: escaped,
 	// keeping the newlines of the errors that list several problems.
-	fmt.Fprintf(c.stderr, "revoke: %s\n", termSafeLines(err.Error()))
+	fmt.Fprintf(c.stderr, "revoke: %s\n", termSafeLines(msg))
 	return code
 }
 

@@ -204,6 +204,19 @@ func (c *Conn) tlsConfig(verr *error) *tls.Config {
 // connect dials, secures and binds a new connection, replacing c.lc. c.mu is
 // held.
 func (c *Conn) connect(ctx context.Context) error {
+	err := c.dialBind(ctx)
+	if err != nil && ctx.Err() != nil {
+		// Cancelled (a SIGINT): whatever the socket said on being closed,
+		// the reason is the cancellation, and it is not worth a retry.
+		return fmt.Errorf("connect to %s: %w", c.cfg.url, ctx.Err())
+	}
+	return err
+}
+
+// dialBind is connect's work, bounded by the per-operation timeout and
+// ended at once when ctx is: StartTLS and the bind wait on the socket, not
+// on a context, so the socket is closed when ctx ends.
+func (c *Conn) dialBind(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.timeout)
 	defer cancel()
 	var d net.Dialer
@@ -211,6 +224,10 @@ func (c *Conn) connect(ctx context.Context) error {
 	if err != nil {
 		return steps.Errorf(steps.Retryable, "connect to %s: %w", c.cfg.url, err)
 	}
+	// Deferred after cancel, so it runs first: a connection that bound is
+	// not closed by connect's own cancel.
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	defer stop()
 	var verr error
 	tlsCfg := c.tlsConfig(&verr)
 	var lc *ldap.Conn
