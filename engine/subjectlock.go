@@ -169,7 +169,8 @@ func tryLockAll(paths []string, holder []byte) (*SubjectLock, *SubjectBusyError,
 		l.files = append(l.files, f)
 		// Only the holder writes, so what a refused process reads is the
 		// holder's name (or nothing, in the instant before this write).
-		if err := f.Truncate(0); err == nil {
+		err = f.Truncate(0)
+		if err == nil {
 			_, err = f.WriteAt(holder, 0)
 		}
 		if err != nil {
