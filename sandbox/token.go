@@ -1,3 +1,5 @@
+//lint:file-ignore ST1005 the 401 messages are Graph's own wording, capitals and full stops included
+
 package sandbox
 
 import (
@@ -126,7 +128,8 @@ func (t *tokenIssuer) issueAt(app *App, now time.Time) (string, error) {
 	return s, nil
 }
 
-// errTokenExpired and friends become Graph's 401 messages.
+// errTokenExpired and friends become Graph's 401 messages, word for word
+// (capitals and full stops included: clients match on them).
 var (
 	errTokenEmpty    = errors.New("Access token is empty.")
 	errTokenExpired  = errors.New("Lifetime validation failed, the token is expired.")

@@ -615,6 +615,9 @@ func TestSambaRemoveGroupMemberships(t *testing.T) {
 	if ch, err = step.Apply(t.Context(), call); err != nil || ch.Summary != "removed from 1 group: "+staff {
 		t.Fatalf("Apply = %+v, %v", ch, err)
 	}
+	if fmt.Sprint(*reports) != fmt.Sprintf("[{removed from %s map[group:%s]}]", staff, staff) {
+		t.Errorf("reports %v", *reports)
+	}
 	if got := attr(t, admin, u.DN, "memberOf"); len(got) != 0 {
 		t.Errorf("memberOf = %v, want none", got)
 	}
