@@ -7,12 +7,16 @@ package main
 
 import (
 	"encoding/json"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/revoke-dev/revoke/engine"
 	"github.com/revoke-dev/revoke/sandbox"
+	"github.com/revoke-dev/revoke/steps"
 )
 
 // containmentWrites are the writes a compromised run on adele sends, in a
@@ -123,5 +127,36 @@ func TestE2EProtectedMatchesTheResolvedPerson(t *testing.T) {
 				t.Errorf("writes sent for a protected subject:\n%s", fmtEntries(w))
 			}
 		})
+	}
+}
+
+func TestE2EOneRunPerPersonAtATime(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	// Another process's run holds adele, found by her object id; this one
+	// names her by her logon name.
+	held := &steps.Subject{Ref: adeleID, Identities: map[string]steps.Identity{"entra": {IDs: map[string]string{steps.IDObjectID: adeleID}}}}
+	const other = "01JD3Q4Z8X6V2N0K5T7W9YB1CM"
+	lock, err := engine.LockSubject(t.Context(), e.stateDir, held, other, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := e.cli(t, "run", "compromised", "--user", `CONTOSO\adele`, "--yes")
+	want := `revoke: subject CONTOSO\adele is already being acted on by run ` + other + ` (pid ` + strconv.Itoa(os.Getpid()) + `): wait for it to end, or pass --wait` + "\n"
+	if code != exitFailure || stderr != want {
+		t.Fatalf("exit %d\nstderr %q\nwant   %q\nstdout:\n%s", code, stderr, want, stdout)
+	}
+	if w := writes(e.tenant.Log().Entries()); len(w) != 0 {
+		t.Errorf("writes sent while another run held the subject:\n%s", fmtEntries(w))
+	}
+	// With --wait the run starts once the other ends.
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		lock.Release()
+	}()
+	if stdout, stderr, code := e.cli(t, "run", "compromised", "--user", `CONTOSO\adele`, "--yes", "--wait"); code != 0 {
+		t.Fatalf("--wait: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if got := finished(e.journal(t, e.onlyRun(t))); got != engine.OutcomeContained {
+		t.Errorf("outcome %q", got)
 	}
 }

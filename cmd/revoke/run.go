@@ -19,6 +19,7 @@ import (
 type runCmd struct {
 	subjectFlags
 	yes         bool
+	wait        bool
 	maxParallel int
 	stateDir    string
 }
@@ -30,6 +31,7 @@ func (*runCmd) Usage() string    { return "RUNBOOK --user REF [--env FILE] [--ye
 func (r *runCmd) SetFlags(fs *pflag.FlagSet) {
 	r.subjectFlags.set(fs)
 	fs.BoolVarP(&r.yes, "yes", "y", false, "do not ask before changing anything (required when stdin is not a terminal)")
+	fs.BoolVar(&r.wait, "wait", false, "when another run is acting on the subject, wait for it to end instead of refusing")
 	fs.IntVar(&r.maxParallel, "max-parallel", 8, "how many steps may run at once")
 	fs.StringVar(&r.stateDir, "state-dir", "", "where journals go (default: the environment's state_dir)")
 }
@@ -105,6 +107,15 @@ func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
 		}
 		return errSilent(exitDenied)
 	}
+	// One run per person at a time, across processes: a second responder
+	// is refused (or waits) before being asked, so two runs never reset a
+	// password four times.
+	runID := engine.NewRunID()
+	lock, err := engine.LockSubject(ctx, sess.env.StateDir, subject, runID, r.wait)
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	if !r.yes {
 		ok, err := confirm(c.stdin, out, fmt.Sprintf("\nRun %s on %s in %s? [y/N] ", plan.Runbook.Name, subject.Ref, sess.env.Name))
 		if err != nil || !ok {
@@ -118,6 +129,7 @@ func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
 		onEvent = newDisplay(out, plan, c.isTerminal(c.stdout)).event
 	}
 	x := sess.executor(r.maxParallel, onEvent)
+	x.runID = runID
 	if wrapRunEvents != nil {
 		x.OnEvent = wrapRunEvents(x.OnEvent)
 	}

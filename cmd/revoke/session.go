@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -68,11 +69,14 @@ type sessionExecutor struct {
 	x *engine.Executor
 	// OnEvent sees every journaled event (the live display).
 	OnEvent func(engine.Event)
+	// runID is the run's id when the caller chose it (to lock the subject
+	// under it first); "" for a fresh one.
+	runID string
 }
 
 // Run journals and executes the plan.
 func (se *sessionExecutor) Run(ctx context.Context, plan *engine.Plan) (*engine.Result, error) {
-	j, err := engine.CreateJournal(se.s.env.StateDir, engine.NewRunID())
+	j, err := engine.CreateJournal(se.s.env.StateDir, cmp.Or(se.runID, engine.NewRunID()))
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
