@@ -1,11 +1,13 @@
 package sandbox
 
 import (
+	"cmp"
 	"crypto/sha1"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -117,6 +119,11 @@ type SeedADAccount struct {
 	UserAccountControl int
 	AdminCount         int
 	Password           string
+	// ObjectSID replaces the SID the sandbox derives from the DN: a seed
+	// that mirrors accounts of a real domain controller (a test linking
+	// the sandbox's Entra ID to Samba) gives the DC's SID, which synced
+	// users then publish as onPremisesSecurityIdentifier.
+	ObjectSID string
 }
 
 // SeedDevice is an Entra ID device; Owners and Users are user references
@@ -572,9 +579,18 @@ func (d *seedDecoder) adAccount(n *yaml.Node, what string) SeedADAccount {
 		"userAccountControl": func(n *yaml.Node) { a.UserAccountControl = d.integer(n) },
 		"adminCount":         func(n *yaml.Node) { a.AdminCount = d.integer(n) },
 		"password":           func(n *yaml.Node) { a.Password = d.str(n) },
+		"objectSid": func(n *yaml.Node) {
+			a.ObjectSID = d.str(n)
+			if !sidTextRE.MatchString(a.ObjectSID) {
+				d.errorf(n, "%s: objectSid %q is not a SID (S-1-5-21-…)", what, a.ObjectSID)
+			}
+		},
 	})
 	return a
 }
+
+// sidTextRE is a SID's string form.
+var sidTextRE = regexp.MustCompile(`^S-1-[0-9]+(-[0-9]+)+$`)
 
 func (d *seedDecoder) device(n *yaml.Node) SeedDevice {
 	v := SeedDevice{AccountEnabled: true}
@@ -904,7 +920,7 @@ func newADAccount(a SeedADAccount, upn, displayName, baseDN string, now time.Tim
 		DN: a.DN, SAMAccountName: a.SAMAccountName, UserPrincipalName: upn, DisplayName: displayName,
 		GivenName: a.GivenName, Surname: a.Surname, UserAccountControl: a.UserAccountControl,
 		AdminCount: a.AdminCount, Password: a.Password, PwdLastSet: now.UTC().Truncate(time.Second),
-		ObjectGUID: stableID("objectGUID", a.DN), ObjectSID: objectSID(baseDN, a.DN),
+		ObjectGUID: stableID("objectGUID", a.DN), ObjectSID: cmp.Or(a.ObjectSID, objectSID(baseDN, a.DN)),
 	}
 }
 

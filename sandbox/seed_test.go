@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestDefaultSeedMatchesExample(t *testing.T) {
@@ -172,6 +173,17 @@ options:
 				`s.yaml:1:1: tenant.id is required`,
 			},
 		},
+		{
+			name: "an objectSid that is not a SID",
+			yaml: `tenant: {id: t1}
+ad: {base_dn: "DC=x,DC=test"}
+users:
+  - userPrincipalName: a@x.test
+    onPremisesSyncEnabled: true
+    ad: {dn: "CN=a,DC=x,DC=test", sAMAccountName: a, password: Pw-1-long-enough!, objectSid: S-1-5-21-x}
+`,
+			want: []string{`s.yaml:6:94: ad: objectSid "S-1-5-21-x" is not a SID (S-1-5-21-…)`},
+		},
 		{name: "not YAML", yaml: "tenant: [", want: []string{"s.yaml: yaml: line 1: did not find expected node content"}},
 	}
 	for _, tc := range tests {
@@ -204,5 +216,24 @@ func TestParseThrottle(t *testing.T) {
 		if (err != nil) != tc.err || (!tc.err && c.String() != tc.want) {
 			t.Errorf("ParseThrottle(%q) = %v, %v", tc.in, c, err)
 		}
+	}
+}
+
+// A seed mirroring a real DC's account gives its SID; synced users publish
+// it, and the sandbox's LDAP answers to it.
+func TestSeedObjectSIDOverride(t *testing.T) {
+	seed, err := ParseSeed("s.yaml", []byte(`tenant: {id: t1}
+ad: {base_dn: "DC=x,DC=test"}
+users:
+  - userPrincipalName: a@x.test
+    onPremisesSyncEnabled: true
+    ad: {dn: "CN=a,DC=x,DC=test", sAMAccountName: a, password: Pw-1-long-enough!, objectSid: S-1-5-21-1-2-3-1104}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := seed.NewDirectory(time.Now())
+	if u := d.UserByRef("a@x.test"); u == nil || u.AD.ObjectSID != "S-1-5-21-1-2-3-1104" {
+		t.Errorf("user %+v", u)
 	}
 }
