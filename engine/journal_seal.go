@@ -108,25 +108,24 @@ func writeSeal(f sealFile, seq int, line string) error {
 	return f.Sync()
 }
 
-// resealAll rewrites both slots for a journal whose complete lines are
-// lines: the last in its slot, the one before in the other. Creating a
-// journal (no lines) and reopening one to append start from this state, so
-// a later torn slot always leaves the previous line's seal behind.
-func resealAll(f sealFile, lines [][]byte) error {
-	n := len(lines)
-	hashOf := func(k int) string {
-		if k < 1 {
-			return ""
-		}
-		return digest(lines[k-1])
+// sealBoth rewrites both slots: line seq (whose hex SHA-256 is line) in its
+// slot, line seq-1 (prev) in the other. A new journal (seq 0) and a
+// reopened one start from this state, so that a slot torn later always
+// leaves the previous line's seal behind.
+func sealBoth(f sealFile, seq int, line, prev string) error {
+	if seq > sealMaxSeq {
+		return fmt.Errorf("line %d is past what a seal records", seq)
 	}
-	// The other slot first: until line n's slot is written too, the seal
-	// says "line n-1", which the journal is within one line of.
-	prev := max(n-1, 0)
-	if _, err := f.WriteAt(formatSealSlot(journalSeal{Seq: prev, Line: hashOf(prev)}), int64((n+1)%2*sealSlotLen)); err != nil {
+	before := journalSeal{Seq: max(seq-1, 0), Line: prev}
+	if seq == 0 {
+		before.Line = ""
+	}
+	// The other slot first: until line seq's slot is written too, the seal
+	// says at most "line seq-1", which the journal is within one line of.
+	if _, err := f.WriteAt(formatSealSlot(before), int64((seq+1)%2*sealSlotLen)); err != nil {
 		return err
 	}
-	if _, err := f.WriteAt(formatSealSlot(journalSeal{Seq: n, Line: hashOf(n)}), int64(n%2*sealSlotLen)); err != nil {
+	if _, err := f.WriteAt(formatSealSlot(journalSeal{Seq: seq, Line: line}), int64(seq%2*sealSlotLen)); err != nil {
 		return err
 	}
 	return f.Sync()
@@ -136,11 +135,13 @@ func resealAll(f sealFile, lines [][]byte) error {
 var errNoSeal = errors.New("no seal")
 
 // readSeal reads the seal of the journal at path: the valid slot with the
-// highest line number. A missing file is errNoSeal; a file with no valid
-// slot is an error saying so.
+// highest line number. A missing or empty file is errNoSeal; a file with
+// no valid slot is an error saying so.
 func readSeal(journalPath string) (journalSeal, error) {
 	data, err := os.ReadFile(sealPath(journalPath))
-	if errors.Is(err, fs.ErrNotExist) {
+	// An empty seal is none: a forced resume creates the file when it
+	// opens the journal but writes it only with its first line.
+	if errors.Is(err, fs.ErrNotExist) || err == nil && len(data) == 0 {
 		return journalSeal{}, errNoSeal
 	}
 	if err != nil {

@@ -661,8 +661,22 @@ func TestJournalSealFindsACutTailAndAnEditedLastLine(t *testing.T) {
 					t.Error("the refused open changed the journal")
 				}
 			}
-			// Forced (or trusted), the journal is sealed as it is and goes
-			// on; the override is a warning, which run_resumed notes.
+			// Forced but let go before a line is written (a resume refused
+			// for another reason), the journal is as untrusted as before.
+			if tc.want != "" {
+				j, _, err := OpenJournal(state, log.RunID, true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				j.Close()
+				again, err := ReadJournal(path)
+				if err != nil || fmt.Sprint(again.Verify()) != want {
+					t.Errorf("after a forced open with no line written: %v, %v; want %q", err, again.Verify(), want)
+				}
+			}
+			// Forced (or trusted), the journal goes on and is sealed with
+			// its next line; the override is a warning, which run_resumed
+			// notes.
 			j, log, err = OpenJournal(state, log.RunID, true)
 			if err != nil {
 				t.Fatal(err)

@@ -36,11 +36,14 @@ type Journal struct {
 	lock *os.File // held for the journal's life: see lockJournal
 	// seal records the last line written, beside the journal (see
 	// journal_seal.go).
-	seal  sealFile
-	path  string
-	runID string
-	seq   int
-	prev  string
+	seal sealFile
+	// sealNext: the journal was opened forced, and its next line rewrites
+	// both seal slots rather than one.
+	sealNext bool
+	path     string
+	runID    string
+	seq      int
+	prev     string
 	// err is sticky: after a failed write the file may end in a torn line,
 	// and appending behind it would bury the tear mid-file.
 	err    error
@@ -103,7 +106,7 @@ func CreateJournal(stateDir, runID string) (*Journal, error) {
 	seal, err := os.OpenFile(sealPath(path), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err == nil {
 		j.seal = seal
-		err = resealAll(seal, nil)
+		err = sealBoth(seal, 0, "", "")
 	}
 	if err != nil {
 		j.Close()
@@ -187,7 +190,9 @@ func OpenJournal(stateDir, runID string, force bool) (*Journal, *JournalLog, err
 		j.Close()
 		return nil, log, fmt.Errorf("journal %s: %w; refusing to append to it", path, err)
 	}
+	forced := false
 	if err := log.VerifySeal(); err != nil {
+		forced = true
 		if !force {
 			j.Close()
 			return nil, log, steps.Errorf(steps.Invalid, "journal %s: %v; it cannot be trusted: refusing to resume it unless forced", path, err)
@@ -210,19 +215,30 @@ func OpenJournal(stateDir, runID string, force bool) (*Journal, *JournalLog, err
 		j.Close()
 		return nil, log, fmt.Errorf("journal %s: %w", path, err)
 	}
+	j.runID, j.seq, j.prev = log.RunID, len(log.lines), digest(log.lines[len(log.lines)-1])
 	// Seal the journal as it now is: a journal one line past its seal (a
 	// crash between the two fsyncs) catches up, and both slots are fresh
-	// before the next line is sealed in one of them.
+	// before the next line is sealed in one of them. A forced journal is
+	// sealed only with the next line, run_resumed, which records the
+	// override: a resume refused after this (another environment) must not
+	// leave a damaged journal looking sound.
 	seal, err := os.OpenFile(sealPath(path), os.O_RDWR|os.O_CREATE, 0o600)
 	if err == nil {
 		j.seal = seal
-		err = resealAll(seal, log.lines)
+		if forced {
+			j.sealNext = true
+		} else {
+			prev := ""
+			if n := len(log.lines); n > 1 {
+				prev = digest(log.lines[n-2])
+			}
+			err = sealBoth(seal, j.seq, j.prev, prev)
+		}
 	}
 	if err != nil {
 		j.Close()
 		return nil, log, fmt.Errorf("journal %s: seal: %w", path, err)
 	}
-	j.runID, j.seq, j.prev = log.RunID, len(log.lines), digest(log.lines[len(log.lines)-1])
 	return j, log, nil
 }
 
@@ -264,15 +280,21 @@ func (j *Journal) Append(ev Event) (Event, error) {
 		j.err = fmt.Errorf("journal %s: fsync: %w", j.path, err)
 		return ev, j.err
 	}
+	before := j.prev
 	j.seq = ev.Seq
 	j.prev = digest(line)
 	// The line is durable; the seal follows it. If the seal cannot be
 	// written the journal would read as tampered with, so the run stops
 	// writing (and acting) here, as after any failed write.
-	if err := writeSeal(j.seal, j.seq, j.prev); err != nil {
+	seal := func() error { return writeSeal(j.seal, j.seq, j.prev) }
+	if j.sealNext {
+		seal = func() error { return sealBoth(j.seal, j.seq, j.prev, before) }
+	}
+	if err := seal(); err != nil {
 		j.err = fmt.Errorf("journal %s: seal line %d: %w", j.path, j.seq, err)
 		return ev, j.err
 	}
+	j.sealNext = false
 	return ev, nil
 }
 
