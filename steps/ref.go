@@ -77,7 +77,10 @@ func ParseRef(s string) (Ref, error) {
 		return Ref{}, Errorf(Invalid, "empty subject reference")
 	}
 	for i, r := range t {
-		if unicode.IsControl(r) || r == unicode.ReplacementChar {
+		// Format characters (U+202E and the other bidi overrides) are
+		// refused with the controls: they make a reference read on a
+		// terminal as something it is not.
+		if unicode.IsControl(r) || unicode.Is(unicode.Cf, r) || r == unicode.ReplacementChar {
 			return Ref{}, Errorf(Invalid, "subject reference %q has a control character at byte %d", t, i)
 		}
 	}
@@ -87,6 +90,8 @@ func ParseRef(s string) (Ref, error) {
 		r.Kind, r.Name = RefGUID, strings.ToLower(refGUIDRE.FindStringSubmatch(t)[1])
 	case refSIDRE.MatchString(t):
 		r.Kind, r.Name = RefSID, strings.ToUpper(t)
+	case refDNRE.MatchString(t) && strings.Contains(t, ","):
+		r.Kind, r.Name = RefDN, t
 	case strings.Contains(t, `\`):
 		domain, user, _ := strings.Cut(t, `\`)
 		switch {
@@ -101,8 +106,6 @@ func ParseRef(s string) (Ref, error) {
 			return Ref{}, err
 		}
 		r.Kind, r.Domain, r.Name = RefDomainUser, domain, user
-	case refDNRE.MatchString(t) && strings.Contains(t, ","):
-		r.Kind, r.Name = RefDN, t
 	case strings.Contains(t, "@"):
 		local, domain, _ := strings.Cut(t, "@")
 		switch {
