@@ -786,7 +786,10 @@ func planRecord(p *Plan) *RunRecord {
 	rec := &RunRecord{Runbook: rb.Name, Title: rb.Title, Scenario: rb.Scenario, File: rb.File, Digest: rb.Digest,
 		PolicyDigest: p.PolicyDigest, Environment: p.Environment, Request: p.Request}
 	if p.Subject != nil {
-		rec.Subject.Ref = p.Subject.Ref
+		// Identities and gaps hold identifiers and reasons, never a
+		// secret: a resume checks who it acts on against them, and
+		// judges containment by the same gaps.
+		rec.Subject.Ref, rec.Subject.Identities, rec.Subject.Gaps = p.Subject.Ref, p.Subject.Identities, p.Subject.Gaps
 		if len(p.Subject.Facts) > 0 {
 			rec.Subject.Facts = map[string]map[string]any{}
 			for b, facts := range p.Subject.Facts {
