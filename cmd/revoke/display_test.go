@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -122,7 +123,9 @@ func TestDirectoryDataCannotWriteToTheTerminal(t *testing.T) {
 		}, "show", id)
 	})
 	t.Run("an error", func(t *testing.T) {
-		text(t, 1, []string{"revoke: nobody\\u202e@contoso.test was not found in "}, "plan", "termination", "--user", "nobody\u202e@contoso.test")
+		// A path is as foreign as a directory's answer: the error quotes it.
+		text(t, 2, []string{"revoke: facts: ", "/\\x1b[2Jfacts\\u202elmay.yaml: "},
+			"plan", "termination", "--user", "adele@contoso.test", "--facts", filepath.Join(t.TempDir(), "\x1b[2Jfacts\u202elmay.yaml"))
 	})
 	t.Run("JSON keeps the raw values", func(t *testing.T) {
 		stdout, _, code := e.cli(t, "show", id, "--output", "json")
