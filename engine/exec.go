@@ -165,6 +165,12 @@ type Result struct {
 	// resumed run) until the last step whose Spec.Containment is set
 	// ended; only when Contained, 0 otherwise. In nanoseconds in JSON.
 	Containment time.Duration `json:"containment,omitempty"`
+	// Cleanup is the time from the run's start until the last step that
+	// is not containment ended (0 when none ran). In nanoseconds in JSON.
+	Cleanup time.Duration `json:"cleanup,omitempty"`
+	// Residual is what the subject still holds after the run, as the
+	// backends' inventories read it; absent when no backend takes one.
+	Residual []steps.Residual `json:"residual,omitempty"`
 }
 
 // assess sets the outcome and containment fields from the plan.
@@ -660,6 +666,17 @@ func (r *run) finish() (*Result, error) {
 		}
 		return res, nil
 	}
+	// What remains, read after every step ended: cleanup's work is done,
+	// containment's time is already counted.
+	ictx, cancel := context.WithTimeout(r.parent, inventoryTimeout)
+	residual, took := Conns(r.x.Conns).Inventory(ictx, r.plan.Subject)
+	cancel()
+	if took {
+		res.Residual = residual
+		if _, err := r.emit(Event{Type: EventResidual, Residual: residual}); err != nil {
+			return res, fmt.Errorf("run %s: %w", r.runID, err)
+		}
+	}
 	r.x.logger().Info("run finished", "run", r.runID, "outcome", res.Outcome)
 	if _, err := r.emit(Event{Time: res.Ended, Type: EventRunFinished, Outcome: res.Outcome,
 		Containment: JournalDuration(res.Containment)}); err != nil {
@@ -693,8 +710,12 @@ func (r *run) result() *Result {
 		spec := n.ps.Def.Spec
 		switch n.res.Status {
 		case StatusSucceeded, StatusSatisfied, StatusFailed:
-			if spec != nil && spec.Containment && !n.res.Ended.IsZero() {
+			switch {
+			case n.res.Ended.IsZero():
+			case spec != nil && spec.Containment:
 				res.Containment = max(res.Containment, n.res.Ended.Sub(r.started))
+			default:
+				res.Cleanup = max(res.Cleanup, n.res.Ended.Sub(r.started))
 			}
 		}
 	}

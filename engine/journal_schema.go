@@ -42,6 +42,9 @@ const (
 	EventStepBlocked EventType = "step_blocked"
 	// EventRunInterrupted: the run was cancelled; it can be resumed.
 	EventRunInterrupted EventType = "run_interrupted"
+	// EventResidual lists what the subject still holds once the steps
+	// ended (the backends' inventories), just before run_finished.
+	EventResidual EventType = "residual"
 	// EventRunFinished closes a run with its outcome.
 	EventRunFinished EventType = "run_finished"
 )
@@ -102,6 +105,8 @@ type Event struct {
 	Containment JournalDuration `json:"containment,omitempty"`
 	// Notes on run_resumed say what the resume overrode or repaired.
 	Notes []string `json:"notes,omitempty"`
+	// Residual is the residual event's list: what remains, never a secret.
+	Residual []steps.Residual `json:"residual,omitempty"`
 }
 
 // RunRecord is what run_started records: enough to show the run and to
