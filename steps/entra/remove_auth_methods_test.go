@@ -163,8 +163,8 @@ func TestRemoveAuthMethodsApplyOrdersAndRetriesTheDefault(t *testing.T) {
 		"phoneMethods/b6332ec1-7057-4abe-9331-3d72feddfe41",
 		"fido2Methods/fido-1",
 		"softwareOathMethods/oath-1",
-		"qrCodePinMethods/qr%2F1", // a type the SDK does not know, its id escaped
-		"emailMethods/gone-1",     // 404: already gone
+		"qrCodePinMethods/qr%2F1",                           // a type the SDK does not know, its id escaped
+		"emailMethods/gone-1",                               // 404: already gone
 		"phoneMethods/3179e48a-750b-4051-897c-87b9720928f7", // mobile, after the alternate
 		"microsoftAuthenticatorMethods/auth-1",              // the default, last
 	}

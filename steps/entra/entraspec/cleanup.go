@@ -32,11 +32,11 @@ const (
 
 // Graph permissions of the clean-up steps.
 const (
-	PermAuthMethods  = "UserAuthenticationMethod.ReadWrite.All"
-	PermMailbox      = "MailboxSettings.ReadWrite"
-	PermConsents     = "DelegatedPermissionGrant.ReadWrite.All"
-	PermAppRead      = "Application.Read.All"
-	PermRoles        = "RoleManagement.ReadWrite.Directory"
+	PermAuthMethods = "UserAuthenticationMethod.ReadWrite.All"
+	PermMailbox     = "MailboxSettings.ReadWrite"
+	PermConsents    = "DelegatedPermissionGrant.ReadWrite.All"
+	PermAppRead     = "Application.Read.All"
+	PermRoles       = "RoleManagement.ReadWrite.Directory"
 )
 
 // RemoveAuthMethods is the spec of entra.remove_auth_methods.
