@@ -1,0 +1,728 @@
+package entra
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/oauth2permissiongrants"
+	"github.com/microsoftgraph/msgraph-sdk-go/rolemanagement"
+	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
+)
+
+// The entra backend reads what a subject still holds for `revoke
+// inventory` and the report after a run.
+var _ steps.Inventorier = (*Conn)(nil)
+
+// The read permissions the inventory's listings need, named in an unchecked
+// item when Graph refuses one: the inventory reads, so it names the read
+// permission even where a step's write permission would also do.
+const (
+	permMethodsRead  = "UserAuthenticationMethod.Read.All"
+	permMailboxRead  = "MailboxSettings.Read"
+	permGrantsRead   = "DelegatedPermissionGrant.Read.All"
+	permAppsRead     = "Application.Read.All"
+	permSyncRead     = "Synchronization.Read.All"
+	permGroupsRead   = "GroupMember.Read.All"
+	permDevicesRead  = "Device.Read.All"
+	permAssignRead   = "Directory.Read.All"
+	inventoryBackend = "entra"
+)
+
+// How long each kind of item lasts, as the report says it.
+const (
+	untilRemoved      = "until removed"
+	untilTokenExpiry  = "until they expire (about an hour; sooner in apps with continuous access evaluation)"
+	untilProvisioned  = "until the app's next provisioning cycle (20–40 min)"
+	untilSomeoneActs  = "until someone acts: the app keeps its own account and sessions"
+	untilEitherOrActs = "until someone acts, or the app's next provisioning cycle"
+	untilUnknown      = "unknown: check by hand"
+	untilDisabled     = "until disabled"
+	untilRuleRemoved  = "until removed: the rule runs in the mailbox whether or not the account is enabled"
+	untilWiped        = "until retired or wiped"
+)
+
+// exchangeUnchecked is the item every inventory ends with: Graph cannot
+// read a mailbox's Exchange forwarding nor rules hidden at the MAPI level,
+// and saying nothing would read as "no forwarding".
+var exchangeUnchecked = steps.Residual{Backend: inventoryBackend, Kind: steps.ResidualUnchecked,
+	What:  "mail forwarding set on the mailbox in Exchange (ForwardingSmtpAddress) and rules hidden at the MAPI level",
+	Until: untilUnknown,
+	Why:   "cannot be read through Graph: check them in Exchange"}
+
+// inventoryUserSelect is what the inventory reads of the user: the state
+// of the account, its sessions and its licences.
+var inventoryUserSelect = []string{"id", "userPrincipalName", "accountEnabled", "signInSessionsValidFromDateTime", "assignedLicenses"}
+
+// Inventory lists what the subject still holds in Entra ID and outlives a
+// disabled account: tokens already issued, the account if still enabled,
+// sign-in methods, inbox rules, consents (the tenant-wide ones too, which
+// no run removes for one user), app role assignments, group memberships,
+// licences, directory roles (held, through a group, eligible) and devices
+// still enabled or managed and not wiped. Every listing is read at once.
+// A listing Graph refuses (403, 404, 400, a throttled or failed request)
+// is a ResidualUnchecked item saying what and why, and one such item is
+// always there for what Graph cannot read at all (Exchange forwarding,
+// MAPI-hidden rules). Only failing to read the user is an error. A
+// subject Entra ID did not resolve holds nothing here.
+func (c *Conn) Inventory(ctx context.Context, subject *steps.Subject) ([]steps.Residual, error) {
+	id := subject.FactString("entra", "id")
+	if id == "" {
+		return nil, nil
+	}
+	op := "inventory of " + id
+	// Every read needs the token: fetched by several at once, it would be
+	// fetched several times.
+	if _, err := c.token(ctx, op); err != nil {
+		return nil, err
+	}
+	reads := []func(context.Context, string) []steps.Residual{
+		c.signInMethodItems, c.inboxRuleItems, c.consentItems, c.appAssignmentItems,
+		c.roleItems, c.deviceItems,
+	}
+	found := make([][]steps.Residual, len(reads))
+	var (
+		wg     sync.WaitGroup
+		groups []groupRef
+		gerr   error
+		states []models.LicenseAssignmentStateable
+		serr   error
+	)
+	for i, read := range reads {
+		wg.Go(func() { found[i] = read(ctx, id) })
+	}
+	wg.Go(func() { groups, gerr = c.memberGroups(ctx, id) })
+	wg.Go(func() { states, serr = c.licenseStates(ctx, id) })
+	u, err := c.getUser(ctx, op, id, errorContext{permission: permUserRead}, inventoryUserSelect...)
+	wg.Wait()
+	if err != nil {
+		return nil, err
+	}
+	if ctx.Err() != nil {
+		// A read cut short is not something the subject lacks.
+		return nil, fmt.Errorf("entra: %s: %w", op, ctx.Err())
+	}
+	items := accountItems(u)
+	for _, f := range found {
+		items = append(items, f...)
+	}
+	items = append(items, groupItems(groups, gerr)...)
+	items = append(items, licenseItems(u, states, serr, groups)...)
+	items = append(items, exchangeUnchecked)
+	sortResiduals(items)
+	return items, nil
+}
+
+// kindOrder is the order the report lists kinds in: what acts now first,
+// what could not be checked last.
+var kindOrder = []string{steps.ResidualAccount, steps.ResidualToken, steps.ResidualSignInMethod,
+	steps.ResidualInboxRule, steps.ResidualConsent, steps.ResidualAppAssignment, steps.ResidualGroup,
+	steps.ResidualLicense, steps.ResidualRole, steps.ResidualDevice, steps.ResidualUnchecked}
+
+// sortResiduals orders items by kind, then by what they say, so a report
+// reads the same whichever listing answered first.
+func sortResiduals(items []steps.Residual) {
+	rank := func(kind string) int {
+		if i := slices.Index(kindOrder, kind); i >= 0 {
+			return i
+		}
+		return len(kindOrder)
+	}
+	slices.SortStableFunc(items, func(a, b steps.Residual) int {
+		if d := rank(a.Kind) - rank(b.Kind); d != 0 {
+			return d
+		}
+		return strings.Compare(a.What, b.What)
+	})
+}
+
+// residual is one item the entra backend read.
+func residual(kind, what, until, why, id string) steps.Residual {
+	return steps.Residual{Backend: inventoryBackend, Kind: kind, What: what, Until: until, Why: why, ID: id}
+}
+
+// unchecked is the item for a listing that could not be read: what it was
+// and why, naming the permission a 403 means is missing.
+func unchecked(what, permission string, err error) steps.Residual {
+	return residual(steps.ResidualUnchecked, what, untilUnknown, uncheckedWhy(permission, err), "")
+}
+
+// uncheckedWhy is Graph's answer without the "entra: op: " every message
+// starts with: the item already says what was read.
+func uncheckedWhy(permission string, err error) string {
+	var ge *graphError
+	if !errors.As(err, &ge) {
+		return strings.TrimPrefix(err.Error(), "entra: ")
+	}
+	s := strings.TrimPrefix(ge.Error(), "entra: "+ge.op+": ")
+	if ge.status == 403 && permission != "" {
+		return "needs " + permission + " (" + s + ")"
+	}
+	return s
+}
+
+// timeText renders a Graph timestamp for a person, in UTC to the minute.
+func timeText(t *time.Time) string {
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+// accountItems are the account itself and the tokens issued to it.
+func accountItems(u models.Userable) []steps.Residual {
+	var out []steps.Residual
+	upn := deref(u.GetUserPrincipalName())
+	switch e := u.GetAccountEnabled(); {
+	case e == nil:
+		out = append(out, residual(steps.ResidualUnchecked, "whether the account "+upn+" is enabled", untilUnknown,
+			"Graph did not return accountEnabled", ""))
+	case *e:
+		out = append(out, residual(steps.ResidualAccount, "the account "+upn+" is still enabled", untilDisabled, "", deref(u.GetId())))
+	}
+	if t := u.GetSignInSessionsValidFromDateTime(); t != nil {
+		out = append(out, residual(steps.ResidualToken, "access tokens issued before "+timeText(t)+" stay valid", untilTokenExpiry, "", ""))
+	} else {
+		out = append(out, residual(steps.ResidualToken, "access tokens already issued stay valid (sign-in sessions were never revoked)", untilTokenExpiry, "", ""))
+	}
+	return out
+}
+
+// signInMethodItems lists every sign-in method but the password, which a
+// reset already replaced: an authenticator, a phone or a key lets whoever
+// holds it pass MFA if the account is enabled again.
+func (c *Conn) signInMethodItems(ctx context.Context, id string) []steps.Residual {
+	b := c.graph.Users().ByUserId(id).Authentication().Methods()
+	var out []steps.Residual
+	err := eachPage(ctx, "list sign-in methods of "+id, errorContext{permission: permMethodsRead},
+		func(next string) (models.AuthenticationMethodCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(p models.AuthenticationMethodCollectionResponseable) {
+			for _, m := range p.GetValue() {
+				if what, ok := methodText(m); ok {
+					out = append(out, residual(steps.ResidualSignInMethod, what,
+						"until removed: a sign-in method outlives a password reset", "", deref(m.GetId())))
+				}
+			}
+		})
+	if err != nil {
+		return []steps.Residual{unchecked("sign-in methods", permMethodsRead, err)}
+	}
+	return out
+}
+
+// methodText describes a sign-in method, "Microsoft Authenticator on
+// iPhone 15, added 2026-12-07 09:02 UTC"; ok is false for the password. It
+// never includes a secret (a Temporary Access Pass's value, an OATH key):
+// Graph does not return them after creation, and revoke does not print
+// them if it ever did.
+func methodText(m models.AuthenticationMethodable) (string, bool) {
+	name := ""
+	if n, ok := m.(interface{ GetDisplayName() *string }); ok {
+		name = deref(n.GetDisplayName())
+	}
+	on := func(label string) string {
+		if name != "" {
+			return label + " on " + name
+		}
+		return label
+	}
+	var s string
+	switch v := m.(type) {
+	case models.PasswordAuthenticationMethodable:
+		return "", false
+	case models.MicrosoftAuthenticatorAuthenticationMethodable:
+		s = on("Microsoft Authenticator")
+	case models.PhoneAuthenticationMethodable:
+		s = "phone"
+		if t := v.GetPhoneType(); t != nil {
+			s = t.String() + " phone"
+		}
+		if n := deref(v.GetPhoneNumber()); n != "" {
+			s += " " + n
+		}
+	case models.EmailAuthenticationMethodable:
+		s = "email " + deref(v.GetEmailAddress())
+	case models.Fido2AuthenticationMethodable:
+		s = "FIDO2 security key"
+		if name != "" {
+			s += " " + name
+		}
+	case models.WindowsHelloForBusinessAuthenticationMethodable:
+		s = on("Windows Hello for Business")
+	case models.SoftwareOathAuthenticationMethodable:
+		s = "software OATH token"
+	case models.TemporaryAccessPassAuthenticationMethodable:
+		s = "Temporary Access Pass"
+		if v.GetIsUsable() != nil && *v.GetIsUsable() {
+			s += " (usable)"
+		}
+	case models.PlatformCredentialAuthenticationMethodable:
+		s = on("platform credential")
+	default:
+		s = strings.TrimSuffix(strings.TrimPrefix(deref(m.GetOdataType()), "#microsoft.graph."), "AuthenticationMethod")
+		if s == "" {
+			s = "sign-in method"
+		}
+		if name != "" {
+			s += " " + name
+		}
+	}
+	if t, ok := m.(interface{ GetCreatedDateTime() *time.Time }); ok && t.GetCreatedDateTime() != nil {
+		s += ", added " + timeText(t.GetCreatedDateTime())
+	}
+	return s, true
+}
+
+// inboxRuleItems lists the rules of the user's inbox, saying which
+// forward, redirect, delete or move mail: they keep running in a disabled
+// account's mailbox.
+func (c *Conn) inboxRuleItems(ctx context.Context, id string) []steps.Residual {
+	b := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
+	var out []steps.Residual
+	err := eachPage(ctx, "list inbox rules of "+id, errorContext{permission: permMailboxRead},
+		func(next string) (models.MessageRuleCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(p models.MessageRuleCollectionResponseable) {
+			for _, r := range p.GetValue() {
+				out = append(out, residual(steps.ResidualInboxRule, ruleText(r), untilRuleRemoved, "", deref(r.GetId())))
+			}
+		})
+	if err != nil {
+		return []steps.Residual{unchecked("inbox rules", permMailboxRead, err)}
+	}
+	return out
+}
+
+// ruleText describes an inbox rule by what it does with mail: "rule 'x'
+// forwards to evil@example.net (suspicious)". A rule that only files or
+// flags mail is named with "files or flags mail".
+func ruleText(r models.MessageRuleable) string {
+	s := "rule " + quoteName(deref(r.GetDisplayName()))
+	if r.GetIsEnabled() != nil && !*r.GetIsEnabled() {
+		s += " (disabled)"
+	}
+	a := r.GetActions()
+	if a == nil {
+		return s + " has no actions"
+	}
+	var does []string
+	if to := recipients(a.GetForwardTo()); to != "" {
+		does = append(does, "forwards to "+to)
+	}
+	if to := recipients(a.GetForwardAsAttachmentTo()); to != "" {
+		does = append(does, "forwards as attachment to "+to)
+	}
+	if to := recipients(a.GetRedirectTo()); to != "" {
+		does = append(does, "redirects to "+to)
+	}
+	if deref(a.GetPermanentDelete()) {
+		does = append(does, "permanently deletes mail")
+	} else if deref(a.GetDelete()) {
+		does = append(does, "deletes mail")
+	}
+	if f := deref(a.GetMoveToFolder()); f != "" {
+		does = append(does, "moves mail to folder "+f)
+	}
+	if len(does) == 0 {
+		return s + " files or flags mail"
+	}
+	return s + " " + strings.Join(does, ", ") + " (suspicious)"
+}
+
+// recipients renders a rule's recipients by address.
+func recipients(rs []models.Recipientable) string {
+	var out []string
+	for _, r := range rs {
+		if e := r.GetEmailAddress(); e != nil {
+			out = append(out, cmp.Or(deref(e.GetAddress()), deref(e.GetName())))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// quoteName quotes a name from the directory for a sentence: 'Sales'.
+func quoteName(s string) string { return "'" + s + "'" }
+
+// consentItems lists the delegated grants the user consented to and the
+// tenant-wide ones (which act for the user too, and which no run removes
+// for one person), naming each app.
+func (c *Conn) consentItems(ctx context.Context, id string) []steps.Residual {
+	var (
+		mine, all       []models.OAuth2PermissionGrantable
+		mineErr, allErr error
+		wg              sync.WaitGroup
+	)
+	ub := c.graph.Users().ByUserId(id).Oauth2PermissionGrants()
+	wg.Go(func() {
+		mineErr = eachPage(ctx, "list consents of "+id, errorContext{permission: permGrantsRead},
+			func(next string) (models.OAuth2PermissionGrantCollectionResponseable, error) {
+				if next != "" {
+					return ub.WithUrl(next).Get(ctx, nil)
+				}
+				return ub.Get(ctx, nil)
+			},
+			func(p models.OAuth2PermissionGrantCollectionResponseable) { mine = append(mine, p.GetValue()...) })
+	})
+	filter := "consentType eq " + odataString("AllPrincipals")
+	tb := c.graph.Oauth2PermissionGrants()
+	allErr = eachPage(ctx, "list tenant-wide consents", errorContext{permission: permGrantsRead},
+		func(next string) (models.OAuth2PermissionGrantCollectionResponseable, error) {
+			if next != "" {
+				return tb.WithUrl(next).Get(ctx, nil)
+			}
+			return tb.Get(ctx, &oauth2permissiongrants.Oauth2PermissionGrantsRequestBuilderGetRequestConfiguration{
+				QueryParameters: &oauth2permissiongrants.Oauth2PermissionGrantsRequestBuilderGetQueryParameters{Filter: &filter},
+			})
+		},
+		func(p models.OAuth2PermissionGrantCollectionResponseable) { all = append(all, p.GetValue()...) })
+	wg.Wait()
+	var clients []string
+	for _, g := range append(slices.Clone(mine), all...) {
+		clients = append(clients, deref(g.GetClientId()))
+	}
+	names := c.appNames(ctx, clients)
+	var out []steps.Residual
+	add := func(g models.OAuth2PermissionGrantable, why string) {
+		what := "app " + names.of(deref(g.GetClientId())) + " may act as the user"
+		if sc := strings.Join(strings.Fields(deref(g.GetScope())), " "); sc != "" {
+			what += " with " + sc
+		}
+		out = append(out, residual(steps.ResidualConsent, what,
+			"until revoked: the app keeps any refresh token it holds if the account is enabled again", why, deref(g.GetId())))
+	}
+	if mineErr != nil {
+		out = append(out, unchecked("the user's consents", permGrantsRead, mineErr))
+	}
+	for _, g := range mine {
+		if strings.EqualFold(deref(g.GetConsentType()), "AllPrincipals") {
+			continue // listed below, from the tenant-wide listing
+		}
+		add(g, "")
+	}
+	if allErr != nil {
+		out = append(out, unchecked("tenant-wide consents", permGrantsRead, allErr))
+	}
+	for _, g := range all {
+		add(g, "tenant-wide consent: never removed for one user")
+	}
+	return out
+}
+
+// appNameSet names service principals by id; an id it could not name
+// stands for itself.
+type appNameSet map[string]string
+
+func (n appNameSet) of(id string) string {
+	if s := n[id]; s != "" {
+		return quoteName(s)
+	}
+	return id
+}
+
+// appNames reads the display names of the service principals ids names,
+// each once, several at once. A name that cannot be read is left out: the
+// item then shows the id, which still says which app.
+func (c *Conn) appNames(ctx context.Context, ids []string) appNameSet {
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	names := make([]string, len(ids))
+	actions := make([]func(context.Context) error, 0, len(ids))
+	for i, sp := range ids {
+		actions = append(actions, func(ctx context.Context) error {
+			if sp == "" {
+				return nil
+			}
+			p, err := c.graph.ServicePrincipals().ByServicePrincipalId(sp).Get(ctx,
+				&serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
+					QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+				})
+			if err == nil && p != nil {
+				names[i] = deref(p.GetDisplayName())
+			}
+			return nil
+		})
+	}
+	runBounded(ctx, actions, maxDeviceActions, func(int, error) {})
+	out := appNameSet{}
+	for i, id := range ids {
+		out[id] = names[i]
+	}
+	return out
+}
+
+// appAssignmentItems lists the apps the user is assigned to. How long one
+// lasts depends on the app: one with a provisioning job disables the
+// user's account in the app at its next cycle; one without keeps it until
+// someone acts.
+func (c *Conn) appAssignmentItems(ctx context.Context, id string) []steps.Residual {
+	b := c.graph.Users().ByUserId(id).AppRoleAssignments()
+	var found []models.AppRoleAssignmentable
+	err := eachPage(ctx, "list app role assignments of "+id, errorContext{permission: permAssignRead},
+		func(next string) (models.AppRoleAssignmentCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(p models.AppRoleAssignmentCollectionResponseable) { found = append(found, p.GetValue()...) })
+	if err != nil {
+		return []steps.Residual{unchecked("app role assignments", permAssignRead, err)}
+	}
+	var apps []string
+	for _, a := range found {
+		if r := a.GetResourceId(); r != nil {
+			apps = append(apps, r.String())
+		}
+	}
+	slices.Sort(apps)
+	apps = slices.Compact(apps)
+	until := make([]string, len(apps))
+	actions := make([]func(context.Context) error, len(apps))
+	for i, sp := range apps {
+		actions[i] = func(ctx context.Context) error {
+			until[i] = c.provisioningUntil(ctx, sp)
+			return nil
+		}
+	}
+	runBounded(ctx, actions, maxDeviceActions, func(int, error) {})
+	var out []steps.Residual
+	for _, a := range found {
+		app, u := "", untilEitherOrActs
+		if r := a.GetResourceId(); r != nil {
+			app = r.String()
+			u = until[slices.Index(apps, app)]
+		}
+		name := deref(a.GetResourceDisplayName())
+		what := "assigned to app " + quoteName(name)
+		if name == "" {
+			what = "assigned to app " + app
+		}
+		out = append(out, residual(steps.ResidualAppAssignment, what, u, "", deref(a.GetId())))
+	}
+	return out
+}
+
+// provisioningUntil says how long an assignment to the app whose service
+// principal is sp lasts: until the next provisioning cycle when the app
+// has a provisioning job, until someone acts when it has none, and both
+// when its jobs cannot be read.
+func (c *Conn) provisioningUntil(ctx context.Context, sp string) string {
+	jobs, err := c.graph.ServicePrincipals().ByServicePrincipalId(sp).Synchronization().Jobs().Get(ctx, nil)
+	switch {
+	case err != nil || jobs == nil:
+		return untilEitherOrActs
+	case len(jobs.GetValue()) > 0:
+		return untilProvisioned
+	}
+	return untilSomeoneActs
+}
+
+// groupRef is a group the user is a direct member of.
+type groupRef struct{ id, name string }
+
+// memberGroups lists the groups the user is a direct member of.
+func (c *Conn) memberGroups(ctx context.Context, id string) ([]groupRef, error) {
+	// As for the directory roles: the documented cast, not the SDK's
+	// namespace alias.
+	b := c.graph.Users().ByUserId(id).MemberOf().GraphGroup().
+		WithUrl(c.baseURL + "/users/" + pathSegment(id) + "/memberOf/microsoft.graph.group")
+	var out []groupRef
+	err := eachPage(ctx, "list groups of "+id, errorContext{permission: permGroupsRead},
+		func(next string) (models.GroupCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(p models.GroupCollectionResponseable) {
+			for _, g := range p.GetValue() {
+				out = append(out, groupRef{id: deref(g.GetId()), name: nameOr(g.GetDisplayName(), g.GetId())})
+			}
+		})
+	return out, err
+}
+
+func groupItems(groups []groupRef, err error) []steps.Residual {
+	if err != nil {
+		return []steps.Residual{unchecked("group memberships", permGroupsRead, err)}
+	}
+	out := make([]steps.Residual, 0, len(groups))
+	for _, g := range groups {
+		out = append(out, residual(steps.ResidualGroup, "member of group "+quoteName(g.name), untilRemoved, "", g.id))
+	}
+	return out
+}
+
+// licenseStates reads which group each of the user's licences comes from.
+func (c *Conn) licenseStates(ctx context.Context, id string) ([]models.LicenseAssignmentStateable, error) {
+	u, err := c.graph.Users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: []string{"id", "licenseAssignmentStates"}},
+	})
+	if err != nil {
+		return nil, classify(ctx, "read licence assignments of "+id, err, errorContext{permission: permUserRead})
+	}
+	return u.GetLicenseAssignmentStates(), nil
+}
+
+// licenseItems lists the user's licences, saying which come from a group
+// (removing those means removing the membership). When the assignment
+// states cannot be read the licences are still listed, and an unchecked
+// item says which ones may be inherited is unknown.
+func licenseItems(u models.Userable, states []models.LicenseAssignmentStateable, err error, groups []groupRef) []steps.Residual {
+	byGroup := map[string][]string{}
+	for _, s := range states {
+		if s.GetSkuId() == nil || deref(s.GetAssignedByGroup()) == "" {
+			continue
+		}
+		sku := s.GetSkuId().String()
+		byGroup[sku] = append(byGroup[sku], deref(s.GetAssignedByGroup()))
+	}
+	groupName := func(id string) string {
+		for _, g := range groups {
+			if strings.EqualFold(g.id, id) {
+				return quoteName(g.name)
+			}
+		}
+		return id
+	}
+	var out []steps.Residual
+	for _, l := range u.GetAssignedLicenses() {
+		if l.GetSkuId() == nil {
+			continue
+		}
+		sku := l.GetSkuId().String()
+		why := ""
+		if gs := byGroup[sku]; len(gs) > 0 {
+			names := make([]string, len(gs))
+			for i, g := range gs {
+				names[i] = groupName(g)
+			}
+			why = "inherited from group " + strings.Join(names, ", ")
+		}
+		out = append(out, residual(steps.ResidualLicense, "licence "+sku,
+			"until removed: a licence keeps the mailbox and files served", why, sku))
+	}
+	if err != nil && len(out) > 0 {
+		out = append(out, unchecked("which licences are inherited from a group", permUserRead, err))
+	}
+	return out
+}
+
+// roleItems lists the directory roles the user holds now (read afresh,
+// not from the facts resolved when the run started: a run may have
+// removed some), saying which come through a group, and those PIM lets
+// them activate.
+func (c *Conn) roleItems(ctx context.Context, id string) []steps.Residual {
+	var (
+		held, eligible       []any
+		heldErr, eligibleErr error
+		direct               map[string]bool
+		directErr            error
+		wg                   sync.WaitGroup
+	)
+	wg.Go(func() { eligible, eligibleErr = c.eligibleRoles(ctx, id) })
+	wg.Go(func() { direct, directErr = c.directRoles(ctx, id) })
+	held, heldErr = c.directoryRoles(ctx, id)
+	wg.Wait()
+	var out []steps.Residual
+	if heldErr != nil {
+		out = append(out, unchecked("directory roles", permRolesRead, heldErr))
+	}
+	for _, r := range held {
+		name, _ := r.(string)
+		why := ""
+		if directErr == nil && !direct[name] {
+			why = "through a group: removing the membership removes it"
+		}
+		out = append(out, residual(steps.ResidualRole, "directory role "+name, untilRemoved, why, ""))
+	}
+	if directErr != nil && len(held) > 0 {
+		out = append(out, unchecked("which directory roles are held through a group", permRolesRead, directErr))
+	}
+	if eligibleErr != nil {
+		out = append(out, unchecked("roles eligible in Privileged Identity Management", permRolesRead, eligibleErr))
+	}
+	for _, r := range eligible {
+		name, _ := r.(string)
+		out = append(out, residual(steps.ResidualRole, "eligible for directory role "+name+" (Privileged Identity Management)",
+			"until the eligibility is removed or ends", "", ""))
+	}
+	return out
+}
+
+// directRoles reads the names of the directory roles assigned to the user
+// itself, not through a group.
+func (c *Conn) directRoles(ctx context.Context, id string) (map[string]bool, error) {
+	filter := "principalId eq " + odataString(id)
+	b := c.graph.RoleManagement().Directory().RoleAssignments()
+	cfg := &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration{
+		QueryParameters: &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetQueryParameters{
+			Filter: &filter, Expand: []string{"roleDefinition"},
+		},
+	}
+	out := map[string]bool{}
+	err := eachPage(ctx, "list role assignments of "+id, errorContext{permission: permRolesRead},
+		func(next string) (models.UnifiedRoleAssignmentCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, cfg)
+		},
+		func(p models.UnifiedRoleAssignmentCollectionResponseable) {
+			for _, a := range p.GetValue() {
+				if d := a.GetRoleDefinition(); d != nil {
+					out[deref(d.GetDisplayName())] = true
+				}
+			}
+		})
+	return out, err
+}
+
+// deviceItems lists the user's devices still enabled and the managed
+// devices neither retired nor wiped.
+func (c *Conn) deviceItems(ctx context.Context, id string) []steps.Residual {
+	var (
+		managed    []models.ManagedDeviceable
+		managedErr error
+		wg         sync.WaitGroup
+	)
+	wg.Go(func() { managed, managedErr = c.managedDevices(ctx, id) })
+	devices, err := c.userDevices(ctx, id)
+	wg.Wait()
+	var out []steps.Residual
+	if err != nil {
+		out = append(out, unchecked("devices", permDevicesRead, err))
+	}
+	for _, d := range devices {
+		if e := d.GetAccountEnabled(); e == nil || *e {
+			out = append(out, residual(steps.ResidualDevice, "device "+quoteName(nameOr(d.GetDisplayName(), d.GetId()))+" is still enabled",
+				"until disabled: its primary refresh token signs in without the user's password", "", deref(d.GetId())))
+		}
+	}
+	if managedErr != nil {
+		out = append(out, unchecked("managed devices", entraspec.PermManagedRead, managedErr))
+	}
+	for _, m := range managed {
+		if !managedDone(entraspec.ManagedRetire, m.GetManagementState()) {
+			out = append(out, residual(steps.ResidualDevice, "managed device "+quoteName(nameOr(m.GetDeviceName(), m.GetId()))+" is neither retired nor wiped",
+				untilWiped+": company data stays on it", "", deref(m.GetId())))
+		}
+	}
+	return out
+}

@@ -1,0 +1,302 @@
+package entra
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+const (
+	invUser = "5f1c0d1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f"
+	invApp1 = "aaaaaaaa-0000-4000-8000-000000000001" // provisioned
+	invApp2 = "aaaaaaaa-0000-4000-8000-000000000002" // not provisioned
+	invApp3 = "aaaaaaaa-0000-4000-8000-000000000003" // its jobs cannot be read
+	invSku1 = "c7df2760-2c81-4ef7-b578-5b5392b571df"
+	invSku2 = "18181a46-0d4e-45cd-891e-60aabd171b4e"
+	invGrp1 = "bbbbbbbb-0000-4000-8000-000000000001"
+)
+
+// answer is one canned Graph answer.
+type answer struct {
+	status int
+	body   string
+}
+
+func ok(body string) answer { return answer{http.StatusOK, body} }
+
+func list(items ...string) answer { return ok(`{"value":[` + strings.Join(items, ",") + `]}`) }
+
+// inventoryGraph answers every listing the inventory reads for invUser with
+// a full set of things still held; a test replaces some answers.
+func inventoryGraph() map[string]answer {
+	u := "/users/" + invUser
+	return map[string]answer{
+		u: ok(`{"id":"` + invUser + `","userPrincipalName":"adele@contoso.test","accountEnabled":true,
+			"signInSessionsValidFromDateTime":"2026-12-07T09:02:31Z",
+			"assignedLicenses":[{"skuId":"` + invSku1 + `","disabledPlans":[]},{"skuId":"` + invSku2 + `","disabledPlans":[]}]}`),
+		u + "?licenseAssignmentStates": ok(`{"id":"` + invUser + `","licenseAssignmentStates":[
+			{"skuId":"` + invSku1 + `","assignedByGroup":null,"state":"Active"},
+			{"skuId":"` + invSku2 + `","assignedByGroup":"` + invGrp1 + `","state":"Active"}]}`),
+		u + "/authentication/methods": list(
+			`{"@odata.type":"#microsoft.graph.passwordAuthenticationMethod","id":"28c10230-6103-485e-b985-444c60001490","createdDateTime":"2024-01-15T09:00:00Z"}`,
+			`{"@odata.type":"#microsoft.graph.microsoftAuthenticatorAuthenticationMethod","id":"m1","displayName":"iPhone 15","createdDateTime":"2026-12-07T09:02:00Z"}`,
+			`{"@odata.type":"#microsoft.graph.phoneAuthenticationMethod","id":"m2","phoneNumber":"+1 5555550100","phoneType":"mobile"}`,
+			`{"@odata.type":"#microsoft.graph.fido2AuthenticationMethod","id":"m3","displayName":"YubiKey 5","createdDateTime":"2025-03-01T10:00:00Z"}`,
+			`{"@odata.type":"#microsoft.graph.temporaryAccessPassAuthenticationMethod","id":"m4","isUsable":true,"temporaryAccessPass":null,"createdDateTime":"2026-12-08T01:00:00Z"}`),
+		u + "/mailFolders/inbox/messageRules": list(
+			`{"id":"r1","displayName":"x","isEnabled":true,"actions":{"forwardTo":[{"emailAddress":{"name":"E","address":"evil@example.net"}}],"delete":true}}`,
+			`{"id":"r2","displayName":"Newsletters","isEnabled":true,"actions":{"markAsRead":true}}`,
+			`{"id":"r3","displayName":"hide","isEnabled":false,"actions":{"moveToFolder":"RSS Feeds"}}`),
+		u + "/oauth2PermissionGrants": list(
+			`{"id":"g1","clientId":"` + invApp2 + `","consentType":"Principal","principalId":"` + invUser + `","resourceId":"r","scope":" Mail.Read  offline_access "}`),
+		"/oauth2PermissionGrants": list(
+			`{"id":"g2","clientId":"` + invApp1 + `","consentType":"AllPrincipals","principalId":null,"resourceId":"r","scope":"User.Read"}`),
+		"/servicePrincipals/" + invApp1: ok(`{"id":"` + invApp1 + `","displayName":"Salesforce"}`),
+		"/servicePrincipals/" + invApp2: ok(`{"id":"` + invApp2 + `","displayName":"Mail Helper"}`),
+		u + "/appRoleAssignments": list(
+			`{"id":"a1","resourceId":"`+invApp1+`","resourceDisplayName":"Salesforce","principalId":"`+invUser+`"}`,
+			`{"id":"a2","resourceId":"`+invApp2+`","resourceDisplayName":"Mail Helper","principalId":"`+invUser+`"}`,
+			`{"id":"a3","resourceId":"`+invApp3+`","resourceDisplayName":"Old CRM","principalId":"`+invUser+`"}`),
+		"/servicePrincipals/" + invApp1 + "/synchronization/jobs":    list(`{"id":"job1","templateId":"salesforce"}`),
+		"/servicePrincipals/" + invApp2 + "/synchronization/jobs":    list(),
+		"/servicePrincipals/" + invApp3 + "/synchronization/jobs":    {http.StatusForbidden, graphErrorBody("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")},
+		u + "/memberOf/microsoft.graph.group":                        list(`{"id":"`+invGrp1+`","displayName":"Sales"}`, `{"id":"g9","displayName":"Helpdesk Admins"}`),
+		u + "/transitiveMemberOf/microsoft.graph.directoryRole":      list(`{"id":"d1","displayName":"Helpdesk Administrator"}`, `{"id":"d2","displayName":"Reports Reader"}`),
+		"/roleManagement/directory/roleAssignments":                  list(`{"id":"ra1","principalId":"` + invUser + `","roleDefinition":{"id":"x","displayName":"Reports Reader"}}`),
+		"/roleManagement/directory/roleEligibilityScheduleInstances": list(`{"id":"e1","principalId":"` + invUser + `","roleDefinition":{"id":"y","displayName":"Global Administrator"}}`),
+		u + "/registeredDevices":                                     list(`{"@odata.type":"#microsoft.graph.device","id":"dev1","displayName":"LAPTOP-1","accountEnabled":true}`),
+		u + "/ownedDevices": list(`{"@odata.type":"#microsoft.graph.device","id":"dev1","displayName":"LAPTOP-1","accountEnabled":true}`,
+			`{"@odata.type":"#microsoft.graph.device","id":"dev2","displayName":"OLD-PC","accountEnabled":false}`),
+		u + "/managedDevices": list(`{"id":"md1","deviceName":"LAPTOP-1","managementState":"managed"}`,
+			`{"id":"md2","deviceName":"PHONE-2","managementState":"wipePending"}`),
+	}
+}
+
+// serve answers from answers by path (without /v1.0); the licence read of
+// the user is keyed "?licenseAssignmentStates".
+func serve(t *testing.T, answers map[string]answer) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		key := strings.TrimPrefix(r.URL.Path, "/v1.0")
+		if strings.Contains(r.URL.Query().Get("$select"), "licenseAssignmentStates") {
+			key += "?licenseAssignmentStates"
+		}
+		a, found := answers[key]
+		if !found {
+			t.Errorf("unexpected request %s %s", r.Method, r.URL.RequestURI())
+			writeJSON(w, http.StatusBadRequest, graphErrorBody("BadRequest", "Resource not found for the segment."))
+			return
+		}
+		writeJSON(w, a.status, a.body)
+	}
+}
+
+// The items a full inventory of invUser lists, in the report's order.
+func fullInventory() []steps.Residual {
+	r := func(kind, what, until, why, id string) steps.Residual {
+		return steps.Residual{Backend: "entra", Kind: kind, What: what, Until: until, Why: why, ID: id}
+	}
+	return []steps.Residual{
+		r("account", "the account adele@contoso.test is still enabled", "until disabled", "", invUser),
+		r("token", "access tokens issued before 2026-12-07 09:02 UTC stay valid", "until they expire (about an hour; sooner in apps with continuous access evaluation)", "", ""),
+		r("sign_in_method", "FIDO2 security key YubiKey 5, added 2025-03-01 10:00 UTC", "until removed: a sign-in method outlives a password reset", "", "m3"),
+		r("sign_in_method", "Microsoft Authenticator on iPhone 15, added 2026-12-07 09:02 UTC", "until removed: a sign-in method outlives a password reset", "", "m1"),
+		r("sign_in_method", "Temporary Access Pass (usable), added 2026-12-08 01:00 UTC", "until removed: a sign-in method outlives a password reset", "", "m4"),
+		r("sign_in_method", "mobile phone +1 5555550100", "until removed: a sign-in method outlives a password reset", "", "m2"),
+		r("inbox_rule", "rule 'Newsletters' files or flags mail", "until removed: the rule runs in the mailbox whether or not the account is enabled", "", "r2"),
+		r("inbox_rule", "rule 'hide' (disabled) moves mail to folder RSS Feeds (suspicious)", "until removed: the rule runs in the mailbox whether or not the account is enabled", "", "r3"),
+		r("inbox_rule", "rule 'x' forwards to evil@example.net, deletes mail (suspicious)", "until removed: the rule runs in the mailbox whether or not the account is enabled", "", "r1"),
+		r("consent", "app 'Mail Helper' may act as the user with Mail.Read offline_access", "until revoked: the app keeps any refresh token it holds if the account is enabled again", "", "g1"),
+		r("consent", "app 'Salesforce' may act as the user with User.Read", "until revoked: the app keeps any refresh token it holds if the account is enabled again", "tenant-wide consent: never removed for one user", "g2"),
+		r("app_assignment", "assigned to app 'Mail Helper'", "until someone acts: the app keeps its own account and sessions", "", "a2"),
+		r("app_assignment", "assigned to app 'Old CRM'", "until someone acts, or the app's next provisioning cycle", "", "a3"),
+		r("app_assignment", "assigned to app 'Salesforce'", "until the app's next provisioning cycle (20–40 min)", "", "a1"),
+		r("group", "member of group 'Helpdesk Admins'", "until removed", "", "g9"),
+		r("group", "member of group 'Sales'", "until removed", "", invGrp1),
+		r("license", "licence "+invSku2, "until removed: a licence keeps the mailbox and files served", "inherited from group 'Sales'", invSku2),
+		r("license", "licence "+invSku1, "until removed: a licence keeps the mailbox and files served", "", invSku1),
+		r("role", "directory role Helpdesk Administrator", "until removed", "through a group: removing the membership removes it", ""),
+		r("role", "directory role Reports Reader", "until removed", "", ""),
+		r("role", "eligible for directory role Global Administrator (Privileged Identity Management)", "until the eligibility is removed or ends", "", ""),
+		r("device", "device 'LAPTOP-1' is still enabled", "until disabled: its primary refresh token signs in without the user's password", "", "dev1"),
+		r("device", "managed device 'LAPTOP-1' is neither retired nor wiped", "until retired or wiped: company data stays on it", "", "md1"),
+		exchangeUnchecked,
+	}
+}
+
+func TestInventory(t *testing.T) {
+	exchange := exchangeUnchecked
+	forbidden := answer{http.StatusForbidden, graphErrorBody("ErrorAccessDenied", "Access is denied. Check credentials and try again.")}
+	tests := []struct {
+		name    string
+		change  map[string]answer
+		want    func([]steps.Residual) []steps.Residual
+		wantErr string
+	}{
+		{name: "everything still held is listed, each with how long it lasts",
+			want: func(all []steps.Residual) []steps.Residual { return all }},
+		{name: "inbox rules Graph refuses are an unchecked item naming the permission",
+			change: map[string]answer{"/users/" + invUser + "/mailFolders/inbox/messageRules": forbidden},
+			want: func(all []steps.Residual) []steps.Residual {
+				out := withoutKind(all, "inbox_rule")
+				return append(out[:len(out)-1], steps.Residual{Backend: "entra", Kind: "unchecked", What: "inbox rules",
+					Until: "unknown: check by hand", Why: "needs MailboxSettings.Read (Graph 403 ErrorAccessDenied: Access is denied. Check credentials and try again.)"}, exchange)
+			}},
+		{name: "a mailbox Graph does not know is an unchecked item with Graph's answer",
+			change: map[string]answer{"/users/" + invUser + "/mailFolders/inbox/messageRules": {http.StatusNotFound,
+				graphErrorBody("MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise.")}},
+			want: func(all []steps.Residual) []steps.Residual {
+				out := withoutKind(all, "inbox_rule")
+				return append(out[:len(out)-1], steps.Residual{Backend: "entra", Kind: "unchecked", What: "inbox rules",
+					Until: "unknown: check by hand", Why: "Graph 404 MailboxNotEnabledForRESTAPI: The mailbox is either inactive, soft-deleted, or is hosted on-premise."}, exchange)
+			}},
+		{name: "an endpoint Graph does not serve is an unchecked item, the rest still listed",
+			change: map[string]answer{"/oauth2PermissionGrants": {http.StatusBadRequest, graphErrorBody("BadRequest", "Resource not found for the segment 'oauth2PermissionGrants'.")}},
+			want: func(all []steps.Residual) []steps.Residual {
+				var out []steps.Residual
+				for _, r := range all {
+					if r.ID != "g2" {
+						out = append(out, r)
+					}
+				}
+				return append(out[:len(out)-1], exchange, steps.Residual{Backend: "entra", Kind: "unchecked", What: "tenant-wide consents",
+					Until: "unknown: check by hand", Why: "Graph 400 BadRequest: Resource not found for the segment 'oauth2PermissionGrants'."})
+			}},
+		{name: "licences whose source cannot be read are listed with an unchecked item",
+			change: map[string]answer{"/users/" + invUser + "?licenseAssignmentStates": {http.StatusBadRequest,
+				graphErrorBody("BadRequest", "Could not find a property named 'licenseAssignmentStates' on type 'microsoft.graph.user'.")}},
+			want: func(all []steps.Residual) []steps.Residual {
+				var out []steps.Residual
+				for _, r := range all {
+					if r.Kind == "license" {
+						r.Why = ""
+					}
+					out = append(out, r)
+				}
+				return append(out, steps.Residual{Backend: "entra", Kind: "unchecked", What: "which licences are inherited from a group",
+					Until: "unknown: check by hand", Why: "Graph 400 BadRequest: Could not find a property named 'licenseAssignmentStates' on type 'microsoft.graph.user'."})
+			}},
+		{name: "roles whose source cannot be read are listed without saying which come through a group",
+			change: map[string]answer{"/roleManagement/directory/roleAssignments": forbidden},
+			want: func(all []steps.Residual) []steps.Residual {
+				var out []steps.Residual
+				for _, r := range all {
+					if r.Kind == "role" {
+						r.Why = ""
+					}
+					out = append(out, r)
+				}
+				return append(out, steps.Residual{Backend: "entra", Kind: "unchecked", What: "which directory roles are held through a group",
+					Until: "unknown: check by hand", Why: "needs RoleManagement.Read.Directory (Graph 403 ErrorAccessDenied: Access is denied. Check credentials and try again.)"})
+			}},
+		{name: "a disabled account with nothing left lists only its tokens and what Graph cannot read",
+			change: map[string]answer{
+				"/users/" + invUser: ok(`{"id":"` + invUser + `","userPrincipalName":"adele@contoso.test","accountEnabled":false,"assignedLicenses":[]}`),
+				"/users/" + invUser + "?licenseAssignmentStates":                          ok(`{"id":"` + invUser + `","licenseAssignmentStates":[]}`),
+				"/users/" + invUser + "/authentication/methods":                           list(`{"@odata.type":"#microsoft.graph.passwordAuthenticationMethod","id":"p"}`),
+				"/users/" + invUser + "/mailFolders/inbox/messageRules":                   list(),
+				"/users/" + invUser + "/oauth2PermissionGrants":                           list(),
+				"/oauth2PermissionGrants":                                                 list(),
+				"/users/" + invUser + "/appRoleAssignments":                               list(),
+				"/users/" + invUser + "/memberOf/microsoft.graph.group":                   list(),
+				"/users/" + invUser + "/transitiveMemberOf/microsoft.graph.directoryRole": list(),
+				"/roleManagement/directory/roleAssignments":                               list(),
+				"/roleManagement/directory/roleEligibilityScheduleInstances":              {http.StatusBadRequest, graphErrorBody("AadPremiumLicenseRequired", "The tenant needs P2.")},
+				"/users/" + invUser + "/registeredDevices":                                list(),
+				"/users/" + invUser + "/ownedDevices":                                     list(`{"@odata.type":"#microsoft.graph.device","id":"dev2","displayName":"OLD-PC","accountEnabled":false}`),
+				"/users/" + invUser + "/managedDevices":                                   list(`{"id":"md2","deviceName":"PHONE-2","managementState":"retireIssued"}`),
+			},
+			want: func([]steps.Residual) []steps.Residual {
+				return []steps.Residual{{Backend: "entra", Kind: "token", What: "access tokens already issued stay valid (sign-in sessions were never revoked)",
+					Until: "until they expire (about an hour; sooner in apps with continuous access evaluation)"}, exchange}
+			}},
+		{name: "a user Graph does not know fails the inventory",
+			change:  map[string]answer{"/users/" + invUser: {http.StatusNotFound, graphErrorBody("Request_ResourceNotFound", "Resource '"+invUser+"' does not exist.")}},
+			wantErr: "entra: inventory of " + invUser + ": Graph 404 Request_ResourceNotFound: Resource '" + invUser + "' does not exist."},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			answers := inventoryGraph()
+			for k, v := range tt.change {
+				answers[k] = v
+			}
+			f := newFakeGraph(t, serve(t, answers))
+			c := f.conn(t, &staticCred{token: fakeToken(t, map[string]any{"roles": []string{"User.Read.All"}})})
+			subject := &steps.Subject{Ref: "adele@contoso.test", Facts: map[string]map[string]any{"entra": {"id": invUser}}}
+			got, err := c.Inventory(context.Background(), subject)
+			if tt.wantErr != "" {
+				if err == nil || err.Error() != tt.wantErr {
+					t.Fatalf("error %v, want %q", err, tt.wantErr)
+				}
+				if steps.ClassOf(err) != steps.NotFound {
+					t.Errorf("class %v, want NotFound", steps.ClassOf(err))
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := tt.want(fullInventory())
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("items:\n got %s\nwant %s", residualsText(got), residualsText(want))
+			}
+		})
+	}
+}
+
+func withoutKind(items []steps.Residual, kind string) []steps.Residual {
+	var out []steps.Residual
+	for _, r := range items {
+		if r.Kind != kind {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func residualsText(items []steps.Residual) string {
+	var b strings.Builder
+	for _, r := range items {
+		j, _ := json.Marshal(r)
+		b.Write(j)
+		b.WriteString("\n     ")
+	}
+	return b.String()
+}
+
+// A subject Entra ID did not resolve holds nothing there: no request is sent.
+func TestInventoryOfASubjectNotInEntra(t *testing.T) {
+	f := newFakeGraph(t, func(w http.ResponseWriter, r *http.Request) { t.Errorf("unexpected request %s", r.URL) })
+	c := f.conn(t, &staticCred{token: "t"})
+	got, err := c.Inventory(context.Background(), &steps.Subject{Ref: "CONTOSO\\adele", Facts: map[string]map[string]any{"ad": {}}})
+	if err != nil || got != nil {
+		t.Fatalf("got %v, %v; want nothing", got, err)
+	}
+}
+
+// A user id with reserved characters stays one path segment in every
+// request the inventory sends.
+func TestInventoryEscapesTheUserID(t *testing.T) {
+	var paths []string
+	f := newFakeGraph(t, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusNotFound, graphErrorBody("Request_ResourceNotFound", "no"))
+	})
+	c := f.conn(t, &staticCred{token: "t"})
+	_, err := c.Inventory(context.Background(), &steps.Subject{Facts: map[string]map[string]any{"entra": {"id": "x/../y?z"}}})
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, r := range f.requests() {
+		paths = append(paths, r.URI)
+		if strings.Contains(r.URI, "/x/") || strings.Contains(r.URI, "?z") || strings.Contains(r.URI, "/../") {
+			t.Errorf("the id escaped its segment: %s", r.URI)
+		}
+	}
+	if len(paths) == 0 {
+		t.Error("no request sent")
+	}
+}
