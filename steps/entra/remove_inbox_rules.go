@@ -1,0 +1,302 @@
+package entra
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/users"
+
+	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
+)
+
+var removeInboxRules = implement(entraspec.RemoveInboxRules, func() steps.Step { return removeInboxRulesStep{} })
+
+// removeInboxRulesStep implements entra.remove_inbox_rules.
+type removeInboxRulesStep struct{}
+
+var (
+	_ steps.Step     = removeInboxRulesStep{}
+	_ steps.Verifier = removeInboxRulesStep{}
+)
+
+var inboxRulesErrors = errorContext{permission: entraspec.PermMailbox}
+
+// hiddenFolders are the display names (lower case) of the folders a rule
+// moves mail to so that its owner does not see it: attackers hide replies
+// to their fraud there. A localized mailbox names them otherwise and is
+// not recognized; match all removes every rule.
+var hiddenFolders = map[string]bool{
+	"rss feeds": true, "rss subscriptions": true, "archive": true, "deleted items": true,
+	"junk email": true, "conversation history": true,
+}
+
+// inboxRule is one rule of the inbox, described for a person.
+type inboxRule struct {
+	id, name string
+	// why are the reasons it is suspicious: "forwards to x@y", …
+	why []string
+	// conditions and actions are what Graph says the rule matches and
+	// does, for the change's details: a responder needs to know where the
+	// mail went.
+	conditions, actions map[string]any
+}
+
+func (r inboxRule) label() string {
+	s := "rule " + quote(r.name)
+	if len(r.why) > 0 {
+		s += " (" + strings.Join(r.why, "; ") + ")"
+	}
+	return s
+}
+
+func (r inboxRule) detail() map[string]any {
+	return map[string]any{"id": r.id, "name": r.name, "conditions": r.conditions, "actions": r.actions}
+}
+
+// rulePlan is the rules to delete and how many stay.
+type rulePlan struct {
+	remove []inboxRule
+	others int
+	match  string
+}
+
+func (p rulePlan) details() map[string]any {
+	rules := make([]map[string]any, len(p.remove))
+	for i, r := range p.remove {
+		rules[i] = r.detail()
+	}
+	return map[string]any{"rules": rules, "match": p.match}
+}
+
+// summary renders "2 rules: rule "x" (forwards to a@b), …; 3 other rules
+// stay", verb before the count when done.
+func (p rulePlan) summary(verb string) string {
+	var s string
+	if len(p.remove) == 0 {
+		s = "no suspicious inbox rule"
+		if p.match == entraspec.MatchAll {
+			s = "no inbox rule"
+		}
+	} else {
+		labels := make([]string, len(p.remove))
+		for i, r := range p.remove {
+			labels[i] = r.label()
+		}
+		s = verb + count(len(p.remove), "inbox rule") + ": " + strings.Join(labels, ", ")
+	}
+	if p.others > 0 {
+		s += fmt.Sprintf("; %s left alone", count(p.others, "other rule"))
+	}
+	return s
+}
+
+func (removeInboxRulesStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	p, err := planRules(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	return steps.Change{Satisfied: len(p.remove) == 0, Summary: p.summary(""), Details: p.details()}, nil
+}
+
+// Apply deletes the rules one by one, each journaled with what it did, so
+// a resume skips it and the journal keeps where the mail went even if
+// the run ends before its report.
+func (removeInboxRulesStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, id, err := target(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	p, err := planRules(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	prior := priorRemoved(call)
+	done := rulePlan{others: p.others, match: p.match}
+	rules := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
+	for _, r := range p.remove {
+		if prior[r.id] {
+			continue
+		}
+		err := classify(ctx, "delete inbox "+r.label()+" ("+r.id+") of "+id, rules.ByMessageRuleId(r.id).Delete(ctx, nil), inboxRulesErrors)
+		switch {
+		case err == nil:
+			call.Report("deleted inbox "+r.label(), map[string]any{progressRemoved: r.id, "rule": r.detail()})
+		case gone(err):
+			call.Report("inbox "+r.label()+" was already gone", map[string]any{progressRemoved: r.id, "rule": r.detail()})
+		default:
+			return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, err
+		}
+		done.remove = append(done.remove, r)
+	}
+	return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, nil
+}
+
+// Verify lists the rules again: none that match may remain.
+func (removeInboxRulesStep) Verify(ctx context.Context, call *steps.Call) error {
+	return verifyGone(ctx, func(ctx context.Context) (string, error) {
+		p, err := planRules(ctx, call)
+		if err != nil || len(p.remove) == 0 {
+			return "", err
+		}
+		return p.summary(""), nil
+	})
+}
+
+// planRules lists the inbox's rules and picks those match selects.
+func planRules(ctx context.Context, call *steps.Call) (rulePlan, error) {
+	c, id, err := target(call)
+	if err != nil {
+		return rulePlan{}, err
+	}
+	p := rulePlan{match: call.With.String(entraspec.ParamMatch)}
+	if p.match == "" {
+		p.match = entraspec.MatchSuspicious
+	}
+	b := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
+	var listed []models.MessageRuleable
+	err = eachPage(ctx, "list inbox rules of "+id, inboxRulesErrors,
+		func(next string) (models.MessageRuleCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(page models.MessageRuleCollectionResponseable) { listed = append(listed, page.GetValue()...) })
+	if err != nil {
+		return rulePlan{}, err
+	}
+	folders := map[string]string{} // id → display name, read once each
+	for _, m := range listed {
+		if deref(m.GetId()) == "" {
+			// An empty id would drop the path segment: nothing to delete by.
+			continue
+		}
+		r, err := c.describeRule(ctx, id, m, folders)
+		if err != nil {
+			return rulePlan{}, err
+		}
+		if len(r.why) > 0 || p.match == entraspec.MatchAll {
+			p.remove = append(p.remove, r)
+		} else {
+			p.others++
+		}
+	}
+	return p, nil
+}
+
+// describeRule reads a rule's conditions and actions, and says why it is
+// suspicious: it forwards or redirects mail, deletes it, or moves it to a
+// folder people do not look at. The folder a rule moves to is read by id
+// (its display name), once per folder.
+func (c *Conn) describeRule(ctx context.Context, user string, m models.MessageRuleable, folders map[string]string) (inboxRule, error) {
+	r := inboxRule{id: deref(m.GetId()), name: deref(m.GetDisplayName()),
+		conditions: map[string]any{}, actions: map[string]any{}}
+	if cond := m.GetConditions(); cond != nil {
+		addList(r.conditions, "fromAddresses", addresses(cond.GetFromAddresses()))
+		addList(r.conditions, "sentToAddresses", addresses(cond.GetSentToAddresses()))
+		addList(r.conditions, "senderContains", cond.GetSenderContains())
+		addList(r.conditions, "recipientContains", cond.GetRecipientContains())
+		addList(r.conditions, "subjectContains", cond.GetSubjectContains())
+		addList(r.conditions, "bodyContains", cond.GetBodyContains())
+		addList(r.conditions, "bodyOrSubjectContains", cond.GetBodyOrSubjectContains())
+		addList(r.conditions, "headerContains", cond.GetHeaderContains())
+		addList(r.conditions, "categories", cond.GetCategories())
+		if v := cond.GetHasAttachments(); v != nil {
+			r.conditions["hasAttachments"] = *v
+		}
+	}
+	a := m.GetActions()
+	if a == nil {
+		return r, nil
+	}
+	for _, fw := range []struct {
+		key, verb string
+		to        []string
+	}{
+		{"forwardTo", "forwards to ", addresses(a.GetForwardTo())},
+		{"forwardAsAttachmentTo", "forwards as attachment to ", addresses(a.GetForwardAsAttachmentTo())},
+		{"redirectTo", "redirects to ", addresses(a.GetRedirectTo())},
+	} {
+		if addList(r.actions, fw.key, fw.to) {
+			r.why = append(r.why, fw.verb+strings.Join(fw.to, ", "))
+		}
+	}
+	if deref(a.GetDelete()) {
+		r.actions["delete"] = true
+		r.why = append(r.why, "deletes mail")
+	}
+	if deref(a.GetPermanentDelete()) {
+		r.actions["permanentDelete"] = true
+		r.why = append(r.why, "permanently deletes mail")
+	}
+	if f := deref(a.GetMoveToFolder()); f != "" {
+		name, err := c.folderName(ctx, user, f, folders)
+		if err != nil {
+			return inboxRule{}, err
+		}
+		r.actions["moveToFolder"] = map[string]any{"id": f, "displayName": name}
+		if hiddenFolders[strings.ToLower(name)] {
+			r.why = append(r.why, "moves mail to "+name)
+		}
+	}
+	if f := deref(a.GetCopyToFolder()); f != "" {
+		r.actions["copyToFolder"] = f
+	}
+	if deref(a.GetMarkAsRead()) {
+		r.actions["markAsRead"] = true
+	}
+	if deref(a.GetStopProcessingRules()) {
+		r.actions["stopProcessingRules"] = true
+	}
+	return r, nil
+}
+
+// folderName reads a mail folder's display name. A folder that is gone
+// (404) is named by its id: a rule moving mail nowhere is not one to keep
+// guessing about, but it is not called hidden either.
+func (c *Conn) folderName(ctx context.Context, user, folder string, cache map[string]string) (string, error) {
+	if name, ok := cache[folder]; ok {
+		return name, nil
+	}
+	f, err := c.graph.Users().ByUserId(user).MailFolders().ByMailFolderId(folder).Get(ctx, &users.ItemMailFoldersMailFolderItemRequestBuilderGetRequestConfiguration{
+		QueryParameters: &users.ItemMailFoldersMailFolderItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+	})
+	err = classify(ctx, "read mail folder "+folder+" of "+user, err, inboxRulesErrors)
+	name := folder
+	switch {
+	case gone(err):
+	case err != nil:
+		return "", err
+	case f != nil && deref(f.GetDisplayName()) != "":
+		name = deref(f.GetDisplayName())
+	}
+	cache[folder] = name
+	return name, nil
+}
+
+// addresses are the email addresses of recipients.
+func addresses(rs []models.Recipientable) []string {
+	var out []string
+	for _, r := range rs {
+		if e := r.GetEmailAddress(); e != nil {
+			if a := deref(e.GetAddress()); a != "" {
+				out = append(out, a)
+			} else if n := deref(e.GetName()); n != "" {
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// addList sets m[key] to list when it holds anything, and says so.
+func addList(m map[string]any, key string, list []string) bool {
+	if len(list) == 0 {
+		return false
+	}
+	m[key] = list
+	return true
+}
