@@ -160,3 +160,47 @@ func TestE2EOneRunPerPersonAtATime(t *testing.T) {
 		t.Errorf("outcome %q", got)
 	}
 }
+
+func TestE2EInventoryOfASubjectNobodyRanAnythingOn(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	stdout, stderr, code := e.cli(t, "inventory", "--user", "megan@contoso.test", "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	var inv struct {
+		Subject  string           `json:"subject"`
+		Residual []steps.Residual `json:"residual"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &inv); err != nil || inv.Subject != "megan@contoso.test" {
+		t.Fatalf("%+v, %v\n%s", inv, err, stdout)
+	}
+	kinds := map[string]bool{}
+	for _, r := range inv.Residual {
+		kinds[r.Backend+" "+r.Kind] = true
+	}
+	for _, want := range []string{"entra account", "entra token", "ad account", "entra unchecked"} {
+		if !kinds[want] {
+			t.Errorf("no %q item in %+v", want, inv.Residual)
+		}
+	}
+	if w := writes(e.tenant.Log().Entries()); len(w) != 0 {
+		t.Errorf("an inventory wrote:\n%s", fmtEntries(w))
+	}
+	if ids := e.runIDs(t); len(ids) != 0 {
+		t.Errorf("an inventory journaled runs: %v", ids)
+	}
+	// Text, and the same report at the end of a run and in its journal.
+	if stdout, _, code := e.cli(t, "inventory", "--user", "megan@contoso.test"); code != 0 || !strings.Contains(stdout, "What megan@contoso.test still holds:\n") {
+		t.Errorf("text inventory: exit %d\n%s", code, stdout)
+	}
+	if _, stderr, code := e.cli(t, "run", "termination", "--user", "megan@contoso.test", "--yes"); code != 0 {
+		t.Fatalf("run: exit %d\n%s", code, stderr)
+	}
+	show, _, _ := e.cli(t, "show", e.onlyRun(t))
+	if !strings.Contains(show, "still open:\n") || !strings.Contains(show, "entra: access tokens issued before ") {
+		t.Errorf("show lacks the residual report:\n%s", show)
+	}
+	if stdout, stderr, code := e.cli(t, "inventory"); code != exitUsage || !strings.Contains(stderr, "inventory needs --user REF") {
+		t.Errorf("no --user: exit %d\n%s%s", code, stdout, stderr)
+	}
+}

@@ -30,7 +30,7 @@ type subjectFlags struct {
 }
 
 func (f *subjectFlags) set(fs *pflag.FlagSet) {
-	fs.StringVarP(&f.user, "user", "u", "", "the subject: UPN, object id, sAMAccountName or DOMAIN\\user (required)")
+	fs.StringVarP(&f.user, "user", "u", "", "the subject: UPN, object id, sAMAccountName, DOMAIN\\user, DN or SID (required)")
 	fs.StringVar(&f.envFile, "env", "", "environment file (default: the embedded sandbox)")
 	fs.StringArrayVar(&f.runbookDirs, "runbooks", nil, "directory of runbooks, added to the built-ins (repeatable)")
 	fs.StringArrayVar(&f.policyDirs, "policies", nil, "directory of Rego policies, added to the defaults (repeatable)")

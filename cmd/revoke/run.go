@@ -286,12 +286,16 @@ func printSummary(w io.Writer, res *engine.Result) {
 	if res.Contained {
 		fmt.Fprintf(w, "\nContained. Time to containment: %s (run start until the last disable or revoke step ended)\n", fmtDur(res.Containment))
 	}
+	if res.Cleanup > 0 {
+		fmt.Fprintf(w, "Time to clean-up: %s (run start until the last other step ended)\n", fmtDur(res.Cleanup))
+	}
 	if len(res.CleanupFailed) > 0 && res.Contained {
 		fmt.Fprintf(w, "Clean-up incomplete: %s did not complete; containment does not depend on it.\n", strings.Join(res.CleanupFailed, ", "))
 	}
-	fmt.Fprint(w, "Still open: access tokens already issued stay valid until they expire (about an hour by default,\n"+
-		"sooner in apps that support continuous access evaluation), and apps with their own sessions keep them\n"+
-		"until they check with Entra ID again.\n")
+	if res.Residual != nil {
+		fmt.Fprintln(w, "\nStill open (what the directories say the subject still holds):")
+		printResidual(w, res.Residual)
+	}
 }
 
 func fmtDur(d time.Duration) string {

@@ -21,8 +21,11 @@ func TestRunAgainstTheEmbeddedSandbox(t *testing.T) {
 		"password reset 2 times",
 		"skipped     reset-entra-password",
 		"succeeded   revoke-sessions",
-		"Time to containment: ",
-		"Still open: access tokens already issued stay valid",
+		"Contained. Time to containment: ",
+		"Time to clean-up: ",
+		"\nStill open (what the directories say the subject still holds):\n",
+		"entra: access tokens issued before ",
+		"NOT CHECKED    entra: mail forwarding set on the mailbox in Exchange",
 		"AD        adele: userAccountControl 514 (disabled)",
 		"Entra ID  adele@contoso.test: accountEnabled false",
 	} {

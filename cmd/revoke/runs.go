@@ -162,6 +162,10 @@ func printTimeline(c *cli, log *engine.JournalLog) {
 			continue
 		case engine.EventRunResumed:
 			line = "run resumed"
+		case engine.EventResidual:
+			fmt.Fprintf(w, "%9s  still open:\n", "+"+fmtDur(ev.Time.Sub(start)))
+			printResidual(w, ev.Residual)
+			continue
 		case engine.EventRunFinished:
 			line = "run finished: " + termSafe(string(ev.Outcome))
 			if ev.Containment > 0 {
