@@ -1,0 +1,203 @@
+package entra
+
+import (
+	"context"
+	"strings"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
+
+	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
+)
+
+var revokeConsents = implement(entraspec.RevokeConsents, func() steps.Step { return revokeConsentsStep{} })
+
+// revokeConsentsStep implements entra.revoke_consents.
+type revokeConsentsStep struct{}
+
+var (
+	_ steps.Step     = revokeConsentsStep{}
+	_ steps.Verifier = revokeConsentsStep{}
+)
+
+var consentsErrors = errorContext{permission: entraspec.PermConsents}
+
+// consentPrincipal is the consentType of a grant one user gave; the other,
+// AllPrincipals, is an administrator's for the whole tenant.
+const consentPrincipal = "Principal"
+
+// grant is one delegated permission grant, its app named.
+type grant struct {
+	id, clientID, app, scope, consentType string
+}
+
+func (g grant) label() string {
+	s := "app " + quote(g.app)
+	if sc := strings.TrimSpace(g.scope); sc != "" {
+		s += " (" + sc + ")"
+	}
+	return s
+}
+
+func (g grant) detail() map[string]any {
+	return map[string]any{"id": g.id, "clientId": g.clientID, "app": g.app, "scope": strings.TrimSpace(g.scope), "consentType": g.consentType}
+}
+
+// consentPlan is the user's own grants, which the step deletes, and the
+// tenant-wide ones it never touches.
+type consentPlan struct {
+	remove, tenantWide []grant
+}
+
+func (p consentPlan) details() map[string]any {
+	list := func(gs []grant) []map[string]any {
+		out := make([]map[string]any, len(gs))
+		for i, g := range gs {
+			out[i] = g.detail()
+		}
+		return out
+	}
+	d := map[string]any{"grants": list(p.remove)}
+	if len(p.tenantWide) > 0 {
+		d["tenantWide"] = list(p.tenantWide)
+	}
+	return d
+}
+
+func (p consentPlan) summary(verb string) string {
+	labels := func(gs []grant) string {
+		s := make([]string, len(gs))
+		for i, g := range gs {
+			s[i] = g.label()
+		}
+		return strings.Join(s, ", ")
+	}
+	s := "no delegated consent of the user's own"
+	if len(p.remove) > 0 {
+		s = verb + count(len(p.remove), "delegated consent") + ": " + labels(p.remove)
+	}
+	if len(p.tenantWide) > 0 {
+		s += "; left alone, tenant-wide (an administrator's to judge): " + labels(p.tenantWide)
+	}
+	return s
+}
+
+func (revokeConsentsStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	p, err := planConsents(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	return steps.Change{Satisfied: len(p.remove) == 0, Summary: p.summary(""), Details: p.details()}, nil
+}
+
+// Apply deletes the user's own grants one by one, each journaled.
+func (revokeConsentsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	c, id, err := target(call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	p, err := planConsents(ctx, call)
+	if err != nil {
+		return steps.Change{}, err
+	}
+	prior := priorRemoved(call)
+	done := consentPlan{tenantWide: p.tenantWide}
+	for _, g := range p.remove {
+		if prior[g.id] {
+			continue
+		}
+		err := classify(ctx, "delete the consent to "+g.label()+" ("+g.id+") of "+id,
+			c.graph.Oauth2PermissionGrants().ByOAuth2PermissionGrantId(g.id).Delete(ctx, nil), consentsErrors)
+		switch {
+		case err == nil:
+			call.Report("deleted the consent to "+g.label(), map[string]any{progressRemoved: g.id, "grant": g.detail()})
+		case gone(err):
+			call.Report("the consent to "+g.label()+" was already gone", map[string]any{progressRemoved: g.id, "grant": g.detail()})
+		default:
+			return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, err
+		}
+		done.remove = append(done.remove, g)
+	}
+	return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, nil
+}
+
+// Verify lists the grants again: none of the user's own may remain.
+func (revokeConsentsStep) Verify(ctx context.Context, call *steps.Call) error {
+	return verifyGone(ctx, func(ctx context.Context) (string, error) {
+		p, err := planConsents(ctx, call)
+		if err != nil || len(p.remove) == 0 {
+			return "", err
+		}
+		return p.summary(""), nil
+	})
+}
+
+// planConsents lists the user's delegated grants and names their apps.
+// Only a grant of consentType Principal for this very user is theirs to
+// lose; anything else is tenant-wide and only reported.
+func planConsents(ctx context.Context, call *steps.Call) (consentPlan, error) {
+	c, id, err := target(call)
+	if err != nil {
+		return consentPlan{}, err
+	}
+	b := c.graph.Users().ByUserId(id).Oauth2PermissionGrants()
+	var listed []models.OAuth2PermissionGrantable
+	err = eachPage(ctx, "list delegated consents of "+id, consentsErrors,
+		func(next string) (models.OAuth2PermissionGrantCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(page models.OAuth2PermissionGrantCollectionResponseable) {
+			listed = append(listed, page.GetValue()...)
+		})
+	if err != nil {
+		return consentPlan{}, err
+	}
+	apps := map[string]string{}
+	var p consentPlan
+	for _, m := range listed {
+		g := grant{id: deref(m.GetId()), clientID: deref(m.GetClientId()), scope: deref(m.GetScope()), consentType: deref(m.GetConsentType())}
+		if g.id == "" {
+			// An empty id would drop the path segment and aim the DELETE
+			// at the collection.
+			continue
+		}
+		if g.app, err = c.appName(ctx, g.clientID, apps); err != nil {
+			return consentPlan{}, err
+		}
+		if strings.EqualFold(g.consentType, consentPrincipal) && strings.EqualFold(deref(m.GetPrincipalId()), id) {
+			p.remove = append(p.remove, g)
+		} else {
+			p.tenantWide = append(p.tenantWide, g)
+		}
+	}
+	return p, nil
+}
+
+// appName is the display name of the service principal a grant was made
+// to, read once per app. The name only helps a person read the change:
+// when it cannot be read (no Application.Read.All, the app deleted) the
+// client id stands in, and the consent is still revoked. Only a cancelled
+// call is an error.
+func (c *Conn) appName(ctx context.Context, clientID string, cache map[string]string) (string, error) {
+	if name, ok := cache[clientID]; ok {
+		return name, nil
+	}
+	name := clientID
+	if clientID != "" {
+		sp, err := c.graph.ServicePrincipals().ByServicePrincipalId(clientID).Get(ctx, &serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: []string{"id", "appId", "displayName"}},
+		})
+		if ctx.Err() != nil {
+			return "", classify(ctx, "read service principal "+clientID, err, errorContext{permission: entraspec.PermAppRead})
+		}
+		if err == nil && sp != nil && deref(sp.GetDisplayName()) != "" {
+			name = deref(sp.GetDisplayName())
+		}
+	}
+	cache[clientID] = name
+	return name, nil
+}
