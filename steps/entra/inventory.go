@@ -123,11 +123,11 @@ func (c *Conn) Inventory(ctx context.Context, subject *steps.Subject) ([]steps.R
 	return items, nil
 }
 
-// kindOrder is the order the report lists kinds in: what acts now first,
-// what could not be checked last.
+// kindOrder is the order the report lists kinds in (docs/execution.md):
+// what acts now first, what could not be checked last.
 var kindOrder = []string{steps.ResidualAccount, steps.ResidualToken, steps.ResidualSignInMethod,
-	steps.ResidualInboxRule, steps.ResidualConsent, steps.ResidualAppAssignment, steps.ResidualGroup,
-	steps.ResidualLicense, steps.ResidualRole, steps.ResidualDevice, steps.ResidualUnchecked}
+	steps.ResidualInboxRule, steps.ResidualConsent, steps.ResidualRole, steps.ResidualAppAssignment,
+	steps.ResidualGroup, steps.ResidualLicense, steps.ResidualDevice, steps.ResidualUnchecked}
 
 // sortResiduals orders items by kind, then by what they say, so a report
 // reads the same whichever listing answered first.
