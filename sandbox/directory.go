@@ -42,6 +42,13 @@ type Directory struct {
 	// WithoutP2: the tenant has no license for Privileged Identity
 	// Management, whose endpoints then answer 400 AadPremiumLicenseRequired.
 	WithoutP2 bool
+	// DeletionDelay is how long a deleted authentication method keeps
+	// showing in listings, as Entra's replication makes it do.
+	DeletionDelay time.Duration
+	// Cleanup is what an attacker or a leaver leaves behind beyond the
+	// account itself: inbox rules, consents, app role assignments, PIM
+	// requests (graph_cleanup.go).
+	Cleanup
 
 	// latency and jitter (nanoseconds) delay every request on both faces;
 	// atomics because the LDAP face reads them without taking mu.
@@ -117,6 +124,10 @@ type User struct {
 	RiskUpdatedAt time.Time
 	Licenses      []string // sku ids
 	AuthMethods   []AuthMethod
+	// DeletedMethods are methods deleted less than the tenant's
+	// DeletionDelay ago: gone (GET and DELETE of one answer 404), yet
+	// still in listings until then (graph_auth_methods.go).
+	DeletedMethods []deletedMethod
 	// InCloud is false for an AD-only account (not synced to Entra).
 	InCloud bool
 	// AD is the on-premises account; nil for cloud-only users.
@@ -150,6 +161,21 @@ func (a *ADAccount) Disabled() bool { return a.UserAccountControl&0x2 != 0 }
 type AuthMethod struct {
 	ID   string
 	Type string // microsoftAuthenticator, phone, fido2, email, softwareOath, temporaryAccessPass, windowsHelloForBusiness, password
+	// Default marks the user's default sign-in method, which Entra will
+	// not delete while another non-password method remains. Graph v1.0
+	// cannot read it; the seed sets it.
+	Default bool
+	// Created is the method's createdDateTime (zero: a fixed date long
+	// ago). Age is the seed's way to say it: created this long before the
+	// tenant started (an Authenticator registered minutes ago).
+	Created time.Time
+	Age     time.Duration
+	// The properties Graph shows for some types: an Authenticator's
+	// displayName, deviceTag and phoneAppVersion, a FIDO2 key's
+	// displayName and model, a phone's number and type (mobile,
+	// alternateMobile, office).
+	DisplayName, DeviceTag, PhoneAppVersion, Model string
+	PhoneNumber, PhoneType                         string
 }
 
 // Device is an Entra ID device object.

@@ -206,6 +206,17 @@ func TestGraphAnswersMatchTheMetadata(t *testing.T) {
 		collection("/groups?$select="+strings.Join(groupProps.names, ","), "group"),
 		collection("/deviceManagement/managedDevices?$select="+strings.Join(managedProps.names, ","), "managedDevice"),
 		collection("/roleManagement/directory/roleAssignments?$expand=roleDefinition&$select="+strings.Join(roleAssignmentProps.names, ","), "unifiedRoleAssignment"),
+		collection("/roleManagement/directory/roleAssignmentScheduleInstances?$expand=roleDefinition", "unifiedRoleAssignmentScheduleInstance"),
+		collection("/roleManagement/directory/roleAssignmentScheduleInstances?$select="+strings.Join(roleAssignmentInstanceProps.names, ","), "unifiedRoleAssignmentScheduleInstance"),
+		collection("/oauth2PermissionGrants", "oAuth2PermissionGrant"),
+		collection("/oauth2PermissionGrants?$filter=consentType%20eq%20'AllPrincipals'", "oAuth2PermissionGrant"),
+	}
+	for _, sp := range d.ServicePrincipals {
+		gets = append(gets, entity("/servicePrincipals/"+sp.ID, "servicePrincipal"),
+			entity("/servicePrincipals/"+sp.ID+"?$select="+strings.Join(servicePrincipalProps.names, ","), "servicePrincipal"))
+	}
+	for _, g := range d.PermissionGrants {
+		gets = append(gets, entity("/oauth2PermissionGrants/"+g.ID, "oAuth2PermissionGrant"))
 	}
 	for _, u := range d.Users {
 		if !u.InCloud {
@@ -226,7 +237,19 @@ func TestGraphAnswersMatchTheMetadata(t *testing.T) {
 			collection(p+"/authentication/methods?$select="+strings.Join(authMethodProps.names, ","), "authenticationMethod"),
 			collection(p+"/transitiveMemberOf?$select="+strings.Join(memberOfProps.names, ","), "directoryObject"),
 			collection(p+"/registeredDevices?$select="+strings.Join(deviceProps.names, ","), "directoryObject"),
+			collection(p+"/appRoleAssignments", "appRoleAssignment"),
+			collection(p+"/oauth2PermissionGrants", "oAuth2PermissionGrant"),
 		)
+		if mb := d.Mailboxes[u.ID]; mb != nil {
+			gets = append(gets, collection(p+"/mailFolders/inbox/messageRules", "messageRule"),
+				collection(p+"/mailFolders/inbox/messageRules?$select="+strings.Join(messageRuleProps.names, ","), "messageRule"))
+			for _, f := range mb.Folders {
+				gets = append(gets, entity(p+"/mailFolders/"+f.ID, "mailFolder"), entity(p+"/mailFolders/"+f.WellKnown, "mailFolder"))
+			}
+			for _, r := range mb.Rules {
+				gets = append(gets, entity(p+"/mailFolders/inbox/messageRules/"+r.ID, "messageRule"))
+			}
+		}
 		if u.RiskState != "" {
 			// Identity Protection knows only users it has seen at risk.
 			gets = append(gets, entity("/identityProtection/riskyUsers/"+u.ID, "riskyUser"))
@@ -245,6 +268,7 @@ func TestGraphAnswersMatchTheMetadata(t *testing.T) {
 	}
 	for _, g := range d.Groups {
 		gets = append(gets, entity("/groups/"+g.ID, "group"), collection("/groups/"+g.ID+"/members", "directoryObject"),
+			collection("/groups/"+g.ID+"/appRoleAssignments", "appRoleAssignment"),
 			collection("/groups/"+g.ID+"/members?$select="+strings.Join(memberProps.names, ","), "directoryObject"))
 	}
 	d.Unlock()
@@ -274,6 +298,20 @@ func TestGraphAnswersMatchTheMetadata(t *testing.T) {
 		t.Errorf("assignLicense: %d %v", status, body)
 	}
 	model.check(body, "microsoft.graph.user", "POST assignLicense", func(s string) { t.Error(s) })
+	for _, w := range []struct{ path, body, typ string }{
+		{"/roleManagement/directory/roleEligibilityScheduleRequests",
+			`{"action":"adminRemove","principalId":"` + adeleID + `","roleDefinitionId":"29232cdf-9323-42fd-ade2-1d097af3e4de","directoryScopeId":"/","justification":"left"}`,
+			"unifiedRoleEligibilityScheduleRequest"},
+		{"/roleManagement/directory/roleAssignmentScheduleRequests",
+			`{"action":"adminRemove","principalId":"` + breakglassID + `","roleDefinitionId":"62e90394-69f5-4237-9190-012177145e10","directoryScopeId":"/"}`,
+			"unifiedRoleAssignmentScheduleRequest"},
+	} {
+		status, _, body := do(t, tn, tok, "POST", w.path, w.body)
+		if ctx, _ := body["@odata.context"].(string); status != 201 || !strings.HasPrefix(ctx, metadata) {
+			t.Errorf("POST %s: %d %v", w.path, status, body)
+		}
+		model.check(body, "microsoft.graph."+w.typ, "POST "+w.path, func(s string) { t.Error(s) })
+	}
 }
 
 // The checker itself finds what it must: a property the type lacks, one a

@@ -73,6 +73,9 @@ func findRoute(c *call) (*route, *response) {
 	if len(s) == 0 {
 		return nil, c.unknownSegment("v1.0")
 	}
+	if rt, r := cleanupRoute(c); rt != nil || r != nil {
+		return rt, r
+	}
 	switch strings.ToLower(s[0]) {
 	case "users":
 		return userRoute(c)
@@ -142,6 +145,9 @@ func userRoute(c *call) (*route, *response) {
 	case 2:
 		return pick(c, map[string]*route{"GET": {perms: permUserRead, handle: getUser}, "PATCH": {perms: permUserPatch, handle: patchUser}})
 	}
+	if rt, r := cleanupUserRoute(c); rt != nil || r != nil {
+		return rt, r
+	}
 	switch strings.ToLower(s[2]) {
 	case "revokesigninsessions":
 		if len(s) == 3 {
@@ -177,6 +183,7 @@ func userRoute(c *call) (*route, *response) {
 				return pick(c, map[string]*route{"GET": {perms: permAuthRead, list: true, handle: listAuthMethods}})
 			}
 			if len(s) == 5 {
+				// Graph has no DELETE for passwordMethods: 405.
 				if authMethodSegment(s[3]) == "password" {
 					return pick(c, map[string]*route{"GET": {perms: permAuthRead, handle: getAuthMethod}})
 				}
@@ -210,6 +217,9 @@ func groupRoute(c *call) (*route, *response) {
 		return pick(c, map[string]*route{"GET": {perms: permGroupRead, list: true, handle: listGroups}})
 	case 2:
 		return pick(c, map[string]*route{"GET": {perms: permGroupRead, handle: getGroup}})
+	}
+	if strings.EqualFold(s[2], "appRoleAssignments") && len(s) == 3 {
+		return pick(c, map[string]*route{"GET": {perms: permAppRoleRead, list: true, handle: listGroupAppRoleAssignments}})
 	}
 	if !strings.EqualFold(s[2], "members") {
 		return nil, c.unknownSegment(s[2])

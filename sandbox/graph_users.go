@@ -520,7 +520,7 @@ func memberOf(c *call) *response {
 // the one filter clients use, principalId eq '…', and $expand=roleDefinition.
 func listRoleAssignments(c *call) *response {
 	return listPrincipalRoles(c, "roleAssignment", "roleManagement/directory/roleAssignments",
-		func(d *Directory) map[string][]string { return d.RoleAssignments })
+		func(d *Directory) map[string][]string { return d.RoleAssignments }, roleAssignmentProps, nil)
 }
 
 // listRoleEligibilities serves Privileged Identity Management's
@@ -535,12 +535,13 @@ func listRoleEligibilities(c *call) *response {
 		return c.err(http.StatusBadRequest, "AadPremiumLicenseRequired", "The tenant needs to have Microsoft Entra ID P2 or Microsoft Entra ID Governance license.")
 	}
 	return listPrincipalRoles(c, "roleEligibility", "roleManagement/directory/roleEligibilityScheduleInstances",
-		func(d *Directory) map[string][]string { return d.RoleEligibilities })
+		func(d *Directory) map[string][]string { return d.RoleEligibilities }, roleEligibilityProps, nil)
 }
 
 // listPrincipalRoles lists one role map's entries as unifiedRole* objects,
-// filtered by principalId eq '…' and with $expand=roleDefinition.
-func listPrincipalRoles(c *call, kind, set string, roles func(*Directory) map[string][]string) *response {
+// filtered by principalId eq '…' and with $expand=roleDefinition; more,
+// when set, adds the properties of a type that has more than these.
+func listPrincipalRoles(c *call, kind, set string, roles func(*Directory) map[string][]string, props *propSet, more func(a map[string]any)) *response {
 	principal := ""
 	if f := c.query.Get("$filter"); f != "" {
 		prop, value, ok := parseEqFilter(f)
@@ -573,15 +574,14 @@ func listPrincipalRoles(c *call, kind, set string, roles func(*Directory) map[st
 				"id": stableID(kind, id+name), "principalId": id,
 				"roleDefinitionId": tid, "directoryScopeId": "/",
 			}
+			if more != nil {
+				more(a)
+			}
 			if expand {
 				a["roleDefinition"] = map[string]any{"id": tid, "templateId": tid, "displayName": name, "isBuiltIn": true, "isEnabled": true}
 			}
 			out = append(out, a)
 		}
-	}
-	props := roleAssignmentProps
-	if kind == "roleEligibility" {
-		props = roleEligibilityProps
 	}
 	return c.pageSelected(set, props, out)
 }
@@ -606,97 +606,9 @@ var (
 	// authMethodProps are the properties of every method type the sandbox
 	// renders; an item shows only those its type has.
 	authMethodProps = &propSet{typeName: "microsoft.graph.authenticationMethod",
-		names: []string{"id", "createdDateTime", "displayName", "phoneNumber", "phoneType", "smsSignInState", "emailAddress",
+		names: []string{"id", "createdDateTime", "displayName", "deviceTag", "phoneAppVersion", "model", "phoneNumber", "phoneType", "smsSignInState", "emailAddress",
 			"password", "secretKey", "startDateTime", "lifetimeInMinutes", "isUsableOnce", "isUsable", "methodUsabilityReason", "temporaryAccessPass"}}
 )
-
-var authMethodODataTypes = map[string]string{}
-
-func init() {
-	for _, t := range authMethodTypes {
-		authMethodODataTypes[t] = "#microsoft.graph." + t + "AuthenticationMethod"
-	}
-}
-
-// authMethodJSON renders a method with the properties its type has in
-// Graph's v1.0 metadata, and no other: a software OATH token or a
-// Temporary Access Pass has no displayName.
-func authMethodJSON(m AuthMethod) map[string]any {
-	j := map[string]any{"@odata.type": authMethodODataTypes[m.Type], "id": m.ID}
-	switch m.Type {
-	case "phone":
-		j["phoneNumber"], j["phoneType"], j["smsSignInState"] = "+1 5555550100", "mobile", "notSupported"
-	case "email":
-		j["emailAddress"] = "someone@example.test"
-	case "password":
-		j["password"], j["createdDateTime"] = nil, "2024-01-15T09:00:00Z"
-	case "softwareOath":
-		j["secretKey"] = nil // never returned
-	case "temporaryAccessPass":
-		j["createdDateTime"], j["startDateTime"], j["lifetimeInMinutes"] = "2024-01-15T09:00:00Z", "2024-01-15T09:00:00Z", 60
-		j["isUsableOnce"], j["isUsable"], j["methodUsabilityReason"], j["temporaryAccessPass"] = false, true, "EnabledByPolicy", nil
-	default: // microsoftAuthenticator, fido2, windowsHelloForBusiness
-		j["displayName"] = m.Type
-	}
-	return j
-}
-
-func listAuthMethods(c *call) *response {
-	only := authMethodSegment(c.segs[3])
-	return c.withUser(func(d *Directory, u *User) *response {
-		out := []map[string]any{}
-		for _, m := range u.AuthMethods {
-			if only == "" || m.Type == only {
-				out = append(out, authMethodJSON(m))
-			}
-		}
-		set := "users('" + u.ID + "')/authentication/methods"
-		props := authMethodProps
-		if only != "" {
-			set = "users('" + u.ID + "')/authentication/" + only + "Methods"
-			typed := *authMethodProps
-			typed.typeName = "microsoft.graph." + only + "AuthenticationMethod"
-			props = &typed
-		}
-		return c.pageSelected(set, props, out)
-	})
-}
-
-func (c *call) authMethod(u *User) int {
-	t := authMethodSegment(c.segs[3])
-	for i, m := range u.AuthMethods {
-		if m.Type == t && strings.EqualFold(m.ID, c.segs[4]) {
-			return i
-		}
-	}
-	return -1
-}
-
-func getAuthMethod(c *call) *response {
-	return c.withUser(func(d *Directory, u *User) *response {
-		i := c.authMethod(u)
-		if i < 0 {
-			return c.notFound(c.segs[4])
-		}
-		m := u.AuthMethods[i]
-		j := authMethodJSON(m)
-		j["@odata.context"] = metadata + "users('" + u.ID + "')/authentication/" + m.Type + "Methods/$entity"
-		return jsonResp(http.StatusOK, j)
-	})
-}
-
-func deleteAuthMethod(c *call) *response {
-	return c.withUser(func(d *Directory, u *User) *response {
-		i := c.authMethod(u)
-		if i < 0 {
-			return c.notFound(c.segs[4])
-		}
-		u.AuthMethods = append(u.AuthMethods[:i:i], u.AuthMethods[i+1:]...)
-		r := noContent()
-		r.detail = "delete " + authMethodSegment(c.segs[3]) + " method"
-		return r
-	})
-}
 
 // confirmCompromised marks users confirmed compromised. Identity Protection
 // allows about one request a second per tenant; past that it answers 429

@@ -476,6 +476,19 @@ func TestSDKOperations(t *testing.T) {
 		{
 			name: "a role-assignable group needs RoleManagement.ReadWrite.Directory",
 			run: func(t *testing.T, c *msgraphsdk.GraphServiceClient, tn *Tenant) error {
+				// The default app holds it (its cleanup steps take roles
+				// away): without it, GroupMember.ReadWrite.All is not enough.
+				d := tn.Directory()
+				d.Lock()
+				app := d.Apps[revokeClientID]
+				var kept []string
+				for _, p := range app.Permissions {
+					if p != "RoleManagement.ReadWrite.Directory" {
+						kept = append(kept, p)
+					}
+				}
+				app.Permissions = kept
+				d.Unlock()
 				return c.Groups().ByGroupId("2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d03").Members().ByDirectoryObjectId(breakglassID).Ref().Delete(ctx, nil)
 			},
 			wantStatus: 403, wantCode: "Authorization_RequestDenied",

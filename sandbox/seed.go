@@ -35,6 +35,13 @@ type Seed struct {
 	RoleEligibilities []SeedRoleAssignment
 	Options           SeedOptions
 
+	// ServicePrincipals, PermissionGrants and AppRoleAssignments are
+	// enterprise apps, delegated consents and app role assignments
+	// (seed_cleanup.go).
+	ServicePrincipals  []SeedServicePrincipal
+	PermissionGrants   []SeedPermissionGrant
+	AppRoleAssignments []SeedAppRoleAssignment
+
 	// ManagedIdentities are the identities of the compute resource revoke
 	// runs on, served by the managed identity endpoint.
 	ManagedIdentities []SeedManagedIdentity
@@ -107,8 +114,11 @@ type SeedUser struct {
 	Cloud                 bool
 	Licenses              []string
 	AuthMethods           []AuthMethod
-	RiskState, RiskLevel  string
-	AD                    *SeedADAccount
+	// InboxRules are the rules of the user's inbox (a licensed user's:
+	// only they have a mailbox).
+	InboxRules           []MessageRule
+	RiskState, RiskLevel string
+	AD                   *SeedADAccount
 }
 
 // SeedADAccount is an AD account (a person's or a service account).
@@ -171,6 +181,9 @@ type SeedOptions struct {
 	Faults          []FaultRule
 	// PageSize is Graph's page size without $top (0: 100).
 	PageSize int
+	// DeletionDelay is how long a deleted sign-in method keeps showing in
+	// listings (0: it leaves them at once).
+	DeletionDelay time.Duration
 }
 
 // authMethodTypes are the method types Graph exposes under
@@ -239,6 +252,15 @@ func ParseSeed(file string, data []byte) (*Seed, error) {
 			})
 		},
 		"options": func(n *yaml.Node) { s.Options = d.options(n) },
+		"service_principals": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) { s.ServicePrincipals = append(s.ServicePrincipals, d.servicePrincipal(n)) })
+		},
+		"oauth2_permission_grants": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) { s.PermissionGrants = append(s.PermissionGrants, d.permissionGrant(n)) })
+		},
+		"app_role_assignments": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) { s.AppRoleAssignments = append(s.AppRoleAssignments, d.appRoleAssignment(n)) })
+		},
 	})
 	d.need(root, s.Tenant.ID, "tenant.id")
 	d.check(s)
@@ -532,20 +554,10 @@ func (d *seedDecoder) user(n *yaml.Node) SeedUser {
 			}
 		},
 		"auth_methods": func(n *yaml.Node) {
-			d.each(n, func(n *yaml.Node) {
-				var m AuthMethod
-				d.fields(n, "auth method", map[string]func(*yaml.Node){
-					"id": func(n *yaml.Node) { m.ID = d.str(n) },
-					"type": func(n *yaml.Node) {
-						m.Type = d.str(n)
-						if !contains(authMethodTypes, m.Type) {
-							d.errorf(n, "unknown auth method type %q (known: %s)", m.Type, strings.Join(authMethodTypes, ", "))
-						}
-					},
-				})
-				d.need(n, m.ID, "id")
-				u.AuthMethods = append(u.AuthMethods, m)
-			})
+			d.each(n, func(n *yaml.Node) { u.AuthMethods = append(u.AuthMethods, d.authMethod(n)) })
+		},
+		"inbox_rules": func(n *yaml.Node) {
+			d.each(n, func(n *yaml.Node) { u.InboxRules = append(u.InboxRules, d.inboxRule(n)) })
 		},
 		"risk_state": func(n *yaml.Node) { u.RiskState = d.str(n) },
 		"risk_level": func(n *yaml.Node) { u.RiskLevel = d.str(n) },
@@ -665,7 +677,8 @@ func (d *seedDecoder) options(n *yaml.Node) SeedOptions {
 			}
 			o.Throttle = &t
 		},
-		"faults": func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { o.Faults = append(o.Faults, d.fault(n)) }) },
+		"faults":         func(n *yaml.Node) { d.each(n, func(n *yaml.Node) { o.Faults = append(o.Faults, d.fault(n)) }) },
+		"deletion_delay": func(n *yaml.Node) { o.DeletionDelay = d.duration(n) },
 		"page_size": func(n *yaml.Node) {
 			before := len(d.problems)
 			o.PageSize = d.integer(n)
@@ -733,6 +746,12 @@ func (d *seedDecoder) check(s *Seed) {
 	}
 	for _, r := range d.refs {
 		v := strings.ToLower(r.node.Value)
+		if handled, ok := checkCleanupRef(s, r.kind, v); handled {
+			if !ok {
+				d.errorf(r.node, "unknown %s %q", r.kind, r.node.Value)
+			}
+			continue
+		}
 		switch r.kind {
 		case "user":
 			if !users[v] {
@@ -908,6 +927,7 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 			}
 		}
 	}
+	s.newCleanup(d, now)
 	d.SetLatency(s.Options.Latency, s.Options.Jitter)
 	return d
 }
