@@ -30,7 +30,8 @@ var Backend = func() steps.BackendSpec {
 }()
 
 // Steps are the entra steps, in catalog order, each with its implementation.
-var Steps = []steps.Spec{disableUser, revokeSessions, disableDevices, resetPassword, confirmCompromised}
+var Steps = []steps.Spec{disableUser, revokeSessions, disableDevices, resetPassword, confirmCompromised,
+	removeAuthMethods, removeInboxRules, revokeConsents}
 
 // implement attaches an implementation to a spec.
 func implement(spec steps.Spec, newStep func() steps.Step) steps.Spec {

@@ -61,19 +61,34 @@ type rulePlan struct {
 	remove []inboxRule
 	others int
 	match  string
+	// noMailbox is set when Graph says the user has no Exchange Online
+	// mailbox it can reach.
+	noMailbox bool
 }
+
+// noMailboxSummary says what a user without a reachable mailbox means:
+// nothing was checked, and where to look instead.
+const noMailboxSummary = "no Exchange Online mailbox Graph can reach (inactive, soft-deleted or hosted on-premises): " +
+	"no inbox rule checked; check a mailbox hosted on-premises in Exchange"
 
 func (p rulePlan) details() map[string]any {
 	rules := make([]map[string]any, len(p.remove))
 	for i, r := range p.remove {
 		rules[i] = r.detail()
 	}
-	return map[string]any{"rules": rules, "match": p.match}
+	d := map[string]any{"rules": rules, "match": p.match}
+	if p.noMailbox {
+		d["mailbox"] = false
+	}
+	return d
 }
 
 // summary renders "2 rules: rule "x" (forwards to a@b), …; 3 other rules
 // stay", verb before the count when done.
 func (p rulePlan) summary(verb string) string {
+	if p.noMailbox {
+		return noMailboxSummary
+	}
 	var s string
 	if len(p.remove) == 0 {
 		s = "no suspicious inbox rule"
@@ -114,7 +129,7 @@ func (removeInboxRulesStep) Apply(ctx context.Context, call *steps.Call) (steps.
 		return steps.Change{}, err
 	}
 	prior := priorRemoved(call)
-	done := rulePlan{others: p.others, match: p.match}
+	done := rulePlan{others: p.others, match: p.match, noMailbox: p.noMailbox}
 	rules := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
 	for _, r := range p.remove {
 		if prior[r.id] {
@@ -165,6 +180,13 @@ func planRules(ctx context.Context, call *steps.Call) (rulePlan, error) {
 			return b.Get(ctx, nil)
 		},
 		func(page models.MessageRuleCollectionResponseable) { listed = append(listed, page.GetValue()...) })
+	if graphCode(err) == "MailboxNotEnabledForRESTAPI" {
+		// A user without a mailbox licence has no rules; one whose
+		// mailbox is on-premises has them out of Graph's reach, which
+		// the summary says.
+		p.noMailbox = true
+		return p, nil
+	}
 	if err != nil {
 		return rulePlan{}, err
 	}

@@ -24,6 +24,8 @@ type fakeMailbox struct {
 	// vanish empties the inbox's rules as a DELETE arrives: someone else
 	// deleted them first.
 	vanish bool
+	// none is a user without a mailbox Graph can reach.
+	none bool
 }
 
 func (f *fakeMailbox) handler(t *testing.T) http.HandlerFunc {
@@ -32,6 +34,8 @@ func (f *fakeMailbox) handler(t *testing.T) http.HandlerFunc {
 		defer f.mu.Unlock()
 		rulesPath := "/v1.0/users/" + rulesUser + "/mailFolders/inbox/messageRules"
 		switch {
+		case f.none:
+			writeJSON(w, 404, graphErrorBody("MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is hosted on-premise."))
 		case r.Method == http.MethodGet && r.URL.Path == rulesPath:
 			b, _ := json.Marshal(map[string]any{"value": f.rules})
 			writeJSON(w, 200, string(b))
@@ -193,5 +197,24 @@ func TestRemoveInboxRulesNothingToDo(t *testing.T) {
 	ch, err := removeInboxRulesStep{}.Check(context.Background(), call)
 	if err != nil || !ch.Satisfied || ch.Summary != "no suspicious inbox rule; 1 other rule left alone" {
 		t.Errorf("Check: %+v %v", ch, err)
+	}
+}
+
+// A user without a mailbox Graph reaches has nothing to delete, and the
+// change says nothing was checked.
+func TestRemoveInboxRulesWithoutAMailbox(t *testing.T) {
+	_, call, _ := rulesCall(t, &fakeMailbox{none: true}, entraspec.MatchSuspicious)
+	want := "no Exchange Online mailbox Graph can reach (inactive, soft-deleted or hosted on-premises): " +
+		"no inbox rule checked; check a mailbox hosted on-premises in Exchange"
+	ch, err := removeInboxRulesStep{}.Check(context.Background(), call)
+	if err != nil || !ch.Satisfied || ch.Summary != want || ch.Details["mailbox"] != false {
+		t.Errorf("Check: %+v %v", ch, err)
+	}
+	ch, err = removeInboxRulesStep{}.Apply(context.Background(), call)
+	if err != nil || ch.Summary != want {
+		t.Errorf("Apply: %+v %v", ch, err)
+	}
+	if err := (removeInboxRulesStep{}).Verify(context.Background(), call); err != nil {
+		t.Errorf("Verify: %v", err)
 	}
 }

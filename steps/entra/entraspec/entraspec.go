@@ -30,7 +30,8 @@ func Register(r *steps.Registry) {
 }
 
 // Steps are the entra steps, in catalog order, without implementations.
-var Steps = []steps.Spec{DisableUser, RevokeSessions, DisableDevices, ResetPassword, ConfirmCompromised}
+var Steps = []steps.Spec{DisableUser, RevokeSessions, DisableDevices, ResetPassword, ConfirmCompromised,
+	RemoveAuthMethods, RemoveInboxRules, RevokeConsents}
 
 // Field names of the environment file's entra section.
 const (
