@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/revoke-dev/revoke/steps"
 )
@@ -298,5 +299,113 @@ func TestInventoryEscapesTheUserID(t *testing.T) {
 	}
 	if len(paths) == 0 {
 		t.Error("no request sent")
+	}
+}
+
+// lidiaID is the default seed's compromised user: an attacker's
+// authenticator, forwarding and deleting rules, a consent, an app.
+const lidiaID = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e0b"
+
+// Against the default seed: every read is a GET, Lidia's compromise shows
+// (rules marked suspicious, the attacker's consent beside the tenant-wide
+// one), the role Nestor holds through a group says so, a user without a
+// mailbox gets an unchecked item for the inbox rules, and the licences'
+// source, which the sandbox does not serve, is one too.
+func TestSandboxInventory(t *testing.T) {
+	tn := startTenant(t)
+	c := openSandbox(t, tn, appID, appSecret)
+	r := func(kind, what, until, why, id string) steps.Residual {
+		return steps.Residual{Backend: "entra", Kind: kind, What: what, Until: until, Why: why, ID: id}
+	}
+	const (
+		tokens   = "until they expire (about an hour; sooner in apps with continuous access evaluation)"
+		consent  = "until revoked: the app keeps any refresh token it holds if the account is enabled again"
+		explorer = "Tz3bN8vQ1cW6xY0rA5sD9fG2hJ4kL7mP3oI8uE1wR6t"
+	)
+	licences := r("unchecked", "which licences are inherited from a group", "unknown: check by hand",
+		"Graph 400 BadRequest: Could not find a property named 'licenseAssignmentStates' on type 'microsoft.graph.user'.", "")
+	tests := []struct {
+		id   string
+		want []steps.Residual
+	}{
+		{nestorID, []steps.Residual{
+			r("account", "the account nestor@contoso.test is still enabled", "until disabled", "", nestorID),
+			r("token", "access tokens issued before SEED stay valid", tokens, "", ""),
+			r("consent", "app 'Graph Explorer' may act as the user with openid profile User.Read", consent, "tenant-wide consent: never removed for one user", explorer),
+			r("role", "directory role Helpdesk Administrator", "until removed", "through a group: removing the membership removes it", ""),
+			r("group", "member of group 'Helpdesk Operators'", "until removed", "", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d04"),
+			r("unchecked", "inbox rules", "unknown: check by hand", "Graph 404 MailboxNotEnabledForRESTAPI: The mailbox is either inactive, soft-deleted, or is hosted on-premise.", ""),
+			exchangeUnchecked,
+		}},
+		{lidiaID, []steps.Residual{
+			r("account", "the account lidia@contoso.test is still enabled", "until disabled", "", lidiaID),
+			r("token", "access tokens issued before SEED stay valid", tokens, "", ""),
+			r("sign_in_method", "Microsoft Authenticator on SM-A515F, added SEED", "until removed: a sign-in method outlives a password reset", "", "6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a0b"),
+			r("sign_in_method", "mobile phone +1 5555550142", "until removed: a sign-in method outlives a password reset", "", "3179e48a-750b-4051-897c-87b9720928b0"),
+			r("inbox_rule", "rule '.' forwards to attacker@protonmail.example (suspicious)", "until removed: the rule runs in the mailbox whether or not the account is enabled", "", "R0Kehhq6MTpxqP7QAOqQ2I-1r--1P42yAY9iUEChxBY"),
+			r("inbox_rule", "rule '..' deletes mail (suspicious)", "until removed: the rule runs in the mailbox whether or not the account is enabled", "", "BqpA-hP_dI3lUArBBG2cwLtFm2rmFo7e9I-mohic83c"),
+			r("consent", "app 'Graph Explorer' may act as the user with openid profile User.Read", consent, "tenant-wide consent: never removed for one user", explorer),
+			r("consent", "app 'Mail Sync Pro' may act as the user with Mail.Read Mail.Send offline_access", consent, "", "kQ7Xz1pWm0uV3yR8tB2nHcE4fJ6gL9aS0dK5jM1qP2o"),
+			// The sandbox serves no provisioning jobs: both are said.
+			r("app_assignment", "assigned to app 'Salesforce'", "until someone acts, or the app's next provisioning cycle", "", "Rx49Wtl8R0ay0m1uWRSKGCkAplbYd98nTNbNVBoDrQc"),
+			r("license", "licence 6fd2c87f-b296-42f0-b197-1e91e994b900", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
+			exchangeUnchecked,
+			licences,
+		}},
+		{alexID, []steps.Residual{
+			r("account", "the account alex@contoso.test is still enabled", "until disabled", "", alexID),
+			r("token", "access tokens issued before SEED stay valid", tokens, "", ""),
+			r("sign_in_method", "FIDO2 security key fido2, added 2024-01-15 09:00 UTC", "until removed: a sign-in method outlives a password reset", "", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c02"),
+			r("sign_in_method", "Microsoft Authenticator on microsoftAuthenticator, added 2024-01-15 09:00 UTC", "until removed: a sign-in method outlives a password reset", "", "6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a02"),
+			r("sign_in_method", "Windows Hello for Business on windowsHelloForBusiness, added 2024-01-15 09:00 UTC", "until removed: a sign-in method outlives a password reset", "", "2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c02"),
+			r("consent", "app 'Graph Explorer' may act as the user with openid profile User.Read", consent, "tenant-wide consent: never removed for one user", explorer),
+			r("group", "member of group 'All Staff'", "until removed", "", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d02"),
+			r("group", "member of group 'Sales'", "until removed", "", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d01"),
+			r("license", "licence 6fd2c87f-b296-42f0-b197-1e91e994b900", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
+			r("license", "licence b05e124f-c7cc-45a0-a6aa-8cf78c946968", "until removed: a licence keeps the mailbox and files served", "", "b05e124f-c7cc-45a0-a6aa-8cf78c946968"),
+			r("device", "device 'ALEX-LAPTOP' is still enabled", "until disabled: its primary refresh token signs in without the user's password", "", alexLaptop),
+			r("device", "device 'Alex's iPhone' is still enabled", "until disabled: its primary refresh token signs in without the user's password", "", alexPhone),
+			r("device", "managed device 'ALEX-LAPTOP' is neither retired nor wiped", "until retired or wiped: company data stays on it", "", alexLaptopMDM),
+			r("device", "managed device 'Alex's iPhone' is neither retired nor wiped", "until retired or wiped: company data stays on it", "", alexPhoneMDM),
+			exchangeUnchecked,
+			licences,
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.id, func(t *testing.T) {
+			tn.Log().Reset()
+			got, err := c.Inventory(t.Context(), &steps.Subject{Facts: map[string]map[string]any{"entra": {"id": tt.id}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The seed's sessions were valid from a day before it started.
+			for i, item := range got {
+				if at, ok := strings.CutPrefix(item.What, "access tokens issued before "); ok {
+					when, err := time.Parse("2006-01-02 15:04 UTC", strings.TrimSuffix(at, " stay valid"))
+					if err != nil || time.Since(when) < 23*time.Hour || time.Since(when) > 25*time.Hour {
+						t.Errorf("token item %q: %v", item.What, err)
+					}
+					got[i].What = "access tokens issued before SEED stay valid"
+				}
+				// Lidia's authenticator was added as the seed started.
+				if before, at, ok := strings.Cut(item.What, ", added "); ok {
+					if when, err := time.Parse("2006-01-02 15:04 UTC", at); err == nil && time.Since(when) < 24*time.Hour {
+						got[i].What = before + ", added SEED"
+					}
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("items:\n got %s\nwant %s", residualsText(got), residualsText(tt.want))
+			}
+			log := graphLog(tn)
+			if len(log) < 13 {
+				t.Errorf("only %d requests: %q", len(log), log)
+			}
+			for _, l := range log {
+				if !strings.HasPrefix(l, "GET ") {
+					t.Errorf("the inventory sent %s", l)
+				}
+			}
+		})
 	}
 }
