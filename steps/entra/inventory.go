@@ -259,6 +259,10 @@ func methodText(m models.AuthenticationMethodable) (string, bool) {
 		if name != "" {
 			s += " " + name
 		}
+	case models.PlatformCredentialAuthenticationMethodable:
+		// Before Windows Hello, whose methods a platform credential has
+		// too: the other order would name a Mac's key Windows Hello.
+		s = on("platform credential")
 	case models.WindowsHelloForBusinessAuthenticationMethodable:
 		s = on("Windows Hello for Business")
 	case models.SoftwareOathAuthenticationMethodable:
@@ -268,8 +272,6 @@ func methodText(m models.AuthenticationMethodable) (string, bool) {
 		if v.GetIsUsable() != nil && *v.GetIsUsable() {
 			s += " (usable)"
 		}
-	case models.PlatformCredentialAuthenticationMethodable:
-		s = on("platform credential")
 	default:
 		s = strings.TrimSuffix(strings.TrimPrefix(deref(m.GetOdataType()), "#microsoft.graph."), "AuthenticationMethod")
 		if s == "" {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
 	"github.com/revoke-dev/revoke/steps"
 )
 
@@ -407,5 +409,28 @@ func TestSandboxInventory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestMethodText(t *testing.T) {
+	name := "MacBook Pro"
+	platform := models.NewPlatformCredentialAuthenticationMethod()
+	platform.SetDisplayName(&name)
+	hello := models.NewWindowsHelloForBusinessAuthenticationMethod()
+	hello.SetDisplayName(&name)
+	oath := models.NewSoftwareOathAuthenticationMethod()
+	for _, tt := range []struct {
+		m    models.AuthenticationMethodable
+		want string
+		ok   bool
+	}{
+		{platform, "platform credential on MacBook Pro", true},
+		{hello, "Windows Hello for Business on MacBook Pro", true},
+		{oath, "software OATH token", true},
+		{models.NewPasswordAuthenticationMethod(), "", false},
+	} {
+		if got, ok := methodText(tt.m); got != tt.want || ok != tt.ok {
+			t.Errorf("methodText(%T) = %q, %v; want %q, %v", tt.m, got, ok, tt.want, tt.ok)
+		}
 	}
 }
