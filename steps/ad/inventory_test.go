@@ -5,6 +5,8 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/go-ldap/ldap/v3"
+
 	"github.com/revoke-dev/revoke/steps"
 )
 
@@ -80,5 +82,36 @@ func TestGroupName(t *testing.T) {
 		if got := groupName(dn); got != want {
 			t.Errorf("groupName(%q) = %q, want %q", dn, got, want)
 		}
+	}
+}
+
+// Against Samba: a user in one group, enabled, then disabled.
+func TestSambaInventory(t *testing.T) {
+	dc := needSamba(t)
+	admin := dc.admin(t)
+	c := dc.open(t, nil)
+	sam := unique("rvinv")
+	u := dc.addUser(t, admin, sam, sam+"@contoso.test", 512)
+	group := unique("rvinvgrp")
+	gdn := dc.addGroup(t, admin, group, u.DN)
+	subject := &steps.Subject{Ref: sam, Facts: map[string]map[string]any{"ad": {"distinguishedName": u.DN}}}
+	got, err := c.Inventory(t.Context(), subject)
+	want := []steps.Residual{
+		{Backend: "ad", Kind: "account", What: "the account " + sam + " is still enabled", Until: "until disabled", ID: u.DN},
+		kerberosTickets,
+		{Backend: "ad", Kind: "group", What: "member of group '" + group + "'", Until: "until removed", ID: gdn},
+		sessionsUnchecked,
+	}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("enabled: %+v, %v; want %+v", got, err, want)
+	}
+	mod := ldap.NewModifyRequest(u.DN, nil)
+	mod.Replace("userAccountControl", []string{"514"})
+	if err := admin.Modify(mod); err != nil {
+		t.Fatal(err)
+	}
+	got, err = c.Inventory(t.Context(), subject)
+	if want := want[1:]; err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("disabled: %+v, %v; want %+v", got, err, want)
 	}
 }
