@@ -46,6 +46,11 @@ func specMirrorRegistry() *steps.Registry {
 			{Name: "grace", Type: steps.Duration, Default: time.Duration(0), Description: "A duration, for tests."}}},
 		{Name: "entra.reset_password", Summary: "Reset the cloud password", Params: resets},
 		{Name: "entra.confirm_compromised", Summary: "Confirm compromised"},
+		{Name: "entra.remove_auth_methods", Summary: "Delete sign-in methods", Params: []steps.Param{
+			{Name: "keep", Type: steps.StringList, Default: []string{}, Description: "Method types to keep."}}},
+		{Name: "entra.remove_inbox_rules", Summary: "Delete inbox rules", Params: []steps.Param{
+			{Name: "match", Type: steps.Enum, Default: "suspicious", Enum: []string{"suspicious", "all"}, Description: "Which rules."}}},
+		{Name: "entra.revoke_consents", Summary: "Delete delegated consents"},
 	} {
 		r.Register(s)
 	}
