@@ -51,6 +51,7 @@ func specMirrorRegistry() *steps.Registry {
 		{Name: "entra.remove_inbox_rules", Summary: "Delete inbox rules", Params: []steps.Param{
 			{Name: "match", Type: steps.Enum, Default: "suspicious", Enum: []string{"suspicious", "all"}, Description: "Which rules."}}},
 		{Name: "entra.revoke_consents", Summary: "Delete delegated consents"},
+		{Name: "entra.remove_roles", Summary: "Remove directory roles"},
 	} {
 		r.Register(s)
 	}

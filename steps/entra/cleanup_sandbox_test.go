@@ -2,6 +2,9 @@ package entra
 
 import (
 	"context"
+	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,5 +120,73 @@ func TestSandboxRevokeConsents(t *testing.T) {
 		"DELETE /v1.0/oauth2PermissionGrants/kQ7Xz1pWm0uV3yR8tB2nHcE4fJ6gL9aS0dK5jM1qP2o 204")
 	if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
 		t.Errorf("Verify: %v", err)
+	}
+}
+
+const johannaID = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e06" // standing Privileged Role Administrator
+
+// entra.remove_roles on adm-johanna, made eligible for User Administrator
+// too: the eligibility goes first (adminRemove), then the standing
+// assignment (DELETE), each once although PIM lists the standing one as
+// active too; a role resolution found that no direct assignment explains
+// is reported as held through a group. Without P2, only the standing one.
+func TestSandboxRemoveRoles(t *testing.T) {
+	for _, p2 := range []bool{true, false} {
+		t.Run(fmt.Sprintf("P2 %v", p2), func(t *testing.T) {
+			seed := sandbox.DefaultSeed()
+			seed.Tenant.WithoutP2 = !p2
+			seed.RoleEligibilities = append(seed.RoleEligibilities, sandbox.SeedRoleAssignment{User: "adm-johanna@contoso.test", Roles: []string{"User Administrator"}})
+			tn, err := sandbox.Start(context.Background(), seed, sandbox.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { tn.Close() })
+			c := openSandbox(t, tn, appID, appSecret)
+			call, progress := newCall(c, johannaID, steps.Values{})
+			call.Subject.Facts["entra"]["privilegedRoles"] = []any{"Helpdesk Administrator", "Privileged Role Administrator"}
+			ctx := context.Background()
+			step := removeRoles.New()
+			want := "2 directory roles: Privileged Role Administrator (standing), User Administrator (eligible in PIM)"
+			if !p2 {
+				want = "1 directory role: Privileged Role Administrator (standing)"
+			}
+			want += "; held through a group, not removed (remove the user from the group): Helpdesk Administrator"
+			ch, err := step.Check(ctx, call)
+			if err != nil || ch.Satisfied || ch.Summary != want {
+				t.Fatalf("Check: %+v %v\nwant %q", ch, err, want)
+			}
+			tn.Log().Reset()
+			if _, err := step.Apply(ctx, call); err != nil {
+				t.Fatal(err)
+			}
+			var writes []string
+			for _, l := range graphLog(tn) {
+				if strings.HasPrefix(l, "GET ") {
+					continue
+				}
+				// The standing assignment's id is the sandbox's own.
+				if k := strings.Index(l, "/roleAssignments/"); k >= 0 {
+					l = l[:k] + "/roleAssignments/{id}" + l[strings.LastIndex(l, " "):]
+				}
+				writes = append(writes, l)
+			}
+			wantWrites := []string{"POST /v1.0/roleManagement/directory/roleEligibilityScheduleRequests 201", "DELETE /v1.0/roleManagement/directory/roleAssignments/{id} 204"}
+			if !p2 {
+				wantWrites = wantWrites[1:]
+			}
+			if !reflect.DeepEqual(writes, wantWrites) {
+				t.Errorf("writes %q, want %q", writes, wantWrites)
+			}
+			if len(*progress) != len(wantWrites) {
+				t.Errorf("progress %+v", *progress)
+			}
+			if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
+				t.Errorf("Verify: %v", err)
+			}
+			ch, err = step.Check(ctx, call)
+			if err != nil || !ch.Satisfied {
+				t.Errorf("Check after: %+v %v", ch, err)
+			}
+		})
 	}
 }

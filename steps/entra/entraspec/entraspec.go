@@ -31,7 +31,7 @@ func Register(r *steps.Registry) {
 
 // Steps are the entra steps, in catalog order, without implementations.
 var Steps = []steps.Spec{DisableUser, RevokeSessions, DisableDevices, ResetPassword, ConfirmCompromised,
-	RemoveAuthMethods, RemoveInboxRules, RevokeConsents}
+	RemoveAuthMethods, RemoveInboxRules, RevokeConsents, RemoveRoles}
 
 // Field names of the environment file's entra section.
 const (
