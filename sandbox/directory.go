@@ -206,6 +206,9 @@ type Group struct {
 	Members        []string // user ids
 	Dynamic        bool
 	RoleAssignable bool
+	// Licenses are sku ids the group assigns: its members hold them
+	// through it (group-based licensing) and cannot lose them one by one.
+	Licenses []string
 }
 
 // ADGroup is an on-premises group.

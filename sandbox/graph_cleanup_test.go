@@ -2,6 +2,7 @@ package sandbox
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -349,5 +350,42 @@ func TestCleanupSeedErrors(t *testing.T) {
 				t.Errorf("got %v, want %s", err, tc.want)
 			}
 		})
+	}
+}
+
+// A license a group assigns is among the user's assignedLicenses, shows in
+// licenseAssignmentStates with the group's id, and cannot be removed from
+// the user; a direct one beside it can.
+func TestGroupLicenses(t *testing.T) {
+	const e3, ems = "6fd2c87f-b296-42f0-b197-1e91e994b900", "efccb6f7-5641-4e0e-bd10-b4976e1bf68e"
+	tn := startSeeded(t, func(s *Seed) {
+		for i := range s.Groups {
+			if s.Groups[i].DisplayName == "Sales" {
+				s.Groups[i].Licenses = []string{ems}
+			}
+		}
+	})
+	tok := token(t, tn, revokeClientID, revokeSecret)
+	status, _, body := do(t, tn, tok, "GET", "/users/"+adeleID+"?$select=assignedLicenses,licenseAssignmentStates", "")
+	if status != 200 {
+		t.Fatalf("%d %v", status, body)
+	}
+	var got []string
+	for _, s := range body["licenseAssignmentStates"].([]any) {
+		m := s.(map[string]any)
+		got = append(got, fmt.Sprintf("%v by %v", m["skuId"], m["assignedByGroup"]))
+	}
+	if want := []string{e3 + " by <nil>", ems + " by " + salesID}; strings.Join(got, ", ") != strings.Join(want, ", ") {
+		t.Errorf("licenseAssignmentStates %v, want %v", got, want)
+	}
+	if n := len(body["assignedLicenses"].([]any)); n != 2 {
+		t.Errorf("%d assignedLicenses, want 2", n)
+	}
+	status, _, body = do(t, tn, tok, "POST", "/users/"+adeleID+"/assignLicense", `{"addLicenses":[],"removeLicenses":["`+ems+`"]}`)
+	if status != 400 || errCode(body) != "Request_BadRequest" || errMessage(body) != "User license is inherited from a group membership and it cannot be removed directly from the user." {
+		t.Errorf("removing the group's license: %d %v", status, body)
+	}
+	if status, _, body = do(t, tn, tok, "POST", "/users/"+adeleID+"/assignLicense", `{"addLicenses":[],"removeLicenses":["`+e3+`"]}`); status != 200 {
+		t.Errorf("removing the direct license: %d %v", status, body)
 	}
 }

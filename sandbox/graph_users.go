@@ -75,7 +75,7 @@ var userProps = &propSet{
 	names: []string{"id", "userPrincipalName", "displayName", "givenName", "surname", "mail", "userType",
 		"accountEnabled", "onPremisesSyncEnabled", "signInSessionsValidFromDateTime", "onPremisesSamAccountName",
 		"onPremisesDistinguishedName", "onPremisesDomainName", "onPremisesUserPrincipalName", "onPremisesImmutableId",
-		"onPremisesSecurityIdentifier", "onPremisesLastSyncDateTime", "assignedLicenses", "lastPasswordChangeDateTime", "businessPhones", "jobTitle",
+		"onPremisesSecurityIdentifier", "onPremisesLastSyncDateTime", "assignedLicenses", "licenseAssignmentStates", "lastPasswordChangeDateTime", "businessPhones", "jobTitle",
 		"mobilePhone", "officeLocation", "preferredLanguage", "usageLocation", "createdDateTime", "passwordPolicies"},
 	defaults: []string{"businessPhones", "displayName", "givenName", "jobTitle", "mail", "mobilePhone",
 		"officeLocation", "preferredLanguage", "surname", "userPrincipalName", "id"},
@@ -146,11 +146,15 @@ func (d *Directory) userJSON(u *User, props []string) map[string]any {
 				v = graphTime(u.LastSyncedPasswordAt)
 			}
 		case "assignedLicenses":
-			ls := make([]map[string]any, 0, len(u.Licenses))
-			for _, l := range u.Licenses {
-				ls = append(ls, map[string]any{"disabledPlans": []string{}, "skuId": l})
+			ls := []map[string]any{}
+			for _, l := range d.licenseStates(u) {
+				if !containsSku(ls, l.sku) {
+					ls = append(ls, map[string]any{"disabledPlans": []string{}, "skuId": l.sku})
+				}
 			}
 			v = ls
+		case "licenseAssignmentStates":
+			v = d.licenseStatesJSON(u)
 		case "lastPasswordChangeDateTime":
 			t := u.CloudPasswordSetAt
 			if u.LastSyncedPasswordAt.After(t) {
@@ -451,6 +455,9 @@ func assignLicense(c *call) *response {
 	}
 	return c.withUser(func(d *Directory, u *User) *response {
 		for _, sku := range body.RemoveLicenses {
+			if !contains(u.Licenses, strings.ToLower(sku)) && d.inherits(u, strings.ToLower(sku)) {
+				return c.err(http.StatusBadRequest, "Request_BadRequest", "User license is inherited from a group membership and it cannot be removed directly from the user.")
+			}
 			if !contains(u.Licenses, strings.ToLower(sku)) {
 				return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("User does not have a corresponding license: '%s'.", sku))
 			}

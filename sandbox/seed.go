@@ -154,6 +154,8 @@ type SeedGroup struct {
 	ID, DisplayName         string
 	Members                 []string
 	Dynamic, RoleAssignable bool
+	// Licenses are sku ids assigned to the group (group-based licensing).
+	Licenses []string
 }
 
 // SeedADGroup is an AD group; Members are sAMAccountNames, UPNs or DNs (of
@@ -646,6 +648,11 @@ func (d *seedDecoder) group(n *yaml.Node) SeedGroup {
 		"members":         func(n *yaml.Node) { g.Members = d.userRefs(n) },
 		"dynamic":         func(n *yaml.Node) { g.Dynamic = d.boolean(n) },
 		"role_assignable": func(n *yaml.Node) { g.RoleAssignable = d.boolean(n) },
+		"licenses": func(n *yaml.Node) {
+			for _, l := range d.strs(n) {
+				g.Licenses = append(g.Licenses, strings.ToLower(l))
+			}
+		},
 	})
 	d.need(n, g.DisplayName, "displayName")
 	return g
@@ -901,7 +908,8 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 		d.ManagedDevices = append(d.ManagedDevices, m)
 	}
 	for _, sg := range s.Groups {
-		g := &Group{ID: sg.ID, DisplayName: sg.DisplayName, Members: d.userIDs(sg.Members), Dynamic: sg.Dynamic, RoleAssignable: sg.RoleAssignable}
+		g := &Group{ID: sg.ID, DisplayName: sg.DisplayName, Members: d.userIDs(sg.Members), Dynamic: sg.Dynamic, RoleAssignable: sg.RoleAssignable,
+			Licenses: append([]string(nil), sg.Licenses...)}
 		if g.ID == "" {
 			g.ID = stableID("group", sg.DisplayName)
 		}
