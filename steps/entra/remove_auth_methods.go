@@ -286,10 +286,12 @@ func describeMethod(m models.AuthenticationMethodable) (authMethod, error) {
 		am.name = "software OATH token"
 	case models.TemporaryAccessPassAuthenticationMethodable:
 		am.name = "Temporary Access Pass" + added("", v)
-	case models.WindowsHelloForBusinessAuthenticationMethodable:
-		am.name = "Windows Hello for Business" + added(deref(v.GetDisplayName()), v)
+	// A platform credential has every method of Windows Hello's and one
+	// more: it must be matched first.
 	case models.PlatformCredentialAuthenticationMethodable:
 		am.name = "platform credential" + added(deref(v.GetDisplayName()), v)
+	case models.WindowsHelloForBusinessAuthenticationMethodable:
+		am.name = "Windows Hello for Business" + added(deref(v.GetDisplayName()), v)
 	default:
 		am.name = kind + " method " + id
 	}

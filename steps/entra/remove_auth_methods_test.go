@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
@@ -276,5 +278,35 @@ func TestRemoveAuthMethodsRefusesAnUnknownKeep(t *testing.T) {
 	}
 	if n := len(f.requests()); n != 0 {
 		t.Errorf("%d requests before refusing", n)
+	}
+}
+
+// Windows Hello and platform credentials share their properties: each is
+// named for what it is.
+func TestDescribeMethodTellsWindowsHelloFromAPlatformCredential(t *testing.T) {
+	created := time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC)
+	hello := models.NewWindowsHelloForBusinessAuthenticationMethod()
+	platform := models.NewPlatformCredentialAuthenticationMethod()
+	for _, m := range []interface {
+		models.AuthenticationMethodable
+		SetDisplayName(*string)
+		SetCreatedDateTime(*time.Time)
+	}{hello, platform} {
+		name, id := "MacBook", "m1"
+		m.SetDisplayName(&name)
+		m.SetCreatedDateTime(&created)
+		m.SetId(&id)
+	}
+	ht, pt := "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod", "#microsoft.graph.platformCredentialAuthenticationMethod"
+	hello.SetOdataType(&ht)
+	platform.SetOdataType(&pt)
+	for m, want := range map[models.AuthenticationMethodable]string{
+		hello:    "Windows Hello for Business (MacBook, added 2026-10-01)",
+		platform: "platform credential (MacBook, added 2026-10-01)",
+	} {
+		got, err := describeMethod(m)
+		if err != nil || got.name != want {
+			t.Errorf("%s: %q %v, want %q", deref(m.GetOdataType()), got.name, err, want)
+		}
 	}
 }
