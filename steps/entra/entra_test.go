@@ -14,6 +14,8 @@ func TestStepsRegisterWithImplementations(t *testing.T) {
 	verifies := map[string]bool{
 		"entra.disable_user": true, "entra.revoke_sessions": true, "entra.disable_devices": true,
 		"entra.reset_password": false, "entra.confirm_compromised": true,
+		"entra.remove_auth_methods": true, "entra.remove_inbox_rules": true, "entra.revoke_consents": true,
+		"entra.remove_roles": true,
 	}
 	for _, s := range r.Steps() {
 		want, known := verifies[s.Name]
