@@ -583,17 +583,23 @@ func (c *Conn) licenseStates(ctx context.Context, id string) ([]models.LicenseAs
 }
 
 // licenseItems lists the user's licences, saying which come from a group
-// (removing those means removing the membership). When the assignment
+// (removing those means removing the membership) and which of those are
+// also assigned directly (then leaving the group is not enough). When the assignment
 // states cannot be read the licences are still listed, and an unchecked
 // item says which ones may be inherited is unknown.
 func licenseItems(u models.Userable, states []models.LicenseAssignmentStateable, err error, groups []groupRef) []steps.Residual {
 	byGroup := map[string][]string{}
+	direct := map[string]bool{}
 	for _, s := range states {
-		if s.GetSkuId() == nil || deref(s.GetAssignedByGroup()) == "" {
+		if s.GetSkuId() == nil {
 			continue
 		}
 		sku := s.GetSkuId().String()
-		byGroup[sku] = append(byGroup[sku], deref(s.GetAssignedByGroup()))
+		if g := deref(s.GetAssignedByGroup()); g != "" {
+			byGroup[sku] = append(byGroup[sku], g)
+		} else {
+			direct[sku] = true
+		}
 	}
 	groupName := func(id string) string {
 		for _, g := range groups {
@@ -616,6 +622,10 @@ func licenseItems(u models.Userable, states []models.LicenseAssignmentStateable,
 				names[i] = groupName(g)
 			}
 			why = "inherited from group " + strings.Join(names, ", ")
+			if direct[sku] {
+				// Leaving the group would not remove it: say so.
+				why = "assigned directly and " + why
+			}
 		}
 		out = append(out, residual(steps.ResidualLicense, "licence "+sku,
 			"until removed: a licence keeps the mailbox and files served", why, sku))

@@ -5,12 +5,14 @@ import (
 	"encoding/json"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
+	"github.com/revoke-dev/revoke/sandbox"
 	"github.com/revoke-dev/revoke/steps"
 )
 
@@ -183,6 +185,20 @@ func TestInventory(t *testing.T) {
 				return append(out, steps.Residual{Backend: "entra", Kind: "unchecked", What: "which licences are inherited from a group",
 					Until: "unknown: check by hand", Why: "Graph 400 BadRequest: Could not find a property named 'licenseAssignmentStates' on type 'microsoft.graph.user'."})
 			}},
+		{name: "a licence also assigned directly says leaving the group will not remove it",
+			change: map[string]answer{"/users/" + invUser + "?licenseAssignmentStates": ok(`{"id":"` + invUser + `","licenseAssignmentStates":[
+				{"skuId":"` + invSku1 + `","assignedByGroup":null,"state":"Active"},
+				{"skuId":"` + invSku2 + `","assignedByGroup":null,"state":"Active"},
+				{"skuId":"` + invSku2 + `","assignedByGroup":"` + invGrp1 + `","state":"Active"}]}`)},
+			want: func(all []steps.Residual) []steps.Residual {
+				out := slices.Clone(all)
+				for i, r := range out {
+					if r.ID == invSku2 {
+						out[i].Why = "assigned directly and inherited from group 'Sales'"
+					}
+				}
+				return out
+			}},
 		{name: "roles whose source cannot be read are listed without saying which come through a group",
 			change: map[string]answer{"/roleManagement/directory/roleAssignments": forbidden},
 			want: func(all []steps.Residual) []steps.Residual {
@@ -311,8 +327,8 @@ const lidiaID = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e0b"
 // Against the default seed: every read is a GET, Lidia's compromise shows
 // (rules marked suspicious, the attacker's consent beside the tenant-wide
 // one), the role Nestor holds through a group says so, a user without a
-// mailbox gets an unchecked item for the inbox rules, and the licences'
-// source, which the sandbox does not serve, is one too.
+// mailbox gets an unchecked item for the inbox rules, and licences the
+// seed assigns directly carry no why (the sandbox serves their source).
 func TestSandboxInventory(t *testing.T) {
 	tn := startTenant(t)
 	c := openSandbox(t, tn, appID, appSecret)
@@ -324,8 +340,6 @@ func TestSandboxInventory(t *testing.T) {
 		consent  = "until revoked: the app keeps any refresh token it holds if the account is enabled again"
 		explorer = "Tz3bN8vQ1cW6xY0rA5sD9fG2hJ4kL7mP3oI8uE1wR6t"
 	)
-	licences := r("unchecked", "which licences are inherited from a group", "unknown: check by hand",
-		"Graph 400 BadRequest: Could not find a property named 'licenseAssignmentStates' on type 'microsoft.graph.user'.", "")
 	tests := []struct {
 		id   string
 		want []steps.Residual
@@ -352,7 +366,6 @@ func TestSandboxInventory(t *testing.T) {
 			r("app_assignment", "assigned to app 'Salesforce'", "until someone acts, or the app's next provisioning cycle", "", "Rx49Wtl8R0ay0m1uWRSKGCkAplbYd98nTNbNVBoDrQc"),
 			r("license", "licence 6fd2c87f-b296-42f0-b197-1e91e994b900", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
 			exchangeUnchecked,
-			licences,
 		}},
 		{alexID, []steps.Residual{
 			r("account", "the account alex@contoso.test is still enabled", "until disabled", "", alexID),
@@ -370,7 +383,6 @@ func TestSandboxInventory(t *testing.T) {
 			r("device", "managed device 'ALEX-LAPTOP' is neither retired nor wiped", "until retired or wiped: company data stays on it", "", alexLaptopMDM),
 			r("device", "managed device 'Alex's iPhone' is neither retired nor wiped", "until retired or wiped: company data stays on it", "", alexPhoneMDM),
 			exchangeUnchecked,
-			licences,
 		}},
 	}
 	for _, tt := range tests {
@@ -409,6 +421,53 @@ func TestSandboxInventory(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Group-based licensing in the sandbox: Alex's licences from the Sales
+// group say so, and the one he also holds directly says leaving the group
+// is not enough; the inherited one is listed once, as Graph lists it.
+func TestSandboxInventoryGroupLicences(t *testing.T) {
+	const (
+		e3  = "6fd2c87f-b296-42f0-b197-1e91e994b900"
+		ems = "b05e124f-c7cc-45a0-a6aa-8cf78c946968"
+		e5  = "c7df2760-2c81-4ef7-b578-5b5392b571df"
+	)
+	seed := sandbox.DefaultSeed()
+	found := false
+	for i, g := range seed.Groups {
+		if g.DisplayName == "Sales" {
+			seed.Groups[i].Licenses = []string{ems, e5}
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the default seed has no group Sales")
+	}
+	tn, err := sandbox.Start(context.Background(), seed, sandbox.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tn.Close() })
+	c := openSandbox(t, tn, appID, appSecret)
+	got, err := c.Inventory(t.Context(), &steps.Subject{Facts: map[string]map[string]any{"entra": {"id": alexID}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	until := "until removed: a licence keeps the mailbox and files served"
+	want := []steps.Residual{
+		{Backend: "entra", Kind: "license", What: "licence " + e3, Until: until, ID: e3},
+		{Backend: "entra", Kind: "license", What: "licence " + ems, Until: until, Why: "assigned directly and inherited from group 'Sales'", ID: ems},
+		{Backend: "entra", Kind: "license", What: "licence " + e5, Until: until, Why: "inherited from group 'Sales'", ID: e5},
+	}
+	var licences []steps.Residual
+	for _, r := range got {
+		if r.Kind == "license" || r.Kind == "unchecked" && strings.Contains(r.What, "licence") {
+			licences = append(licences, r)
+		}
+	}
+	if !reflect.DeepEqual(licences, want) {
+		t.Errorf("licences:\n got %s\nwant %s", residualsText(licences), residualsText(want))
 	}
 }
 
