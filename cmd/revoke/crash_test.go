@@ -178,6 +178,9 @@ func adeleWrites(t *testing.T, entries []sandbox.Entry) {
 		"graph PATCH /v1.0/devices/0d1e2f30-4a5b-4c6d-8e7f-9a0b1c2d3e03 accountEnabled=false",
 		"graph POST /v1.0/users/" + adeleID + "/revokeSignInSessions ",
 		"graph POST /v1.0/identityProtection/riskyUsers/confirmCompromised ",
+		// The clean-up: her two sign-in methods but the password.
+		"graph DELETE /v1.0/users/" + adeleID + "/authentication/microsoftAuthenticatorMethods/6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a01 delete microsoftAuthenticator method",
+		"graph DELETE /v1.0/users/" + adeleID + "/authentication/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7 delete phone method",
 	})
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("writes:\n%s\nwant each exactly once:\n%s\nrequest log:\n%s",

@@ -417,6 +417,10 @@ func TestFaultPermanent403BlocksOnlyDependents(t *testing.T) {
 		"disable-ad-account":  engine.EventStepSucceeded,
 		"reset-ad-password":   engine.EventStepSucceeded,
 		"confirm-compromised": engine.EventStepSucceeded,
+		// The clean-up waits for the sessions' revocation.
+		"remove-auth-methods": engine.EventStepBlocked,
+		"remove-inbox-rules":  engine.EventStepBlocked,
+		"revoke-consents":     engine.EventStepBlocked,
 	}
 	if got := stepStatuses(log); !maps.Equal(got, want) {
 		t.Errorf("steps ended %v, want %v", got, want)

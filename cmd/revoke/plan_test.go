@@ -20,27 +20,31 @@ var planCases = []struct {
 	{
 		name:  "a synced user in a hybrid tenant: AD first, no cloud password reset",
 		facts: "hybrid-synced", user: "adele@contoso.test", code: 0,
-		run:  []string{"confirm-compromised", "disable-ad-account", "disable-devices", "disable-entra-user", "reset-ad-password", "revoke-sessions"},
+		run: []string{"confirm-compromised", "disable-ad-account", "disable-devices", "disable-entra-user",
+			"remove-auth-methods", "remove-inbox-rules", "reset-ad-password", "revoke-consents", "revoke-sessions"},
 		skip: []string{"reset-entra-password"},
 		with: map[string]map[string]any{"reset-ad-password": {"times": 2.0, "length": 32.0}},
 	},
 	{
 		name:  "a cloud-only user in a hybrid tenant: Entra steps, cloud password reset twice",
 		facts: "cloud-user-hybrid", user: "contractor@contoso.test", code: 0,
-		run:  []string{"confirm-compromised", "disable-devices", "disable-entra-user", "reset-entra-password", "revoke-sessions"},
+		run: []string{"confirm-compromised", "disable-devices", "disable-entra-user",
+			"remove-auth-methods", "remove-inbox-rules", "reset-entra-password", "revoke-consents", "revoke-sessions"},
 		skip: []string{"disable-ad-account", "reset-ad-password"},
 		with: map[string]map[string]any{"reset-entra-password": {"times": 2.0}},
 	},
 	{
 		name:  "a cloud-only environment: every AD step skipped",
 		facts: "cloud-environment", user: "lee@fabrikam.test", code: 0,
-		run:  []string{"confirm-compromised", "disable-devices", "disable-entra-user", "reset-entra-password", "revoke-sessions"},
+		run: []string{"confirm-compromised", "disable-devices", "disable-entra-user",
+			"remove-auth-methods", "remove-inbox-rules", "reset-entra-password", "revoke-consents", "revoke-sessions"},
 		skip: []string{"disable-ad-account", "reset-ad-password"},
 	},
 	{
 		name:  "a protected account: denied, exit 3",
 		facts: "protected", user: "breakglass@contoso.test", code: 3,
-		run:  []string{"confirm-compromised", "disable-devices", "disable-entra-user", "reset-entra-password", "revoke-sessions"},
+		run: []string{"confirm-compromised", "disable-devices", "disable-entra-user",
+			"remove-auth-methods", "remove-inbox-rules", "reset-entra-password", "revoke-consents", "revoke-sessions"},
 		skip: []string{"disable-ad-account", "reset-ad-password"},
 		deny: []string{
 			"breakglass@contoso.test is protected: environment contoso-prod lists breakglass@contoso.test as protected; to proceed anyway, pass --allow-protected and name who approved it with --approved-by",
@@ -131,6 +135,11 @@ Wave 2
   run   reset-ad-password        ad.reset_password  length=32 times=2  (needs disable-ad-account)
   run   disable-devices          entra.disable_devices  managed_action=none  (needs disable-entra-user)
   run   revoke-sessions          entra.revoke_sessions  (needs disable-ad-account, disable-entra-user)
+
+Wave 3
+  run   remove-auth-methods      entra.remove_auth_methods  (needs revoke-sessions)
+  run   remove-inbox-rules       entra.remove_inbox_rules  match=suspicious  (needs revoke-sessions)
+  run   revoke-consents          entra.revoke_consents  (needs revoke-sessions)
 
 Skipped
   skip  reset-entra-password     entra.reset_password: synced from on-premises AD: the password is mastered there, so the on-premises reset is the one that counts

@@ -16,7 +16,8 @@ func TestStepsList(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	want := []string{"STEP", "ad.disable_account", "ad.remove_group_memberships", "ad.reset_password",
-		"entra.confirm_compromised", "entra.disable_devices", "entra.disable_user", "entra.reset_password", "entra.revoke_sessions"}
+		"entra.confirm_compromised", "entra.disable_devices", "entra.disable_user", "entra.remove_auth_methods",
+		"entra.remove_inbox_rules", "entra.remove_roles", "entra.reset_password", "entra.revoke_consents", "entra.revoke_sessions"}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	if len(lines) != len(want) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(want), stdout)

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/sandbox"
+)
+
+// lidiaID is the seed's compromised user: an Authenticator registered
+// minutes ago, inbox rules forwarding mail out and binning security alerts,
+// a consent to an app from another tenant.
+const lidiaID = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e0b"
+
+// changes are the writes the tenant accepted, one string each, sorted. An
+// AD disable is one conditional modify on a fresh start and a read and
+// replace after a resume: both count as the same change.
+func changes(entries []sandbox.Entry) []string {
+	var out []string
+	for _, w := range applied(entries) {
+		line := w.Protocol + " " + w.Method + " " + w.Path + " " + w.Detail
+		if w.Protocol == "ldap" && (w.Detail == "replace userAccountControl" || w.Detail == "delete userAccountControl, add userAccountControl") {
+			line = w.Protocol + " " + w.Method + " " + w.Path + " disable"
+		}
+		out = append(out, line)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestCrashDuringCleanUpThenResume kills `revoke run compromised` on Lidia
+// right after each journal line but the last, in a fresh tenant each time,
+// and resumes it: every object the clean-up steps delete (sign-in methods,
+// inbox rules, the consent) is deleted exactly once across both processes
+// — a resume finds the ones already gone instead of failing on them — and
+// the run ends contained.
+func TestCrashDuringCleanUpThenResume(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the CLI some 30 times as a child process")
+	}
+	runArgs := []string{"run", "compromised", "--user", "lidia@contoso.test", "--yes"}
+	clean := newE2E(t, nil, sandbox.Options{})
+	if stdout, stderr, code := clean.cli(t, runArgs...); code != 0 {
+		t.Fatalf("clean run: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	want := changes(clean.tenant.Log().Entries())
+	var deletes int
+	for _, w := range want {
+		if strings.Contains(w, "graph DELETE ") {
+			deletes++
+		}
+	}
+	// Two methods (the Authenticator, then the phone that is the default),
+	// two rules and one consent.
+	if deletes != 5 {
+		t.Fatalf("the clean run deleted %d objects, want 5:\n%s", deletes, strings.Join(want, "\n"))
+	}
+	lines := len(clean.journal(t, clean.onlyRun(t)).Events)
+
+	var wg sync.WaitGroup
+	points := make(chan int)
+	for range 4 {
+		wg.Go(func() {
+			for k := range points {
+				t.Run(fmt.Sprintf("after-line-%02d", k), func(t *testing.T) {
+					e := newE2E(t, nil, sandbox.Options{})
+					res := runChild(t, []string{crashAfterEnv + "=" + strconv.Itoa(k)}, append(runArgs, "--env", e.file)...)
+					if res.signal != syscall.SIGKILL {
+						t.Fatalf("the run was not killed (exit %d)\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+					}
+					id := e.onlyRun(t)
+					stdout, stderr, code := e.cli(t, "resume", id)
+					if code != 0 {
+						t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s\njournal:\n%s", code, stdout, stderr, e.journalBytes(t, id))
+					}
+					if got := finished(e.journal(t, id)); got != engine.OutcomeContained {
+						t.Errorf("outcome %q", got)
+					}
+					if got := changes(e.tenant.Log().Entries()); !slices.Equal(got, want) {
+						t.Errorf("changes:\n%s\nwant each exactly once, as a clean run makes them:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+					}
+				})
+			}
+		})
+	}
+	for k := 1; k < lines; k++ {
+		points <- k
+	}
+	close(points)
+	wg.Wait()
+}
