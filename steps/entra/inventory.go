@@ -1,7 +1,6 @@
 package entra
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -197,165 +196,64 @@ func accountItems(u models.Userable) []steps.Residual {
 
 // signInMethodItems lists every sign-in method but the password, which a
 // reset already replaced: an authenticator, a phone or a key lets whoever
-// holds it pass MFA if the account is enabled again.
+// holds it pass MFA if the account is enabled again. Each is named as
+// entra.remove_auth_methods names it (describeMethod), so the report and
+// the plan agree; neither ever includes a secret.
 func (c *Conn) signInMethodItems(ctx context.Context, id string) []steps.Residual {
-	b := c.graph.Users().ByUserId(id).Authentication().Methods()
-	var out []steps.Residual
-	err := eachPage(ctx, "list sign-in methods of "+id, errorContext{permission: permMethodsRead},
-		func(next string) (models.AuthenticationMethodCollectionResponseable, error) {
-			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
-			}
-			return b.Get(ctx, nil)
-		},
-		func(p models.AuthenticationMethodCollectionResponseable) {
-			for _, m := range p.GetValue() {
-				if what, ok := methodText(m); ok {
-					out = append(out, residual(steps.ResidualSignInMethod, what,
-						"until removed: a sign-in method outlives a password reset", "", deref(m.GetId())))
-				}
-			}
-		})
+	listed, err := c.listMethods(ctx, id, errorContext{permission: permMethodsRead})
 	if err != nil {
 		return []steps.Residual{unchecked("sign-in methods", permMethodsRead, err)}
 	}
+	var out []steps.Residual
+	for _, m := range listed {
+		what := "sign-in method of no known type (" + deref(m.GetId()) + ")"
+		if am, err := describeMethod(m); err == nil {
+			if am.kind == "password" {
+				continue
+			}
+			what = am.name
+		}
+		out = append(out, residual(steps.ResidualSignInMethod, what,
+			"until removed: a sign-in method outlives a password reset", "", deref(m.GetId())))
+	}
 	return out
 }
 
-// methodText describes a sign-in method, "Microsoft Authenticator on
-// iPhone 15, added 2026-12-07 09:02 UTC"; ok is false for the password. It
-// never includes a secret (a Temporary Access Pass's value, an OATH key):
-// Graph does not return them after creation, and revoke does not print
-// them if it ever did.
-func methodText(m models.AuthenticationMethodable) (string, bool) {
-	name := ""
-	if n, ok := m.(interface{ GetDisplayName() *string }); ok {
-		name = deref(n.GetDisplayName())
-	}
-	on := func(label string) string {
-		if name != "" {
-			return label + " on " + name
-		}
-		return label
-	}
-	var s string
-	switch v := m.(type) {
-	case models.PasswordAuthenticationMethodable:
-		return "", false
-	case models.MicrosoftAuthenticatorAuthenticationMethodable:
-		s = on("Microsoft Authenticator")
-	case models.PhoneAuthenticationMethodable:
-		s = "phone"
-		if t := v.GetPhoneType(); t != nil {
-			s = t.String() + " phone"
-		}
-		if n := deref(v.GetPhoneNumber()); n != "" {
-			s += " " + n
-		}
-	case models.EmailAuthenticationMethodable:
-		s = "email " + deref(v.GetEmailAddress())
-	case models.Fido2AuthenticationMethodable:
-		s = "FIDO2 security key"
-		if name != "" {
-			s += " " + name
-		}
-	case models.PlatformCredentialAuthenticationMethodable:
-		// Before Windows Hello, whose methods a platform credential has
-		// too: the other order would name a Mac's key Windows Hello.
-		s = on("platform credential")
-	case models.WindowsHelloForBusinessAuthenticationMethodable:
-		s = on("Windows Hello for Business")
-	case models.SoftwareOathAuthenticationMethodable:
-		s = "software OATH token"
-	case models.TemporaryAccessPassAuthenticationMethodable:
-		s = "Temporary Access Pass"
-		if v.GetIsUsable() != nil && *v.GetIsUsable() {
-			s += " (usable)"
-		}
-	default:
-		s = strings.TrimSuffix(strings.TrimPrefix(deref(m.GetOdataType()), "#microsoft.graph."), "AuthenticationMethod")
-		if s == "" {
-			s = "sign-in method"
-		}
-		if name != "" {
-			s += " " + name
-		}
-	}
-	if t, ok := m.(interface{ GetCreatedDateTime() *time.Time }); ok && t.GetCreatedDateTime() != nil {
-		s += ", added " + timeText(t.GetCreatedDateTime())
-	}
-	return s, true
-}
-
-// inboxRuleItems lists the rules of the user's inbox, saying which
-// forward, redirect, delete or move mail: they keep running in a disabled
-// account's mailbox.
+// inboxRuleItems lists the rules of the user's inbox, saying which are
+// suspicious by the test entra.remove_inbox_rules applies (describeRule):
+// they keep running in a disabled account's mailbox.
 func (c *Conn) inboxRuleItems(ctx context.Context, id string) []steps.Residual {
-	b := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
-	var out []steps.Residual
-	err := eachPage(ctx, "list inbox rules of "+id, errorContext{permission: permMailboxRead},
-		func(next string) (models.MessageRuleCollectionResponseable, error) {
-			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
-			}
-			return b.Get(ctx, nil)
-		},
-		func(p models.MessageRuleCollectionResponseable) {
-			for _, r := range p.GetValue() {
-				out = append(out, residual(steps.ResidualInboxRule, ruleText(r), untilRuleRemoved, "", deref(r.GetId())))
-			}
-		})
+	listed, err := c.listRules(ctx, id, errorContext{permission: permMailboxRead})
+	var rules []inboxRule
+	if err == nil {
+		rules, err = c.describeRules(ctx, id, listed)
+	}
 	if err != nil {
 		return []steps.Residual{unchecked("inbox rules", permMailboxRead, err)}
 	}
+	out := make([]steps.Residual, 0, len(rules))
+	for _, r := range rules {
+		out = append(out, residual(steps.ResidualInboxRule, ruleText(r), untilRuleRemoved, "", r.id))
+	}
 	return out
 }
 
-// ruleText describes an inbox rule by what it does with mail: "rule 'x'
-// forwards to evil@example.net (suspicious)". A rule that only files or
-// flags mail is named with "files or flags mail".
-func ruleText(r models.MessageRuleable) string {
-	s := "rule " + quoteName(deref(r.GetDisplayName()))
-	if r.GetIsEnabled() != nil && !*r.GetIsEnabled() {
+// ruleText describes an inbox rule for the report: "rule 'x' forwards to
+// evil@example.net (suspicious)", why it is suspicious being describeRule's
+// reasons. A rule that is not is named by the folder it moves mail to, or
+// with "files or flags mail".
+func ruleText(r inboxRule) string {
+	s := "rule " + quoteName(r.name)
+	if r.disabled {
 		s += " (disabled)"
 	}
-	a := r.GetActions()
-	if a == nil {
-		return s + " has no actions"
+	if len(r.why) > 0 {
+		return s + " " + strings.Join(r.why, ", ") + " (suspicious)"
 	}
-	var does []string
-	if to := recipients(a.GetForwardTo()); to != "" {
-		does = append(does, "forwards to "+to)
+	if f, ok := r.actions["moveToFolder"].(map[string]any); ok {
+		return s + " moves mail to folder " + fmt.Sprint(f["displayName"])
 	}
-	if to := recipients(a.GetForwardAsAttachmentTo()); to != "" {
-		does = append(does, "forwards as attachment to "+to)
-	}
-	if to := recipients(a.GetRedirectTo()); to != "" {
-		does = append(does, "redirects to "+to)
-	}
-	if deref(a.GetPermanentDelete()) {
-		does = append(does, "permanently deletes mail")
-	} else if deref(a.GetDelete()) {
-		does = append(does, "deletes mail")
-	}
-	if f := deref(a.GetMoveToFolder()); f != "" {
-		does = append(does, "moves mail to folder "+f)
-	}
-	if len(does) == 0 {
-		return s + " files or flags mail"
-	}
-	return s + " " + strings.Join(does, ", ") + " (suspicious)"
-}
-
-// recipients renders a rule's recipients by address.
-func recipients(rs []models.Recipientable) string {
-	var out []string
-	for _, r := range rs {
-		if e := r.GetEmailAddress(); e != nil {
-			out = append(out, cmp.Or(deref(e.GetAddress()), deref(e.GetName())))
-		}
-	}
-	return strings.Join(out, ", ")
+	return s + " files or flags mail"
 }
 
 // quoteName quotes a name from the directory for a sentence: 'Sales'.
@@ -370,17 +268,7 @@ func (c *Conn) consentItems(ctx context.Context, id string) []steps.Residual {
 		mineErr, allErr error
 		wg              sync.WaitGroup
 	)
-	ub := c.graph.Users().ByUserId(id).Oauth2PermissionGrants()
-	wg.Go(func() {
-		mineErr = eachPage(ctx, "list consents of "+id, errorContext{permission: permGrantsRead},
-			func(next string) (models.OAuth2PermissionGrantCollectionResponseable, error) {
-				if next != "" {
-					return ub.WithUrl(next).Get(ctx, nil)
-				}
-				return ub.Get(ctx, nil)
-			},
-			func(p models.OAuth2PermissionGrantCollectionResponseable) { mine = append(mine, p.GetValue()...) })
-	})
+	wg.Go(func() { mine, mineErr = c.listGrants(ctx, id, errorContext{permission: permGrantsRead}) })
 	filter := "consentType eq " + odataString("AllPrincipals")
 	tb := c.graph.Oauth2PermissionGrants()
 	allErr = eachPage(ctx, "list tenant-wide consents", errorContext{permission: permGrantsRead},

@@ -210,29 +210,34 @@ func planMethods(ctx context.Context, call *steps.Call) (methodPlan, error) {
 
 // authMethods lists the user's sign-in methods, the password among them.
 func (c *Conn) authMethods(ctx context.Context, id string) ([]authMethod, error) {
+	listed, err := c.listMethods(ctx, id, authMethodsErrors)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]authMethod, 0, len(listed))
+	for _, m := range listed {
+		am, err := describeMethod(m)
+		if err != nil {
+			return nil, fmt.Errorf("entra: list sign-in methods of %s: %w", id, err)
+		}
+		out = append(out, am)
+	}
+	return out, nil
+}
+
+// listMethods reads every page of the user's sign-in methods, for the
+// step and the inventory alike; ec names the permission a 403 lacks.
+func (c *Conn) listMethods(ctx context.Context, id string, ec errorContext) ([]models.AuthenticationMethodable, error) {
 	b := c.graph.Users().ByUserId(id).Authentication().Methods()
-	var out []authMethod
-	var bad error
-	err := eachPage(ctx, "list sign-in methods of "+id, authMethodsErrors,
+	var out []models.AuthenticationMethodable
+	err := eachPage(ctx, "list sign-in methods of "+id, ec,
 		func(next string) (models.AuthenticationMethodCollectionResponseable, error) {
 			if next != "" {
 				return b.WithUrl(next).Get(ctx, nil)
 			}
 			return b.Get(ctx, nil)
 		},
-		func(p models.AuthenticationMethodCollectionResponseable) {
-			for _, m := range p.GetValue() {
-				am, err := describeMethod(m)
-				if err != nil {
-					bad = err
-					continue
-				}
-				out = append(out, am)
-			}
-		})
-	if err == nil && bad != nil {
-		err = fmt.Errorf("entra: list sign-in methods of %s: %w", id, bad)
-	}
+		func(p models.AuthenticationMethodCollectionResponseable) { out = append(out, p.GetValue()...) })
 	return out, err
 }
 
@@ -285,7 +290,12 @@ func describeMethod(m models.AuthenticationMethodable) (authMethod, error) {
 	case models.SoftwareOathAuthenticationMethodable:
 		am.name = "software OATH token"
 	case models.TemporaryAccessPassAuthenticationMethodable:
-		am.name = "Temporary Access Pass" + added("", v)
+		// Whether it still signs in matters more than when it was made.
+		usable := ""
+		if deref(v.GetIsUsable()) {
+			usable = "usable"
+		}
+		am.name = "Temporary Access Pass" + added(usable, v)
 	// A platform credential has every method of Windows Hello's and one
 	// more: it must be matched first.
 	case models.PlatformCredentialAuthenticationMethodable:

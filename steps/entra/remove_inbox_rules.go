@@ -36,6 +36,9 @@ var hiddenFolders = map[string]bool{
 // inboxRule is one rule of the inbox, described for a person.
 type inboxRule struct {
 	id, name string
+	// disabled is a rule Graph lists with isEnabled false: the report
+	// says so; it still matches, since anyone may enable it again.
+	disabled bool
 	// why are the reasons it is suspicious: "forwards to x@y", …
 	why []string
 	// conditions and actions are what Graph says the rule matches and
@@ -170,16 +173,7 @@ func planRules(ctx context.Context, call *steps.Call) (rulePlan, error) {
 	if p.match == "" {
 		p.match = entraspec.MatchSuspicious
 	}
-	b := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
-	var listed []models.MessageRuleable
-	err = eachPage(ctx, "list inbox rules of "+id, inboxRulesErrors,
-		func(next string) (models.MessageRuleCollectionResponseable, error) {
-			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
-			}
-			return b.Get(ctx, nil)
-		},
-		func(page models.MessageRuleCollectionResponseable) { listed = append(listed, page.GetValue()...) })
+	listed, err := c.listRules(ctx, id, inboxRulesErrors)
 	if graphCode(err) == "MailboxNotEnabledForRESTAPI" {
 		// A user without a mailbox licence has no rules; one whose
 		// mailbox is on-premises has them out of Graph's reach, which
@@ -190,16 +184,11 @@ func planRules(ctx context.Context, call *steps.Call) (rulePlan, error) {
 	if err != nil {
 		return rulePlan{}, err
 	}
-	folders := map[string]string{} // id → display name, read once each
-	for _, m := range listed {
-		if deref(m.GetId()) == "" {
-			// An empty id would drop the path segment: nothing to delete by.
-			continue
-		}
-		r, err := c.describeRule(ctx, id, m, folders)
-		if err != nil {
-			return rulePlan{}, err
-		}
+	rules, err := c.describeRules(ctx, id, listed)
+	if err != nil {
+		return rulePlan{}, err
+	}
+	for _, r := range rules {
 		if len(r.why) > 0 || p.match == entraspec.MatchAll {
 			p.remove = append(p.remove, r)
 		} else {
@@ -209,12 +198,48 @@ func planRules(ctx context.Context, call *steps.Call) (rulePlan, error) {
 	return p, nil
 }
 
+// listRules reads every page of the rules of the user's inbox, for the
+// step and the inventory alike; ec names the permission a 403 lacks.
+func (c *Conn) listRules(ctx context.Context, id string, ec errorContext) ([]models.MessageRuleable, error) {
+	b := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
+	var out []models.MessageRuleable
+	err := eachPage(ctx, "list inbox rules of "+id, ec,
+		func(next string) (models.MessageRuleCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(page models.MessageRuleCollectionResponseable) { out = append(out, page.GetValue()...) })
+	return out, err
+}
+
+// describeRules describes the listed rules (describeRule), reading each
+// folder they move mail to once. A rule without an id is left out: an
+// empty id would drop the path segment, and there is nothing to delete
+// or report by.
+func (c *Conn) describeRules(ctx context.Context, user string, listed []models.MessageRuleable) ([]inboxRule, error) {
+	folders := map[string]string{} // id → display name, read once each
+	var out []inboxRule
+	for _, m := range listed {
+		if deref(m.GetId()) == "" {
+			continue
+		}
+		r, err := c.describeRule(ctx, user, m, folders)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
 // describeRule reads a rule's conditions and actions, and says why it is
 // suspicious: it forwards or redirects mail, deletes it, or moves it to a
 // folder people do not look at. The folder a rule moves to is read by id
 // (its display name), once per folder.
 func (c *Conn) describeRule(ctx context.Context, user string, m models.MessageRuleable, folders map[string]string) (inboxRule, error) {
-	r := inboxRule{id: deref(m.GetId()), name: deref(m.GetDisplayName()),
+	r := inboxRule{id: deref(m.GetId()), name: deref(m.GetDisplayName()), disabled: m.GetIsEnabled() != nil && !*m.GetIsEnabled(),
 		conditions: map[string]any{}, actions: map[string]any{}}
 	if cond := m.GetConditions(); cond != nil {
 		addList(r.conditions, "fromAddresses", addresses(cond.GetFromAddresses()))

@@ -141,18 +141,7 @@ func planConsents(ctx context.Context, call *steps.Call) (consentPlan, error) {
 	if err != nil {
 		return consentPlan{}, err
 	}
-	b := c.graph.Users().ByUserId(id).Oauth2PermissionGrants()
-	var listed []models.OAuth2PermissionGrantable
-	err = eachPage(ctx, "list delegated consents of "+id, consentsErrors,
-		func(next string) (models.OAuth2PermissionGrantCollectionResponseable, error) {
-			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
-			}
-			return b.Get(ctx, nil)
-		},
-		func(page models.OAuth2PermissionGrantCollectionResponseable) {
-			listed = append(listed, page.GetValue()...)
-		})
+	listed, err := c.listGrants(ctx, id, consentsErrors)
 	if err != nil {
 		return consentPlan{}, err
 	}
@@ -175,6 +164,23 @@ func planConsents(ctx context.Context, call *steps.Call) (consentPlan, error) {
 		}
 	}
 	return p, nil
+}
+
+// listGrants reads every page of the delegated grants listed under the
+// user, for the step and the inventory alike; ec names the permission a
+// 403 lacks.
+func (c *Conn) listGrants(ctx context.Context, id string, ec errorContext) ([]models.OAuth2PermissionGrantable, error) {
+	b := c.graph.Users().ByUserId(id).Oauth2PermissionGrants()
+	var out []models.OAuth2PermissionGrantable
+	err := eachPage(ctx, "list delegated consents of "+id, ec,
+		func(next string) (models.OAuth2PermissionGrantCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(page models.OAuth2PermissionGrantCollectionResponseable) { out = append(out, page.GetValue()...) })
+	return out, err
 }
 
 // appName is the display name of the service principal a grant was made
