@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -63,35 +61,22 @@ func TestCrashDuringCleanUpThenResume(t *testing.T) {
 	}
 	lines := len(clean.journal(t, clean.onlyRun(t)).Events)
 
-	var wg sync.WaitGroup
-	points := make(chan int)
-	for range 4 {
-		wg.Go(func() {
-			for k := range points {
-				t.Run(fmt.Sprintf("after-line-%02d", k), func(t *testing.T) {
-					e := newE2E(t, nil, sandbox.Options{})
-					res := runChild(t, []string{crashAfterEnv + "=" + strconv.Itoa(k)}, append(runArgs, "--env", e.file)...)
-					if res.signal != syscall.SIGKILL {
-						t.Fatalf("the run was not killed (exit %d)\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
-					}
-					id := e.onlyRun(t)
-					stdout, stderr, code := e.cli(t, "resume", id)
-					if code != 0 {
-						t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s\njournal:\n%s", code, stdout, stderr, e.journalBytes(t, id))
-					}
-					if got := finished(e.journal(t, id)); got != engine.OutcomeContained {
-						t.Errorf("outcome %q", got)
-					}
-					if got := changes(e.tenant.Log().Entries()); !slices.Equal(got, want) {
-						t.Errorf("changes:\n%s\nwant each exactly once, as a clean run makes them:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-					}
-				})
-			}
-		})
-	}
-	for k := 1; k < lines; k++ {
-		points <- k
-	}
-	close(points)
-	wg.Wait()
+	eachCrashPoint(t, lines, func(t *testing.T, k int) {
+		e := newE2E(t, nil, sandbox.Options{})
+		res := runChild(t, []string{crashAfterEnv + "=" + strconv.Itoa(k)}, append(runArgs, "--env", e.file)...)
+		if res.signal != syscall.SIGKILL {
+			t.Fatalf("the run was not killed (exit %d)\nstdout:\n%s\nstderr:\n%s", res.code, res.stdout, res.stderr)
+		}
+		id := e.onlyRun(t)
+		stdout, stderr, code := e.cli(t, "resume", id)
+		if code != 0 {
+			t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s\njournal:\n%s", code, stdout, stderr, e.journalBytes(t, id))
+		}
+		if got := finished(e.journal(t, id)); got != engine.OutcomeContained {
+			t.Errorf("outcome %q", got)
+		}
+		if got := changes(e.tenant.Log().Entries()); !slices.Equal(got, want) {
+			t.Errorf("changes:\n%s\nwant each exactly once, as a clean run makes them:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	})
 }

@@ -209,18 +209,21 @@ func TestCrashAtEveryJournalLineThenResume(t *testing.T) {
 		t.Fatalf("the clean run journaled only %d lines", lines)
 	}
 
-	// The crash points run four at a time: most of a point's time is the
-	// Identity Protection gate's one-second spacing, not CPU.
+	eachCrashPoint(t, lines, func(t *testing.T, k int) { crashAndResume(t, k, runArgs) })
+}
+
+// eachCrashPoint runs f as a subtest for every journal line k of a run of
+// lines lines but the last, four at a time: most of a point's time is the
+// Identity Protection gate's one-second spacing, not CPU.
+func eachCrashPoint(t *testing.T, lines int, f func(t *testing.T, k int)) {
 	var wg sync.WaitGroup
 	points := make(chan int)
 	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for k := range points {
-				t.Run(fmt.Sprintf("after-line-%02d", k), func(t *testing.T) { crashAndResume(t, k, runArgs) })
+				t.Run(fmt.Sprintf("after-line-%02d", k), func(t *testing.T) { f(t, k) })
 			}
-		}()
+		})
 	}
 	for k := 1; k < lines; k++ {
 		points <- k
