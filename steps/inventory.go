@@ -26,9 +26,9 @@ type Residual struct {
 	Backend string `json:"backend"`
 	// Kind is one of the Residual* kinds, or a backend's own.
 	Kind string `json:"kind"`
-	// What says what it is, for a person: "Microsoft Authenticator on
-	// iPhone 15, added 2026-12-07 09:02", "rule 'x' forwards to
-	// evil@example.net".
+	// What says what it is, for a person: "Microsoft Authenticator
+	// (SM-A515F, added 2026-12-07)", "rule \"x\" (forwards to
+	// evil@example.net)".
 	What string `json:"what"`
 	// Until says how long it lasts: "until it expires (about an hour)",
 	// "until the next provisioning cycle (20–40 min)", "until removed".
