@@ -520,11 +520,15 @@ func (r *run) runStep(n *node) {
 	ctx, cancel := context.WithTimeout(r.ctx, timeout)
 	defer cancel()
 	call := &steps.Call{
-		StepID:     def.ID,
-		Subject:    r.plan.Subject,
-		With:       n.ps.With,
-		Conn:       conn,
-		RunStarted: r.started,
+		StepID:      def.ID,
+		Subject:     r.plan.Subject,
+		With:        n.ps.With,
+		Conn:        conn,
+		RunStarted:  r.started,
+		RunID:       r.runID,
+		RequestedBy: r.plan.Request.RequestedBy,
+		Ticket:      r.plan.Request.Ticket,
+		Reason:      r.plan.Request.Reason,
 	}
 	if n.prior != nil {
 		call.Resumed = true

@@ -140,6 +140,12 @@ type Call struct {
 	// RunStarted is when the run began; verification of time-stamped
 	// effects (sign-in sessions) compares against it.
 	RunStarted time.Time
+	// RunID is the run's id (the journal's), the same on a resume: a step
+	// that records who changed something names the run.
+	RunID string
+	// RequestedBy, Ticket and Reason are the run's request as the operator
+	// gave it (never a secret), for steps that leave a note on the account.
+	RequestedBy, Ticket, Reason string
 	// Progress records a fact worth keeping mid-Apply (one password reset of
 	// two done, a group removed). The engine journals it durably before it
 	// returns. Never pass a secret.
