@@ -39,6 +39,11 @@ func specMirrorRegistry() *steps.Registry {
 		{Name: "ad.reset_password", Summary: "Reset the AD password", Params: resets},
 		{Name: "ad.remove_group_memberships", Summary: "Remove group memberships", Params: []steps.Param{
 			{Name: "keep", Type: steps.StringList, Default: []string{}, Description: "Groups to keep."}}},
+		{Name: "ad.annotate", Summary: "Note the run on the account", Params: []steps.Param{
+			{Name: "attribute", Type: steps.Enum, Default: "info", Enum: []string{"info", "description"}, Description: "Where."},
+			{Name: "text", Type: steps.String, Default: "Disabled by revoke run {run} on {date} for {requested_by}; ticket {ticket}; reason: {reason}", Description: "What."}}},
+		{Name: "ad.move_to_ou", Summary: "Move to an OU", Params: []steps.Param{
+			{Name: "ou", Type: steps.String, Required: true, Description: "The OU."}}},
 		{Name: "entra.disable_user", Summary: "Block sign-in"},
 		{Name: "entra.revoke_sessions", Summary: "Revoke sessions"},
 		{Name: "entra.disable_devices", Summary: "Disable devices", Params: []steps.Param{

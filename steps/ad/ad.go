@@ -19,7 +19,7 @@ func Register(r *steps.Registry) {
 }
 
 // Steps are the ad steps, in catalog order.
-var Steps = []steps.Spec{disableAccount, resetPassword, removeGroupMemberships}
+var Steps = []steps.Spec{disableAccount, resetPassword, removeGroupMemberships, annotate, moveToOU}
 
 // Field names of the environment file's ad section.
 const (

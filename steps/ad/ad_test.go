@@ -18,7 +18,7 @@ import (
 func TestRegisterAddsTheBackendAndItsSteps(t *testing.T) {
 	r := steps.NewRegistry()
 	Register(r)
-	if got := fmt.Sprint(r.StepNames()); got != "[ad.disable_account ad.remove_group_memberships ad.reset_password]" {
+	if got := fmt.Sprint(r.StepNames()); got != "[ad.annotate ad.disable_account ad.move_to_ou ad.remove_group_memberships ad.reset_password]" {
 		t.Errorf("steps %s", got)
 	}
 	for _, s := range r.Steps() {
