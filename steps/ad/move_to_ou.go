@@ -3,6 +3,7 @@ package ad
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/go-ldap/ldap/v3"
 
@@ -65,7 +66,7 @@ func planMove(ctx context.Context, call *steps.Call) (*movePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	ou, err := targetOU(c, call.With.String(paramOU))
+	ou, err := targetOU(c, strings.TrimSpace(call.With.String(paramOU)))
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +74,7 @@ func planMove(ctx context.Context, call *steps.Call) (*movePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := newMovePlan(c, a, ou)
+	p, err := newMovePlan(c, a, strings.TrimSpace(call.With.String(paramOU)), ou)
 	if err != nil || p.done {
 		return p, err
 	}
@@ -92,19 +93,35 @@ func (c *Conn) checkOU(ctx context.Context, ou string) error {
 	return classify("read "+ou, "Read on the target OU", err)
 }
 
-func newMovePlan(c *Conn, a *account, ou *ldap.DN) (*movePlan, error) {
+func newMovePlan(c *Conn, a *account, ouText string, ou *ldap.DN) (*movePlan, error) {
 	dn, err := ldap.ParseDN(a.DN)
 	if err != nil || len(dn.RDNs) < 2 {
 		return nil, steps.Errorf(steps.Other, "the account's distinguished name %q cannot be parsed: %v", a.DN, err)
 	}
 	parent := &ldap.DN{RDNs: dn.RDNs[1:]}
-	p := &movePlan{conn: c, acct: a, ou: ou.String(), ouDN: ou, rdn: dn.RDNs[0].String()}
+	// The RDN and the OU as the directory and the runbook spell them:
+	// go-ldap's DN.String lower-cases attribute types.
+	p := &movePlan{conn: c, acct: a, ou: ouText, ouDN: ou, rdn: firstRDN(a.DN)}
 	p.newDN = p.rdn + "," + p.ou
 	p.done = parent.EqualFold(ou)
 	if p.done {
 		p.newDN = a.DN
 	}
 	return p, nil
+}
+
+// firstRDN is a DN's first RDN as written: up to the first comma that is
+// not escaped.
+func firstRDN(dn string) string {
+	for i := 0; i < len(dn); i++ {
+		switch dn[i] {
+		case '\\':
+			i++
+		case ',':
+			return dn[:i]
+		}
+	}
+	return dn
 }
 
 // targetOU checks the ou parameter: a distinguished name under the base DN
@@ -198,7 +215,7 @@ func (s *moveToOUStep) Apply(ctx context.Context, call *steps.Call) (steps.Chang
 	err = c.do(ctx, true, func(lc *ldap.Conn) error { return lc.ModifyDN(req) })
 	if err != nil {
 		if a, lerr := locate(ctx, c, call); lerr == nil {
-			if again, perr := newMovePlan(c, a, p.ouDN); perr == nil && again.done {
+			if again, perr := newMovePlan(c, a, p.ou, p.ouDN); perr == nil && again.done {
 				err = nil
 				p.newDN = a.DN
 			}
