@@ -174,14 +174,22 @@ func agree(subject *steps.Subject) error {
 	return nil
 }
 
-// Gaps lists the records mastered in a backend that takes part here but
-// did not find the subject: no step can close those, so the run is never
+// Gaps lists the records mastered in a backend that did not find the
+// subject, whether it takes part here and found nothing or the environment
+// does not reach it at all: no step can close those, so the run is never
 // reported contained.
 func Gaps(subject *steps.Subject, takesPart func(backend string) bool) []string {
 	var out []string
 	for _, name := range sortedKeys(subject.Identities) {
 		id := subject.Identities[name]
-		if id.MasteredIn == "" || subject.Found(id.MasteredIn) || !takesPart(id.MasteredIn) {
+		if id.MasteredIn == "" || subject.Found(id.MasteredIn) {
+			continue
+		}
+		if !takesPart(id.MasteredIn) {
+			// A cloud-only environment file for a tenant that syncs: the
+			// block lasts until the next sync all the same.
+			out = append(out, fmt.Sprintf("the %s account of %s is synced from %s (%s), which this environment does not reach: a change made in %s alone is undone by the next directory sync; disable the %s account too",
+				name, subject.Ref, id.MasteredIn, linkIDs(id.IDs), name, id.MasteredIn))
 			continue
 		}
 		out = append(out, fmt.Sprintf("the %s account of %s is synced from %s (%s), but %s has no such account: a change made in %s alone is undone by the next directory sync; find the %s account and disable it there",

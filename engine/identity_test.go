@@ -178,6 +178,21 @@ func TestResolveGapNamesWhatIsMissing(t *testing.T) {
 	}
 }
 
+// A cloud-only environment file for a tenant that syncs: the cloud block
+// lasts until the next sync all the same, so that is a gap too.
+func TestResolveGapWhenTheEnvironmentDoesNotReachTheMaster(t *testing.T) {
+	conns := linkConns(nil, []map[string]any{entraAlex})
+	delete(conns, "ad")
+	s, err := conns.Resolve(t.Context(), identityRegistry(), "alex@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"the entra account of alex@contoso.test is synced from ad (sid S-1-5-21-1-2-3-1104), which this environment does not reach: a change made in entra alone is undone by the next directory sync; disable the ad account too"}
+	if !slices.Equal(s.Gaps, want) {
+		t.Errorf("gaps = %q\nwant %q", s.Gaps, want)
+	}
+}
+
 func TestProtectionMatchesTheResolvedIdentity(t *testing.T) {
 	subject := &steps.Subject{Ref: "alex", Facts: map[string]map[string]any{"ad": adAlex, "entra": entraAlex}}
 	Identify(identityRegistry(), subject)

@@ -77,6 +77,7 @@ func Assess(plan *Plan, results []StepResult, cancelled bool) Assessment {
 	if planned > 0 && ran == 0 {
 		a.Missing = append(a.Missing, "the policies skipped every containment step: "+strings.Join(skipped, "; "))
 	}
+	a.Missing = append(a.Missing, masterNotContained(plan, byID)...)
 	a.Contained = planned > 0 && len(a.Missing) == 0
 	switch {
 	case cancelled:
@@ -114,6 +115,48 @@ func notDone(r *StepResult) string {
 		return string(r.Status) + ": " + r.Error
 	}
 	return string(r.Status)
+}
+
+// masterNotContained says, for each record mastered in another backend
+// that found the subject (a synced user's AD account), that no containment
+// step of that backend completed: a policy skipped them, or they failed.
+// The copy's block is undone by the next sync, so the run is not contained
+// however its own steps ended. (A master that found nothing is a gap.)
+func masterNotContained(plan *Plan, byID map[string]*StepResult) []string {
+	if plan.Subject == nil {
+		return nil
+	}
+	var out []string
+	for _, name := range sortedKeys(plan.Subject.Identities) {
+		master := plan.Subject.Identities[name].MasteredIn
+		if master == "" || !plan.Subject.Found(master) {
+			continue
+		}
+		var why []string
+		done := false
+		for _, ps := range plan.Steps {
+			spec := ps.Def.Spec
+			if spec == nil || !spec.Containment || spec.Backend() != master {
+				continue
+			}
+			r := byID[ps.Def.ID]
+			switch {
+			case !ps.Run:
+				why = append(why, ps.Def.ID+" skipped: "+ps.Reason)
+			case r != nil && (r.Status == StatusSucceeded || r.Status == StatusSatisfied):
+				done = true
+			}
+		}
+		if done {
+			continue
+		}
+		msg := fmt.Sprintf("the %s account of %s is synced from %s, and no %s containment step completed", name, plan.Subject.Ref, master, master)
+		if len(why) > 0 {
+			msg += " (" + strings.Join(why, "; ") + ")"
+		}
+		out = append(out, msg+": the next directory sync undoes the "+name+" block")
+	}
+	return out
 }
 
 // subjectGaps are the subject's gaps, which no step can close.

@@ -10,6 +10,7 @@ import (
 func TestAssessTheOutcomeTable(t *testing.T) {
 	contain := &steps.Spec{Name: "x.disable", Containment: true}
 	cleanup := &steps.Spec{Name: "x.notify"}
+	cloud := &steps.Spec{Name: "cloud.disable", Containment: true}
 	step := func(id string, spec *steps.Spec, run bool, reason string) *PlannedStep {
 		return &PlannedStep{Def: &StepDef{ID: id, Uses: spec.Name, Spec: spec}, Run: run, Reason: reason}
 	}
@@ -20,6 +21,9 @@ func TestAssessTheOutcomeTable(t *testing.T) {
 		gaps      []string
 		deny      []string
 		cancelled bool
+		// synced: the subject's cloud record is mastered in backend x,
+		// which found them.
+		synced    bool
 		want      Outcome
 		contained bool
 		missing   []string
@@ -54,6 +58,16 @@ func TestAssessTheOutcomeTable(t *testing.T) {
 			results: []StepResult{{ID: "e", Status: StatusSucceeded}},
 			gaps:    []string{"synced from ad, which has no such account"},
 			want:    OutcomeNotContained, missing: []string{"synced from ad, which has no such account"}, exit: 1},
+		{name: "a synced record whose master's containment was skipped is not contained",
+			steps:   []*PlannedStep{step("d", contain, false, "team rule"), step("c", cloud, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusSkipped}, {ID: "c", Status: StatusSucceeded}},
+			synced:  true,
+			want:    OutcomeNotContained, missing: []string{"the cloud account of x is synced from x, and no x containment step completed (d skipped: team rule): the next directory sync undoes the cloud block"}, exit: 1},
+		{name: "a synced record whose master's containment ran is contained",
+			steps:   []*PlannedStep{step("d", contain, true, ""), step("c", cloud, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusSatisfied}, {ID: "c", Status: StatusSucceeded}},
+			synced:  true,
+			want:    OutcomeContained, contained: true, exit: 0},
 		{name: "a cancelled run says what it reached",
 			steps:     []*PlannedStep{step("d", contain, true, ""), step("e", contain, true, "")},
 			results:   []StepResult{{ID: "d", Status: StatusSucceeded}, {ID: "e", Status: StatusInterrupted}},
@@ -75,6 +89,10 @@ func TestAssessTheOutcomeTable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			plan := &Plan{Steps: tt.steps, Deny: tt.deny, Subject: &steps.Subject{Ref: "x", Gaps: tt.gaps}}
+			if tt.synced {
+				plan.Subject.Facts = map[string]map[string]any{"x": {}, "cloud": {}}
+				plan.Subject.Identities = map[string]steps.Identity{"cloud": {MasteredIn: "x"}}
+			}
 			a := Assess(plan, tt.results, tt.cancelled)
 			if a.Outcome != tt.want || a.Contained != tt.contained || !slices.Equal(a.Missing, tt.missing) {
 				t.Errorf("Assess = %s contained=%v missing=%q\nwant %s contained=%v missing=%q", a.Outcome, a.Contained, a.Missing, tt.want, tt.contained, tt.missing)

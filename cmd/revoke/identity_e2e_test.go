@@ -8,6 +8,7 @@ package main
 import (
 	"encoding/json"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -202,5 +203,29 @@ func TestE2EInventoryOfASubjectNobodyRanAnythingOn(t *testing.T) {
 	}
 	if stdout, stderr, code := e.cli(t, "inventory"); code != exitUsage || !strings.Contains(stderr, "inventory needs --user REF") {
 		t.Errorf("no --user: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
+
+// A cloud-only environment file for a tenant that syncs from AD: the cloud
+// block on a synced user is undone by the next sync, so the run must not
+// read as contained (it did, exit 0, before).
+func TestE2ESyncedUserInACloudOnlyEnvironmentIsNotContained(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	b, err := os.ReadFile(e.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := strings.Replace(string(b), "kind: hybrid", "kind: cloud", 1)
+	s = regexp.MustCompile(`(?s)\nad:\n.*?\nstate_dir:`).ReplaceAllString(s, "\nstate_dir:")
+	if err := os.WriteFile(e.file, []byte(s), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := e.cli(t, "run", "compromised", "--user", "adele@contoso.test", "--yes")
+	if code != exitFailure {
+		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	want := "NOT CONTAINED: the subject may still have access. What did not happen:\n  - the entra account of adele@contoso.test is synced from ad (sid S-1-5-21-"
+	if !strings.Contains(stdout, want) || !strings.Contains(stdout, "which this environment does not reach") || strings.Contains(stdout, "Time to containment") {
+		t.Errorf("stdout:\n%s", stdout)
 	}
 }
