@@ -185,7 +185,7 @@ func (*annotateStep) Verify(ctx context.Context, call *steps.Call) error {
 // readAttr reads one attribute of the entry at dn.
 func (c *Conn) readAttr(ctx context.Context, dn, attr string) ([]string, error) {
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-		0, 0, false, "(objectClass=user)", []string{attr}, nil)
+		0, 0, false, userFilter(""), []string{attr}, nil)
 	var res *ldap.SearchResult
 	err := c.do(ctx, true, func(lc *ldap.Conn) error {
 		var err error

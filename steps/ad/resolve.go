@@ -256,10 +256,12 @@ func escapeBytes(b []byte) string {
 }
 
 // read fetches the account at dn, fresh from the server: steps decide on
-// current state, not on the facts resolved when the run started.
+// current state, not on the facts resolved when the run started. Only a
+// person's account: a computer object is a user too (objectClass), and a DN
+// reference must never make revoke disable a domain controller.
 func (c *Conn) read(ctx context.Context, dn string) (*account, error) {
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-		0, 0, false, "(objectClass=user)", accountAttrs, nil)
+		0, 0, false, userFilter(""), accountAttrs, nil)
 	var res *ldap.SearchResult
 	err := c.do(ctx, true, func(lc *ldap.Conn) error {
 		var err error

@@ -21,7 +21,7 @@ const adeleDN = "CN=Adele Vance,OU=Staff,DC=contoso,DC=test"
 
 // The sandbox's log lines of the requests these steps make on adele.
 const (
-	opSearch     = "search " + adeleDN + ": scope=base filter=(objectClass=user) entries=1 (0)"
+	opSearch     = "search " + adeleDN + ": scope=base filter=(&(objectCategory=person)(objectClass=user)) entries=1 (0)"
 	opReplaceUAC = "modify " + adeleDN + ": replace userAccountControl (0)"
 	opResetPwd   = "modify " + adeleDN + ": replace unicodePwd (0)"
 	// The conditional disable (delete the resolved value, add it with

@@ -323,6 +323,17 @@ func TestSambaResolve(t *testing.T) {
 		})
 	}
 
+	// A domain controller is a user by objectClass: a DN reference to it
+	// must find no account, or a run would disable it.
+	res, err := admin.Search(ldap.NewSearchRequest("OU=Domain Controllers,"+dc.BaseDN, ldap.ScopeSingleLevel, ldap.NeverDerefAliases,
+		0, 0, false, "(objectClass=computer)", []string{"dn"}, nil))
+	if err != nil || len(res.Entries) == 0 {
+		t.Fatalf("find the domain controller's object: %v", err)
+	}
+	if _, err := c.Resolve(t.Context(), res.Entries[0].DN); steps.ClassOf(err) != steps.NotFound {
+		t.Errorf("Resolve(%s) = %v, want NotFound: a computer is not a subject", res.Entries[0].DN, err)
+	}
+
 	// What an Entra user synced from this account publishes finds it.
 	for name, ids := range map[string]map[string]string{
 		"by onPremisesSecurityIdentifier": {steps.IDSID: sid},
