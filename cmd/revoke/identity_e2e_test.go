@@ -229,3 +229,16 @@ func TestE2ESyncedUserInACloudOnlyEnvironmentIsNotContained(t *testing.T) {
 		t.Errorf("stdout:\n%s", stdout)
 	}
 }
+
+// revoke's own AD service account is protected: disabling it would stop
+// every later run and resume (it was planned like anyone before).
+func TestE2ERevokesOwnServiceAccountIsProtected(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	stdout, stderr, code := e.cli(t, "run", "termination", "--user", "svc-revoke", "--yes")
+	if code != exitDenied || !strings.Contains(stdout, "svc-revoke is protected: it is the account revoke itself binds to AD as (bind_dn)") {
+		t.Fatalf("exit %d, want 3\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if w := writes(e.tenant.Log().Entries()); len(w) != 0 {
+		t.Errorf("writes sent:\n%s", fmtEntries(w))
+	}
+}

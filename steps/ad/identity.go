@@ -38,7 +38,10 @@ func identify(f map[string]any) steps.Identity {
 	}
 	id := steps.Identity{IDs: ids, Anchors: []string{steps.IDSID}}
 	if n, _ := f[attrAdminCount].(int); n == 1 || f[attrAdminCount] == float64(1) {
-		id.Privileged = []string{"its on-premises account has adminCount=1 (it is or was in a protected AD group)"}
+		id.Privileged = append(id.Privileged, "its on-premises account has adminCount=1 (it is or was in a protected AD group)")
+	}
+	if f[factServiceAccount] == true {
+		id.Privileged = append(id.Privileged, "it is the account revoke itself binds to AD as (bind_dn): disabling it stops every run and resume")
 	}
 	return id
 }

@@ -29,6 +29,8 @@ const (
 	attrObjectGUID = "objectGUID"
 	// factNetBIOS is the fact holding the domain's NetBIOS name, when known.
 	factNetBIOS = "netbiosDomain"
+	// factServiceAccount is true on the account revoke binds as.
+	factServiceAccount = "revokeServiceAccount"
 )
 
 var accountAttrs = []string{attrDN, attrSAM, attrUPN, attrUAC, attrAdminCount, attrMemberOf, attrPwdLastSet, attrObjectSid, attrObjectGUID}
@@ -157,6 +159,11 @@ func (c *Conn) factsOf(ctx context.Context, a *account, readNetBIOS bool) (map[s
 	}
 	if nb != "" {
 		f[factNetBIOS] = nb
+	}
+	if a.DN != "" && steps.EqualID(steps.IDDN, a.DN, c.cfg.bindDN) {
+		// revoke's own service account: disabling it stops every run and
+		// resume from then on, in the middle of an incident.
+		f[factServiceAccount] = true
 	}
 	return f, nil
 }
