@@ -70,6 +70,24 @@ func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
 	if err != nil {
 		return err
 	}
+	// One run per person at a time, across processes: a second responder
+	// is refused (or waits) before anything is decided, so two runs never
+	// reset a password four times. One that waited decides on what the
+	// first left, not on what it saw before.
+	runID := engine.NewRunID()
+	lock, err := engine.LockSubject(ctx, sess.env.StateDir, subject, runID, false)
+	if busy := (*engine.SubjectBusyError)(nil); errors.As(err, &busy) && r.wait {
+		fmt.Fprintf(c.stderr, "revoke: %s: waiting for it to end\n", termSafe(strings.TrimSuffix(busy.Error(), ": wait for it to end, or pass --wait")))
+		if lock, err = engine.LockSubject(ctx, sess.env.StateDir, subject, runID, true); err == nil {
+			if subject, err = sess.resolve(ctx, r.user); err != nil {
+				lock.Release()
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	plan, lints, err := ws.Policy.Plan(ctx, rb, sess.facts(), subject, r.request(c, engine.Request{}))
 	if err != nil {
 		return err
@@ -107,15 +125,6 @@ func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
 		}
 		return errSilent(exitDenied)
 	}
-	// One run per person at a time, across processes: a second responder
-	// is refused (or waits) before being asked, so two runs never reset a
-	// password four times.
-	runID := engine.NewRunID()
-	lock, err := engine.LockSubject(ctx, sess.env.StateDir, subject, runID, r.wait)
-	if err != nil {
-		return err
-	}
-	defer lock.Release()
 	if !r.yes {
 		ok, err := confirm(c.stdin, out, fmt.Sprintf("\nRun %s on %s in %s? [y/N] ", plan.Runbook.Name, subject.Ref, sess.env.Name))
 		if err != nil || !ok {
