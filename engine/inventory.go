@@ -44,5 +44,12 @@ func (cs Conns) Inventory(ctx context.Context, subject *steps.Subject) (items []
 	for _, l := range lists {
 		items = append(items, l...)
 	}
+	if subject != nil {
+		// A record no backend could find was never read: say so here too.
+		for _, g := range subject.Gaps {
+			items = append(items, steps.Residual{Backend: "revoke", Kind: steps.ResidualUnchecked, What: g,
+				Until: "until that account is found and disabled"})
+		}
+	}
 	return items, ok
 }

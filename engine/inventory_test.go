@@ -49,6 +49,16 @@ func TestRunEndsWithWhatRemains(t *testing.T) {
 	}
 }
 
+func TestInventoryNamesTheGaps(t *testing.T) {
+	conns := Conns{"mail": &inventoryConn{}}
+	items, ok := conns.Inventory(t.Context(), &steps.Subject{Ref: "x", Gaps: []string{"synced from ad, which has no such account"}})
+	want := []steps.Residual{{Backend: "revoke", Kind: steps.ResidualUnchecked, What: "synced from ad, which has no such account",
+		Until: "until that account is found and disabled"}}
+	if !ok || !reflect.DeepEqual(items, want) {
+		t.Errorf("items %+v, %v; want %+v", items, ok, want)
+	}
+}
+
 func TestRunWithoutInventoriesJournalsNoResidual(t *testing.T) {
 	reg, w := fakeRegistry(), newWorld()
 	j := newJournal(t, t.TempDir())
