@@ -16,8 +16,11 @@ import (
 var removeRoles = implement(entraspec.RemoveRoles, func() steps.Step { return removeRolesStep{} })
 
 // removeRolesStep implements entra.remove_roles. It has no guard of its
-// own: a subject holding a role is protected, and the engine runs on one
-// only with --allow-protected and --approved-by.
+// own: a subject holding a built-in role is protected (the engine runs on
+// one only with --allow-protected and --approved-by), and the default
+// policy skips the step for anyone unless the request names an approver,
+// which covers the custom and administrative-unit roles resolution does
+// not read.
 type removeRolesStep struct{}
 
 var (

@@ -125,9 +125,11 @@ var RemoveRoles = steps.Spec{
 		"Privileged Identity Management eligible and active assignments (adminRemove requests), " +
 		"so a role does not come back with the account. Roles held through a group are listed, " +
 		"not removed: the group is not the user's. A tenant without Entra ID P2 has no PIM " +
-		"assignments. The step needs no guard of its own: a subject holding a role is protected, " +
-		"and the engine refuses to run on a protected subject without --allow-protected and " +
-		"--approved-by.",
+		"assignments. A subject holding or eligible for a built-in directory role across the " +
+		"tenant is protected, and the engine refuses to run on it without --allow-protected and " +
+		"--approved-by; one holding only a custom role or one scoped to an administrative unit " +
+		"is not seen as privileged at resolution, so the default policy skips this step unless " +
+		"the request names who approved it.",
 	Permissions: steps.Permissions{
 		GraphApplication: []string{PermRoles},
 		GraphDelegated:   []string{PermRoles},
