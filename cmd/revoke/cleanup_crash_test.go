@@ -11,11 +11,6 @@ import (
 	"github.com/revoke-dev/revoke/sandbox"
 )
 
-// lidiaID is the seed's compromised user: an Authenticator registered
-// minutes ago, inbox rules forwarding mail out and binning security alerts,
-// a consent to an app from another tenant.
-const lidiaID = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e0b"
-
 // changes are the writes the tenant accepted, one string each, sorted. An
 // AD disable is one conditional modify on a fresh start and a read and
 // replace after a resume: both count as the same change.
