@@ -87,10 +87,15 @@ func (cs Conns) each(fn func(name string, c steps.Conn) (map[string]any, error),
 		wg   sync.WaitGroup
 		errs []error
 	)
+	// Which backends to ask is settled before any answer is written:
+	// the goroutines write subject.Facts.
+	pending := Conns{}
 	for name, c := range cs {
-		if _, ok := subject.Facts[name]; ok {
-			continue
+		if _, ok := subject.Facts[name]; !ok {
+			pending[name] = c
 		}
+	}
+	for name, c := range pending {
 		wg.Go(func() {
 			facts, err := fn(name, c)
 			mu.Lock()
