@@ -57,6 +57,10 @@ const (
 	StatusSucceeded Status = "succeeded"
 	// StatusSatisfied: Check found nothing to do.
 	StatusSatisfied Status = "satisfied"
+	// StatusUnchecked: Check could not read the state (steps.Change
+	// Unchecked); nothing was done. Not "already done": the report says
+	// what could not be checked.
+	StatusUnchecked Status = "unchecked"
 	StatusFailed    Status = "failed"
 	// StatusBlocked: not started because a need failed (on_error: block).
 	StatusBlocked Status = "blocked"
@@ -77,7 +81,7 @@ const (
 // resume does not run it again.
 func (s Status) Ended() bool {
 	switch s {
-	case StatusSucceeded, StatusSatisfied, StatusFailed, StatusBlocked, StatusSkipped, StatusAborted, StatusDenied:
+	case StatusSucceeded, StatusSatisfied, StatusUnchecked, StatusFailed, StatusBlocked, StatusSkipped, StatusAborted, StatusDenied:
 		return true
 	}
 	return false
@@ -304,7 +308,8 @@ func (x *Executor) newRun(ctx context.Context, plan *Plan, j *Journal, state *Re
 		case h != nil && h.Status.Ended():
 			n.done = true
 			n.res.Status, n.res.Started, n.res.Ended = h.Status, h.Started, h.Ended
-			n.res.Change = steps.Change{Satisfied: h.Status == StatusSatisfied, Summary: h.Summary, Details: h.Details}
+			n.res.Change = steps.Change{Satisfied: h.Status == StatusSatisfied || h.Status == StatusUnchecked,
+				Unchecked: h.Status == StatusUnchecked, Summary: h.Summary, Details: h.Details}
 			n.res.Error, n.res.Class, n.res.Permission, n.res.BlockedBy = h.Error, h.Class, h.Permission, h.BlockedBy
 			if h.Error != "" {
 				n.res.Err = errors.New(h.Error)
@@ -438,7 +443,7 @@ func (r *run) mayStart() bool {
 // met reports whether a finished step lets its dependents start.
 func met(n *node) bool {
 	switch n.res.Status {
-	case StatusSucceeded, StatusSatisfied, StatusSkipped:
+	case StatusSucceeded, StatusSatisfied, StatusUnchecked, StatusSkipped:
 		return true
 	case StatusFailed:
 		return n.ps.Def.OnError == Continue
@@ -552,7 +557,10 @@ func (r *run) runStep(n *node) {
 	}
 	if check.Satisfied {
 		res.Status, res.Change, res.Ended = StatusSatisfied, check, r.x.now()
-		r.emit(Event{Time: res.Ended, Type: EventStepSatisfied, Step: def.ID, Summary: check.Summary, Details: safeDetails(check.Details)})
+		if check.Unchecked {
+			res.Status = StatusUnchecked
+		}
+		r.emit(Event{Time: res.Ended, Type: EventStepSatisfied, Step: def.ID, Summary: check.Summary, Details: safeDetails(check.Details), Unchecked: check.Unchecked})
 		r.x.logger().Info("step satisfied", "run", r.runID, "step", def.ID, "summary", check.Summary)
 		return
 	}

@@ -221,6 +221,9 @@ func (l *JournalLog) StepHistories() map[string]*StepHistory {
 			h.Status = StatusSucceeded
 			if ev.Type == EventStepSatisfied {
 				h.Status = StatusSatisfied
+				if ev.Unchecked {
+					h.Status = StatusUnchecked
+				}
 			}
 			h.Ended, h.Summary, h.Details = ev.Time, ev.Summary, ev.Details
 		case EventStepFailed:

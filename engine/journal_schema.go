@@ -105,6 +105,9 @@ type Event struct {
 	Containment JournalDuration `json:"containment,omitempty"`
 	// Notes on run_resumed say what the resume overrode or repaired.
 	Notes []string `json:"notes,omitempty"`
+	// Unchecked marks a step_satisfied whose Check could not read the
+	// state: the step ended unchecked, not already done.
+	Unchecked bool `json:"unchecked,omitempty"`
 	// Residual is the residual event's list: what remains, never a secret.
 	Residual []steps.Residual `json:"residual,omitempty"`
 }

@@ -61,7 +61,11 @@ func Assess(plan *Plan, results []StepResult, cancelled bool) Assessment {
 			status = r.Status
 		}
 		done := status == StatusSucceeded || status == StatusSatisfied
-		if !done && status != "" && status != StatusCancelled && status != StatusInterrupted {
+		// An unchecked clean-up step did nothing and failed nothing: the
+		// residual report names what it could not read. An unchecked
+		// containment step did not contain.
+		ended := done || status == StatusUnchecked
+		if !ended && status != "" && status != StatusCancelled && status != StatusInterrupted {
 			anyFailed = true
 		}
 		switch {
@@ -70,7 +74,7 @@ func Assess(plan *Plan, results []StepResult, cancelled bool) Assessment {
 			if !done {
 				a.Missing = append(a.Missing, "step "+ps.Def.ID+" ("+ps.Def.Uses+") "+notDone(r))
 			}
-		case !done && status != StatusCancelled && status != StatusInterrupted && status != "":
+		case !ended && status != StatusCancelled && status != StatusInterrupted && status != "":
 			a.CleanupFailed = append(a.CleanupFailed, ps.Def.ID)
 		}
 	}
@@ -110,6 +114,8 @@ func notDone(r *StepResult) string {
 		return "never started: the run was cancelled"
 	case StatusInterrupted:
 		return "was interrupted"
+	case StatusUnchecked:
+		return "could not check: " + r.Change.Summary
 	}
 	if r.Error != "" {
 		return string(r.Status) + ": " + r.Error

@@ -68,6 +68,14 @@ func TestAssessTheOutcomeTable(t *testing.T) {
 			results: []StepResult{{ID: "d", Status: StatusSatisfied}, {ID: "c", Status: StatusSucceeded}},
 			synced:  true,
 			want:    OutcomeContained, contained: true, exit: 0},
+		{name: "an unchecked clean-up step claims nothing and fails nothing",
+			steps:   []*PlannedStep{step("d", contain, true, ""), step("n", cleanup, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusSucceeded}, {ID: "n", Status: StatusUnchecked}},
+			want:    OutcomeContained, contained: true, exit: 0},
+		{name: "an unchecked containment step did not contain",
+			steps:   []*PlannedStep{step("d", contain, true, "")},
+			results: []StepResult{{ID: "d", Status: StatusUnchecked, Change: steps.Change{Summary: "no mailbox"}}},
+			want:    OutcomeNotContained, missing: []string{"step d (x.disable) could not check: no mailbox"}, exit: 1},
 		{name: "a cancelled run says what it reached",
 			steps:     []*PlannedStep{step("d", contain, true, ""), step("e", contain, true, "")},
 			results:   []StepResult{{ID: "d", Status: StatusSucceeded}, {ID: "e", Status: StatusInterrupted}},
@@ -101,5 +109,20 @@ func TestAssessTheOutcomeTable(t *testing.T) {
 				t.Errorf("exit code %d, want %d", got, tt.exit)
 			}
 		})
+	}
+}
+
+// A journaled unchecked step reads back as unchecked, ended: a resume does
+// not run it again, and nothing reports it already done.
+func TestJournalReadsAnUncheckedStep(t *testing.T) {
+	log := &JournalLog{Events: []Event{
+		{Type: EventStepStarted, Step: "rules"},
+		{Type: EventStepSatisfied, Step: "rules", Summary: "no mailbox", Unchecked: true},
+		{Type: EventStepStarted, Step: "methods"},
+		{Type: EventStepSatisfied, Step: "methods", Summary: "no method"},
+	}}
+	h := log.StepHistories()
+	if h["rules"].Status != StatusUnchecked || !h["rules"].Status.Ended() || h["methods"].Status != StatusSatisfied {
+		t.Errorf("rules %s, methods %s", h["rules"].Status, h["methods"].Status)
 	}
 }

@@ -174,6 +174,11 @@ func (c *Call) Report(message string, details map[string]any) {
 type Change struct {
 	// Satisfied means the subject is already in the wanted state: nothing to do.
 	Satisfied bool `json:"satisfied,omitempty"`
+	// Unchecked, with Satisfied, means Check could not read the state (a
+	// mailbox Graph cannot reach): nothing is done and nothing is known.
+	// The engine ends the step "unchecked", never "satisfied", so no report
+	// says it was already done.
+	Unchecked bool `json:"unchecked,omitempty"`
 	// Summary is one human line: "accountEnabled: true → false",
 	// "already disabled", "3 devices: …".
 	Summary string `json:"summary"`

@@ -96,6 +96,9 @@ func eventLine(ev engine.Event) string {
 	case engine.EventStepProgress:
 		return step + " " + ev.Message
 	case engine.EventStepSatisfied:
+		if ev.Unchecked {
+			return step + " NOT CHECKED: " + ev.Summary
+		}
 		return step + " already done: " + ev.Summary
 	case engine.EventStepSucceeded:
 		return step + " succeeded: " + ev.Summary

@@ -242,3 +242,23 @@ func TestE2ERevokesOwnServiceAccountIsProtected(t *testing.T) {
 		t.Errorf("writes sent:\n%s", fmtEntries(w))
 	}
 }
+
+// A user whose mailbox Graph cannot reach: the inbox rules could not be
+// checked, and the run says so instead of "already done".
+func TestE2EAMailboxGraphCannotReachIsNotCheckedNotDone(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	stdout, stderr, code := e.cli(t, "run", "compromised", "--user", "o'brien@contoso.test", "--yes")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+	if !strings.Contains(stdout, "  unchecked   remove-inbox-rules ") || !strings.Contains(stdout, "remove-inbox-rules       NOT CHECKED: no Exchange Online mailbox") {
+		t.Errorf("stdout:\n%s", stdout)
+	}
+	if strings.Contains(stdout, "remove-inbox-rules       already done") {
+		t.Errorf("an unread mailbox reported as already done:\n%s", stdout)
+	}
+	h := e.journal(t, e.onlyRun(t)).StepHistories()
+	if h["remove-inbox-rules"].Status != engine.StatusUnchecked {
+		t.Errorf("journaled status %s", h["remove-inbox-rules"].Status)
+	}
+}

@@ -275,6 +275,10 @@ func addPreviews(out map[string]any, previews map[string]*engine.Preview) {
 		if p.Err != nil {
 			check["error"] = p.Err.Error()
 		}
+		if p.Change.Unchecked {
+			// Satisfied only in that nothing would be done: nothing was read.
+			check["unchecked"] = true
+		}
 		step["check"] = check
 	}
 }

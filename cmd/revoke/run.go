@@ -248,6 +248,8 @@ func previewNote(previews map[string]*engine.Preview) func(id string) string {
 		switch {
 		case p.Err != nil:
 			parts = append(parts, "check failed: "+p.Err.Error())
+		case p.Change.Unchecked:
+			parts = append(parts, "cannot check: "+p.Change.Summary)
 		case p.Change.Satisfied:
 			parts = append(parts, "already done: "+p.Change.Summary)
 		case p.Change.Summary != "":

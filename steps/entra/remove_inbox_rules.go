@@ -116,7 +116,9 @@ func (removeInboxRulesStep) Check(ctx context.Context, call *steps.Call) (steps.
 	if err != nil {
 		return steps.Change{}, err
 	}
-	return steps.Change{Satisfied: len(p.remove) == 0, Summary: p.summary(""), Details: p.details()}, nil
+	// No mailbox to read is not "no rule to delete": the step ends
+	// unchecked, and the residual report names what Graph cannot read.
+	return steps.Change{Satisfied: len(p.remove) == 0, Unchecked: p.noMailbox, Summary: p.summary(""), Details: p.details()}, nil
 }
 
 // Apply deletes the rules one by one, each journaled with what it did, so
