@@ -1,0 +1,30 @@
+// Package sandbox is a tenant on loopback that real clients talk to: a
+// Microsoft Graph v1.0 emulator (over HTTPS, with an authority that issues
+// tokens) and an AD-like LDAP directory (LDAPS and StartTLS), seeded from
+// YAML. It imports neither engine nor steps, so it cannot agree with
+// revoke by construction: it answers as Graph and AD do, and its answers
+// are checked against Microsoft's published v1.0 metadata.
+//
+// Where things are:
+//
+//   - The tenant: tenant.go (Start, Options, the servers), directory.go (the
+//     shared state both faces read and write), sync.go (the directory sync
+//     from AD to Entra ID), faults.go and throttle.go (injected failures,
+//     latency and Graph's throttling), log.go (the request log tests read),
+//     certs.go (the CA and server certificates).
+//   - The seed: seed.go (types, decoder, building a Directory),
+//     seed_cleanup.go, seed_default.go (the embedded default seed).
+//   - Graph: graph.go (the handler, errors, JSON), graph_routes.go (the
+//     route table), graph_page.go (paging, $select, $count, $filter),
+//     batch.go ($batch), token.go and identity.go (the authority: client
+//     secrets and certificates, managed and workload identities),
+//     graph_users.go, graph_devices.go, graph_groups.go, graph_roles.go,
+//     graph_roles_pim.go, graph_privileged.go (who may change a privileged
+//     user), graph_auth_methods.go, graph_mail.go, graph_consents.go,
+//     graph_cleanup.go, graph_licenses.go, graph_sandbox.go (the
+//     /_sandbox endpoints for tests and `revoke sandbox state`).
+//   - LDAP: ldap.go (the server, binds, TLS), ldap_handlers.go (search,
+//     modify, add, delete), ldap_entries.go (how users, groups and the
+//     configuration look as entries), ldap_filter.go (filter evaluation),
+//     sid.go (objectSid).
+package sandbox
