@@ -41,9 +41,9 @@ func Identify(reg *steps.Registry, subject *steps.Subject) {
 // (the SID a synced user carries both sides), so any form of reference
 // names the same person on every side. Records that disagree on an anchor
 // (two SIDs) are two people, and the reference is refused. A record
-// mastered in a backend that takes part here but does not find the subject
-// (a synced user without their AD account) becomes a Gap: the run may go on
-// but is never reported contained.
+// mastered in a backend that did not find the subject (a synced user
+// without their AD account, or an environment that does not reach AD)
+// becomes a Gap: the run may go on but is never reported contained.
 //
 // A malformed reference is Invalid; found nowhere is NotFound; any other
 // failure of a backend fails resolution, since deciding on half the facts
@@ -184,21 +184,20 @@ func agree(subject *steps.Subject) error {
 // does not reach it at all: no step can close those, so the run is never
 // reported contained.
 func Gaps(subject *steps.Subject, takesPart func(backend string) bool) []string {
-	var out []string
+	out := []string{} // not nil: "no gap" is an answer, nil is "not asked yet"
 	for _, name := range sortedKeys(subject.Identities) {
 		id := subject.Identities[name]
 		if id.MasteredIn == "" || subject.Found(id.MasteredIn) {
 			continue
 		}
+		where, act := "but "+id.MasteredIn+" has no such account", "find the "+id.MasteredIn+" account and disable it there"
 		if !takesPart(id.MasteredIn) {
 			// A cloud-only environment file for a tenant that syncs: the
 			// block lasts until the next sync all the same.
-			out = append(out, fmt.Sprintf("the %s account of %s is synced from %s (%s), which this environment does not reach: a change made in %s alone is undone by the next directory sync; disable the %s account too",
-				name, subject.Ref, id.MasteredIn, linkIDs(id.IDs), name, id.MasteredIn))
-			continue
+			where, act = "which this environment does not reach", "disable the "+id.MasteredIn+" account too"
 		}
-		out = append(out, fmt.Sprintf("the %s account of %s is synced from %s (%s), but %s has no such account: a change made in %s alone is undone by the next directory sync; find the %s account and disable it there",
-			name, subject.Ref, id.MasteredIn, linkIDs(id.IDs), id.MasteredIn, name, id.MasteredIn))
+		out = append(out, fmt.Sprintf("the %s account of %s is synced from %s (%s), %s: a change made in %s alone is undone by the next directory sync; %s",
+			name, subject.Ref, id.MasteredIn, linkIDs(id.IDs), where, name, act))
 	}
 	return out
 }

@@ -42,8 +42,14 @@ type EnvironmentFacts struct {
 // what no step can close. Every value is a plain JSON type (durations as strings, lists
 // as []any), which OPA converts without reflection.
 func PolicyInput(rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) map[string]any {
+	return policyInput(rb, env, subject, req, Protection(env, subject))
+}
+
+// policyInput is PolicyInput with the protection reasons already known
+// (decide computes them once, for the input and for its own denial).
+func policyInput(rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request, protected []string) map[string]any {
 	runbook := runbookInput(rb)
-	subj := map[string]any{"protected": stringsJSON(Protection(env, subject)), "gaps": []any{}}
+	subj := map[string]any{"protected": stringsJSON(protected), "gaps": []any{}}
 	if subject != nil {
 		subj["ref"] = subject.Ref
 		subj["gaps"] = stringsJSON(subject.Gaps)

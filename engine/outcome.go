@@ -33,12 +33,11 @@ func Assess(plan *Plan, results []StepResult, cancelled bool) Assessment {
 		return Assessment{Outcome: OutcomeDenied, Missing: []string{"the run was denied: nothing ran"}}
 	}
 	var (
-		a         Assessment
-		planned   int // containment steps in the runbook
-		ran       int // … that the policies let run
-		skipped   []string
-		byID      = map[string]*StepResult{}
-		anyFailed bool
+		a       Assessment
+		planned int // containment steps in the runbook
+		ran     int // … that the policies let run
+		skipped []string
+		byID    = map[string]*StepResult{}
 	)
 	for i := range results {
 		byID[results[i].ID] = &results[i]
@@ -64,17 +63,14 @@ func Assess(plan *Plan, results []StepResult, cancelled bool) Assessment {
 		// An unchecked clean-up step did nothing and failed nothing: the
 		// residual report names what it could not read. An unchecked
 		// containment step did not contain.
-		ended := done || status == StatusUnchecked
-		if !ended && status != "" && status != StatusCancelled && status != StatusInterrupted {
-			anyFailed = true
-		}
+		failed := !done && status != StatusUnchecked && status != "" && status != StatusCancelled && status != StatusInterrupted
 		switch {
 		case containment:
 			ran++
 			if !done {
 				a.Missing = append(a.Missing, "step "+ps.Def.ID+" ("+ps.Def.Uses+") "+notDone(r))
 			}
-		case !ended && status != StatusCancelled && status != StatusInterrupted && status != "":
+		case failed:
 			a.CleanupFailed = append(a.CleanupFailed, ps.Def.ID)
 		}
 	}
@@ -86,7 +82,8 @@ func Assess(plan *Plan, results []StepResult, cancelled bool) Assessment {
 	switch {
 	case cancelled:
 		a.Outcome = OutcomeCancelled
-	case planned == 0 && anyFailed:
+	case planned == 0 && len(a.CleanupFailed) > 0:
+		// Without containment steps every step is clean-up.
 		a.Outcome = OutcomeFailed
 	case planned == 0:
 		a.Outcome = OutcomeSucceeded

@@ -136,32 +136,33 @@ func (p *Policy) Plan(ctx context.Context, rb *Runbook, env EnvironmentFacts, su
 func (p *Policy) decide(ctx context.Context, rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request) (*Decision, error) {
 	Identify(p.Registry, subject)
 	if subject != nil && subject.Gaps == nil {
-		// A subject from a facts file: a backend takes part when the
-		// environment's kind is one of its kinds.
+		// Not resolved through Conns (a facts file, a runbook test): a
+		// backend takes part when the environment's kind is one of its.
 		reg := cmp.Or(p.Registry, steps.Default)
 		subject.Gaps = Gaps(subject, func(name string) bool {
 			b, ok := reg.Backend(name)
 			return ok && slices.Contains(b.Kinds, env.Kind)
 		})
 	}
-	d, err := p.Decide(ctx, PolicyInput(rb, env, subject, req))
+	protected := Protection(env, subject)
+	d, err := p.Decide(ctx, policyInput(rb, env, subject, req, protected))
 	if err != nil {
 		return nil, err
 	}
-	d.Deny, d.Warn = protect(env, subject, req, d.Deny, d.Warn)
+	d.Deny, d.Warn = protect(subject, req, protected, d.Deny, d.Warn)
 	return d, nil
 }
 
 // protect adds the denial of a protected subject, or, when the request
 // allows it and names who approved, a warning saying so; each reason once,
 // after what the policies said.
-func protect(env EnvironmentFacts, subject *steps.Subject, req Request, deny, warn []string) ([]string, []string) {
+func protect(subject *steps.Subject, req Request, protected, deny, warn []string) ([]string, []string) {
 	ref := ""
 	if subject != nil {
 		ref = subject.Ref
 	}
 	approved := req.AllowProtected && strings.TrimSpace(req.ApprovedBy) != ""
-	for _, why := range Protection(env, subject) {
+	for _, why := range protected {
 		if approved {
 			warn = appendOnce(warn, fmt.Sprintf("%s is protected (%s); proceeding because %s approved it", ref, why, req.ApprovedBy))
 		} else {
