@@ -183,8 +183,7 @@ func (d *Directory) appRoleAssignmentJSON(a *AppRoleAssignment) map[string]any {
 }
 
 var appRoleAssignmentProps = &propSet{typeName: "microsoft.graph.appRoleAssignment",
-	names:    []string{"id", "appRoleId", "principalId", "principalType", "principalDisplayName", "resourceId", "resourceDisplayName", "createdDateTime", "deletedDateTime"},
-	defaults: []string{"id", "appRoleId", "principalId", "principalType", "principalDisplayName", "resourceId", "resourceDisplayName", "createdDateTime", "deletedDateTime"}}
+	names: []string{"id", "appRoleId", "principalId", "principalType", "principalDisplayName", "resourceId", "resourceDisplayName", "createdDateTime", "deletedDateTime"}}
 
 // listUserAppRoleAssignments lists the user's own assignments; those it
 // has through a group are the group's (principalType Group) and show on

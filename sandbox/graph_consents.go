@@ -13,8 +13,7 @@ import (
 // through the user's list.
 
 var grantProps = &propSet{typeName: "microsoft.graph.oAuth2PermissionGrant",
-	names:    []string{"id", "clientId", "consentType", "principalId", "resourceId", "scope"},
-	defaults: []string{"id", "clientId", "consentType", "principalId", "resourceId", "scope"}}
+	names: []string{"id", "clientId", "consentType", "principalId", "resourceId", "scope"}}
 
 func grantJSON(g *PermissionGrant) map[string]any {
 	var principal any
@@ -115,8 +114,7 @@ func deleteGrant(c *call) *response {
 }
 
 var servicePrincipalProps = &propSet{typeName: "microsoft.graph.servicePrincipal",
-	names:    []string{"id", "appId", "displayName", "appDisplayName", "appOwnerOrganizationId", "verifiedPublisher", "servicePrincipalType", "accountEnabled"},
-	defaults: []string{"id", "appId", "displayName", "appDisplayName", "appOwnerOrganizationId", "verifiedPublisher", "servicePrincipalType", "accountEnabled"}}
+	names: []string{"id", "appId", "displayName", "appDisplayName", "appOwnerOrganizationId", "verifiedPublisher", "servicePrincipalType", "accountEnabled"}}
 
 // getServicePrincipal answers by object id, as Graph's path does (by
 // appId is servicePrincipals(appId='…'), not modelled).

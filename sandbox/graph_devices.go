@@ -157,8 +157,6 @@ func userDevices(c *call) *response {
 // managedProps are the managedDevice properties the sandbox renders.
 var managedProps = &propSet{typeName: "microsoft.graph.managedDevice",
 	names: []string{"id", "deviceName", "userId", "userPrincipalName", "operatingSystem", "managementState",
-		"managedDeviceOwnerType", "complianceState"},
-	defaults: []string{"id", "deviceName", "userId", "userPrincipalName", "operatingSystem", "managementState",
 		"managedDeviceOwnerType", "complianceState"}}
 
 func (d *Directory) managedJSON(m *ManagedDevice) map[string]any {

@@ -22,11 +22,9 @@ func groupJSON(g *Group) map[string]any {
 // default; memberProps those of the users a group's members list shows.
 var (
 	groupProps = &propSet{typeName: "microsoft.graph.group",
-		names:    []string{"id", "displayName", "groupTypes", "membershipRule", "securityEnabled", "mailEnabled", "isAssignableToRole"},
-		defaults: []string{"id", "displayName", "groupTypes", "membershipRule", "securityEnabled", "mailEnabled", "isAssignableToRole"}}
+		names: []string{"id", "displayName", "groupTypes", "membershipRule", "securityEnabled", "mailEnabled", "isAssignableToRole"}}
 	memberProps = &propSet{typeName: "microsoft.graph.directoryObject",
-		names:    []string{"id", "displayName", "userPrincipalName"},
-		defaults: []string{"id", "displayName", "userPrincipalName"}}
+		names: []string{"id", "displayName", "userPrincipalName"}}
 )
 
 func (d *Directory) groupByID(id string) *Group {

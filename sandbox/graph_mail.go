@@ -104,8 +104,7 @@ func mailFolderJSON(f *MailFolder) map[string]any {
 }
 
 var messageRuleProps = &propSet{typeName: "microsoft.graph.messageRule",
-	names:    []string{"id", "displayName", "sequence", "isEnabled", "hasError", "isReadOnly", "conditions", "actions", "exceptions"},
-	defaults: []string{"id", "displayName", "sequence", "isEnabled", "hasError", "isReadOnly", "conditions", "actions"}}
+	names: []string{"id", "displayName", "sequence", "isEnabled", "hasError", "isReadOnly", "conditions", "actions", "exceptions"}}
 
 // messageRuleJSON renders a rule with the predicates and actions it has
 // (Graph leaves the others out).

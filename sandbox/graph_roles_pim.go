@@ -17,8 +17,6 @@ import (
 var roleAssignmentInstanceProps = &propSet{typeName: "microsoft.graph.unifiedRoleAssignmentScheduleInstance",
 	names: []string{"id", "principalId", "roleDefinitionId", "directoryScopeId", "assignmentType", "memberType",
 		"startDateTime", "endDateTime", "roleAssignmentOriginId", "roleAssignmentScheduleId"},
-	defaults: []string{"id", "principalId", "roleDefinitionId", "directoryScopeId", "assignmentType", "memberType",
-		"startDateTime", "endDateTime", "roleAssignmentOriginId", "roleAssignmentScheduleId"},
 	expanded: []string{"roleDefinition"}}
 
 // unlicensedPIM is Graph's answer to PIM in a tenant without Entra ID P2.

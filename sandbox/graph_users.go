@@ -16,7 +16,11 @@ const metadata = "https://graph.microsoft.com/v1.0/$metadata#"
 type propSet struct {
 	typeName string
 	names    []string // canonical names
-	defaults []string // returned without $select
+	// defaults are returned without $select, for a type whose renderer
+	// takes the property list (users, devices). A type answered through
+	// pageSelected, or projected only when $select was given, renders
+	// every property it models and has none.
+	defaults []string
 	// expanded are navigation properties an item may carry when $expand
 	// asked for them; $select keeps them.
 	expanded []string
@@ -598,18 +602,16 @@ func listPrincipalRoles(c *call, kind, set string, roles func(*Directory) map[st
 var (
 	roleAssignmentProps = &propSet{typeName: "microsoft.graph.unifiedRoleAssignment",
 		names:    []string{"id", "principalId", "roleDefinitionId", "directoryScopeId"},
-		defaults: []string{"id", "principalId", "roleDefinitionId", "directoryScopeId"}, expanded: []string{"roleDefinition"}}
+		expanded: []string{"roleDefinition"}}
 	roleEligibilityProps = &propSet{typeName: "microsoft.graph.unifiedRoleEligibilityScheduleInstance",
-		names: roleAssignmentProps.names, defaults: roleAssignmentProps.names, expanded: []string{"roleDefinition"}}
+		names: roleAssignmentProps.names, expanded: []string{"roleDefinition"}}
 	// directoryRoleProps and memberOfProps: memberOf lists groups and
 	// directory roles; a directoryObject collection's $select takes the
 	// properties of either, as Graph's directory does.
 	directoryRoleProps = &propSet{typeName: "microsoft.graph.directoryRole",
-		names:    []string{"id", "displayName", "description", "roleTemplateId"},
-		defaults: []string{"id", "displayName", "description", "roleTemplateId"}}
+		names: []string{"id", "displayName", "description", "roleTemplateId"}}
 	memberOfProps = &propSet{typeName: "microsoft.graph.directoryObject",
-		names:    append(append([]string(nil), groupProps.names...), "description", "roleTemplateId"),
-		defaults: append(append([]string(nil), groupProps.names...), "description", "roleTemplateId")}
+		names: append(append([]string(nil), groupProps.names...), "description", "roleTemplateId")}
 	// authMethodProps are the properties of every method type the sandbox
 	// renders; an item shows only those its type has.
 	authMethodProps = &propSet{typeName: "microsoft.graph.authenticationMethod",
