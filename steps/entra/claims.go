@@ -111,15 +111,17 @@ func holds(have []string, p string) bool {
 	if slices.Contains(have, p) {
 		return true
 	}
-	implies := map[string][]string{
-		"User.Read.All":                      {"User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"},
-		"User.EnableDisableAccount.All":      {"User.ReadWrite.All", "Directory.ReadWrite.All"},
-		"User.RevokeSessions.All":            {"User.ReadWrite.All", "Directory.ReadWrite.All"},
-		"User-PasswordProfile.ReadWrite.All": {"User.ReadWrite.All", "Directory.ReadWrite.All"},
-		"Device.ReadWrite.All":               {"Directory.ReadWrite.All"},
-		"GroupMember.ReadWrite.All":          {"Group.ReadWrite.All", "Directory.ReadWrite.All"},
-	}
-	return slices.ContainsFunc(implies[p], func(b string) bool { return slices.Contains(have, b) })
+	return slices.ContainsFunc(impliedBy[p], func(b string) bool { return slices.Contains(have, b) })
+}
+
+// impliedBy names, for a permission, the broader ones that cover it.
+var impliedBy = map[string][]string{
+	"User.Read.All":                      {"User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"},
+	"User.EnableDisableAccount.All":      {"User.ReadWrite.All", "Directory.ReadWrite.All"},
+	"User.RevokeSessions.All":            {"User.ReadWrite.All", "Directory.ReadWrite.All"},
+	"User-PasswordProfile.ReadWrite.All": {"User.ReadWrite.All", "Directory.ReadWrite.All"},
+	"Device.ReadWrite.All":               {"Directory.ReadWrite.All"},
+	"GroupMember.ReadWrite.All":          {"Group.ReadWrite.All", "Directory.ReadWrite.All"},
 }
 
 // callerRoles are the names of the acting roles (see privileged.go) among
