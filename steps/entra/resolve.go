@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -34,8 +33,6 @@ var userSelect = []string{"id", "userPrincipalName", "displayName", "accountEnab
 	"onPremisesSyncEnabled", "signInSessionsValidFromDateTime", "userType",
 	"onPremisesSecurityIdentifier", "onPremisesImmutableId", "onPremisesSamAccountName",
 	"onPremisesDomainName", "onPremisesDistinguishedName"}
-
-var guidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 
 // maxPages bounds how many @odata.nextLink pages one listing follows.
 const maxPages = 100
@@ -67,7 +64,7 @@ func (c *Conn) Resolve(ctx context.Context, ref string) (map[string]any, error) 
 	}
 	switch r.Kind {
 	case steps.RefUPN, steps.RefGUID:
-		u, roles, eligible, err := c.userAndRoles(ctx, r.Name)
+		u, roles, eligible, err := c.userAndRoles(ctx, r.Name, r.Kind == steps.RefGUID)
 		if err != nil {
 			return nil, err
 		}
@@ -127,14 +124,14 @@ func (c *Conn) facts(u models.Userable, roles, eligible []any, ref string) (map[
 // once: the reference names the user in the roles' path too, so the roles
 // need not wait for the id, a round trip less before anything runs. PIM's
 // eligibilities are filtered by object id: they start once the id is known
-// (at once, when the reference is one).
-func (c *Conn) userAndRoles(ctx context.Context, ref string) (u models.Userable, roles, eligible []any, err error) {
+// (at once, when the reference is one: isID, as steps.ParseRef found).
+func (c *Conn) userAndRoles(ctx context.Context, ref string, isID bool) (u models.Userable, roles, eligible []any, err error) {
 	// All the requests need the token: fetched by several at once, it
 	// would be fetched several times.
 	if _, err := c.token(ctx, "resolve "+quote(ref)); err != nil {
 		return nil, nil, nil, err
 	}
-	if guidRE.MatchString(ref) {
+	if isID {
 		var uerr error
 		var wg sync.WaitGroup
 		wg.Go(func() {
