@@ -184,19 +184,9 @@ func (*annotateStep) Verify(ctx context.Context, call *steps.Call) error {
 
 // readAttr reads one attribute of the entry at dn.
 func (c *Conn) readAttr(ctx context.Context, dn, attr string) ([]string, error) {
-	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-		0, 0, false, userFilter(""), []string{attr}, nil)
-	var res *ldap.SearchResult
-	err := c.do(ctx, true, func(lc *ldap.Conn) error {
-		var err error
-		res, err = lc.Search(req)
-		return err
-	})
+	e, err := c.readUser(ctx, dn, "read "+attr+" of "+dn, []string{attr})
 	if err != nil {
-		return nil, classify("read "+attr+" of "+dn, "Read on the user object", err)
+		return nil, err
 	}
-	if len(res.Entries) != 1 {
-		return nil, steps.Errorf(steps.NotFound, "read %s: no such user", dn)
-	}
-	return res.Entries[0].GetAttributeValues(attr), nil
+	return e.GetAttributeValues(attr), nil
 }

@@ -267,8 +267,18 @@ func escapeBytes(b []byte) string {
 // person's account: a computer object is a user too (objectClass), and a DN
 // reference must never make revoke disable a domain controller.
 func (c *Conn) read(ctx context.Context, dn string) (*account, error) {
+	e, err := c.readUser(ctx, dn, "read "+dn, accountAttrs)
+	if err != nil {
+		return nil, err
+	}
+	return accountFrom(e)
+}
+
+// readUser reads attrs of the user entry at dn (a person's, as read
+// says); op names the read in an error.
+func (c *Conn) readUser(ctx context.Context, dn, op string, attrs []string) (*ldap.Entry, error) {
 	req := ldap.NewSearchRequest(dn, ldap.ScopeBaseObject, ldap.NeverDerefAliases,
-		0, 0, false, userFilter(""), accountAttrs, nil)
+		0, 0, false, userFilter(""), attrs, nil)
 	var res *ldap.SearchResult
 	err := c.do(ctx, true, func(lc *ldap.Conn) error {
 		var err error
@@ -276,12 +286,12 @@ func (c *Conn) read(ctx context.Context, dn string) (*account, error) {
 		return err
 	})
 	if err != nil {
-		return nil, classify("read "+dn, "Read on the user object", err)
+		return nil, classify(op, "Read on the user object", err)
 	}
 	if len(res.Entries) != 1 {
 		return nil, steps.Errorf(steps.NotFound, "read %s: no such user", dn)
 	}
-	return accountFrom(res.Entries[0])
+	return res.Entries[0], nil
 }
 
 // modify sends one Modify request. retrySafe says whether sending it twice
