@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -204,27 +205,27 @@ func printNext(w io.Writer, sess *session, res *engine.Result, user string) {
 	case engine.OutcomeCancelled, engine.OutcomeInterrupted:
 		next = append(next, resumeHint(sess, res.RunID))
 	case engine.OutcomeNotContained, engine.OutcomeContainedCleanupFailed, engine.OutcomeFailed:
+		failed := false
 		for _, s := range res.Steps {
-			if s.Permission != "" {
-				next = appendUnique(next, "grant "+s.Permission+" (step "+s.ID+" was refused without it)")
+			if grant := "grant " + s.Permission + " (step " + s.ID + " was refused without it)"; s.Permission != "" && !slices.Contains(next, grant) {
+				next = append(next, grant)
 			}
+			failed = failed || s.Status == engine.StatusFailed || s.Status == engine.StatusBlocked || s.Status == engine.StatusAborted
 		}
-		next = append(next, "fix what the failed steps say, then run the runbook again for "+termSafe(user)+": steps already done are found satisfied, not repeated")
+		// A run again finds changes already in place satisfied; a password
+		// reset is a new change each time and is made again.
+		again := "then run the runbook again for " + user + " (changes already in place are found satisfied; password resets are made again)"
+		if failed {
+			next = append(next, "fix what the failed steps say, "+again)
+		} else {
+			next = append(next, "act on what NOT CONTAINED lists above, "+again)
+		}
 	}
 	next = append(next, "revoke show "+res.RunID+" --verify"+env)
 	fmt.Fprintln(w, "Next:")
 	for _, n := range next {
 		fmt.Fprintln(w, "  "+termSafe(n))
 	}
-}
-
-func appendUnique(list []string, s string) []string {
-	for _, x := range list {
-		if x == s {
-			return list
-		}
-	}
-	return append(list, s)
 }
 
 func confirm(in io.Reader, out io.Writer, prompt string) (bool, error) {
