@@ -219,10 +219,7 @@ func onPremisesID(d *Directory, u *User, prop string) string {
 		return ""
 	}
 	if prop == "onPremisesSecurityIdentifier" {
-		if u.AD.ObjectSID != "" {
-			return u.AD.ObjectSID
-		}
-		return objectSID(d.BaseDN, u.AD.DN)
+		return u.AD.sid(d.BaseDN)
 	}
 	key, _ := dnKey(u.AD.DN)
 	return base64.StdEncoding.EncodeToString([]byte(guidBytes(u.AD.ObjectGUID, key)))

@@ -221,11 +221,7 @@ func (e *dirEntry) accountValues(name string) []string {
 	case "objectGUID":
 		return []string{guidBytes(a.ObjectGUID, e.key)}
 	case "objectSid":
-		sid := a.ObjectSID
-		if sid == "" {
-			sid = objectSID(e.view.baseDN, a.DN)
-		}
-		b, _ := sidBytes(sid)
+		b, _ := sidBytes(a.sid(e.view.baseDN))
 		return nonEmpty(b)
 	case "userAccountControl":
 		return []string{strconv.Itoa(a.UserAccountControl)}

@@ -35,6 +35,16 @@ func objectSID(baseDN, dn string) string {
 	return domainSID(baseDN) + "-" + strconv.FormatUint(uint64(rid), 10)
 }
 
+// sid is the account's objectSid: the one it was given (newADAccount
+// always gives one) or, for an account built without it, the one its DN
+// derives in the domain rooted at baseDN.
+func (a *ADAccount) sid(baseDN string) string {
+	if a.ObjectSID != "" {
+		return a.ObjectSID
+	}
+	return objectSID(baseDN, a.DN)
+}
+
 // sidBytes encodes a SID string (S-1-5-21-…) in the binary form objectSid
 // holds: revision, sub-authority count, the 48-bit identifier authority big
 // endian, then each sub-authority as a little-endian uint32. ok is false
