@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/spf13/pflag"
@@ -90,26 +92,19 @@ func printResidual(w io.Writer, items []steps.Residual) {
 		fmt.Fprintln(w, "  nothing the backends can read")
 		return
 	}
+	// By kind, what could not be checked last; within a kind each
+	// backend's own order is kept.
 	rank := func(kind string) int {
-		for i, k := range residualOrder {
-			if k == kind {
-				return i
-			}
+		if i := slices.Index(residualOrder, kind); i >= 0 {
+			return i
 		}
 		if kind == steps.ResidualUnchecked {
 			return len(residualOrder) + 1
 		}
 		return len(residualOrder)
 	}
-	sorted := make([]steps.Residual, len(items))
-	copy(sorted, items)
-	// A stable insertion sort: the lists are short, and each backend's own
-	// order within a kind is kept.
-	for i := 1; i < len(sorted); i++ {
-		for j := i; j > 0 && rank(sorted[j].Kind) < rank(sorted[j-1].Kind); j-- {
-			sorted[j], sorted[j-1] = sorted[j-1], sorted[j]
-		}
-	}
+	sorted := slices.Clone(items)
+	slices.SortStableFunc(sorted, func(a, b steps.Residual) int { return cmp.Compare(rank(a.Kind), rank(b.Kind)) })
 	for _, it := range sorted {
 		kind := strings.ReplaceAll(it.Kind, "_", " ")
 		if it.Kind == steps.ResidualUnchecked {
