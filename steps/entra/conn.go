@@ -21,8 +21,8 @@ const defaultTimeout = 30 * time.Second
 // Conn is an open connection to one tenant's Microsoft Graph: the entra
 // backend's steps.Conn, which entra steps receive in Call.Conn.
 //
-// Besides Resolve and Close it offers Granted, so a preflight can compare
-// the token's permissions with what the steps of a plan need.
+// Besides Resolve and Close it offers MissingGrants, so a preflight can
+// compare what the token grants with what each step of a plan needs.
 type Conn struct {
 	cred  azcore.TokenCredential
 	scope string
@@ -41,9 +41,10 @@ type Conn struct {
 
 var (
 	_ steps.Conn = (*Conn)(nil)
-	// The engine's preflight looks for this method on any Conn.
+	// The engine's preflight looks for this method on any Conn
+	// (engine.GrantReporter).
 	_ interface {
-		Granted(context.Context) ([]string, []string, error)
+		MissingGrants(context.Context, *steps.Spec, *steps.Subject) ([]string, []string, error)
 	} = (*Conn)(nil)
 )
 
