@@ -170,9 +170,10 @@ func (f *ldapFilter) setValue(v string) {
 			f.dn, f.dnOK = k, true
 		}
 	case syntaxBinary:
-		// AD also takes objectSid=S-1-5-21-… in a filter, the SID's string form.
+		// AD also takes objectSid=S-1-5-21-… in a filter, the SID's string
+		// form (sidBytes accepts nothing else).
 		if f.attr.name == "objectSid" {
-			if b, ok := sidBytes(v); ok && strings.HasPrefix(f.lower, "s-") {
+			if b, ok := sidBytes(v); ok {
 				f.value = b
 			}
 		}

@@ -51,7 +51,7 @@ func (a *ADAccount) sid(baseDN string) string {
 // for a string that is not a SID.
 func sidBytes(sid string) (string, bool) {
 	parts := strings.Split(sid, "-")
-	if len(parts) < 3 || len(parts) > 3+15 || !strings.EqualFold(parts[0], "S") {
+	if len(parts) < 3 || len(parts) > 3+15 || (parts[0] != "S" && parts[0] != "s") {
 		return "", false
 	}
 	rev, err := strconv.ParseUint(parts[1], 10, 8)
