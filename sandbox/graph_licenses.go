@@ -29,8 +29,8 @@ func (d *Directory) licenseStates(u *User) []licenseState {
 
 // inherits reports whether u holds sku through a group. Callers hold the lock.
 func (d *Directory) inherits(u *User, sku string) bool {
-	for _, l := range d.licenseStates(u) {
-		if l.sku == sku && l.group != "" {
+	for _, g := range d.Groups {
+		if contains(g.Licenses, sku) && contains(g.Members, u.ID) {
 			return true
 		}
 	}

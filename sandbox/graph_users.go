@@ -456,10 +456,11 @@ func assignLicense(c *call) *response {
 	}
 	return c.withUser(func(d *Directory, u *User) *response {
 		for _, sku := range body.RemoveLicenses {
-			if !contains(u.Licenses, strings.ToLower(sku)) && d.inherits(u, strings.ToLower(sku)) {
+			switch l := strings.ToLower(sku); {
+			case contains(u.Licenses, l):
+			case d.inherits(u, l):
 				return c.err(http.StatusBadRequest, "Request_BadRequest", "User license is inherited from a group membership and it cannot be removed directly from the user.")
-			}
-			if !contains(u.Licenses, strings.ToLower(sku)) {
+			default:
 				return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("User does not have a corresponding license: '%s'.", sku))
 			}
 		}
