@@ -170,7 +170,8 @@ type Result struct {
 	// ended; only when Contained, 0 otherwise. In nanoseconds in JSON.
 	Containment time.Duration `json:"containment,omitempty"`
 	// Cleanup is the time from the run's start until the last step that
-	// is not containment ended (0 when none ran). In nanoseconds in JSON.
+	// is not containment ended; 0 when none ran or one never ended (an
+	// interrupted run). In nanoseconds in JSON.
 	Cleanup time.Duration `json:"cleanup,omitempty"`
 	// Residual is what the subject still holds after the run, as the
 	// backends' inventories read it; absent when no backend takes one.
@@ -183,6 +184,13 @@ func (res *Result) assess(plan *Plan, cancelled bool) {
 	res.Outcome, res.Contained, res.CleanupFailed = a.Outcome, a.Contained, a.CleanupFailed
 	if !a.Contained {
 		res.NotContained, res.Containment = a.Missing, 0
+	}
+	// A time to clean-up only once every clean-up step has ended: an
+	// interrupted one has not, and the time so far is not the clean-up's.
+	for _, s := range res.Steps {
+		if s.Status == StatusInterrupted || s.Status == StatusCancelled {
+			res.Cleanup = 0
+		}
 	}
 }
 

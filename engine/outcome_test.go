@@ -3,6 +3,7 @@ package engine
 import (
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/revoke-dev/revoke/steps"
 )
@@ -124,5 +125,28 @@ func TestJournalReadsAnUncheckedStep(t *testing.T) {
 	h := log.StepHistories()
 	if h["rules"].Status != StatusUnchecked || !h["rules"].Status.Ended() || h["methods"].Status != StatusSatisfied {
 		t.Errorf("rules %s, methods %s", h["rules"].Status, h["methods"].Status)
+	}
+}
+
+// An interrupted clean-up step has not ended: no time to clean-up is
+// reported for a run it was part of.
+func TestNoTimeToCleanUpWhileAStepIsInterrupted(t *testing.T) {
+	contain := &steps.Spec{Name: "x.disable", Containment: true}
+	cleanup := &steps.Spec{Name: "x.notify"}
+	plan := &Plan{Steps: []*PlannedStep{
+		{Def: &StepDef{ID: "d", Uses: contain.Name, Spec: contain}, Run: true},
+		{Def: &StepDef{ID: "n", Uses: cleanup.Name, Spec: cleanup}, Run: true},
+		{Def: &StepDef{ID: "m", Uses: cleanup.Name, Spec: cleanup}, Run: true},
+	}}
+	for _, tt := range []struct {
+		status Status
+		want   time.Duration
+	}{{StatusInterrupted, 0}, {StatusCancelled, 0}, {StatusSucceeded, 5 * time.Second}} {
+		res := &Result{Cleanup: 5 * time.Second, Containment: time.Second, Steps: []StepResult{
+			{ID: "d", Status: StatusSucceeded}, {ID: "n", Status: StatusSucceeded}, {ID: "m", Status: tt.status}}}
+		res.assess(plan, tt.status != StatusSucceeded)
+		if res.Cleanup != tt.want || !res.Contained || res.Containment != time.Second {
+			t.Errorf("%s: cleanup %s contained %v containment %s; want cleanup %s, contained", tt.status, res.Cleanup, res.Contained, res.Containment, tt.want)
+		}
 	}
 }

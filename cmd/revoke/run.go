@@ -203,7 +203,8 @@ func printNext(w io.Writer, sess *session, res *engine.Result, user string) {
 	var next []string
 	switch res.Outcome {
 	case engine.OutcomeCancelled, engine.OutcomeInterrupted:
-		next = append(next, resumeHint(sess, res.RunID))
+		next = append(next, resumeHint(sess, res.RunID),
+			"revoke inventory --user "+user+env+" (what the subject still holds is read at the end of a run, and this one did not end)")
 	case engine.OutcomeNotContained, engine.OutcomeContainedCleanupFailed, engine.OutcomeFailed:
 		failed := false
 		for _, s := range res.Steps {
