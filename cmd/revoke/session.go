@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -76,7 +75,7 @@ type sessionExecutor struct {
 
 // Run journals and executes the plan.
 func (se *sessionExecutor) Run(ctx context.Context, plan *engine.Plan) (*engine.Result, error) {
-	j, err := engine.CreateJournal(se.s.env.StateDir, cmp.Or(se.runID, engine.NewRunID()))
+	j, err := engine.CreateJournal(se.s.env.StateDir, se.runID)
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
