@@ -48,10 +48,11 @@ func ReadRun(stateDir, runID string) (*JournalLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	log, err := ReadJournal(path)
+	if errors.Is(err, fs.ErrNotExist) {
 		return nil, errNoRun(stateDir, runID)
 	}
-	return ReadJournal(path)
+	return log, err
 }
 
 // errNoRun is the answer for a run id with no journal in stateDir.
