@@ -100,7 +100,6 @@ func (s *sandboxCmd) Run(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(w, "Sandbox tenant %s is up (nothing real lives here)\n", t.TenantID())
 	fmt.Fprintf(w, "  Graph        %s\n  Authority    %s\n  LDAP         %s (StartTLS)\n  LDAPS        %s\n",
 		t.GraphURL(), t.AuthorityHost(), t.LDAPURL(), t.LDAPSURL())
-	caFile := ""
 	if s.writeEnv != "" {
 		dir, err := filepath.Abs(s.writeEnv)
 		if err != nil {
@@ -110,16 +109,13 @@ func (s *sandboxCmd) Run(ctx context.Context, c *cli, args []string) error {
 		if err != nil {
 			return err
 		}
-		caFile = filepath.Join(dir, "ca.pem")
 		fmt.Fprintf(w, "\nEnvironment file: %s (secrets in files beside it, mode 0600)\n", path)
 		fmt.Fprintf(w, "  revoke plan compromised --user adele@contoso.test --env %s\n", path)
 		fmt.Fprintf(w, "  revoke run compromised --user adele@contoso.test --env %s\n", path)
 		fmt.Fprintf(w, "  revoke sandbox state --env %s --user adele@contoso.test\n", path)
-	}
-	// The CA is a file only when --write-env wrote one: name that file, or
-	// say how to get it, never a placeholder that looks like a path.
-	if caFile != "" {
-		fmt.Fprintf(w, "  state:       curl --cacert %s %s_sandbox/state\n", caFile, t.AuthorityHost())
+		// The CA is a file only when --write-env wrote one: name that file,
+		// or say how to get it, never a placeholder that looks like a path.
+		fmt.Fprintf(w, "  state:       curl --cacert %s %s_sandbox/state\n", filepath.Join(dir, "ca.pem"), t.AuthorityHost())
 	} else {
 		fmt.Fprintf(w, "  state:       %s_sandbox/state (--write-env DIR writes the CA file, DIR/ca.pem, that curl --cacert needs)\n", t.AuthorityHost())
 	}
