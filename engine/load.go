@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 
 	"github.com/revoke-dev/revoke/runbooks"
 	"github.com/revoke-dev/revoke/steps"
@@ -57,6 +58,7 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 	type source struct {
 		file string
 		data []byte
+		sum  string // digest(data)
 	}
 	var user []source
 	userDigests := map[string]bool{}
@@ -66,15 +68,12 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 			lints = append(lints, Lint{File: f, Level: Error, Code: "read", Message: err.Error()})
 			continue
 		}
-		user = append(user, source{f, data})
-		userDigests[digest(data)] = true
+		s := source{f, data, digest(data)}
+		user = append(user, s)
+		userDigests[s.sum] = true
 	}
 
 	ws := &Workspace{Runbooks: map[string]*Runbook{}, BuiltinRunbooks: map[string]*Runbook{}, Counts: map[FileKind]int{}}
-	builtinRunbookDigests := map[string]bool{}
-	for _, b := range builtinRunbookFiles() {
-		builtinRunbookDigests[digest(b.Data)] = true
-	}
 	var policySrcs []PolicySource
 	if builtins {
 		for _, p := range BuiltinPolicies() {
@@ -111,7 +110,7 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 		case KindRunbook:
 			rb, ls := DecodeRunbook(s.file, s.data, reg)
 			lints = append(lints, ls...)
-			if ls.Errors() == 0 && builtinRunbookDigests[digest(s.data)] {
+			if ls.Errors() == 0 && builtinRunbookDigests()[s.sum] {
 				ws.BuiltinRunbooks[rb.Name] = rb
 			}
 			userRunbooks = append(userRunbooks, rb)
@@ -123,7 +122,7 @@ func Load(reg *steps.Registry, paths []string, builtins bool) (*Workspace, Lints
 		case KindRunbookTest:
 			cases, ls := DecodeRunbookTests(s.file, s.data)
 			lints = append(lints, ls...)
-			if builtinRunbookDigests[digest(s.data)] {
+			if builtinRunbookDigests()[s.sum] {
 				cases = markBuiltin(cases)
 			}
 			ws.Tests = append(ws.Tests, cases...)
@@ -226,6 +225,19 @@ func ReadFile(path string) ([]byte, error) {
 // builtinRunbookFiles returns the embedded runbooks and their tests.
 func builtinRunbookFiles() []PolicySource {
 	return embeddedFiles(runbooks.FS, "runbooks", "runbook", ".yaml")
+}
+
+// builtinRunbookDigests are the digests of the embedded runbook and
+// runbook test files' texts.
+var builtinRunbookDigests = sync.OnceValue(func() map[string]bool { return digestSet(builtinRunbookFiles()) })
+
+// digestSet is the set of the digests of srcs' texts.
+func digestSet(srcs []PolicySource) map[string]bool {
+	out := make(map[string]bool, len(srcs))
+	for _, s := range srcs {
+		out[digest(s.Data)] = true
+	}
+	return out
 }
 
 // digest is the hex SHA-256 of data: a runbook's Digest, a journal line's

@@ -181,13 +181,7 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 }
 
 // builtinPolicyDigests are the digests of the embedded policy files' texts.
-var builtinPolicyDigests = sync.OnceValue(func() map[string]bool {
-	out := map[string]bool{}
-	for _, p := range BuiltinPolicies() {
-		out[digest(p.Data)] = true
-	}
-	return out
-})
+var builtinPolicyDigests = sync.OnceValue(func() map[string]bool { return digestSet(BuiltinPolicies()) })
 
 // compileModules compiles parsed modules (all, and decide: all but the
 // tests) and prepares the queries.
