@@ -74,43 +74,37 @@ func listGrants(c *call) *response {
 	return c.pageSelected("oauth2PermissionGrants", grantProps, out)
 }
 
-// grant finds the path's grant (segment 1). Callers hold the lock.
-func (d *Directory) grant(id string) int {
-	for i, g := range d.PermissionGrants {
-		if g.ID == id {
-			return i
-		}
-	}
-	return -1
-}
-
-func getGrant(c *call) *response {
+// withGrant runs f with the directory locked and the index of the grant
+// the path names (segment 1); 404 when there is none.
+func (c *call) withGrant(f func(d *Directory, i int) *response) *response {
 	d := c.s.dir
 	d.Lock()
 	defer d.Unlock()
-	i := d.grant(c.segs[1])
-	if i < 0 {
-		return c.notFound(c.segs[1])
+	for i, g := range d.PermissionGrants {
+		if g.ID == c.segs[1] {
+			return f(d, i)
+		}
 	}
-	j := grantJSON(d.PermissionGrants[i])
-	j["@odata.context"] = metadata + "oauth2PermissionGrants/$entity"
-	return jsonResp(http.StatusOK, j)
+	return c.notFound(c.segs[1])
+}
+
+func getGrant(c *call) *response {
+	return c.withGrant(func(d *Directory, i int) *response {
+		j := grantJSON(d.PermissionGrants[i])
+		j["@odata.context"] = metadata + "oauth2PermissionGrants/$entity"
+		return jsonResp(http.StatusOK, j)
+	})
 }
 
 // deleteGrant revokes a consent; one already gone is 404.
 func deleteGrant(c *call) *response {
-	d := c.s.dir
-	d.Lock()
-	defer d.Unlock()
-	i := d.grant(c.segs[1])
-	if i < 0 {
-		return c.notFound(c.segs[1])
-	}
-	g := d.PermissionGrants[i]
-	d.PermissionGrants = append(d.PermissionGrants[:i:i], d.PermissionGrants[i+1:]...)
-	r := noContent()
-	r.detail = "delete " + g.ConsentType + " grant"
-	return r
+	return c.withGrant(func(d *Directory, i int) *response {
+		g := d.PermissionGrants[i]
+		d.PermissionGrants = append(d.PermissionGrants[:i:i], d.PermissionGrants[i+1:]...)
+		r := noContent()
+		r.detail = "delete " + g.ConsentType + " grant"
+		return r
+	})
 }
 
 var servicePrincipalProps = &propSet{typeName: "microsoft.graph.servicePrincipal",
