@@ -118,15 +118,12 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 
 	var lints Lints
 	all := make(map[string]*ast.Module, len(srcs))
-	decide := make(map[string]*ast.Module, len(srcs))
-	files := make([]string, 0, len(srcs))
 	for _, src := range srcs {
 		if _, dup := all[src.File]; dup {
 			lints = append(lints, Lint{File: src.File, Level: Error, Code: "duplicate-policy",
 				Message: "policy file loaded twice"})
 			continue
 		}
-		files = append(files, src.File)
 		text, err := DecodeText(src.Data)
 		if err != nil {
 			lints = append(lints, Lint{File: src.File, Level: Error, Code: "encoding", Message: err.Error()})
@@ -143,15 +140,12 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 			continue
 		}
 		all[src.File] = mod
-		if !IsPolicyTest(src.File) {
-			decide[src.File] = mod
-		}
 	}
 	if len(lints) > 0 {
 		lints.Sort()
 		return nil, lints
 	}
-	p, lints := compileModules(srcs, files, all, decide)
+	p, lints := compileModules(srcs, all)
 	if p == nil {
 		return nil, lints
 	}
@@ -160,22 +154,17 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 	// about them. A module counts as built-in by its text, so a copy of
 	// revoke's own policies/ counts too.
 	var defSrcs []PolicySource
-	var defFiles []string
-	defAll, defDecide := map[string]*ast.Module{}, map[string]*ast.Module{}
+	defAll := map[string]*ast.Module{}
 	for _, src := range srcs {
 		if builtinPolicyDigests()[digest(src.Data)] {
 			defSrcs = append(defSrcs, src)
-			defFiles = append(defFiles, src.File)
 			defAll[src.File] = all[src.File]
-			if d, ok := decide[src.File]; ok {
-				defDecide[src.File] = d
-			}
 		}
 	}
 	if len(defSrcs) > 0 && len(defSrcs) < len(srcs) {
 		// The built-ins compile on their own (their tests say so); should
 		// they not, the built-in tests run with everything, as before.
-		p.defaults, _ = compileModules(defSrcs, defFiles, defAll, defDecide)
+		p.defaults, _ = compileModules(defSrcs, defAll)
 	}
 	return p, nil
 }
@@ -183,10 +172,18 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 // builtinPolicyDigests are the digests of the embedded policy files' texts.
 var builtinPolicyDigests = sync.OnceValue(func() map[string]bool { return digestSet(BuiltinPolicies()) })
 
-// compileModules compiles parsed modules (all, and decide: all but the
-// tests) and prepares the queries.
-func compileModules(srcs []PolicySource, files []string, all, decide map[string]*ast.Module) (*Policy, Lints) {
+// compileModules compiles the parsed modules of srcs (all, by file) and
+// prepares the queries, which use all but the test modules.
+func compileModules(srcs []PolicySource, all map[string]*ast.Module) (*Policy, Lints) {
 	var lints Lints
+	files := make([]string, 0, len(srcs))
+	decide := make(map[string]*ast.Module, len(all))
+	for _, src := range srcs {
+		files = append(files, src.File)
+		if !IsPolicyTest(src.File) {
+			decide[src.File] = all[src.File]
+		}
+	}
 	// Compile everything once so that problems in test modules are found
 	// by validate too; decisions then use the modules without the tests,
 	// so a test's helper rule can never change a real decision.
