@@ -286,11 +286,12 @@ func (j *Journal) Append(ev Event) (Event, error) {
 	// The line is durable; the seal follows it. If the seal cannot be
 	// written the journal would read as tampered with, so the run stops
 	// writing (and acting) here, as after any failed write.
-	seal := func() error { return writeSeal(j.seal, j.seq, j.prev) }
 	if j.sealNext {
-		seal = func() error { return sealBoth(j.seal, j.seq, j.prev, before) }
+		err = sealBoth(j.seal, j.seq, j.prev, before)
+	} else {
+		err = writeSeal(j.seal, j.seq, j.prev)
 	}
-	if err := seal(); err != nil {
+	if err != nil {
 		j.err = fmt.Errorf("journal %s: seal line %d: %w", j.path, j.seq, err)
 		return ev, j.err
 	}
