@@ -753,13 +753,15 @@ func (d *seedDecoder) check(s *Seed) {
 	}
 	for _, r := range d.refs {
 		v := strings.ToLower(r.node.Value)
-		if handled, ok := checkCleanupRef(s, r.kind, v); handled {
-			if !ok {
-				d.errorf(r.node, "unknown %s %q", r.kind, r.node.Value)
-			}
-			continue
-		}
 		switch r.kind {
+		case "service principal":
+			if !seedHasServicePrincipal(s, v) {
+				d.errorf(r.node, "unknown service principal %q", r.node.Value)
+			}
+		case "group":
+			if seedGroupByRef(s, v) == nil {
+				d.errorf(r.node, "unknown group %q", r.node.Value)
+			}
 		case "user":
 			if !users[v] {
 				d.errorf(r.node, "unknown user %q", r.node.Value)

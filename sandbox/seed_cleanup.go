@@ -180,21 +180,15 @@ func (d *seedDecoder) appRoleAssignment(n *yaml.Node) SeedAppRoleAssignment {
 	return a
 }
 
-// checkCleanupRef reports whether a reference of this file's kinds
-// exists; handled says it was one of them.
-func checkCleanupRef(s *Seed, kind, v string) (handled, ok bool) {
-	switch kind {
-	case "service principal":
-		for _, sp := range s.ServicePrincipals {
-			if strings.EqualFold(sp.ID, v) || strings.EqualFold(sp.AppID, v) || strings.EqualFold(sp.DisplayName, v) {
-				return true, true
-			}
+// seedHasServicePrincipal reports whether the seed defines the service
+// principal ref names (by id, appId or displayName).
+func seedHasServicePrincipal(s *Seed, ref string) bool {
+	for _, sp := range s.ServicePrincipals {
+		if strings.EqualFold(sp.ID, ref) || strings.EqualFold(sp.AppID, ref) || strings.EqualFold(sp.DisplayName, ref) {
+			return true
 		}
-		return true, false
-	case "group":
-		return true, seedGroupByRef(s, v) != nil
 	}
-	return false, false
+	return false
 }
 
 // newCleanup fills the directory's Cleanup from the seed, the users being
