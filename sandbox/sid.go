@@ -11,8 +11,10 @@ import (
 // and Entra Connect copies to the synced user (onPremisesSecurityIdentifier):
 // the value that links one person's two faces. The domain's SID is
 // S-1-5-21-A-B-C with A, B and C derived from the base DN, so it is stable
-// across restarts; an object's RID is derived from its DN when it is
-// created and kept (a rename keeps the SID, as in AD).
+// across restarts; an object's RID is derived from its DN. An account keeps
+// the SID it was built with (or the one its seed gives); a group's is worked
+// out from its DN on every read. The sandbox renames nothing, so both stay
+// put for the life of the tenant.
 
 // domainSID is the SID of the domain rooted at baseDN.
 func domainSID(baseDN string) string {
