@@ -102,9 +102,11 @@ type Policy struct {
 	modules  map[string]*ast.Module
 	decision rego.PreparedEvalQuery
 	lint     rego.PreparedEvalQuery
-	// defaults is the built-in modules compiled alone, for the built-in
-	// tests (see Defaults); nil when every module is a built-in one.
-	defaults *Policy
+	// defaults compiles the built-in modules alone, once and only when
+	// asked (validate's built-in tests: see Defaults), so plan and run do
+	// not pay for a second compilation; nil when every module is a
+	// built-in one. It returns nil should the built-ins not compile alone.
+	defaults func() *Policy
 }
 
 // CompilePolicies parses every module as Rego v1 and compiles them together,
@@ -164,7 +166,10 @@ func CompilePolicies(srcs []PolicySource) (*Policy, Lints) {
 	if len(defSrcs) > 0 && len(defSrcs) < len(srcs) {
 		// The built-ins compile on their own (their tests say so); should
 		// they not, the built-in tests run with everything, as before.
-		p.defaults, _ = compileModules(defSrcs, defAll)
+		p.defaults = sync.OnceValue(func() *Policy {
+			d, _ := compileModules(defSrcs, defAll)
+			return d
+		})
 	}
 	return p, nil
 }
@@ -350,12 +355,21 @@ func (e *PolicyError) Lint() Lint {
 // which a team's policies may rightly change (a deny for runs without a
 // ticket), and which the team's own tests then pin instead.
 func (p *Policy) Defaults() *Policy {
-	if p.defaults == nil {
+	def := p.builtins()
+	if def == nil {
 		return p
 	}
-	d := *p.defaults
+	d := *def
 	d.Timeout, d.Registry = p.Timeout, p.Registry
 	return &d
+}
+
+// builtins is the built-in modules compiled alone, or nil.
+func (p *Policy) builtins() *Policy {
+	if p.defaults == nil {
+		return nil
+	}
+	return p.defaults()
 }
 
 func (p *Policy) timeout() time.Duration {
@@ -639,14 +653,15 @@ func policyErrLint(err error, file string) Lint {
 // Defaults), the user's against every policy: a team's deny or warn rule
 // changes what the defaults' tests count, and they cannot edit those.
 func (p *Policy) Test(ctx context.Context) (passed, failed int, lints Lints) {
-	if p.defaults == nil {
+	def := p.builtins()
+	if def == nil {
 		return p.runTests(ctx, p.modules)
 	}
-	passed, failed, lints = p.runTests(ctx, p.defaults.modules)
+	passed, failed, lints = p.runTests(ctx, def.modules)
 	user := map[string]*ast.Module{}
 	hasTests := false
 	for file, mod := range p.modules {
-		if IsPolicyTest(file) && p.defaults.modules[file] != nil {
+		if IsPolicyTest(file) && def.modules[file] != nil {
 			continue // a built-in test, run above
 		}
 		user[file] = mod
