@@ -38,8 +38,8 @@ func (*versionCmd) Run(ctx context.Context, c *cli, args []string) error {
 // the build info's module version, and the build info's VCS stamp. A
 // binary built with `go run` or from outside a checkout has no commit, and
 // a plain `go build` in a checkout has the module version "(devel)" (or a
-// pseudo-version from the commit): both are printed as they are, since
-// "devel" is the truth about such a binary.
+// pseudo-version from the commit): "(devel)" and no version at all print
+// as "devel", the truth about such a binary; a pseudo-version as it is.
 func versionLine(ldflag string, info *debug.BuildInfo) string {
 	v := ldflag
 	if v == "" && info != nil {
