@@ -353,7 +353,7 @@ func TestSandboxEndpoints(t *testing.T) {
 	}
 	status, b = get("_sandbox/state")
 	var st State
-	if err := json.Unmarshal(b, &st); err != nil || status != 200 || len(st.Users) != 12 {
+	if err := json.Unmarshal(b, &st); err != nil || status != 200 || len(st.Users) != 13 {
 		t.Errorf("state: %d %d users", status, len(st.Users))
 	}
 	for _, secret := range []string{"Sandbox-Only", "Xy7!kdl20", revokeSecret} {

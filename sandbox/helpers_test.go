@@ -22,6 +22,7 @@ const (
 	diegoID          = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e07"
 	nestorID         = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e0a" // a role through a group only
 	helpdeskGroupID  = "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d04"
+	miriamID         = "4c6d2a8e-1f3b-4a5c-9d7e-0b1a2c3d4e0c" // the leaver
 )
 
 // startTenant starts the default tenant for one test.

@@ -21,7 +21,7 @@ func TestDefaultSeedMatchesExample(t *testing.T) {
 func TestDefaultSeed(t *testing.T) {
 	s := DefaultSeed()
 	d := s.NewDirectory(testNow)
-	if d.TenantID != "7a3e9f1c-2b4d-4e8a-9c61-0d5f3b2a1e47" || d.BaseDN != "DC=contoso,DC=test" || d.NetBIOS != "CONTOSO" || len(d.Users) != 12 {
+	if d.TenantID != "7a3e9f1c-2b4d-4e8a-9c61-0d5f3b2a1e47" || d.BaseDN != "DC=contoso,DC=test" || d.NetBIOS != "CONTOSO" || len(d.Users) != 13 {
 		t.Fatalf("directory: %s %s %s %d users", d.TenantID, d.BaseDN, d.NetBIOS, len(d.Users))
 	}
 	tests := []struct {
