@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -32,7 +33,7 @@ func StepReference(reg *steps.Registry) []byte {
 				b.WriteString("\n")
 			}
 			b.WriteString("Needs:\n\n")
-			for _, line := range PermissionLines(s.Permissions) {
+			for _, line := range PermissionLines(reg, s) {
 				fmt.Fprintf(&b, "- %s\n", line)
 			}
 			fmt.Fprintf(&b, "\nIdempotent: %s. Counts toward time to containment: %s.\n", yesNo(s.Idempotent), yesNo(s.Containment))
@@ -89,20 +90,16 @@ func DefaultText(p *steps.Param) string {
 	}
 }
 
-// PermissionLines lists a spec's permissions for people to read.
-func PermissionLines(p steps.Permissions) []string {
+// PermissionLines lists a spec's permissions for people to read, each
+// kind under the title its backend gives it.
+func PermissionLines(reg *steps.Registry, spec *steps.Spec) []string {
 	var lines []string
-	if len(p.GraphApplication) > 0 {
-		lines = append(lines, "Graph application permissions: "+strings.Join(p.GraphApplication, ", "))
-	}
-	if len(p.GraphDelegated) > 0 {
-		lines = append(lines, "Graph delegated permissions: "+strings.Join(p.GraphDelegated, ", "))
-	}
-	if len(p.GraphRoles) > 0 {
-		lines = append(lines, "Entra ID roles: "+strings.Join(p.GraphRoles, ", "))
-	}
-	if len(p.ADRights) > 0 {
-		lines = append(lines, "AD rights: "+strings.Join(p.ADRights, "; "))
+	for _, p := range spec.Permissions {
+		sep := ", "
+		if slices.ContainsFunc(p.Names, func(n string) bool { return strings.Contains(n, " ") }) {
+			sep = "; " // sentences, as AD rights are
+		}
+		lines = append(lines, reg.PermissionTitle(spec.Backend(), p.Kind)+": "+strings.Join(p.Names, sep))
 	}
 	if len(lines) == 0 {
 		lines = append(lines, "nothing beyond the backend's connection")

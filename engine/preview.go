@@ -23,18 +23,8 @@ type Preview struct {
 	MissingRoles []string `json:"missing_roles,omitempty"`
 }
 
-// GrantReporter is implemented by connections that can tell what their
-// credential lacks for a step on a subject: the permissions the step needs
-// that its token does not hold, and the roles the directory asks of a
-// caller changing this subject. The backend knows its permission and role
-// vocabularies; the engine only asks and shows the answers. An error means
-// the grants could not be read at all (no token).
-type GrantReporter interface {
-	MissingGrants(ctx context.Context, spec *steps.Spec, subject *steps.Subject) (permissions, roles []string, err error)
-}
-
 // PreviewPlan runs the Check of every step that would run, in parallel up to
-// maxParallel, and asks each step's connection (a GrantReporter) what its
+// maxParallel, and asks each step's connection (a steps.GrantReporter) what its
 // credential lacks for the step on the plan's subject. It changes nothing.
 func PreviewPlan(ctx context.Context, plan *Plan, conns Conns, maxParallel int) map[string]*Preview {
 	out := map[string]*Preview{}
@@ -116,7 +106,7 @@ func newPreflight(conns Conns, subject *steps.Subject) *preflight {
 // nothing for a backend that cannot tell.
 func (p *preflight) missing(ctx context.Context, spec *steps.Spec) (permissions, roles []string) {
 	backend := spec.Backend()
-	g, ok := p.conns[backend].(GrantReporter)
+	g, ok := p.conns[backend].(steps.GrantReporter)
 	if !ok {
 		return nil, nil
 	}

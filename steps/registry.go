@@ -30,6 +30,19 @@ type BackendSpec struct {
 	// backend without it takes no part in linking, protection by
 	// identifier or the per-subject lock.
 	Identify func(facts map[string]any) Identity
+	// PermissionKinds are the kinds of grant the backend's steps name in
+	// Spec.Permissions, in the order people read them.
+	PermissionKinds []PermissionKind
+}
+
+// PermissionKind returns the backend's kind called name, or nil.
+func (b *BackendSpec) PermissionKind(name string) *PermissionKind {
+	for i := range b.PermissionKinds {
+		if b.PermissionKinds[i].Name == name {
+			return &b.PermissionKinds[i]
+		}
+	}
+	return nil
 }
 
 // Env is what a backend is opened with.
@@ -130,8 +143,14 @@ func (r *Registry) Register(spec Spec) {
 	if _, dup := r.steps[spec.Name]; dup {
 		panic("steps: step " + spec.Name + " registered twice")
 	}
-	if _, ok := r.backends[spec.Backend()]; !ok {
+	be, ok := r.backends[spec.Backend()]
+	if !ok {
 		panic("steps: step " + spec.Name + " registered before its backend " + spec.Backend())
+	}
+	for _, p := range spec.Permissions {
+		if be.PermissionKind(p.Kind) == nil {
+			panic(fmt.Sprintf("steps: step %s needs a permission of kind %q, which backend %s does not declare", spec.Name, p.Kind, be.Name))
+		}
 	}
 	r.steps[spec.Name] = &spec
 }
@@ -148,12 +167,29 @@ func (r *Registry) RegisterBackend(spec BackendSpec) {
 	if err := validateParams("backend "+spec.Name, spec.Fields); err != nil {
 		panic("steps: " + err.Error())
 	}
+	for _, k := range spec.PermissionKinds {
+		if !paramRE.MatchString(k.Name) || k.Title == "" {
+			panic(fmt.Sprintf("steps: backend %s: permission kind %q needs a lower snake case name and a title", spec.Name, k.Name))
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, dup := r.backends[spec.Name]; dup {
 		panic("steps: backend " + spec.Name + " registered twice")
 	}
 	r.backends[spec.Name] = &spec
+}
+
+// PermissionTitle is how people read a kind of permission of a backend
+// ("AD rights"); the kind itself when the backend
+// does not declare it.
+func (r *Registry) PermissionTitle(backend, kind string) string {
+	if be, ok := r.Backend(backend); ok {
+		if k := be.PermissionKind(kind); k != nil {
+			return k.Title
+		}
+	}
+	return kind
 }
 
 // Step returns the spec of a registered step.

@@ -63,17 +63,41 @@ type Param struct {
 // Bounds returns a pointer to n, for Param.Min and Param.Max.
 func Bounds(n int) *int { return &n }
 
-// Permissions are what a step needs from the directory it changes.
-type Permissions struct {
-	// GraphApplication are Microsoft Graph application permissions (app roles).
-	GraphApplication []string
-	// GraphDelegated are Microsoft Graph delegated permissions (scopes).
-	GraphDelegated []string
-	// GraphRoles are Entra ID directory roles the caller needs besides
-	// permissions (User Administrator for cloud password resets).
-	GraphRoles []string
-	// ADRights are Active Directory rights on the subject's object.
-	ADRights []string
+// Permission is one kind of grant a step needs, in its backend's own
+// vocabulary: an API's application permissions, directory roles, rights
+// on directory objects, a ticketing system's roles. Kind is one of the
+// backend's PermissionKinds.
+type Permission struct {
+	Kind  string
+	Names []string
+}
+
+// PermissionKind is a kind of grant a backend's steps may need. Title is
+// how people read it ("AD rights"); the catalog, the
+// docs and `revoke steps` print it before the names.
+type PermissionKind struct {
+	Name, Title string
+}
+
+// GrantReporter is implemented by connections that can tell what their
+// credential lacks for a step on a subject: the permissions the step
+// needs that the credential does not hold, and the roles the directory
+// asks of a caller changing this subject. The backend knows its
+// vocabularies; the engine only asks and shows the answers. An error
+// means the grants could not be read at all (no token).
+type GrantReporter interface {
+	MissingGrants(ctx context.Context, spec *Spec, subject *Subject) (permissions, roles []string, err error)
+}
+
+// Needs returns the names of the spec's permissions of one kind.
+func (s *Spec) Needs(kind string) []string {
+	var names []string
+	for _, p := range s.Permissions {
+		if p.Kind == kind {
+			names = append(names, p.Names...)
+		}
+	}
+	return names
 }
 
 // Spec describes a step: the single source for runbook validation, `revoke
@@ -86,7 +110,9 @@ type Spec struct {
 	// Description is a paragraph for the reference docs.
 	Description string
 	Params      []Param
-	Permissions Permissions
+	// Permissions are what the step needs from the system it changes, by
+	// kind; every kind is one its backend declares.
+	Permissions []Permission
 	// Idempotent steps may be applied again with the same effect.
 	Idempotent bool
 	// Containment steps close a way in (disable, revoke): the run's time to
@@ -175,7 +201,7 @@ type Change struct {
 	// Satisfied means the subject is already in the wanted state: nothing to do.
 	Satisfied bool `json:"satisfied,omitempty"`
 	// Unchecked, with Satisfied, means Check could not read the state (a
-	// mailbox Graph cannot reach): nothing is done and nothing is known.
+	// mailbox the backend cannot reach): nothing is done and nothing is known.
 	// The engine ends the step "unchecked", never "satisfied", so no report
 	// says it was already done.
 	Unchecked bool `json:"unchecked,omitempty"`

@@ -45,7 +45,7 @@ func (s *stepsCmd) Run(ctx context.Context, c *cli, args []string) error {
 		if s.output == "json" {
 			out := []any{}
 			for _, spec := range c.reg.Steps() {
-				out = append(out, specJSON(spec))
+				out = append(out, specJSON(c.reg, spec))
 			}
 			return writeJSON(c.stdout, out)
 		}
@@ -61,7 +61,7 @@ func (s *stepsCmd) Run(ctx context.Context, c *cli, args []string) error {
 		return &exitError{code: exitFailure, err: fmt.Errorf("no step %q (run 'revoke steps' for the list)", args[0])}
 	}
 	if s.output == "json" {
-		return writeJSON(c.stdout, specJSON(spec))
+		return writeJSON(c.stdout, specJSON(c.reg, spec))
 	}
 	w := c.stdout
 	fmt.Fprintf(w, "%s — %s\n\n%s\n", spec.Name, spec.Summary, spec.Description)
@@ -79,14 +79,14 @@ func (s *stepsCmd) Run(ctx context.Context, c *cli, args []string) error {
 		tw.Flush()
 	}
 	fmt.Fprintln(w, "\nPermissions:")
-	for _, line := range engine.PermissionLines(spec.Permissions) {
+	for _, line := range engine.PermissionLines(c.reg, spec) {
 		fmt.Fprintf(w, "  %s\n", line)
 	}
 	fmt.Fprintf(w, "\nIdempotent: %s\n", map[bool]string{true: "yes", false: "no"}[spec.Idempotent])
 	return nil
 }
 
-func specJSON(spec *steps.Spec) map[string]any {
+func specJSON(reg *steps.Registry, spec *steps.Spec) map[string]any {
 	params := []any{}
 	for i := range spec.Params {
 		p := &spec.Params[i]
@@ -95,22 +95,15 @@ func specJSON(spec *steps.Spec) map[string]any {
 			"default": engine.ParamJSON(p.Default), "enum": p.Enum, "min": p.Min, "max": p.Max,
 		})
 	}
-	perm := spec.Permissions
+	perms := []any{}
+	for _, p := range spec.Permissions {
+		perms = append(perms, map[string]any{"kind": p.Kind, "title": reg.PermissionTitle(spec.Backend(), p.Kind), "names": p.Names})
+	}
 	return map[string]any{
 		"name": spec.Name, "backend": spec.Backend(), "summary": spec.Summary, "description": spec.Description,
 		"params": params, "idempotent": spec.Idempotent, "containment": spec.Containment,
-		"permissions": map[string]any{
-			"graphApplication": nonNil(perm.GraphApplication), "graphDelegated": nonNil(perm.GraphDelegated),
-			"graphRoles": nonNil(perm.GraphRoles), "adRights": nonNil(perm.ADRights),
-		},
+		"permissions": perms,
 	}
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func writeJSON(w io.Writer, v any) error {
@@ -118,4 +111,12 @@ func writeJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// nonNil makes a nil list an empty one, so JSON shows [] rather than null.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
 }

@@ -7,7 +7,6 @@ import (
 	"testing"
 
 	"github.com/revoke-dev/revoke/engine"
-	"github.com/revoke-dev/revoke/steps/entra"
 )
 
 func TestStepsList(t *testing.T) {
@@ -50,13 +49,21 @@ func TestStepsDetail(t *testing.T) {
 		t.Errorf("unknown step: exit %d, stderr %q", code, stderr)
 	}
 	stdout, _, _ = runCLI(t, "steps", "entra.disable_user", "--output", "json")
-	var spec map[string]any
+	var spec struct {
+		Permissions []struct {
+			Kind, Title string
+			Names       []string
+		}
+	}
 	if err := json.Unmarshal([]byte(stdout), &spec); err != nil {
 		t.Fatal(err)
 	}
-	perms := spec["permissions"].(map[string]any)["graphApplication"].([]any)
-	if len(perms) != 2 || perms[0] != "User.EnableDisableAccount.All" {
-		t.Errorf("graphApplication = %v", perms)
+	got, _ := json.Marshal(spec.Permissions)
+	want := `[{"Kind":"application","Title":"Graph application permissions","Names":["User.EnableDisableAccount.All","User.Read.All"]},` +
+		`{"Kind":"delegated","Title":"Graph delegated permissions","Names":["User.EnableDisableAccount.All","User.Read.All"]},` +
+		`{"Kind":"role","Title":"Entra ID roles","Names":["a role that may act on the subject's directory roles, if they hold any (Privileged Authentication Administrator for a Global Administrator)"]}]`
+	if string(got) != want {
+		t.Errorf("permissions = %s\nwant %s", got, want)
 	}
 }
 
@@ -72,7 +79,3 @@ func TestStepReferenceIsCurrent(t *testing.T) {
 		t.Errorf("docs/steps.md is stale: run `go run ./cmd/revoke steps --markdown > docs/steps.md`")
 	}
 }
-
-// The permission preflight relies on the entra connection telling its
-// token's grants.
-var _ engine.GrantReporter = (*entra.Conn)(nil)

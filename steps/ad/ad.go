@@ -34,11 +34,16 @@ const (
 	fieldTimeout            = "timeout"
 )
 
+// kindRight is the one kind of permission ad steps need.
+const kindRight = "right"
+
 // Backend is the ad backend's spec.
 var Backend = steps.BackendSpec{
 	Name:    "ad",
 	Summary: "On-premises Active Directory over LDAPS or LDAP with StartTLS",
 	Kinds:   []string{"hybrid"},
+	// Rights on directory objects, as AD's delegation wizard names them.
+	PermissionKinds: []steps.PermissionKind{{Name: kindRight, Title: "AD rights"}},
 	Fields: []steps.Param{
 		{Name: fieldURL, Type: steps.String, Format: "url", Required: true, Identity: true,
 			Description: "Domain controller: ldaps://host:636, or ldap://host:389 with start_tls.",

@@ -27,11 +27,9 @@ var annotate = steps.Spec{
 			Description: "The text, with placeholders {run}, {date}, {requested_by}, {ticket}, {reason}.",
 			Examples:    []any{"Leaver {date}, ticket {ticket} (revoke run {run})"}},
 	},
-	Permissions: steps.Permissions{
-		ADRights: []string{rightWriteNote},
-	},
-	Idempotent: true,
-	New:        func() steps.Step { return &annotateStep{} },
+	Permissions: []steps.Permission{{Kind: kindRight, Names: []string{rightWriteNote}}},
+	Idempotent:  true,
+	New:         func() steps.Step { return &annotateStep{} },
 }
 
 const (

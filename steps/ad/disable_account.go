@@ -19,9 +19,7 @@ var disableAccount = steps.Spec{
 	Description: "Sets the ACCOUNTDISABLE bit (0x2) of userAccountControl and keeps every other bit " +
 		"(512 → 514). A disabled account cannot bind or sign in, and Entra Connect carries the state " +
 		"to the cloud on its next sync.",
-	Permissions: steps.Permissions{
-		ADRights: []string{rightWriteUAC},
-	},
+	Permissions: []steps.Permission{{Kind: kindRight, Names: []string{rightWriteUAC}}},
 	Idempotent:  true,
 	Containment: true,
 	New:         func() steps.Step { return &disableAccountStep{} },

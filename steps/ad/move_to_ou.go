@@ -23,11 +23,9 @@ var moveToOU = steps.Spec{
 			Description: "Distinguished name of the target OU, under the environment's base_dn.",
 			Examples:    []any{"OU=Disabled Users,DC=contoso,DC=com"}},
 	},
-	Permissions: steps.Permissions{
-		ADRights: []string{rightMoveSource, rightMoveTarget},
-	},
-	Idempotent: true,
-	New:        func() steps.Step { return &moveToOUStep{} },
+	Permissions: []steps.Permission{{Kind: kindRight, Names: []string{rightMoveSource, rightMoveTarget}}},
+	Idempotent:  true,
+	New:         func() steps.Step { return &moveToOUStep{} },
 }
 
 const (

@@ -21,11 +21,9 @@ var removeGroupMemberships = steps.Spec{
 			Description: "Distinguished names or CNs of groups to leave in place (case-insensitive).",
 			Examples:    []any{[]any{"CN=Staff,OU=Groups,DC=contoso,DC=com", "All Employees"}}},
 	},
-	Permissions: steps.Permissions{
-		ADRights: []string{rightWriteMember},
-	},
-	Idempotent: true,
-	New:        func() steps.Step { return &removeGroupMembershipsStep{} },
+	Permissions: []steps.Permission{{Kind: kindRight, Names: []string{rightWriteMember}}},
+	Idempotent:  true,
+	New:         func() steps.Step { return &removeGroupMembershipsStep{} },
 }
 
 const (

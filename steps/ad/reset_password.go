@@ -26,9 +26,7 @@ var resetPassword = steps.Spec{
 		{Name: paramLength, Type: steps.Int, Default: 32, Min: steps.Bounds(16), Max: steps.Bounds(256),
 			Description: "Length of each generated password."},
 	},
-	Permissions: steps.Permissions{
-		ADRights: []string{rightResetPassword, "an encrypted connection (LDAPS or StartTLS)"},
-	},
+	Permissions: []steps.Permission{{Kind: kindRight, Names: []string{rightResetPassword, "an encrypted connection (LDAPS or StartTLS)"}}},
 	Idempotent:  false,
 	Containment: false,
 	New:         func() steps.Step { return &resetPasswordStep{generate: newPassword} },

@@ -14,6 +14,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 
 	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
 
 // Granted fetches a Graph token from the connection's credential and
@@ -29,6 +30,9 @@ func (c *Conn) Granted(ctx context.Context) (roles []string, scopes []string, er
 	}
 	return g.roles, g.scopes, nil
 }
+
+// The engine's permission preflight asks any connection for its grants.
+var _ steps.GrantReporter = (*Conn)(nil)
 
 // MissingGrants is the permission preflight for one step and subject: the
 // Graph permissions spec needs that the credential's token does not hold,
@@ -87,12 +91,12 @@ type tokenGrants struct {
 func (g *tokenGrants) delegated() bool { return len(g.roles) == 0 && len(g.scopes) > 0 }
 
 // missingPermissions lists the spec's Graph permissions the token does not
-// hold: an app-only token's roles are compared with GraphApplication, a
-// delegated token's scopes with GraphDelegated.
+// hold: an app-only token's roles are compared with the application
+// permissions, a delegated token's scopes with the delegated ones.
 func (g *tokenGrants) missingPermissions(spec *steps.Spec) []string {
-	want, have := spec.Permissions.GraphApplication, g.roles
+	want, have := spec.Needs(entraspec.KindApplication), g.roles
 	if g.delegated() {
-		want, have = spec.Permissions.GraphDelegated, g.scopes
+		want, have = spec.Needs(entraspec.KindDelegated), g.scopes
 	}
 	var missing []string
 	for _, p := range want {

@@ -29,7 +29,7 @@ var (
 // confirmCompromisedErrors: Identity Protection's 429s name no wait, so
 // one second (its budget) is asked for rather than the engine's backoff.
 var confirmCompromisedErrors = errorContext{
-	permission:   confirmCompromised.Permissions.GraphApplication[0],
+	permission:   confirmCompromised.Needs(entraspec.KindApplication)[0],
 	throttleWait: time.Second,
 }
 

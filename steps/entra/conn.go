@@ -39,14 +39,7 @@ type Conn struct {
 	cloudOnly bool
 }
 
-var (
-	_ steps.Conn = (*Conn)(nil)
-	// The engine's preflight looks for this method on any Conn
-	// (engine.GrantReporter).
-	_ interface {
-		MissingGrants(context.Context, *steps.Spec, *steps.Subject) ([]string, []string, error)
-	} = (*Conn)(nil)
-)
+var _ steps.Conn = (*Conn)(nil)
 
 // open is Backend.Open: it builds the credential and the Graph client the
 // section describes. It makes no network call; the first request does.

@@ -38,7 +38,7 @@ var (
 // description says "eight".
 const maxDeviceActions = 8
 
-var disableDevicesErrors = errorContext{permission: disableDevices.Permissions.GraphApplication[0]}
+var disableDevicesErrors = errorContext{permission: disableDevices.Needs(entraspec.KindApplication)[0]}
 
 // object is a device or managed device the step acts on.
 type object struct{ id, name string }

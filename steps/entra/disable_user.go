@@ -27,7 +27,7 @@ var (
 
 // errorContext of the step: a 403 means the app lacks the spec's first
 // permission.
-var disableUserErrors = errorContext{permission: disableUser.Permissions.GraphApplication[0], guard: guards[disableUser.Name]}
+var disableUserErrors = errorContext{permission: disableUser.Needs(entraspec.KindApplication)[0], guard: guards[disableUser.Name]}
 
 // Check decides from the resolved facts when they say the account is
 // enabled and nothing in this or an earlier process has touched the step:

@@ -22,7 +22,7 @@ type resetPasswordStep struct{}
 
 var _ steps.Step = resetPasswordStep{}
 
-var resetPasswordErrors = errorContext{permission: resetPassword.Permissions.GraphApplication[0], guard: guards[resetPassword.Name]}
+var resetPasswordErrors = errorContext{permission: resetPassword.Needs(entraspec.KindApplication)[0], guard: guards[resetPassword.Name]}
 
 func (resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	if _, _, err := cloudOnlyUser(ctx, call); err != nil {

@@ -25,7 +25,7 @@ var (
 	_ steps.Verifier = (*revokeSessionsStep)(nil)
 )
 
-var revokeSessionsErrors = errorContext{permission: revokeSessions.Permissions.GraphApplication[0], guard: guards[revokeSessions.Name]}
+var revokeSessionsErrors = errorContext{permission: revokeSessions.Needs(entraspec.KindApplication)[0], guard: guards[revokeSessions.Name]}
 
 // Check is satisfied only when the sessions were already revoked during
 // this run: a revocation from before the run may predate the sign-ins the

@@ -59,12 +59,8 @@ var RemoveAuthMethods = steps.Spec{
 				"deletes what was meant to stay.",
 			Examples: []any{[]string{"fido2"}}},
 	},
-	Permissions: steps.Permissions{
-		GraphApplication: []string{PermAuthMethods},
-		GraphDelegated:   []string{PermAuthMethods},
-		GraphRoles:       []string{"Authentication Administrator (Privileged Authentication Administrator for an administrator; delegated callers)"},
-	},
-	Idempotent: true,
+	Permissions: append(Graph(PermAuthMethods), Role("Authentication Administrator (Privileged Authentication Administrator for an administrator; delegated callers)")),
+	Idempotent:  true,
 }
 
 func typesText() string {
@@ -94,11 +90,8 @@ var RemoveInboxRules = steps.Spec{
 		{Name: ParamMatch, Type: steps.Enum, Default: MatchSuspicious, Enum: []string{MatchSuspicious, MatchAll},
 			Description: "Which rules to delete: the suspicious ones, or all."},
 	},
-	Permissions: steps.Permissions{
-		GraphApplication: []string{PermMailbox},
-		GraphDelegated:   []string{PermMailbox},
-	},
-	Idempotent: true,
+	Permissions: Graph(PermMailbox),
+	Idempotent:  true,
 }
 
 // RevokeConsents is the spec of entra.revoke_consents.
@@ -110,11 +103,8 @@ var RevokeConsents = steps.Spec{
 		"cannot go on acting as them with a refresh token it holds. A grant an administrator made " +
 		"for everyone (consentType AllPrincipals) is tenant-wide and is never touched: it is " +
 		"listed in the change instead, for a person to judge. Each grant is named by its app.",
-	Permissions: steps.Permissions{
-		GraphApplication: []string{PermConsents, PermAppRead},
-		GraphDelegated:   []string{PermConsents, PermAppRead},
-	},
-	Idempotent: true,
+	Permissions: Graph(PermConsents, PermAppRead),
+	Idempotent:  true,
 }
 
 // RemoveRoles is the spec of entra.remove_roles.
@@ -130,10 +120,6 @@ var RemoveRoles = steps.Spec{
 		"--approved-by; one holding only a custom role or one scoped to an administrative unit " +
 		"is not seen as privileged at resolution, so the default policy skips this step unless " +
 		"the request names who approved it.",
-	Permissions: steps.Permissions{
-		GraphApplication: []string{PermRoles},
-		GraphDelegated:   []string{PermRoles},
-		GraphRoles:       []string{"Privileged Role Administrator (delegated callers)"},
-	},
-	Idempotent: true,
+	Permissions: append(Graph(PermRoles), Role("Privileged Role Administrator (delegated callers)")),
+	Idempotent:  true,
 }

@@ -33,6 +33,26 @@ func Register(r *steps.Registry) {
 var Steps = []steps.Spec{DisableUser, RevokeSessions, DisableDevices, ResetPassword, ConfirmCompromised,
 	RemoveAuthMethods, RemoveInboxRules, RevokeConsents, RemoveRoles}
 
+// Kinds of permission entra steps need: Microsoft Graph application
+// permissions (app roles, for app-only credentials), delegated ones
+// (scopes, for a signed-in user) and Entra ID directory roles.
+const (
+	KindApplication = "application"
+	KindDelegated   = "delegated"
+	KindRole        = "role"
+)
+
+// Graph returns the Graph permissions a step needs, the same names as
+// application and as delegated permissions.
+func Graph(names ...string) []steps.Permission {
+	return []steps.Permission{{Kind: KindApplication, Names: names}, {Kind: KindDelegated, Names: names}}
+}
+
+// Role is the Entra ID roles a step needs besides permissions.
+func Role(names ...string) steps.Permission {
+	return steps.Permission{Kind: KindRole, Names: names}
+}
+
 // Field names of the environment file's entra section.
 const (
 	FieldTenantID           = "tenant_id"
@@ -84,6 +104,11 @@ var Backend = steps.BackendSpec{
 	Name:    "entra",
 	Summary: "Microsoft Entra ID through Microsoft Graph v1.0",
 	Kinds:   []string{"hybrid", "cloud"},
+	PermissionKinds: []steps.PermissionKind{
+		{Name: KindApplication, Title: "Graph application permissions"},
+		{Name: KindDelegated, Title: "Graph delegated permissions"},
+		{Name: KindRole, Title: "Entra ID roles"},
+	},
 	Fields: []steps.Param{
 		{Name: FieldTenantID, Type: steps.String, Required: true, Identity: true,
 			Description: "Directory (tenant) id."},
@@ -150,11 +175,7 @@ var DisableUser = steps.Spec{
 	Summary: "Block cloud sign-in (accountEnabled false)",
 	Description: "PATCHes the user's accountEnabled to false. For a synced user the next directory " +
 		"sync reverts it unless the on-premises account is disabled too.",
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"User.EnableDisableAccount.All", "User.Read.All"},
-		GraphDelegated:   []string{"User.EnableDisableAccount.All", "User.Read.All"},
-		GraphRoles:       []string{RoleOverAdmins},
-	},
+	Permissions: append(Graph("User.EnableDisableAccount.All", "User.Read.All"), Role(RoleOverAdmins)),
 	Idempotent:  true,
 	Containment: true,
 }
@@ -166,11 +187,7 @@ var RevokeSessions = steps.Spec{
 	Description: "Invalidates every refresh token and browser session cookie issued to the user by " +
 		"moving signInSessionsValidFromDateTime to now; verified by reading that back. Access " +
 		"tokens already issued stay valid until they expire (about an hour).",
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"User.RevokeSessions.All", "User.Read.All"},
-		GraphDelegated:   []string{"User.RevokeSessions.All", "User.Read.All"},
-		GraphRoles:       []string{RoleOverAdmins},
-	},
+	Permissions: append(Graph("User.RevokeSessions.All", "User.Read.All"), Role(RoleOverAdmins)),
 	Idempotent:  true,
 	Containment: true,
 }
@@ -187,11 +204,7 @@ var DisableDevices = steps.Spec{
 		{Name: ParamManagedAction, Type: steps.Enum, Default: ManagedNone, Enum: []string{ManagedNone, ManagedRetire, ManagedWipe},
 			Description: "What to do to the user's Intune managed devices as well."},
 	},
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"Device.ReadWrite.All", "User.Read.All"},
-		GraphDelegated:   []string{"Device.ReadWrite.All", "User.Read.All"},
-		GraphRoles:       []string{"Cloud Device Administrator (delegated callers)"},
-	},
+	Permissions: append(Graph("Device.ReadWrite.All", "User.Read.All"), Role("Cloud Device Administrator (delegated callers)")),
 	Idempotent:  true,
 	Containment: true,
 }
@@ -210,11 +223,7 @@ var ResetPassword = steps.Spec{
 		{Name: ParamLength, Type: steps.Int, Default: 32, Min: steps.Bounds(16), Max: steps.Bounds(256),
 			Description: "Length of each generated password."},
 	},
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"User-PasswordProfile.ReadWrite.All", "User.Read.All"},
-		GraphDelegated:   []string{"User-PasswordProfile.ReadWrite.All", "User.Read.All"},
-		GraphRoles:       []string{"User Administrator", RoleOverAdmins},
-	},
+	Permissions: append(Graph("User-PasswordProfile.ReadWrite.All", "User.Read.All"), Role("User Administrator", RoleOverAdmins)),
 }
 
 // ConfirmCompromised is the spec of entra.confirm_compromised.
@@ -225,9 +234,6 @@ var ConfirmCompromised = steps.Spec{
 		"Needs Entra ID P2. Identity Protection allows about one request a second per tenant and " +
 		"its throttling answers carry no Retry-After: revoke paces its calls to one a second and " +
 		"waits a second after a 429.",
-	Permissions: steps.Permissions{
-		GraphApplication: []string{"IdentityRiskyUser.ReadWrite.All"},
-		GraphDelegated:   []string{"IdentityRiskyUser.ReadWrite.All"},
-	},
-	Idempotent: true,
+	Permissions: Graph("IdentityRiskyUser.ReadWrite.All"),
+	Idempotent:  true,
 }
