@@ -45,6 +45,10 @@ type Seed struct {
 	// ManagedIdentities are the identities of the compute resource revoke
 	// runs on, served by the managed identity endpoint.
 	ManagedIdentities []SeedManagedIdentity
+
+	// ServiceNow is the ServiceNow instance served beside the tenant
+	// (seed_servicenow.go), or nil for none.
+	ServiceNow *SeedServiceNow
 }
 
 // SeedTenant names the Entra tenant.
@@ -260,6 +264,7 @@ func ParseSeed(file string, data []byte) (*Seed, error) {
 		"oauth2_permission_grants": func(n *yaml.Node) {
 			d.each(n, func(n *yaml.Node) { s.PermissionGrants = append(s.PermissionGrants, d.permissionGrant(n)) })
 		},
+		"servicenow": func(n *yaml.Node) { s.ServiceNow = d.serviceNow(n) },
 		"app_role_assignments": func(n *yaml.Node) {
 			d.each(n, func(n *yaml.Node) { s.AppRoleAssignments = append(s.AppRoleAssignments, d.appRoleAssignment(n)) })
 		},

@@ -42,6 +42,7 @@ type Tenant struct {
 	http   *http.Server
 	ln     net.Listener
 	ldap   *ldapServer
+	snow   *snowServer // nil without a servicenow section (servicenow.go)
 	cancel context.CancelFunc
 	once   sync.Once
 }
@@ -105,8 +106,16 @@ func Start(ctx context.Context, seed *Seed, opts Options) (*Tenant, error) {
 		ln.Close()
 		return nil, fmt.Errorf("sandbox: start ldap: %w", err)
 	}
+	var snow *snowServer
+	if seed.ServiceNow != nil {
+		if snow, err = startServiceNow(seed.ServiceNow, certs.serverTLS(), reqLog, time.Now); err != nil {
+			ln.Close()
+			ldapSrv.Close()
+			return nil, fmt.Errorf("sandbox: start servicenow: %w", err)
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	t := &Tenant{dir: dir, log: reqLog, certs: certs, graph: g, http: srv, ln: ln, ldap: ldapSrv, cancel: cancel}
+	t := &Tenant{dir: dir, log: reqLog, certs: certs, graph: g, http: srv, ln: ln, ldap: ldapSrv, snow: snow, cancel: cancel}
 	go func() {
 		_ = srv.ServeTLS(ln, "", "")
 	}()
@@ -197,6 +206,9 @@ func (t *Tenant) Close() error {
 			_ = t.http.Close()
 		}
 		err = t.ldap.Close()
+		if t.snow != nil {
+			t.snow.close()
+		}
 	})
 	return err
 }
