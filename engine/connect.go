@@ -35,6 +35,9 @@ func Connect(ctx context.Context, reg *steps.Registry, env *Environment, logger 
 		}
 		// BackendEnv adds the backend attribute to the logger itself.
 		benv := env.BackendEnv(b.Name, logger)
+		if benv == nil && b.Optional {
+			continue // an optional backend without its section is absent
+		}
 		if benv == nil {
 			// Under mu: goroutines started for earlier backends append too.
 			mu.Lock()

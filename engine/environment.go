@@ -110,7 +110,7 @@ func (d *nodeDecoder) decodeEnvironment(root *yaml.Node, env *Environment, backe
 			d.warnf(f.key, "ignored-section", "%s section is ignored in a %s environment", b.Name, env.Kind)
 		case present:
 			env.Sections[b.Name] = d.section(b, f)
-		case kindOK && takesPart:
+		case kindOK && takesPart && !b.Optional:
 			d.errorf(root, "missing", "missing %s section (a %s environment needs one)", b.Name, env.Kind)
 		}
 	}

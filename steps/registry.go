@@ -33,6 +33,11 @@ type BackendSpec struct {
 	// PermissionKinds are the kinds of grant the backend's steps name in
 	// Spec.Permissions, in the order people read them.
 	PermissionKinds []PermissionKind
+	// Optional backends take part in their Kinds only in an environment
+	// that has their section (a ticketing system one team has and another
+	// has not): without it the environment is complete, the backend is not
+	// opened, and a step of it fails as not connected.
+	Optional bool
 }
 
 // PermissionKind returns the backend's kind called name, or nil.
