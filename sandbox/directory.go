@@ -225,7 +225,7 @@ func (d *Directory) Unlock() { d.mu.Unlock() }
 // UserByRef finds a user by object id or UPN (case-insensitive). Callers hold the lock.
 func (d *Directory) UserByRef(ref string) *User {
 	for _, u := range d.Users {
-		if u.InCloud && (u.ID == ref || strings.EqualFold(u.UserPrincipalName, ref)) {
+		if u.InCloud && ref != "" && (strings.EqualFold(u.ID, ref) || strings.EqualFold(u.UserPrincipalName, ref)) {
 			return u
 		}
 	}

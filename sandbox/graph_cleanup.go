@@ -24,6 +24,16 @@ type Cleanup struct {
 	AppRoleAssignments []*AppRoleAssignment
 	// Mailboxes by user id: the licensed users' Exchange Online mailboxes.
 	Mailboxes map[string]*Mailbox
+	// SyncJobs are the provisioning (SCIM) jobs of service principals,
+	// and Provisioned what their target apps hold: by service principal
+	// id, then user id, both lower-cased (graph_provisioning.go).
+	SyncJobs    []*SyncJob
+	Provisioned map[string]map[string]*ProvisionedAccount
+	// ProvisionLimit is provisionOnDemand's rate per calling app (zero:
+	// Graph's 5 per 10 s); provisionCalls the calls each app made in the
+	// last window.
+	ProvisionLimit ThrottleConfig
+	provisionCalls map[string][]time.Time
 }
 
 // ServicePrincipal is an enterprise application in the tenant.
@@ -118,8 +128,16 @@ func cleanupRoute(c *call) (*route, *response) {
 		}
 		return nil, c.unknownSegment(s[len(s)-1])
 	case "serviceprincipals":
-		if len(s) == 2 {
+		switch {
+		case len(s) == 2:
 			return pick(c, map[string]*route{"GET": {perms: permSPRead, handle: getServicePrincipal}})
+		case len(s) == 3 && strings.EqualFold(s[2], "appRoleAssignedTo"):
+			return pick(c, map[string]*route{"GET": {perms: permAppRoleRead, list: true, handle: listAppRoleAssignedTo}})
+		case len(s) == 4 && strings.EqualFold(s[2], "appRoleAssignedTo"):
+			return pick(c, map[string]*route{"DELETE": {perms: permAppRoleDel, handle: deleteAppRoleAssignedTo}})
+		}
+		if rt, r := provisioningRoute(c); rt != nil || r != nil {
+			return rt, r
 		}
 		return nil, c.unknownSegment(s[len(s)-1])
 	}
@@ -214,14 +232,45 @@ func (d *Directory) appRoleAssignmentsOf(principal string) []map[string]any {
 // one it holds through a group is not found here.
 func deleteUserAppRoleAssignment(c *call) *response {
 	return c.withUser(func(d *Directory, u *User) *response {
-		for i, a := range d.AppRoleAssignments {
-			if strings.EqualFold(a.ID, c.segs[3]) && a.PrincipalID == u.ID {
-				d.AppRoleAssignments = append(d.AppRoleAssignments[:i:i], d.AppRoleAssignments[i+1:]...)
-				r := noContent()
-				r.detail = "delete app role assignment"
-				return r
+		return d.deleteAppRoleAssignment(c, func(a *AppRoleAssignment) bool { return strings.EqualFold(a.PrincipalID, u.ID) })
+	})
+}
+
+// listAppRoleAssignedTo lists who holds an app role of the service
+// principal: users and groups.
+func listAppRoleAssignedTo(c *call) *response {
+	return c.withServicePrincipal(func(d *Directory, sp *ServicePrincipal) *response {
+		out := []map[string]any{}
+		for _, a := range d.AppRoleAssignments {
+			if strings.EqualFold(a.ResourceID, sp.ID) {
+				out = append(out, d.appRoleAssignmentJSON(a))
 			}
 		}
-		return c.notFound(c.segs[3])
+		return c.pageSelected("servicePrincipals('"+sp.ID+"')/appRoleAssignedTo", appRoleAssignmentProps, out)
 	})
+}
+
+// deleteAppRoleAssignedTo removes an assignment of the service principal's
+// app roles, a user's or a group's.
+func deleteAppRoleAssignedTo(c *call) *response {
+	return c.withServicePrincipal(func(d *Directory, sp *ServicePrincipal) *response {
+		return d.deleteAppRoleAssignment(c, func(a *AppRoleAssignment) bool { return strings.EqualFold(a.ResourceID, sp.ID) })
+	})
+}
+
+// deleteAppRoleAssignment removes the assignment the path's last segment
+// names when it is of the path's object (of), or answers 404. Object ids
+// are GUIDs, whose case does not matter; an assignment id is base64url,
+// where it does, so it is matched exactly. Callers hold the lock.
+func (d *Directory) deleteAppRoleAssignment(c *call, of func(a *AppRoleAssignment) bool) *response {
+	id := c.segs[len(c.segs)-1]
+	for i, a := range d.AppRoleAssignments {
+		if a.ID == id && of(a) {
+			d.AppRoleAssignments = append(d.AppRoleAssignments[:i:i], d.AppRoleAssignments[i+1:]...)
+			r := noContent()
+			r.detail = "delete app role assignment"
+			return r
+		}
+	}
+	return c.notFound(id)
 }

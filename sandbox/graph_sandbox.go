@@ -52,6 +52,8 @@ type State struct {
 	Groups         []Group             `json:"groups"`
 	ADGroups       []ADGroup           `json:"adGroups"`
 	Roles          map[string][]string `json:"roleAssignments"`
+	// Apps are the provisioned apps and the accounts they hold.
+	Apps []AppState `json:"apps"`
 }
 
 // UserState is one person's two faces. Entra is nil for an AD-only
@@ -113,7 +115,7 @@ func optTime(t time.Time) *time.Time {
 func (d *Directory) State() State {
 	d.Lock()
 	defer d.Unlock()
-	st := State{TenantID: d.TenantID, LastSync: optTime(d.lastSync), Roles: map[string][]string{}}
+	st := State{TenantID: d.TenantID, LastSync: optTime(d.lastSync), Roles: map[string][]string{}, Apps: d.appStates()}
 	for _, u := range d.Users {
 		st.Users = append(st.Users, d.userState(u))
 	}

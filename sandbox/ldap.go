@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -29,12 +31,19 @@ import (
 // accepted, and its Stop waits for every client to hang up. Fault injection
 // needs the opposite (fixed ports across restarts, dropping live clients),
 // so the two public ports belong to a small front door (ldapDoor): it
-// accepts, remembers and splices each client connection to gldap on an
-// internal loopback port. LDAPS is terminated at the door; StartTLS passes
-// through to gldap, which upgrades its side of the stream itself. Before
-// splicing, the door opens every backend connection with a private search
+// accepts, remembers and relays each client connection to gldap on an
+// internal loopback port, one whole LDAP message at a time. Before
+// relaying, the door opens every backend connection with a private search
 // (the "hello") that tells the handlers who the client is and whether its
 // connection is already encrypted: gldap does not expose either.
+//
+// The door terminates TLS, LDAPS and StartTLS alike, so it always reads the
+// client's messages in the clear: gldap v0.1.14 (the newest release) cannot
+// parse a ModifyDN request and drops the connection on one, so the door
+// answers ModifyDN itself (ldap_modifydn.go) and relays everything else.
+// The link to gldap stays unencrypted loopback: the StartTLS handler
+// answers, the door then makes the handshake with the client and tells the
+// handler how it went (doorConn.awaitTLS).
 
 // helloBaseDN marks the door's hello search. Only the first request of a
 // backend connection can be a hello, and clients never send that one.
@@ -63,6 +72,14 @@ type ldapServer struct {
 	changed map[any]time.Time
 	// entryCache is guarded by dir's lock.
 	entryCache *ldapEntryCache
+	// containers holds every OU and container this server has served
+	// (dnKey → DN), guarded by dir's lock: they are implied by the DNs of
+	// the objects in them, and an OU must not vanish when a move takes
+	// its last account away.
+	containers map[string]string
+	// notes are the accounts' description and info (ldap_notes.go),
+	// guarded by dir's lock.
+	notes map[*ADAccount]*accountNotes
 }
 
 // startLDAP serves dir on 127.0.0.1: a plain port offering StartTLS and an
@@ -72,7 +89,8 @@ func startLDAP(dir *Directory, tlsCfg *tls.Config, log *RequestLog) (*ldapServer
 	if dir == nil || tlsCfg == nil {
 		return nil, errors.New("start LDAP: a directory and a TLS configuration are required")
 	}
-	s := &ldapServer{dir: dir, tlsCfg: tlsCfg, log: log, started: time.Now().UTC(), changed: map[any]time.Time{}}
+	s := &ldapServer{dir: dir, tlsCfg: tlsCfg, log: log, started: time.Now().UTC(), changed: map[any]time.Time{},
+		containers: map[string]string{}, notes: map[*ADAccount]*accountNotes{}}
 	// The doors exist before gldap runs: its handlers look them up.
 	s.plain = &ldapDoor{s: s, name: "ldap"}
 	s.ldaps = &ldapDoor{s: s, name: "ldaps", tls: true}
@@ -355,11 +373,90 @@ type ldapDoor struct {
 // doorConn is one client connection and its backend connection.
 type doorConn struct {
 	id     uint64
-	client net.Conn
+	client net.Conn // the socket; out and the reader may wrap it in TLS
+	// done is closed by close: whoever waits on the connection stops.
+	done chan struct{}
+	// upgraded hands the client reader the connection to read from once
+	// gldap answered a StartTLS (nil: unchanged, the StartTLS was refused).
+	upgraded chan net.Conn
+	// tlsDone tells the StartTLS handler whether the handshake succeeded.
+	tlsDone chan bool
 
 	mu      sync.Mutex
 	backend net.Conn
 	closed  bool
+	sess    *ldapSession // set by the hello
+	// startTLS is the message id of a StartTLS request sent to gldap and
+	// not yet answered (0: none; clients number messages from 1).
+	startTLS int64
+
+	writeMu sync.Mutex
+	out     net.Conn // where responses go: client, or its TLS layer
+}
+
+func newDoorConn(id uint64, c net.Conn) *doorConn {
+	return &doorConn{id: id, client: c, out: c, done: make(chan struct{}),
+		upgraded: make(chan net.Conn, 1), tlsDone: make(chan bool, 1)}
+}
+
+// session is the gldap session the hello registered for this connection.
+func (c *doorConn) session() *ldapSession {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.sess
+}
+
+func (c *doorConn) setSession(sess *ldapSession) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sess = sess
+}
+
+// write sends one whole message to the client: responses relayed from
+// gldap and the door's own ModifyDN answers never interleave.
+func (c *doorConn) write(b []byte) error {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	_, err := c.out.Write(b)
+	return err
+}
+
+func (c *doorConn) setOut(out net.Conn) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
+	c.out = out
+}
+
+// expectStartTLS notes the id of a StartTLS request on its way to gldap.
+func (c *doorConn) expectStartTLS(id int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.startTLS = id
+}
+
+// answersStartTLS reports whether a response with this id answers the
+// pending StartTLS, and clears it if so.
+func (c *doorConn) answersStartTLS(id int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.startTLS == 0 || c.startTLS != id {
+		return false
+	}
+	c.startTLS = 0
+	return true
+}
+
+// awaitTLS waits for the door's handshake with the client after a
+// StartTLS answer: true once the connection is encrypted.
+func (c *doorConn) awaitTLS() bool {
+	select {
+	case ok := <-c.tlsDone:
+		return ok
+	case <-c.done:
+		return false
+	case <-time.After(15 * time.Second):
+		return false
+	}
 }
 
 func (c *doorConn) setBackend(b net.Conn) bool {
@@ -379,6 +476,7 @@ func (c *doorConn) close() {
 		return
 	}
 	c.closed = true
+	close(c.done)
 	_ = c.client.Close()
 	if c.backend != nil {
 		_ = c.backend.Close()
@@ -428,7 +526,7 @@ func (d *ldapDoor) accept(ln net.Listener) {
 			return
 		}
 		d.nextID++
-		dc := &doorConn{id: d.nextID, client: c}
+		dc := newDoorConn(d.nextID, c)
 		d.conns[dc.id] = dc
 		d.wg.Add(1)
 		d.mu.Unlock()
@@ -468,15 +566,129 @@ func (d *ldapDoor) serve(dc *doorConn) {
 	if err := d.hello(backend, dc, b); err != nil {
 		return
 	}
+	dc.setOut(client)
 	done := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(backend, client)
+		d.toClient(dc, backend)
 		dc.close()
 		close(done)
 	}()
-	_, _ = io.Copy(client, backend)
+	d.fromClient(dc, client, backend)
 	dc.close()
 	<-done
+}
+
+// fromClient relays the client's requests to gldap, one message at a
+// time, until either side hangs up. It answers ModifyDN itself; after
+// relaying a StartTLS it reads nothing more until toClient has relayed the
+// answer (and made the handshake, if it was a yes), as RFC 4511 §4.14.1
+// has the client wait too.
+func (d *ldapDoor) fromClient(dc *doorConn, in net.Conn, backend net.Conn) {
+	for {
+		// The client side is read unbuffered: after a StartTLS, no byte
+		// of the handshake may be left behind in a buffer.
+		raw, p, err := readMessage(in)
+		if err != nil {
+			return
+		}
+		id, op, ok := messageParts(p)
+		switch {
+		case ok && op.Tag == ldap.ApplicationModifyDNRequest:
+			if dc.write(d.s.serveModifyDN(dc.session(), id, op)) != nil {
+				return
+			}
+			continue
+		case ok && isStartTLS(op):
+			dc.expectStartTLS(id)
+			if _, err := backend.Write(raw); err != nil {
+				return
+			}
+			select {
+			case next := <-dc.upgraded:
+				if next != nil {
+					in = next
+				}
+			case <-dc.done:
+				return
+			}
+			continue
+		}
+		// Anything else, malformed messages included, is gldap's to answer.
+		if _, err := backend.Write(raw); err != nil {
+			return
+		}
+	}
+}
+
+// toClient relays gldap's responses to the client, one message at a time.
+// When one answers the pending StartTLS with success, it makes the TLS
+// handshake with the client, tells the handler the outcome, and hands the
+// encrypted connection to fromClient.
+func (d *ldapDoor) toClient(dc *doorConn, backend net.Conn) {
+	r := bufio.NewReader(backend)
+	for {
+		raw, p, err := readMessage(r)
+		if err != nil {
+			return
+		}
+		if err := dc.write(raw); err != nil {
+			return
+		}
+		id, op, ok := messageParts(p)
+		if !ok || op.Tag != ldap.ApplicationExtendedResponse || !dc.answersStartTLS(id) {
+			continue
+		}
+		var next net.Conn
+		if code, _ := resultCode(op); code == ldap.LDAPResultSuccess {
+			tc := tls.Server(dc.client, d.s.tlsCfg)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := tc.HandshakeContext(ctx)
+			cancel()
+			dc.tlsDone <- err == nil
+			if err != nil {
+				return // the stream is unusable after a failed handshake
+			}
+			dc.setOut(tc)
+			next = tc
+		}
+		dc.upgraded <- next
+	}
+}
+
+// readMessage reads one LDAP message: its bytes as sent and its parse.
+func readMessage(r io.Reader) ([]byte, *ber.Packet, error) {
+	var buf bytes.Buffer
+	p, err := ber.ReadPacket(io.TeeReader(r, &buf))
+	if err != nil {
+		return nil, nil, err
+	}
+	return buf.Bytes(), p, nil
+}
+
+// messageParts splits an LDAPMessage into its id and protocol operation.
+func messageParts(p *ber.Packet) (int64, *ber.Packet, bool) {
+	if p == nil || len(p.Children) < 2 {
+		return 0, nil, false
+	}
+	id, ok := p.Children[0].Value.(int64)
+	op := p.Children[1]
+	return id, op, ok && op.ClassType == ber.ClassApplication
+}
+
+// isStartTLS reports whether op is an ExtendedRequest for StartTLS.
+func isStartTLS(op *ber.Packet) bool {
+	return op.Tag == ldap.ApplicationExtendedRequest && len(op.Children) > 0 &&
+		op.Children[0].ClassType == ber.ClassContext && op.Children[0].Tag == 0 &&
+		op.Children[0].Data.String() == oidStartTLS
+}
+
+// resultCode is an LDAPResult's resultCode.
+func resultCode(op *ber.Packet) (uint16, bool) {
+	if len(op.Children) == 0 {
+		return 0, false
+	}
+	n, ok := op.Children[0].Value.(int64)
+	return uint16(n), ok
 }
 
 // hello introduces the client to gldap (see helloBaseDN) and waits for
@@ -580,6 +792,9 @@ func (s *ldapServer) registerHello(b *ldapBackend, r *gldap.Request, attrs []str
 	}
 	if sess.client == "" {
 		return false
+	}
+	if sess.door != nil {
+		sess.door.setSession(sess)
 	}
 	b.mu.Lock()
 	b.sessions[r.ConnectionID()] = sess

@@ -36,7 +36,7 @@ var ldapSchema = func() map[string]schemaAttr {
 		}
 	}
 	add(syntaxString, "objectClass", "cn", "name", "ou", "dc", "sAMAccountName", "userPrincipalName",
-		"displayName", "givenName", "sn", "whenChanged", "description", "mail",
+		"displayName", "givenName", "sn", "whenChanged", "description", "info", "mail",
 		"supportedExtension", "supportedControl", "supportedCapabilities", "currentTime",
 		"dnsHostName", "isSynchronized", "nETBIOSName", "dnsRoot")
 	add(syntaxInteger, "userAccountControl", "adminCount", "pwdLastSet", "sAMAccountType", "groupType",
@@ -50,8 +50,8 @@ var ldapSchema = func() map[string]schemaAttr {
 
 // Attribute order for "*" per kind of entry, as AD lists them.
 var (
-	accountAttrs = []string{"objectClass", "cn", "sn", "givenName", "distinguishedName", "whenChanged",
-		"displayName", "memberOf", "name", "objectGUID", "userAccountControl", "pwdLastSet", "objectSid",
+	accountAttrs = []string{"objectClass", "cn", "sn", "description", "givenName", "distinguishedName", "whenChanged",
+		"displayName", "info", "memberOf", "name", "objectGUID", "userAccountControl", "pwdLastSet", "objectSid",
 		"adminCount", "sAMAccountName", "sAMAccountType", "userPrincipalName", "objectCategory"}
 	groupAttrs = []string{"objectClass", "cn", "member", "distinguishedName", "whenChanged", "memberOf", "name",
 		"objectGUID", "objectSid", "sAMAccountName", "sAMAccountType", "groupType", "objectCategory"}
@@ -237,6 +237,8 @@ func (e *dirEntry) accountValues(name string) []string {
 		return []string{samUserObject}
 	case "userPrincipalName":
 		return nonEmpty(a.UserPrincipalName)
+	case "description", "info":
+		return nonEmpty(e.view.server.note(a, name))
 	case "objectCategory":
 		return e.view.catPerson
 	}
@@ -509,12 +511,15 @@ type ldapEntryCache struct {
 	dns      []string // each account's and then each group's DN when built
 	groups   []*ADGroup
 	entries  []*dirEntry
+	// containers is how many OUs and containers the server had served
+	// (ldapServer.containers only grows).
+	containers int
 }
 
 // directoryEntries returns the entry list, rebuilt when an account or
 // group was added, removed or renamed since. Callers hold the Directory lock.
 func (s *ldapServer) directoryEntries() (*ldapView, []*dirEntry) {
-	if c := s.entryCache; c != nil && c.current(s.dir) {
+	if c := s.entryCache; c != nil && c.current(s.dir, len(s.containers)) {
 		return c.view, c.entries
 	}
 	c := &ldapEntryCache{view: newLDAPView(s)}
@@ -532,13 +537,19 @@ func (s *ldapServer) directoryEntries() (*ldapView, []*dirEntry) {
 		c.groups = append(c.groups, g)
 		c.dns = append(c.dns, g.DN)
 	}
-	c.entries = c.view.entries()
+	c.entries = c.view.entries(s.containers)
+	for _, e := range c.entries {
+		if (e.kind == kindOU || e.kind == kindContainer) && !e.config {
+			s.containers[e.key] = e.dn
+		}
+	}
+	c.containers = len(s.containers)
 	s.entryCache = c
 	return c.view, c.entries
 }
 
-func (c *ldapEntryCache) current(d *Directory) bool {
-	if c.view.baseDN != d.BaseDN {
+func (c *ldapEntryCache) current(d *Directory, containers int) bool {
+	if c.view.baseDN != d.BaseDN || c.containers != containers {
 		return false
 	}
 	i := 0
@@ -569,8 +580,10 @@ func (c *ldapEntryCache) current(d *Directory) bool {
 }
 
 // entries lists every entry of the directory (not the root DSE), parents
-// before children, so paging and size limits cut at a stable place.
-func (v *ldapView) entries() []*dirEntry {
+// before children, so paging and size limits cut at a stable place: those
+// the Directory's objects imply, and the OUs and containers served before
+// (containers, dnKey → DN), which stay when their last object moved away.
+func (v *ldapView) entries(containers map[string]string) []*dirEntry {
 	var out []*dirEntry
 	seen := map[string]bool{}
 	add := func(e *dirEntry) {
@@ -613,6 +626,25 @@ func (v *ldapView) entries() []*dirEntry {
 	}
 	for _, l := range leaves {
 		add(l)
+	}
+	keys := make([]string, 0, len(containers))
+	for k := range containers {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		info, err := parseDNInfo(containers[k])
+		if err != nil || !strings.HasSuffix(info.key, ","+v.baseKey) {
+			continue
+		}
+		kind := kindContainer
+		if info.rdnType == "ou" {
+			kind = kindOU
+		}
+		if e := entry(containers[k], kind); e != nil && !seen[e.key] {
+			add(e)
+			leaves = append(leaves, e) // its parents are walked below
+		}
 	}
 	// The configuration naming context, as far as clients read it: the
 	// domain's crossRef, which maps its DN to its NetBIOS name.

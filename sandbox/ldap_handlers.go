@@ -416,7 +416,9 @@ type modifyPlan struct {
 	uacGone  bool
 	password *string
 	members  []string // the group's new member list
-	touched  bool
+	// notes are the account's new description and info, by lower-cased name.
+	notes   map[string]string
+	touched bool
 }
 
 func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, string) {
@@ -493,6 +495,20 @@ func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, str
 			if code, diag := s.planMembers(&plan, c); code != gldap.ResultSuccess {
 				return code, diag
 			}
+		case "description", "info":
+			if acct == nil {
+				// A group's notes: not something the sandbox keeps.
+				if !service {
+					return gldap.ResultInsufficientAccessRights, diagInsufficientAccess
+				}
+				return gldap.ResultUnwillingToPerform, diagWillNotPerform
+			}
+			if !service {
+				return gldap.ResultInsufficientAccessRights, diagInsufficientAccess
+			}
+			if code, diag := s.planNote(&plan, acct, name, c); code != gldap.ResultSuccess {
+				return code, diag
+			}
 		default:
 			// Known to the schema, but not something the sandbox changes
 			// (cn, objectGUID, memberOf…): AD refuses system attributes too.
@@ -523,6 +539,7 @@ func (s *ldapServer) modify(sess *ldapSession, m *gldap.ModifyMessage) (int, str
 			}
 			acct.PwdLastSet = now
 		}
+		s.applyNotes(acct, plan.notes)
 		s.changed[acct] = now
 	}
 	if group != nil {
@@ -760,9 +777,11 @@ func (s *ldapServer) handleStartTLS(b *ldapBackend, w *gldap.ResponseWriter, r *
 	if err := w.Write(resp); err != nil {
 		return
 	}
-	// gldap reads no further request until this returns, as RFC 4511
-	// §4.14.1 requires, so nothing slips through in the clear.
-	if err := r.StartTLS(s.tlsCfg); err != nil {
+	// The door makes the handshake with the client once it has relayed
+	// this answer (see ldapDoor.toClient). gldap reads no further request
+	// until this returns, and the door relays none before the handshake,
+	// as RFC 4511 §4.14.1 requires, so nothing slips through in the clear.
+	if sess.door == nil || !sess.door.awaitTLS() {
 		s.logEntry(sess, "extended", "", gldap.ResultProtocolError, "StartTLS "+oidStartTLS+" handshake failed")
 		if sess.door != nil {
 			sess.door.close() // the stream is unusable after a failed handshake

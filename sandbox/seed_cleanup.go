@@ -18,6 +18,18 @@ import (
 // app); PublisherName its verified publisher, if any.
 type SeedServicePrincipal struct {
 	ID, AppID, DisplayName, AppOwnerOrganizationID, PublisherName string
+	// Provisioning, when set, gives the app a provisioning (SCIM) job.
+	Provisioning *SeedProvisioning
+}
+
+// SeedProvisioning is a service principal's provisioning job: Template its
+// templateId (slack, dropboxSync…), Deprovision what the target app does
+// with a user who is no longer assigned (DeprovisionDisable, the default,
+// or DeprovisionDelete). The job's first cycle has run when the tenant
+// starts: every enabled user assigned to the app, directly or through a
+// group, has an account in it.
+type SeedProvisioning struct {
+	Template, Deprovision string
 }
 
 // SeedPermissionGrant is a delegated consent: Client and Resource are
@@ -131,10 +143,27 @@ func (d *seedDecoder) servicePrincipal(n *yaml.Node) SeedServicePrincipal {
 		"displayName":            func(n *yaml.Node) { sp.DisplayName = d.str(n) },
 		"appOwnerOrganizationId": func(n *yaml.Node) { sp.AppOwnerOrganizationID = strings.ToLower(d.str(n)) },
 		"publisherName":          func(n *yaml.Node) { sp.PublisherName = d.str(n) },
+		"provisioning":           func(n *yaml.Node) { sp.Provisioning = d.provisioning(n) },
 	})
 	d.need(n, sp.DisplayName, "displayName")
 	d.need(n, sp.AppID, "appId")
 	return sp
+}
+
+// provisioning reads a service principal's provisioning job.
+func (d *seedDecoder) provisioning(n *yaml.Node) *SeedProvisioning {
+	p := &SeedProvisioning{Deprovision: DeprovisionDisable}
+	d.fields(n, "provisioning", map[string]func(*yaml.Node){
+		"template": func(n *yaml.Node) { p.Template = d.str(n) },
+		"deprovision": func(n *yaml.Node) {
+			p.Deprovision = d.str(n)
+			if p.Deprovision != DeprovisionDisable && p.Deprovision != DeprovisionDelete {
+				d.errorf(n, "deprovision must be %s or %s, got %q", DeprovisionDisable, DeprovisionDelete, p.Deprovision)
+			}
+		},
+	})
+	d.need(n, p.Template, "template")
+	return p
 }
 
 // spRef reads a reference to a service principal, checked once all are read.
@@ -244,6 +273,22 @@ func (s *Seed) newCleanup(d *Directory, now time.Time) {
 		}
 		ra.ID = grantID(fmt.Sprint("appRoleAssignment", i, ra.PrincipalID, resource.ID))
 		d.AppRoleAssignments = append(d.AppRoleAssignments, ra)
+	}
+	for _, sp := range s.ServicePrincipals {
+		p, resource := sp.Provisioning, spByRef(sp.AppID)
+		if p == nil || resource == nil {
+			continue
+		}
+		deprovision := p.Deprovision
+		if deprovision == "" {
+			deprovision = DeprovisionDisable
+		}
+		// Job ids read template.hex.tenant in Entra.
+		hex := strings.ReplaceAll(stableID("syncJob", resource.ID), "-", "")
+		j := &SyncJob{ID: p.Template + "." + hex + "." + s.Tenant.ID, TemplateID: p.Template, ServicePrincipalID: resource.ID,
+			RuleID: stableID("syncRule", resource.ID), Deprovision: deprovision, Started: now.Add(-30 * 24 * time.Hour).UTC().Truncate(time.Second)}
+		d.SyncJobs = append(d.SyncJobs, j)
+		d.provisionAssigned(j)
 	}
 	for i, su := range s.Users {
 		u := d.UserByRef(su.UserPrincipalName)
