@@ -209,6 +209,9 @@ type Group struct {
 	// Licenses are sku ids the group assigns: its members hold them
 	// through it (group-based licensing) and cannot lose them one by one.
 	Licenses []string
+	// Kind says who owns the membership and how Graph renders it (see
+	// graph_groups.go): synced from AD, mail-enabled, Microsoft 365.
+	GroupKind
 }
 
 // ADGroup is an on-premises group.

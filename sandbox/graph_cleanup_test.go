@@ -383,7 +383,7 @@ func TestGroupLicenses(t *testing.T) {
 		t.Errorf("%d assignedLicenses, want 2", n)
 	}
 	status, _, body = do(t, tn, tok, "POST", "/users/"+adeleID+"/assignLicense", `{"addLicenses":[],"removeLicenses":["`+ems+`"]}`)
-	if status != 400 || errCode(body) != "Request_BadRequest" || errMessage(body) != "User license is inherited from a group membership and it cannot be removed directly from the user." {
+	if status != 400 || errCode(body) != "Request_BadRequest" || errMessage(body) != "User license is inherited from group membership and cannot be removed directly from the user." {
 		t.Errorf("removing the group's license: %d %v", status, body)
 	}
 	if status, _, body = do(t, tn, tok, "POST", "/users/"+adeleID+"/assignLicense", `{"addLicenses":[],"removeLicenses":["`+e3+`"]}`); status != 200 {

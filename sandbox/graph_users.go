@@ -459,7 +459,7 @@ func assignLicense(c *call) *response {
 			switch l := strings.ToLower(sku); {
 			case contains(u.Licenses, l):
 			case d.inherits(u, l):
-				return c.err(http.StatusBadRequest, "Request_BadRequest", "User license is inherited from a group membership and it cannot be removed directly from the user.")
+				return c.err(http.StatusBadRequest, "Request_BadRequest", "User license is inherited from group membership and cannot be removed directly from the user.")
 			default:
 				return c.err(http.StatusBadRequest, "Request_BadRequest", fmt.Sprintf("User does not have a corresponding license: '%s'.", sku))
 			}

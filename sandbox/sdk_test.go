@@ -461,7 +461,8 @@ func TestSDKOperations(t *testing.T) {
 				return c.Groups().ByGroupId("2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d01").Members().ByDirectoryObjectId(adeleID).Ref().Delete(ctx, nil)
 			},
 			check: func(t *testing.T, tn *Tenant) {
-				if g := userState(t, tn, adeleID).Entra.Groups; len(g) != 1 {
+				// All Staff, VPN Users and Sales Announcements remain.
+				if g := userState(t, tn, adeleID).Entra.Groups; len(g) != 3 {
 					t.Errorf("adele still in %v", g)
 				}
 			},

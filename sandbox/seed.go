@@ -160,6 +160,9 @@ type SeedGroup struct {
 	Dynamic, RoleAssignable bool
 	// Licenses are sku ids assigned to the group (group-based licensing).
 	Licenses []string
+	// GroupKind: synced from AD, mail-enabled, Microsoft 365 (seed keys
+	// synced, mail, unified, security_enabled).
+	GroupKind
 }
 
 // SeedADGroup is an AD group; Members are sAMAccountNames, UPNs or DNs (of
@@ -658,8 +661,15 @@ func (d *seedDecoder) group(n *yaml.Node) SeedGroup {
 				g.Licenses = append(g.Licenses, strings.ToLower(l))
 			}
 		},
+		"synced":           func(n *yaml.Node) { g.Synced = d.boolean(n) },
+		"mail":             func(n *yaml.Node) { g.Mail = d.str(n) },
+		"unified":          func(n *yaml.Node) { g.Unified = d.boolean(n) },
+		"security_enabled": func(n *yaml.Node) { g.NotSecurity = !d.boolean(n) },
 	})
 	d.need(n, g.DisplayName, "displayName")
+	if p := g.problem(g.Dynamic, g.RoleAssignable); p != "" {
+		d.errorf(n, "group %q: %s", g.DisplayName, p)
+	}
 	return g
 }
 
@@ -916,7 +926,7 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 	}
 	for _, sg := range s.Groups {
 		g := &Group{ID: sg.ID, DisplayName: sg.DisplayName, Members: d.userIDs(sg.Members), Dynamic: sg.Dynamic, RoleAssignable: sg.RoleAssignable,
-			Licenses: append([]string(nil), sg.Licenses...)}
+			Licenses: append([]string(nil), sg.Licenses...), GroupKind: sg.GroupKind}
 		if g.ID == "" {
 			g.ID = stableID("group", sg.DisplayName)
 		}

@@ -29,9 +29,9 @@ const (
 	fieldBindDN             = "bind_dn"
 	fieldBindPassword       = "bind_password"
 	fieldStartTLS           = "start_tls"
-	fieldCAFile             = "ca_file"
-	fieldInsecureSkipVerify = "insecure_skip_verify"
-	fieldTimeout            = "timeout"
+	fieldCAFile             = steps.FieldCAFile
+	fieldInsecureSkipVerify = steps.FieldInsecureSkipVerify
+	fieldTimeout            = steps.FieldTimeout
 )
 
 // kindRight is the one kind of permission ad steps need.
@@ -44,7 +44,7 @@ var Backend = steps.BackendSpec{
 	Kinds:   []string{"hybrid"},
 	// Rights on directory objects, as AD's delegation wizard names them.
 	PermissionKinds: []steps.PermissionKind{{Name: kindRight, Title: "AD rights"}},
-	Fields: []steps.Param{
+	Fields: append([]steps.Param{
 		{Name: fieldURL, Type: steps.String, Format: "url", Required: true, Identity: true,
 			Description: "Domain controller: ldaps://host:636, or ldap://host:389 with start_tls.",
 			Examples:    []any{"ldaps://dc01.contoso.com:636"}},
@@ -59,13 +59,7 @@ var Backend = steps.BackendSpec{
 			Description: "The service account's password, by reference: bind_password_env or bind_password_file."},
 		{Name: fieldStartTLS, Type: steps.Bool, Default: false,
 			Description: "Upgrade an ldap:// connection with StartTLS before binding."},
-		{Name: fieldCAFile, Type: steps.String, Format: "file",
-			Description: "PEM roots to verify the domain controller's certificate, added to the system's."},
-		{Name: fieldInsecureSkipVerify, Type: steps.Bool, Default: false,
-			Description: "Do not verify the server certificate. Warned about on every run; never in production."},
-		{Name: fieldTimeout, Type: steps.Duration, Default: 10 * time.Second,
-			Description: "Timeout of one LDAP operation, and of connecting (TCP, TLS, bind)."},
-	},
+	}, steps.TLSFields("the domain controller", 10*time.Second, "Timeout of one LDAP operation, and of connecting (TCP, TLS, bind).")...),
 	Validate: validate,
 	Open:     open,
 	Identify: identify,

@@ -147,21 +147,12 @@ func newConfig(env *steps.Env) (config, error) {
 	}
 	cfg.password = pw
 
-	cfg.roots, err = x509.SystemCertPool()
-	if err != nil || cfg.roots == nil {
-		cfg.roots = x509.NewCertPool()
+	ca := s.String(fieldCAFile)
+	if ca != "" && env.Path != nil {
+		ca = env.Path(ca)
 	}
-	if ca := s.String(fieldCAFile); ca != "" {
-		if env.Path != nil {
-			ca = env.Path(ca)
-		}
-		pem, err := steps.ReadFile(ca, steps.MaxFileSize)
-		if err != nil {
-			return cfg, steps.Errorf(steps.Invalid, "ad ca_file: %w", err)
-		}
-		if !cfg.roots.AppendCertsFromPEM(pem) {
-			return cfg, steps.Errorf(steps.Invalid, "ad ca_file %s holds no PEM certificate", ca)
-		}
+	if cfg.roots, err = steps.RootCAs("ad", ca); err != nil {
+		return cfg, err
 	}
 	return cfg, nil
 }

@@ -81,7 +81,7 @@ func (*removeGroupMembershipsStep) Check(ctx context.Context, call *steps.Call) 
 	}
 	remove, kept := p.remove, p.kept
 	return steps.Change{
-		Summary: fmt.Sprintf("%s: %s", count(len(remove), "group"), strings.Join(remove, "; ")),
+		Summary: fmt.Sprintf("%s: %s", steps.Count(len(remove), "group"), strings.Join(remove, "; ")),
 		Details: map[string]any{"groups": anyList(remove), "kept": anyList(kept)},
 	}, nil
 }
@@ -111,7 +111,7 @@ func (*removeGroupMembershipsStep) Apply(ctx context.Context, call *steps.Call) 
 	}
 	summary := "no group memberships left to remove: the account had already left them"
 	if len(removed) > 0 {
-		summary = fmt.Sprintf("removed from %s: %s", count(len(removed), "group"), strings.Join(removed, "; "))
+		summary = fmt.Sprintf("removed from %s: %s", steps.Count(len(removed), "group"), strings.Join(removed, "; "))
 	}
 	return steps.Change{
 		Summary: summary,
@@ -202,19 +202,11 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
-// count renders "1 group", "3 groups".
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
 func noGroupsText(kept []string) string {
 	if len(kept) == 0 {
 		return "no group memberships to remove"
 	}
-	return fmt.Sprintf("no group memberships to remove (%s kept)", count(len(kept), "group"))
+	return fmt.Sprintf("no group memberships to remove (%s kept)", steps.Count(len(kept), "group"))
 }
 
 // anyList converts to []any, the type facts and details use once they have

@@ -79,12 +79,12 @@ func (s *resetPasswordStep) Check(ctx context.Context, call *steps.Call) (steps.
 	left := times - resetsDone(call, a.PwdLastSet)
 	if left <= 0 {
 		return steps.Change{
-			Summary: fmt.Sprintf("%s already done before the interruption (pwdLastSet %s)", count(times, "reset"), pwdLastSetText(a.PwdLastSet)),
+			Summary: fmt.Sprintf("%s already done before the interruption (pwdLastSet %s)", steps.Count(times, "reset"), pwdLastSetText(a.PwdLastSet)),
 			Details: map[string]any{"resets": 0, "of": times, attrPwdLastSet: a.PwdLastSet},
 		}, nil
 	}
 	return steps.Change{
-		Summary: fmt.Sprintf("%s of the password (pwdLastSet %s)", count(left, "reset"), pwdLastSetText(a.PwdLastSet)),
+		Summary: fmt.Sprintf("%s of the password (pwdLastSet %s)", steps.Count(left, "reset"), pwdLastSetText(a.PwdLastSet)),
 		Details: map[string]any{"resets": left, "of": times, attrPwdLastSet: a.PwdLastSet},
 	}, nil
 }
@@ -136,7 +136,7 @@ func (s *resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.
 	case made == 1:
 		summary = fmt.Sprintf("password reset once (pwdLastSet %s)", pwdLastSetText(last))
 	case made == 0:
-		summary = fmt.Sprintf("%s already done before the interruption", count(times, "reset"))
+		summary = fmt.Sprintf("%s already done before the interruption", steps.Count(times, "reset"))
 	}
 	if done > 0 && made > 0 {
 		summary += fmt.Sprintf("; %d done before the interruption", min(done, times))

@@ -2,7 +2,6 @@ package entra
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -66,17 +65,9 @@ func tlsConfig(caFile string, insecure bool) (*tls.Config, error) {
 	if caFile == "" {
 		return cfg, nil // nil RootCAs: the system's pool
 	}
-	pool, err := x509.SystemCertPool()
+	pool, err := steps.RootCAs("entra", caFile)
 	if err != nil {
-		// No system pool (some minimal containers): the extra roots alone.
-		pool = x509.NewCertPool()
-	}
-	pem, err := steps.ReadFile(caFile, steps.MaxFileSize)
-	if err != nil {
-		return nil, steps.Errorf(steps.Invalid, "entra: ca_file: %w", err)
-	}
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, steps.Errorf(steps.Invalid, "entra: ca_file %s holds no PEM certificate", caFile)
+		return nil, err
 	}
 	cfg.RootCAs = pool
 	return cfg, nil

@@ -384,10 +384,5 @@ func nameOr(name, id *string) string {
 	return deref(id)
 }
 
-// count renders "1 device", "3 devices".
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
+// count is steps.Count, under the short name the summaries here use.
+var count = steps.Count

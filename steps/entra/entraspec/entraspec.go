@@ -62,9 +62,9 @@ const (
 	FieldClientSecret       = "client_secret"
 	FieldGraphURL           = "graph_url"
 	FieldAuthorityHost      = "authority_host"
-	FieldCAFile             = "ca_file"
-	FieldInsecureSkipVerify = "insecure_skip_verify"
-	FieldTimeout            = "timeout"
+	FieldCAFile             = steps.FieldCAFile
+	FieldInsecureSkipVerify = steps.FieldInsecureSkipVerify
+	FieldTimeout            = steps.FieldTimeout
 )
 
 // Credential types of the credential field.
@@ -109,7 +109,7 @@ var Backend = steps.BackendSpec{
 		{Name: KindDelegated, Title: "Graph delegated permissions"},
 		{Name: KindRole, Title: "Entra ID roles"},
 	},
-	Fields: []steps.Param{
+	Fields: append([]steps.Param{
 		{Name: FieldTenantID, Type: steps.String, Required: true, Identity: true,
 			Description: "Directory (tenant) id."},
 		{Name: FieldClientID, Type: steps.String,
@@ -129,13 +129,7 @@ var Backend = steps.BackendSpec{
 				"or a proxy in front of the worldwide service)."},
 		{Name: FieldAuthorityHost, Type: steps.String, Format: "url", Default: "https://login.microsoftonline.com/",
 			Description: "Where tokens come from: national clouds, or a sandbox."},
-		{Name: FieldCAFile, Type: steps.String, Format: "file",
-			Description: "PEM roots added to the system's, for a sandbox or a TLS-inspecting proxy."},
-		{Name: FieldInsecureSkipVerify, Type: steps.Bool, Default: false,
-			Description: "Do not verify server certificates. Warned about on every run; never in production."},
-		{Name: FieldTimeout, Type: steps.Duration, Default: 30 * time.Second,
-			Description: "Timeout of one Graph request."},
-	},
+	}, steps.TLSFields("Graph and the token authority", 30*time.Second, "Timeout of one Graph request.")...),
 	Validate: validate,
 	Identify: Identify,
 }
