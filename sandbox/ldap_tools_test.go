@@ -10,13 +10,26 @@ import (
 	"time"
 )
 
+// needLDAPTools stops a test that needs OpenLDAP's clients when they are
+// missing: skipped locally, failed in CI, where scripts/test installs
+// ldap-utils (scripts/samba.sh install) and these tests must run.
+func needLDAPTools(t *testing.T) {
+	t.Helper()
+	for _, tool := range []string{"ldapsearch", "ldapmodify", "ldapmodrdn"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatalf("%s not on PATH: scripts/test must install ldap-utils", tool)
+			}
+			t.Skipf("%s not on PATH (apt-get install ldap-utils)", tool)
+		}
+	}
+}
+
 // TestLDAPToolsScript runs scripts/ldap-tools-test.sh (OpenLDAP's
 // ldapsearch and ldapmodify over StartTLS) against the server, so the
 // sandbox is known to speak LDAP to a client other than go-ldap.
 func TestLDAPToolsScript(t *testing.T) {
-	if _, err := exec.LookPath("ldapsearch"); err != nil {
-		t.Skip("ldapsearch not on PATH (apt-get install ldap-utils)")
-	}
+	needLDAPTools(t)
 	f := newLDAPFixture(t)
 	caFile := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(caFile, f.ca.pem, 0o600); err != nil {
@@ -76,9 +89,7 @@ func TestLDAPToolsScript(t *testing.T) {
 // writes it: ldapsearch -y sends every byte, so the file must hold the
 // password without a trailing newline, and one with a newline fails to bind.
 func TestLDAPToolsScriptPasswordFile(t *testing.T) {
-	if _, err := exec.LookPath("ldapsearch"); err != nil {
-		t.Skip("ldapsearch not on PATH (apt-get install ldap-utils)")
-	}
+	needLDAPTools(t)
 	tests := []struct {
 		name    string
 		content string
@@ -112,5 +123,90 @@ func TestLDAPToolsScriptPasswordFile(t *testing.T) {
 				t.Errorf("want a failed bind (49):\n%s", out)
 			}
 		})
+	}
+}
+
+// OpenLDAP's ldapmodrdn and ldapmodify (changetype: modrdn, and a
+// description) move and annotate an account, over StartTLS and LDAPS, and
+// see AD's refusals.
+func TestLDAPToolsModRDN(t *testing.T) {
+	needLDAPTools(t)
+	f := newLDAPFixture(t)
+	tmp := t.TempDir()
+	caFile, pwFile := filepath.Join(tmp, "ca.pem"), filepath.Join(tmp, "pw")
+	if err := os.WriteFile(caFile, f.ca.pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pwFile, []byte(testSvcPassword), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(t *testing.T, stdin string, args ...string) (string, error) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, args[0], append(args[1:], "-x", "-D", svcDN, "-y", pwFile)...)
+		cmd.Env = append(os.Environ(), "LDAPTLS_CACERT="+caFile, "LDAPTLS_REQCERT=demand",
+			"LDAPRC=/nonexistent", "LDAPCONF=/nonexistent")
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	former := "OU=Former,OU=Staff,DC=contoso,DC=test"
+	tests := []struct {
+		name, stdin string
+		args        []string
+		ok          bool
+		out         []string // what the output must contain
+		dn          string   // where the account is afterwards
+	}{
+		{"ldapmodrdn without -r keeps the old RDN: refused", "",
+			[]string{"ldapmodrdn", "-ZZ", "-H", f.srv.URL(), "-s", former, adeleDN, "CN=Adele Vance"}, false,
+			[]string{"Rename Result: Server is unwilling to perform (53)\nAdditional info: " + diagOldRDN + "\n"}, adeleDN},
+		{"ldapmodrdn into an OU that does not exist", "",
+			[]string{"ldapmodrdn", "-ZZ", "-H", f.srv.URL(), "-r", "-s", "OU=Nowhere,DC=contoso,DC=test", adeleDN, "CN=Adele Vance"}, false,
+			[]string{"Rename Result: No such object (32)\nAdditional info: " + diagNoSuchObject(baseDN)}, adeleDN},
+		{"ldapmodrdn -r -s over StartTLS moves", "",
+			[]string{"ldapmodrdn", "-ZZ", "-H", f.srv.URL(), "-r", "-s", former, adeleDN, "CN=Adele Vance"}, true,
+			nil, "CN=Adele Vance," + former},
+		{"ldapmodify modrdn and a description over LDAPS",
+			"dn: " + alexDN + "\nchangetype: modrdn\nnewrdn: CN=Alex Wilber\ndeleteoldrdn: 1\nnewsuperior: " + former + "\n\n" +
+				"dn: CN=Alex Wilber," + former + "\nchangetype: modify\nreplace: description\ndescription: Leaver, ticket INC42\n-\n",
+			[]string{"ldapmodify", "-H", f.srv.LDAPSURL()}, true,
+			[]string{`modifying rdn of entry "` + alexDN + `"`, `modifying entry "CN=Alex Wilber,` + former + `"`}, "CN=Alex Wilber," + former},
+		{"ldapmodify modrdn onto a taken name", "dn: " + meganDN + "\nchangetype: modrdn\nnewrdn: CN=Alex Wilber\ndeleteoldrdn: 1\n",
+			[]string{"ldapmodify", "-H", f.srv.LDAPSURL()}, false,
+			[]string{"Already exists (68)", diagEntryExists}, meganDN},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, err := run(t, tt.stdin, tt.args...)
+			if (err == nil) != tt.ok {
+				t.Fatalf("%s: %v, want ok %t:\n%s", tt.args[0], err, tt.ok, out)
+			}
+			for _, w := range tt.out {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			if strings.Contains(out, testSvcPassword) {
+				t.Error("the output holds the bind password")
+			}
+			f.dir.Lock()
+			found, _ := f.dir.ADAccountByDN(tt.dn)
+			f.dir.Unlock()
+			if found == nil {
+				t.Errorf("no account at %s afterwards", tt.dn)
+			}
+		})
+	}
+	f.dir.Lock()
+	alex, _ := f.dir.ADAccountByDN("CN=Alex Wilber," + former)
+	var desc string
+	if alex != nil {
+		desc = f.srv.note(alex, "description")
+	}
+	f.dir.Unlock()
+	if desc != "Leaver, ticket INC42" {
+		t.Errorf("Alex's description = %q", desc)
 	}
 }
