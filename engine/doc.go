@@ -17,9 +17,12 @@
 //     (Plan: the decision applied, the built-in protection after it),
 //     identity.go (resolution across backends, linking, gaps, protection),
 //     preview.go (live Checks and the permission preflight).
-//   - Running: connect.go (opening backends at once), exec.go (the
-//     executor: scheduling, retries via retry.go, step results),
-//     outcome.go (the one outcome table: contained or not, exit codes),
+//   - Running: connect.go (opening backends at once; an optional backend
+//     only where its section is), exec.go (the executor: scheduling,
+//     retries via retry.go), result.go (a run's and its steps' results and
+//     statuses), redact.go (secret-looking details kept out of the
+//     journal), outcome.go (the one outcome table: contained or not, exit
+//     codes),
 //     inventory.go (what the subject still holds after a run),
 //     subjectlock.go (one run per person across processes).
 //   - Remembering: journal_schema.go (the event types), journal_writer.go
