@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"gopkg.in/yaml.v3"
+
 	"github.com/revoke-dev/revoke/steps"
 )
 
@@ -49,21 +51,41 @@ func (d *nodeDecoder) situation(what string, kv map[string]keyValue, env *Enviro
 		if v, ok := e["protected"]; ok {
 			env.Protected, _ = d.strList(v.value, what+": environment.protected")
 		}
+		if v, ok := e["backends"]; ok {
+			env.Backends = decodeTestBackends(d, what, v.value)
+		}
 	}
 	if f, ok := kv["subject"]; ok {
 		*subject = decodeTestSubject(d, what, f.value)
 	}
 	if f, ok := kv["request"]; ok {
 		r := d.mapping(f.value, what+": request", rbtRequestKeys)
-		for key, dst := range map[string]*string{"requestedBy": &req.RequestedBy,
-			"reason": &req.Reason, "ticket": &req.Ticket, "approvedBy": &req.ApprovedBy} {
+		for key, dst := range map[string]*string{"requested_by": &req.RequestedBy,
+			"reason": &req.Reason, "ticket": &req.Ticket, "approved_by": &req.ApprovedBy} {
 			if v, ok := r[key]; ok {
 				*dst, _ = d.str(v.value, what+": request."+key)
 			}
 		}
-		if v, ok := r["allowProtected"]; ok {
-			b, _ := d.field(v.value, what+": request.allowProtected", "type", &steps.Param{Name: "allowProtected", Type: steps.Bool})
+		if v, ok := r["allow_protected"]; ok {
+			b, _ := d.field(v.value, what+": request.allow_protected", "type", &steps.Param{Name: "allow_protected", Type: steps.Bool})
 			req.AllowProtected, _ = b.(bool)
 		}
 	}
+}
+
+// decodeTestBackends decodes environment.backends of a facts file or a
+// runbook test: backend → its section's settings, as policies see them.
+func decodeTestBackends(d *nodeDecoder, what string, n *yaml.Node) map[string]map[string]any {
+	kv := d.mapping(n, what+": environment.backends", nil)
+	out := map[string]map[string]any{}
+	for _, name := range sortedKeys(kv) {
+		f := kv[name]
+		if !d.isKind(f.value, yaml.MappingNode, what+": environment.backends."+name) {
+			continue
+		}
+		if v, ok := d.value(f.value, what+": environment.backends."+name); ok {
+			out[name], _ = v.(map[string]any)
+		}
+	}
+	return out
 }

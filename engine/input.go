@@ -11,13 +11,40 @@ import (
 
 // Request is who asked for a run and why: the policy input's request.
 type Request struct {
-	RequestedBy string `json:"requestedBy"`
+	RequestedBy string `json:"requested_by"`
 	Reason      string `json:"reason"`
 	Ticket      string `json:"ticket,omitempty"`
 	// ApprovedBy names who approved touching a protected subject; policies
 	// require it together with AllowProtected.
-	ApprovedBy     string `json:"approvedBy,omitempty"`
-	AllowProtected bool   `json:"allowProtected"`
+	ApprovedBy     string `json:"approved_by,omitempty"`
+	AllowProtected bool   `json:"allow_protected"`
+}
+
+// UnmarshalJSON reads a request, also from journals written before
+// revoke's own JSON keys became snake_case (requestedBy, approvedBy,
+// allowProtected), so that such a run still resumes with who approved it.
+func (r *Request) UnmarshalJSON(b []byte) error {
+	type plain Request
+	var legacy struct {
+		plain
+		RequestedBy    *string `json:"requestedBy"`
+		ApprovedBy     *string `json:"approvedBy"`
+		AllowProtected *bool   `json:"allowProtected"`
+	}
+	if err := json.Unmarshal(b, &legacy); err != nil {
+		return err
+	}
+	*r = Request(legacy.plain)
+	if legacy.RequestedBy != nil && r.RequestedBy == "" {
+		r.RequestedBy = *legacy.RequestedBy
+	}
+	if legacy.ApprovedBy != nil && r.ApprovedBy == "" {
+		r.ApprovedBy = *legacy.ApprovedBy
+	}
+	if legacy.AllowProtected != nil && !r.AllowProtected {
+		r.AllowProtected = *legacy.AllowProtected
+	}
+	return nil
 }
 
 // EnvironmentFacts is the part of an environment policies see, so that
@@ -32,6 +59,11 @@ type EnvironmentFacts struct {
 	// The journal records it and a resume compares it (SameEnvironment);
 	// policies do not see it.
 	Identity map[string]map[string]string `json:"identity,omitempty"`
+	// Backends are the environment's sections, backend → field → value,
+	// without secret fields (not even their references): which backends
+	// the environment has and how they are set (ad's leavers_ou,
+	// servicenow's manual_apps), for policies to decide with.
+	Backends map[string]map[string]any `json:"backends,omitempty"`
 }
 
 // PolicyInput builds the input data.revoke is evaluated with (the policy
@@ -63,15 +95,15 @@ func policyInput(rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req 
 		subj["ref"] = ""
 	}
 	request := map[string]any{
-		"requestedBy":    req.RequestedBy,
-		"reason":         req.Reason,
-		"allowProtected": req.AllowProtected,
+		"requested_by":    req.RequestedBy,
+		"reason":          req.Reason,
+		"allow_protected": req.AllowProtected,
 	}
 	if req.Ticket != "" {
 		request["ticket"] = req.Ticket
 	}
 	if req.ApprovedBy != "" {
-		request["approvedBy"] = req.ApprovedBy
+		request["approved_by"] = req.ApprovedBy
 	}
 	return map[string]any{
 		"scenario": runbook["scenario"],
@@ -80,10 +112,21 @@ func policyInput(rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req 
 			"name":      env.Name,
 			"kind":      env.Kind,
 			"protected": stringsJSON(env.Protected),
+			"backends":  backendsInput(env.Backends),
 		},
 		"subject": subj,
 		"request": request,
 	}
+}
+
+// backendsInput is environment.backends: every section as plain JSON,
+// {} when there is none, so policies can test a backend's presence.
+func backendsInput(b map[string]map[string]any) map[string]any {
+	out := make(map[string]any, len(b))
+	for name, section := range b {
+		out[name] = plainJSON(section)
+	}
+	return out
 }
 
 // runbookInput is the runbook document of policy and lint inputs.

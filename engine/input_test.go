@@ -15,7 +15,9 @@ func TestPolicyInputHasTheContractShape(t *testing.T) {
 	rb := policyTestRunbook(t)
 	rb.Steps = rb.Steps[2:5] // reset-ad-password, reset-entra-password, disable-devices
 	rb.Steps[0].Tags = []string{"credentials"}
-	got := PolicyInput(rb, contosoFacts, syncedSubject(), Request{RequestedBy: "soc-oncall", Reason: "INC-4711"})
+	env := contosoFacts
+	env.Backends = map[string]map[string]any{"ad": {"leavers_ou": "OU=Leavers,DC=contoso,DC=com", "timeout": 10 * time.Second}}
+	got := PolicyInput(rb, env, syncedSubject(), Request{RequestedBy: "soc-oncall", Reason: "INC-4711"})
 	want := map[string]any{
 		"scenario": "compromised",
 		"runbook": map[string]any{"name": "compromised", "scenario": "compromised", "steps": []any{
@@ -26,7 +28,8 @@ func TestPolicyInputHasTheContractShape(t *testing.T) {
 			map[string]any{"id": "disable-devices", "uses": "entra.disable_devices",
 				"with": map[string]any{"managed_action": "none", "grace": "1m30s"}, "needs": []any{"disable-entra-user"}, "tags": []any{}},
 		}},
-		"environment": map[string]any{"name": "contoso", "kind": "hybrid", "protected": []any{"breakglass1@contoso.com"}},
+		"environment": map[string]any{"name": "contoso", "kind": "hybrid", "protected": []any{"breakglass1@contoso.com"},
+			"backends": map[string]any{"ad": map[string]any{"leavers_ou": "OU=Leavers,DC=contoso,DC=com", "timeout": "10s"}}},
 		"subject": map[string]any{
 			"ref": "adele@contoso.com", "protected": []any{}, "gaps": []any{},
 			"entra": map[string]any{"id": "u1", "userPrincipalName": "adele@contoso.com", "accountEnabled": true,
@@ -35,7 +38,7 @@ func TestPolicyInputHasTheContractShape(t *testing.T) {
 				"userAccountControl": 512, "disabled": false, "adminCount": 0,
 				"memberOf": []any{"CN=Sales,OU=Groups,DC=contoso,DC=com"}},
 		},
-		"request": map[string]any{"requestedBy": "soc-oncall", "reason": "INC-4711", "allowProtected": false},
+		"request": map[string]any{"requested_by": "soc-oncall", "reason": "INC-4711", "allow_protected": false},
 	}
 	if !reflect.DeepEqual(got, want) {
 		g, _ := json.MarshalIndent(got, "", "  ")
@@ -57,19 +60,19 @@ func TestPolicyInputLeavesOutWhatIsUnknown(t *testing.T) {
 			name:    "a subject found nowhere has only its ref",
 			subject: &steps.Subject{Ref: "nobody"},
 			subj:    map[string]any{"ref": "nobody", "protected": []any{}, "gaps": []any{}},
-			request: map[string]any{"requestedBy": "", "reason": "", "allowProtected": false},
+			request: map[string]any{"requested_by": "", "reason": "", "allow_protected": false},
 		},
 		{
 			name:    "no subject at all has an empty ref",
 			subj:    map[string]any{"ref": "", "protected": []any{}, "gaps": []any{}},
-			request: map[string]any{"requestedBy": "", "reason": "", "allowProtected": false},
+			request: map[string]any{"requested_by": "", "reason": "", "allow_protected": false},
 		},
 		{
 			name:    "ticket and approver appear when given",
 			subject: &steps.Subject{Ref: "x", Facts: map[string]map[string]any{"entra": {"id": "1"}, "ad": nil}},
 			req:     Request{RequestedBy: "a", Reason: "b", Ticket: "T-1", ApprovedBy: "ciso", AllowProtected: true},
 			subj:    map[string]any{"ref": "x", "entra": map[string]any{"id": "1"}, "protected": []any{}, "gaps": []any{}},
-			request: map[string]any{"requestedBy": "a", "reason": "b", "ticket": "T-1", "approvedBy": "ciso", "allowProtected": true},
+			request: map[string]any{"requested_by": "a", "reason": "b", "ticket": "T-1", "approved_by": "ciso", "allow_protected": true},
 		},
 	}
 	for _, tt := range tests {
@@ -84,7 +87,7 @@ func TestPolicyInputLeavesOutWhatIsUnknown(t *testing.T) {
 			if in["scenario"] != "custom" {
 				t.Errorf("scenario %v, want the runbook's name", in["scenario"])
 			}
-			env := map[string]any{"name": "e", "kind": "cloud", "protected": []any{}}
+			env := map[string]any{"name": "e", "kind": "cloud", "protected": []any{}, "backends": map[string]any{}}
 			if !reflect.DeepEqual(in["environment"], env) {
 				t.Errorf("environment %#v, want %#v", in["environment"], env)
 			}
@@ -93,12 +96,35 @@ func TestPolicyInputLeavesOutWhatIsUnknown(t *testing.T) {
 }
 
 // The request's JSON form (journals, --output json) uses the input's names.
+// A journal written before the keys became snake_case still resumes with
+// who asked and who approved.
+func TestRequestReadsLegacyKeys(t *testing.T) {
+	tests := []struct {
+		name, in string
+		want     Request
+	}{
+		{"snake_case", `{"requested_by":"soc","reason":"r","approved_by":"ciso","allow_protected":true}`,
+			Request{RequestedBy: "soc", Reason: "r", ApprovedBy: "ciso", AllowProtected: true}},
+		{"camelCase of older journals", `{"requestedBy":"soc","reason":"r","ticket":"T-1","approvedBy":"ciso","allowProtected":true}`,
+			Request{RequestedBy: "soc", Reason: "r", Ticket: "T-1", ApprovedBy: "ciso", AllowProtected: true}},
+		{"the new key wins", `{"requested_by":"new","requestedBy":"old"}`, Request{RequestedBy: "new"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got Request
+			if err := json.Unmarshal([]byte(tc.in), &got); err != nil || got != tc.want {
+				t.Errorf("%+v (%v), want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestRequestJSON(t *testing.T) {
 	data, err := json.Marshal(Request{RequestedBy: "soc", Reason: "INC-1", ApprovedBy: "ciso", AllowProtected: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"requestedBy":"soc","reason":"INC-1","approvedBy":"ciso","allowProtected":true}`
+	want := `{"requested_by":"soc","reason":"INC-1","approved_by":"ciso","allow_protected":true}`
 	if string(data) != want {
 		t.Errorf("got %s, want %s", data, want)
 	}

@@ -246,7 +246,7 @@ type RunSummary struct {
 	ID          string    `json:"id"`
 	Runbook     string    `json:"runbook,omitempty"`
 	Subject     string    `json:"subject,omitempty"`
-	RequestedBy string    `json:"requestedBy,omitempty"`
+	RequestedBy string    `json:"requested_by,omitempty"`
 	Started     time.Time `json:"started,omitzero"`
 	// Ended is the time of the last event.
 	Ended time.Time `json:"ended,omitzero"`

@@ -260,7 +260,7 @@ func goldenRunIDOf(t *testing.T, path string) string {
 
 func TestJournalRefusesWhatIsNotAJournal(t *testing.T) {
 	dir := t.TempDir()
-	good := `{"seq":1,"time":"2025-01-02T03:04:05Z","type":"run_started","prev":"","run_id":"` + goldenRunID + `","run":{"runbook":"x","file":"","digest":"","policy_digest":"","subject":{"ref":""},"environment":{"name":"","kind":"","protected":null},"request":{"requestedBy":"","reason":"","allowProtected":false},"steps":null}}`
+	good := `{"seq":1,"time":"2025-01-02T03:04:05Z","type":"run_started","prev":"","run_id":"` + goldenRunID + `","run":{"runbook":"x","file":"","digest":"","policy_digest":"","subject":{"ref":""},"environment":{"name":"","kind":"","protected":null},"request":{"requested_by":"","reason":"","allow_protected":false},"steps":null}}`
 	for _, tc := range []struct {
 		name, data, want string
 	}{
@@ -373,7 +373,7 @@ func TestJournalRecordsTheFullPlan(t *testing.T) {
 	want := `{"runbook":"test","scenario":"test","file":"test.yaml","digest":"rb-digest-1","policy_digest":"policy-digest-1",` +
 		`"subject":{"ref":"adele@contoso.com","facts":{"fake":{"enabled":true,"id":"42","password":"[redacted]"}}},` +
 		`"environment":{"name":"test-env","kind":"hybrid","protected":["breakglass@contoso.com"]},` +
-		`"request":{"requestedBy":"soc-oncall","reason":"INC-4711","ticket":"T-1","approvedBy":"ciso","allowProtected":true},` +
+		`"request":{"requested_by":"soc-oncall","reason":"INC-4711","ticket":"T-1","approved_by":"ciso","allow_protected":true},` +
 		`"steps":[{"id":"a","uses":"fake.act","run":true,"with":{"grace":"5s","times":2},"on_error":"continue","retry":{"attempts":3,"max_wait":"2m0s"},"timeout":"1m0s"},` +
 		`{"id":"b","uses":"fake.act","run":false,"reason":"cloud-only","with":{"grace":"5s","times":1},"needs":["a"],"on_error":"block","retry":{"attempts":5,"max_wait":"30s"},"timeout":"2m0s"}]}`
 	if got != want {

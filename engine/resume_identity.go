@@ -46,6 +46,33 @@ func EnvironmentIdentity(reg *steps.Registry, env *Environment) map[string]map[s
 	return out
 }
 
+// EnvironmentBackends returns the environment's sections for the policy
+// input (EnvironmentFacts.Backends): each present backend's fields, defaults
+// filled, as JSON values, leaving out every Secret field and its reference.
+func EnvironmentBackends(reg *steps.Registry, env *Environment) map[string]map[string]any {
+	if env == nil {
+		return nil
+	}
+	if reg == nil {
+		reg = steps.Default
+	}
+	out := map[string]map[string]any{}
+	for _, b := range reg.Backends() {
+		section, ok := env.Sections[b.Name]
+		if !ok {
+			continue
+		}
+		fields := map[string]any{}
+		for _, p := range b.Fields {
+			if v, ok := section[p.Name]; ok && !p.Secret {
+				fields[p.Name] = ParamJSON(v)
+			}
+		}
+		out[b.Name] = fields
+	}
+	return out
+}
+
 // SameEnvironment refuses to resume in an environment that is not the one
 // the run started in: another name or kind, or (when the run recorded
 // them) another directory — a backend's identity field (tenant id, URL,

@@ -3,7 +3,9 @@ package engine
 import (
 	"context"
 	"maps"
+	"reflect"
 	"testing"
+	"time"
 
 	"github.com/revoke-dev/revoke/steps"
 )
@@ -147,5 +149,13 @@ func TestEnvironmentIdentity(t *testing.T) {
 	want := map[string]map[string]string{"dir": {"url": "ldaps://dc1:636"}}
 	if len(got) != 1 || !maps.Equal(got["dir"], want["dir"]) {
 		t.Errorf("EnvironmentIdentity = %v, want %v", got, want)
+	}
+	// What policies see: every field of a present section but the secret,
+	// whose reference (password_env) is left out too.
+	env.Sections["dir"]["timeout"] = 30 * time.Second
+	backends := EnvironmentBackends(reg, env)
+	wantBackends := map[string]map[string]any{"dir": {"url": "ldaps://dc1:636", "base": "", "timeout": "30s"}}
+	if !reflect.DeepEqual(backends, wantBackends) {
+		t.Errorf("EnvironmentBackends = %v, want %v", backends, wantBackends)
 	}
 }

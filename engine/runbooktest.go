@@ -26,8 +26,8 @@ import (
 //	      ref: adele@contoso.com            # that found the subject (the
 //	      entra: {onPremisesSyncEnabled: true}   # subject.<backend> facts)
 //	      ad: {sAMAccountName: adele, adminCount: 0}
-//	    request: {requestedBy: soc, reason: INC-1, ticket: …, approvedBy: …,
-//	              allowProtected: false}
+//	    request: {requested_by: soc, reason: INC-1, ticket: …, approved_by: …,
+//	              allow_protected: false}
 //	    expect:
 //	      run: [disable-ad-account]         # exactly the steps that run, any order
 //	      skip: [reset-entra-password]      # exactly the steps skipped; or a
@@ -81,8 +81,8 @@ type RunbookExpect struct {
 var (
 	rbtTopKeys     = []string{"tests"}
 	rbtCaseKeys    = []string{"name", "runbook", "environment", "subject", "request", "expect"}
-	rbtEnvKeys     = []string{"name", "kind", "protected"}
-	rbtRequestKeys = []string{"requestedBy", "reason", "ticket", "approvedBy", "allowProtected"}
+	rbtEnvKeys     = []string{"name", "kind", "protected", "backends"}
+	rbtRequestKeys = []string{"requested_by", "reason", "ticket", "approved_by", "allow_protected"}
 	rbtExpectKeys  = []string{"run", "skip", "with", "deny", "warn"}
 )
 

@@ -100,7 +100,7 @@ func TestDecodeRunbookTests(t *testing.T) {
     subject:
       ref: adele@contoso.com
       entra: {onPremisesSyncEnabled: true, privilegedRoles: [Global Administrator]}
-    request: {requestedBy: soc, reason: INC-1, ticket: T-1, approvedBy: ciso, allowProtected: true}
+    request: {requested_by: soc, reason: INC-1, ticket: T-1, approved_by: ciso, allow_protected: true}
     expect:
       run: []
       skip: {a: why}
@@ -153,7 +153,7 @@ func TestDecodeRunbookTestsReportsProblems(t *testing.T) {
     subject: {ref: a, entra: yes}
     expect: {runs: [x], deny: maybe}
     environment: {kind: onprem}
-    request: {allowProtected: sure}
+    request: {allow_protected: sure}
   - runbook: termination
     subject: {name: b}
     expect: {}
@@ -165,7 +165,7 @@ extra: 1
 				`t_test.yaml:5:14: error: unknown key "runs" in test "one": expect (known: run, skip, with, deny, warn)`,
 				`t_test.yaml:5:31: error: test "one": expect.deny: want true, false or a list of substrings, got a string`,
 				`t_test.yaml:6:25: error: test "one": environment.kind: "onprem" is not one of hybrid, cloud`,
-				`t_test.yaml:7:31: error: test "one": request.allowProtected: want true or false, got a string`,
+				`t_test.yaml:7:32: error: test "one": request.allow_protected: want true or false, got a string`,
 				`t_test.yaml:8:5: error: test 2: missing name`,
 				`t_test.yaml:9:14: error: test 2: subject: missing ref`,
 				`t_test.yaml:9:21: error: test 2: subject.name: want a mapping, got a string`,
@@ -226,7 +226,7 @@ func TestRunRunbookTestsReportsUnmetExpectations(t *testing.T) {
       ref: adele@contoso.com
       entra: {userPrincipalName: adele@contoso.com, onPremisesSyncEnabled: true}
       ad: {sAMAccountName: adele, adminCount: 0}
-    request: {requestedBy: soc, reason: INC-1}
+    request: {requested_by: soc, reason: INC-1}
     expect:
       run: [disable-ad-account, disable-entra-user, reset-entra-password, reset-teams-password]
       skip: {reset-ad-password: cloud-only, reset-entra-password: synced}

@@ -22,7 +22,7 @@ skip[step.id] := "a guest's sign-in methods are registered in their home organiz
 }
 
 skip[step.id] := "directory roles are removed only with approval: run with --approved-by" if {
-	not input.request.approvedBy
+	not input.request.approved_by
 	some step in input.runbook.steps
 	step.uses == "entra.remove_roles"
 	not backend_skip[step.id]

@@ -39,8 +39,8 @@ test_roles_skipped_without_approval if {
 
 test_roles_removed_with_approval if {
 	inp := json.patch(cleanup_input, [
-		{"op": "add", "path": "/request/allowProtected", "value": true},
-		{"op": "add", "path": "/request/approvedBy", "value": "ciso@contoso.com"},
+		{"op": "add", "path": "/request/allow_protected", "value": true},
+		{"op": "add", "path": "/request/approved_by", "value": "ciso@contoso.com"},
 	])
 	skips := revoke.skip with input as inp
 	not skips["remove-roles"]

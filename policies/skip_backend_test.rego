@@ -16,7 +16,7 @@ hybrid_input := {
 		"entra": {"id": "u1", "userPrincipalName": "adele@contoso.com", "accountEnabled": true, "onPremisesSyncEnabled": true, "privilegedRoles": []},
 		"ad": {"distinguishedName": "CN=Adele,DC=contoso,DC=com", "sAMAccountName": "adele", "adminCount": 0},
 	},
-	"request": {"requestedBy": "hr", "reason": "leaver", "allowProtected": false},
+	"request": {"requested_by": "hr", "reason": "leaver", "allow_protected": false},
 }
 
 test_hybrid_subject_found_on_premises_keeps_ad_steps if {

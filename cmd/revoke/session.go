@@ -52,7 +52,7 @@ func (s *session) resolve(ctx context.Context, ref string) (*steps.Subject, erro
 // identity, which the journal records and a resume compares.
 func (s *session) facts() engine.EnvironmentFacts {
 	return engine.EnvironmentFacts{Name: s.env.Name, Kind: s.env.Kind, Protected: s.env.Protected,
-		Identity: engine.EnvironmentIdentity(s.reg, s.env.Environment)}
+		Identity: engine.EnvironmentIdentity(s.reg, s.env.Environment), Backends: engine.EnvironmentBackends(s.reg, s.env.Environment)}
 }
 
 // executor journals into the environment's state directory.

@@ -47,10 +47,10 @@ type validateCounts struct {
 	Environments      int `json:"environments"`
 	Policies          int `json:"policies"`
 	Facts             int `json:"facts"`
-	SandboxSeeds      int `json:"sandboxSeeds"`
-	RunbookTests      int `json:"runbookTests"`
-	PolicyTestsPassed int `json:"policyTestsPassed"`
-	PolicyTestsFailed int `json:"policyTestsFailed"`
+	SandboxSeeds      int `json:"sandbox_seeds"`
+	RunbookTests      int `json:"runbook_tests"`
+	PolicyTestsPassed int `json:"policy_tests_passed"`
+	PolicyTestsFailed int `json:"policy_tests_failed"`
 	Errors            int `json:"errors"`
 	Warnings          int `json:"warnings"`
 }

@@ -11,7 +11,7 @@ hold_input := {
 		"entra": {"userPrincipalName": "megan@contoso.test", "onPremisesSyncEnabled": true, "privilegedRoles": []},
 		"ad": {"memberOf": ["CN=Legal Hold,OU=Groups,DC=contoso,DC=test"], "adminCount": 0},
 	},
-	"request": {"requestedBy": "hr", "reason": "x", "allowProtected": false},
+	"request": {"requested_by": "hr", "reason": "x", "allow_protected": false},
 }
 
 test_legal_hold_skips_devices if {

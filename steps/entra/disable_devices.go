@@ -141,7 +141,7 @@ func (s *disableDevicesStep) Apply(ctx context.Context, call *steps.Call) (steps
 			return
 		}
 		m := p.managed[i-len(p.devices)]
-		call.Report(pastTense(p.action)+" managed device "+m.name, map[string]any{"managedDevice": m.id, "action": p.action})
+		call.Report(pastTense(p.action)+" managed device "+m.name, map[string]any{"managed_device": m.id, "action": p.action})
 	})
 	done := devicePlan{action: p.action}
 	for i, d := range p.devices {

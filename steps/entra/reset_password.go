@@ -66,7 +66,7 @@ func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Cha
 	}
 	return steps.Change{
 		Summary: fmt.Sprintf("%s, change forced at next sign-in", count(times, "password reset")),
-		Details: map[string]any{"times": times, "resumedAfter": done},
+		Details: map[string]any{"times": times, "resumed_after": done},
 	}, nil
 }
 
