@@ -19,8 +19,12 @@ func StepReference(reg *steps.Registry) []byte {
 		fmt.Fprintf(&b, "| [`%s`](#%s) | %s | %s |\n", s.Name, anchor(s.Name), s.Summary, yesNo(s.Idempotent))
 	}
 	for _, be := range reg.Backends() {
-		fmt.Fprintf(&b, "\n## Backend `%s`\n\n%s. Environment file section `%s:`; it takes part in %s environments.\n\n",
-			be.Name, be.Summary, be.Name, strings.Join(be.Kinds, " and "))
+		part := "it takes part in " + strings.Join(be.Kinds, " and ") + " environments"
+		if be.Optional {
+			part = "optional: it takes part in " + strings.Join(be.Kinds, " and ") + " environments that have the section"
+		}
+		fmt.Fprintf(&b, "\n## Backend `%s`\n\n%s. Environment file section `%s:`; %s.\n\n",
+			be.Name, be.Summary, be.Name, part)
 		writeParamTable(&b, be.Fields, true)
 		for _, s := range reg.Steps() {
 			if s.Backend() != be.Name {

@@ -386,7 +386,7 @@ func (s *snowServer) insert(w http.ResponseWriter, r *http.Request, tb *snowTabl
 		}
 	}
 	tb.records = append(tb.records, rec)
-	out := s.render(r, rec, nil)
+	out := s.render(r, rec, sysparmFields(r))
 	s.mu.Unlock()
 	w.Header().Set("Location", s.recordURL(r, tb.Name, rec["sys_id"]))
 	writeJSON(w, http.StatusCreated, "application/json;charset=UTF-8", map[string]any{"result": out})

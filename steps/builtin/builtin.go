@@ -6,4 +6,5 @@ import (
 	// Each plugin registers its backend and steps in steps.Default.
 	_ "github.com/revoke-dev/revoke/steps/ad"
 	_ "github.com/revoke-dev/revoke/steps/entra"
+	_ "github.com/revoke-dev/revoke/steps/servicenow"
 )
