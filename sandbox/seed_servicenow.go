@@ -27,6 +27,10 @@ type SeedServiceNow struct {
 	// AssignmentGroups are sys_user_group records a ticket's
 	// assignment_group may name, by name or sys_id.
 	AssignmentGroups []SeedServiceNowGroup
+	// ManualApps are the apps (by display name) whose accounts a person
+	// removes: the instance does not use them, `revoke sandbox` writes them
+	// into the environment's servicenow section as manual_apps.
+	ManualApps []string
 }
 
 // SeedServiceNowUser is a sys_user who may call the API.
@@ -117,6 +121,7 @@ func (d *seedDecoder) serviceNow(n *yaml.Node) *SeedServiceNow {
 				sn.Tables = append(sn.Tables, t)
 			})
 		},
+		"manual_apps": func(n *yaml.Node) { sn.ManualApps = d.strs(n) },
 		"assignment_groups": func(n *yaml.Node) {
 			d.each(n, func(n *yaml.Node) {
 				var g SeedServiceNowGroup

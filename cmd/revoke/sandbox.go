@@ -100,6 +100,9 @@ func (s *sandboxCmd) Run(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(w, "Sandbox tenant %s is up (nothing real lives here)\n", t.TenantID())
 	fmt.Fprintf(w, "  Graph        %s\n  Authority    %s\n  LDAP         %s (StartTLS)\n  LDAPS        %s\n",
 		t.GraphURL(), t.AuthorityHost(), t.LDAPURL(), t.LDAPSURL())
+	if u := t.ServiceNowURL(); u != "" {
+		fmt.Fprintf(w, "  ServiceNow   %s (state: %s/_sandbox/servicenow)\n", u, u)
+	}
 	if s.writeEnv != "" {
 		dir, err := filepath.Abs(s.writeEnv)
 		if err != nil {

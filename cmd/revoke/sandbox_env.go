@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"github.com/revoke-dev/revoke/sandbox"
 )
 
 // envFile is one file `revoke sandbox --write-env` writes: the environment,
@@ -73,4 +76,33 @@ func replaceFile(dir string, f envFile) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), filepath.Join(dir, f.name))
+}
+
+// sandboxServiceNow returns the servicenow section of a sandbox's
+// environment file and the password file it references: basic auth as the
+// seed's first user holding a role (the one that may open tickets). It
+// returns nothing when the seed has no ServiceNow instance or no such user,
+// and the environment is complete without the section (the backend is
+// optional). q quotes a YAML string.
+func sandboxServiceNow(t *sandbox.Tenant, seed *sandbox.Seed, q func(string) string) (string, []envFile) {
+	sn := seed.ServiceNow
+	if sn == nil || t.ServiceNowURL() == "" {
+		return "", nil
+	}
+	for _, u := range sn.Users {
+		if len(u.Roles) == 0 {
+			continue
+		}
+		var b strings.Builder
+		fmt.Fprintf(&b, "servicenow:\n  instance_url: %s\n  credential: basic\n  username: %s\n  password_file: servicenow-password\n  ca_file: ca.pem\n",
+			q(t.ServiceNowURL()), q(u.Name))
+		if len(sn.AssignmentGroups) > 0 {
+			fmt.Fprintf(&b, "  assignment_group: %s\n", q(sn.AssignmentGroups[0].Name))
+		}
+		if len(sn.ManualApps) > 0 {
+			fmt.Fprintf(&b, "  manual_apps: [%s]\n", strings.Join(mapStrings(sn.ManualApps, q), ", "))
+		}
+		return b.String(), []envFile{{"servicenow-password", []byte(u.Password), 0o600}}
+	}
+	return "", nil
 }
