@@ -116,16 +116,24 @@ func planAnnotate(ctx context.Context, call *steps.Call) (*annotatePlan, error) 
 	if err != nil {
 		return nil, err
 	}
-	a, err := locate(ctx, c, call)
-	if err != nil {
-		return nil, err
-	}
+	// One read: the attribute of the account at the DN the run resolved.
+	// Only an account that is not there any more (ad.move_to_ou moved it)
+	// is looked up by objectGUID or objectSid and read where it is now.
 	attr := call.With.String(paramAttribute)
-	cur, err := c.readAttr(ctx, a.DN, attr)
+	dn := call.Subject.FactString("ad", attrDN)
+	cur, err := c.readAttr(ctx, dn, attr)
+	if steps.ClassOf(err) == steps.NotFound {
+		a, lerr := relocate(ctx, c, call, err)
+		if lerr != nil {
+			return nil, lerr
+		}
+		dn = a.DN
+		cur, err = c.readAttr(ctx, dn, attr)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return &annotatePlan{conn: c, dn: a.DN, attr: attr, text: text, current: cur,
+	return &annotatePlan{conn: c, dn: dn, attr: attr, text: text, current: cur,
 		satisfied: len(cur) == 1 && cur[0] == text}, nil
 }
 

@@ -149,6 +149,13 @@ func locate(ctx context.Context, c *Conn, call *steps.Call) (*account, error) {
 	if err == nil || steps.ClassOf(err) != steps.NotFound {
 		return a, err
 	}
+	return relocate(ctx, c, call, err)
+}
+
+// relocate finds the subject's account by its objectGUID, then its
+// objectSid, once it is not at the DN resolved when the run started
+// (notFound, the error of that read, is returned when neither finds it).
+func relocate(ctx context.Context, c *Conn, call *steps.Call, notFound error) (*account, error) {
 	for _, r := range []steps.Ref{
 		{Kind: steps.RefGUID, Name: call.Subject.FactString("ad", attrObjectGUID)},
 		{Kind: steps.RefSID, Name: call.Subject.FactString("ad", attrObjectSid)},
@@ -165,7 +172,7 @@ func locate(ctx context.Context, c *Conn, call *steps.Call) (*account, error) {
 			return found, serr
 		}
 	}
-	return nil, err
+	return nil, notFound
 }
 
 // Check says where the account would move, or that it is in the OU already.

@@ -25,7 +25,12 @@ type sandboxDC struct {
 
 func startSandbox(t *testing.T) *sandboxDC {
 	t.Helper()
-	seed := sandbox.DefaultSeed()
+	return startSandboxSeed(t, sandbox.DefaultSeed())
+}
+
+// startSandboxSeed starts a sandbox tenant on seed.
+func startSandboxSeed(t *testing.T, seed *sandbox.Seed) *sandboxDC {
+	t.Helper()
 	tenant, err := sandbox.Start(t.Context(), seed, sandbox.Options{})
 	if err != nil {
 		t.Fatalf("sandbox.Start: %v", err)
