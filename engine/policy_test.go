@@ -57,6 +57,8 @@ func specMirrorRegistry() *steps.Registry {
 			{Name: "match", Type: steps.Enum, Default: "suspicious", Enum: []string{"suspicious", "all"}, Description: "Which rules."}}},
 		{Name: "entra.revoke_consents", Summary: "Delete delegated consents"},
 		{Name: "entra.remove_roles", Summary: "Remove directory roles"},
+		{Name: "entra.remove_group_memberships", Summary: "Remove cloud group memberships"},
+		{Name: "entra.remove_licenses", Summary: "Remove direct licences"},
 	} {
 		r.Register(s)
 	}

@@ -46,7 +46,16 @@ func (c *Conn) MissingGrants(ctx context.Context, spec *steps.Spec, subject *ste
 	if err != nil {
 		return nil, nil, err
 	}
-	return g.missingPermissions(spec), g.missingRoles(spec, subject), nil
+	perms := g.missingPermissions(spec)
+	if spec.Name == entraspec.RemoveGroupMemberships.Name {
+		// A permission only some subjects need: asked of Graph.
+		extra, err := c.roleAssignableNeed(ctx, g, subject)
+		if err != nil {
+			return nil, nil, err
+		}
+		perms = append(perms, extra...)
+	}
+	return perms, g.missingRoles(spec, subject), nil
 }
 
 // grants fetches the credential's token and decodes what it grants.
@@ -126,6 +135,7 @@ var impliedBy = map[string][]string{
 	"User-PasswordProfile.ReadWrite.All": {"User.ReadWrite.All", "Directory.ReadWrite.All"},
 	"Device.ReadWrite.All":               {"Directory.ReadWrite.All"},
 	"GroupMember.ReadWrite.All":          {"Group.ReadWrite.All", "Directory.ReadWrite.All"},
+	"LicenseAssignment.ReadWrite.All":    {"User.ReadWrite.All", "Directory.ReadWrite.All"},
 }
 
 // callerRoles are the names of the acting roles (see privileged.go) among

@@ -423,15 +423,42 @@ func (c *Conn) provisioningUntil(ctx context.Context, sp string) string {
 	return untilSomeoneActs
 }
 
-// groupRef is a group the user is a direct member of.
-type groupRef struct{ id, name string }
+// groupRef is a group the user is a direct member of, with what says who
+// owns its membership.
+type groupRef struct {
+	id, name                                              string
+	dynamic, synced, mailEnabled, unified, roleAssignable bool
+}
+
+// groupSelect are the group properties memberGroups reads: what a
+// membership's owner is told by.
+const groupSelect = "id,displayName,groupTypes,mailEnabled,onPremisesSyncEnabled,isAssignableToRole"
+
+// fixed says why Graph cannot remove a member from g and who can, or ""
+// when it can: a dynamic group's rule owns its members, a group synced from
+// AD is mastered on-premises (Graph answers 400 "on-premises mastered"), a
+// distribution list or mail-enabled security group is mastered in
+// Exchange Online (400 "originated within an external service"). A
+// Microsoft 365 group (Unified) is mail-enabled but Entra ID's own.
+func (g groupRef) fixed() string {
+	switch {
+	case g.synced:
+		return "synced from AD: remove the membership on-premises"
+	case g.dynamic:
+		return "dynamic: its membership rule puts the user back; change the rule or the user's attributes"
+	case g.mailEnabled && !g.unified:
+		return "mail-enabled (a distribution list or mail-enabled security group): Exchange Online owns its members"
+	}
+	return ""
+}
 
 // memberGroups lists the groups the user is a direct member of.
 func (c *Conn) memberGroups(ctx context.Context, id string) ([]groupRef, error) {
 	// As for the directory roles: the documented cast, not the SDK's
-	// namespace alias.
+	// namespace alias. The URL is the request's whole, so $select is in
+	// it.
 	b := c.graph.Users().ByUserId(id).MemberOf().GraphGroup().
-		WithUrl(c.baseURL + "/users/" + pathSegment(id) + "/memberOf/microsoft.graph.group")
+		WithUrl(c.baseURL + "/users/" + pathSegment(id) + "/memberOf/microsoft.graph.group?$select=" + groupSelect)
 	var out []groupRef
 	err := eachPage(ctx, "list groups of "+id, errorContext{permission: permGroupsRead},
 		func(next string) (models.GroupCollectionResponseable, error) {
@@ -442,19 +469,31 @@ func (c *Conn) memberGroups(ctx context.Context, id string) ([]groupRef, error) 
 		},
 		func(p models.GroupCollectionResponseable) {
 			for _, g := range p.GetValue() {
-				out = append(out, groupRef{id: deref(g.GetId()), name: nameOr(g.GetDisplayName(), g.GetId())})
+				types := g.GetGroupTypes()
+				out = append(out, groupRef{id: deref(g.GetId()), name: nameOr(g.GetDisplayName(), g.GetId()),
+					dynamic: hasFold(types, "DynamicMembership"), unified: hasFold(types, "Unified"),
+					synced: deref(g.GetOnPremisesSyncEnabled()), mailEnabled: deref(g.GetMailEnabled()),
+					roleAssignable: deref(g.GetIsAssignableToRole())})
 			}
 		})
 	return out, err
 }
 
+// hasFold reports whether list holds s, case-insensitively (Graph's
+// groupTypes values are documented in one case, compared in any).
+func hasFold(list []string, s string) bool {
+	return slices.ContainsFunc(list, func(v string) bool { return strings.EqualFold(v, s) })
+}
+
+// groupItems lists the memberships; one Graph cannot remove says why, so
+// the report tells who must act.
 func groupItems(groups []groupRef, err error) []steps.Residual {
 	if err != nil {
 		return []steps.Residual{unchecked("group memberships", permGroupsRead, err)}
 	}
 	out := make([]steps.Residual, 0, len(groups))
 	for _, g := range groups {
-		out = append(out, residual(steps.ResidualGroup, "member of group "+quoteName(g.name), untilRemoved, "", g.id))
+		out = append(out, residual(steps.ResidualGroup, "member of group "+quoteName(g.name), untilRemoved, g.fixed(), g.id))
 	}
 	return out
 }

@@ -373,8 +373,8 @@ func TestSandboxInventory(t *testing.T) {
 			r("inbox_rule", "rule '..' deletes mail (suspicious)", "until removed: the rule runs in the mailbox whether or not the account is enabled", "", "BqpA-hP_dI3lUArBBG2cwLtFm2rmFo7e9I-mohic83c"),
 			r("consent", "app 'Graph Explorer' may act as the user with openid profile User.Read", consent, "tenant-wide consent: never removed for one user", explorer),
 			r("consent", "app 'Mail Sync Pro' may act as the user with Mail.Read Mail.Send offline_access", consent, "", "kQ7Xz1pWm0uV3yR8tB2nHcE4fJ6gL9aS0dK5jM1qP2o"),
-			// The sandbox serves no provisioning jobs: both are said.
-			r("app_assignment", "assigned to app 'Salesforce'", "until someone acts, or the app's next provisioning cycle", "", "Rx49Wtl8R0ay0m1uWRSKGCkAplbYd98nTNbNVBoDrQc"),
+			// Salesforce has no provisioning job: nothing removes her account there.
+			r("app_assignment", "assigned to app 'Salesforce'", "until someone acts: the app keeps its own account and sessions", "", "Rx49Wtl8R0ay0m1uWRSKGCkAplbYd98nTNbNVBoDrQc"),
 			r("license", "licence 6fd2c87f-b296-42f0-b197-1e91e994b900", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
 			exchangeUnchecked,
 		}},
@@ -385,8 +385,10 @@ func TestSandboxInventory(t *testing.T) {
 			r("sign_in_method", "Microsoft Authenticator (microsoftAuthenticator, added 2024-01-15)", "until removed: a sign-in method outlives a password reset", "", "6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a02"),
 			r("sign_in_method", "Windows Hello for Business (windowsHelloForBusiness, added 2024-01-15)", "until removed: a sign-in method outlives a password reset", "", "2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c02"),
 			r("consent", "app 'Graph Explorer' may act as the user with openid profile User.Read", consent, "tenant-wide consent: never removed for one user", explorer),
-			r("group", "member of group 'All Staff'", "until removed", "", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d02"),
+			r("group", "member of group 'All Staff'", "until removed", "dynamic: its membership rule puts the user back; change the rule or the user's attributes", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d02"),
+			r("group", "member of group 'Sales Announcements'", "until removed", "mail-enabled (a distribution list or mail-enabled security group): Exchange Online owns its members", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d08"),
 			r("group", "member of group 'Sales'", "until removed", "", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d01"),
+			r("group", "member of group 'VPN Users'", "until removed", "synced from AD: remove the membership on-premises", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d07"),
 			r("license", "licence 6fd2c87f-b296-42f0-b197-1e91e994b900", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
 			r("license", "licence b05e124f-c7cc-45a0-a6aa-8cf78c946968", "until removed: a licence keeps the mailbox and files served", "", "b05e124f-c7cc-45a0-a6aa-8cf78c946968"),
 			r("device", "device 'ALEX-LAPTOP' is still enabled", "until disabled: its primary refresh token signs in without the user's password", "", alexLaptop),
