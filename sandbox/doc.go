@@ -23,8 +23,9 @@
 //     user), graph_auth_methods.go, graph_mail.go, graph_consents.go,
 //     graph_cleanup.go, graph_licenses.go, graph_sandbox.go (the
 //     /_sandbox endpoints for tests and `revoke sandbox state`).
-//   - LDAP: ldap.go (the server, binds, TLS), ldap_handlers.go (search,
-//     modify, add, delete), ldap_entries.go (how users, groups and the
-//     configuration look as entries), ldap_filter.go (filter evaluation),
-//     sid.go (objectSid).
+//   - LDAP: ldap.go (the server, its front door, TLS), ldap_handlers.go
+//     (bind, search, modify, add, delete), ldap_modifydn.go (ModifyDN,
+//     answered by the door), ldap_notes.go (description and info),
+//     ldap_entries.go (how users, groups and the configuration look as
+//     entries), ldap_filter.go (filter evaluation), sid.go (objectSid).
 package sandbox
