@@ -28,7 +28,7 @@ func Identify(reg *steps.Registry, subject *steps.Subject) {
 		if _, done := subject.Identities[name]; done || facts == nil {
 			continue
 		}
-		if b, ok := reg.Backend(name); ok && b.Identify != nil {
+		if b, ok := reg.Backend(name); reg != nil && ok && b.Identify != nil {
 			subject.Identities[name] = b.Identify(facts)
 		}
 	}
@@ -70,13 +70,33 @@ func (cs Conns) Resolve(ctx context.Context, reg *steps.Registry, ref string) (*
 	}
 	if len(subject.Facts) == 0 {
 		return nil, steps.Errorf(steps.NotFound, "%s was not found in %s: check the reference (UPN, object id, sAMAccountName, DOMAIN\\user, DN or SID)",
-			r.Text, strings.Join(sortedKeys(cs), " or "))
+			r.Text, strings.Join(cs.directories(reg), " or "))
 	}
 	if err := cs.link(ctx, reg, subject); err != nil {
 		return nil, err
 	}
 	subject.Gaps = Gaps(subject, func(b string) bool { _, ok := cs[b]; return ok })
 	return subject, nil
+}
+
+// directories names the connected backends that keep people (they say
+// what a record's facts mean: Identify), for a message about where a
+// reference was looked for; a ticketing backend is not one. Every
+// connected backend when none declares it.
+func (cs Conns) directories(reg *steps.Registry) []string {
+	var names []string
+	for _, name := range sortedKeys(cs) {
+		if reg == nil {
+			break
+		}
+		if b, ok := reg.Backend(name); ok && b.Identify != nil {
+			names = append(names, name)
+		}
+	}
+	if len(names) == 0 {
+		return sortedKeys(cs)
+	}
+	return names
 }
 
 // each calls fn for every connection whose backend has no facts yet, at

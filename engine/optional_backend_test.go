@@ -64,3 +64,32 @@ func TestOptionalBackend(t *testing.T) {
 		})
 	}
 }
+
+// A reference found nowhere names the backends that keep people, not a
+// ticketing backend that never knows anyone.
+func TestNotFoundNamesDirectoriesOnly(t *testing.T) {
+	reg := steps.NewRegistry()
+	open := func(context.Context, *steps.Env) (steps.Conn, error) { return &stubConn{}, nil }
+	reg.RegisterBackend(steps.BackendSpec{Name: "dir", Summary: "a directory", Kinds: []string{"hybrid"}, Open: open,
+		Identify: func(map[string]any) steps.Identity { return steps.Identity{} }})
+	reg.RegisterBackend(steps.BackendSpec{Name: "tickets", Summary: "tickets", Kinds: []string{"hybrid"}, Optional: true, Open: open})
+	tests := []struct {
+		name  string
+		reg   *steps.Registry
+		conns Conns
+		where string
+	}{
+		{"a directory and a ticketing backend", reg, Conns{"dir": &stubConn{}, "tickets": &stubConn{}}, "dir"},
+		{"no backend declares Identify: all of them", reg, Conns{"tickets": &stubConn{}}, "tickets"},
+		{"no registry: all of them", nil, Conns{"dir": &stubConn{}, "tickets": &stubConn{}}, "dir or tickets"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := tt.conns.Resolve(t.Context(), tt.reg, "nobody@contoso.test")
+			want := "nobody@contoso.test was not found in " + tt.where + ": check the reference (UPN, object id, sAMAccountName, DOMAIN\\user, DN or SID)"
+			if steps.ClassOf(err) != steps.NotFound || err.Error() != want {
+				t.Errorf("Resolve: %v\nwant %s", err, want)
+			}
+		})
+	}
+}

@@ -175,10 +175,10 @@ func writeSandboxEnv(dir string, t *sandbox.Tenant, seed *sandbox.Seed, stateDir
 	fmt.Fprintf(&b, "  graph_url: %s\n  authority_host: %s\n  ca_file: ca.pem\n", q(t.GraphURL()), q(t.AuthorityHost()))
 	fmt.Fprintf(&b, "ad:\n  url: %s\n  base_dn: %s\n  bind_dn: %s\n  bind_password_file: ad-bind-password\n  ca_file: ca.pem\n",
 		q(t.LDAPSURL()), q(seed.AD.BaseDN), q(svc.DN))
+	fmt.Fprintf(&b, "state_dir: %s\n", q(stateDir))
 	section, snowFiles := sandboxServiceNow(t, seed, q)
 	b.WriteString(section)
 	files = append(files, snowFiles...)
-	fmt.Fprintf(&b, "state_dir: %s\n", q(stateDir))
 	files = append(files, envFile{"environment.yaml", []byte(b.String()), 0o600})
 	if err := writeEnvFiles(dir, files); err != nil {
 		return "", err
