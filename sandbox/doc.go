@@ -1,9 +1,10 @@
 // Package sandbox is a tenant on loopback that real clients talk to: a
 // Microsoft Graph v1.0 emulator (over HTTPS, with an authority that issues
-// tokens) and an AD-like LDAP directory (LDAPS and StartTLS), seeded from
-// YAML. It imports neither engine nor steps, so it cannot agree with
-// revoke by construction: it answers as Graph and AD do, and its answers
-// are checked against Microsoft's published v1.0 metadata.
+// tokens), an AD-like LDAP directory (LDAPS and StartTLS) and, when the
+// seed has one, a ServiceNow instance's Table API, seeded from YAML. It
+// imports neither engine nor steps, so it cannot agree with revoke by
+// construction: it answers as Graph, AD and ServiceNow do, and its Graph
+// answers are checked against Microsoft's published v1.0 metadata.
 //
 // Where things are:
 //
@@ -28,4 +29,6 @@
 //     answered by the door), ldap_notes.go (description and info),
 //     ldap_entries.go (how users, groups and the configuration look as
 //     entries), ldap_filter.go (filter evaluation), sid.go (objectSid).
+//   - ServiceNow: servicenow.go (a Table API instance on its own port, for
+//     the servicenow backend's tickets), seed_servicenow.go (its seed).
 package sandbox
