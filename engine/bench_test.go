@@ -2,9 +2,17 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/revoke-dev/revoke/steps"
 )
 
 // genStepUses are the real step names, in the order generated runbooks list
@@ -258,6 +266,84 @@ func BenchmarkPlanDecision(b *testing.B) {
 	for b.Loop() {
 		if _, _, err := pol.Plan(ctx, rb, contosoFacts, subject, req); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// decisionBench is the one decision BenchmarkDecision times and
+// TestWriteOPABenchInput hands to `opa bench`: the built-in policies, the
+// test runbook (compromised, six steps) and a hybrid synced subject.
+func decisionBench(tb testing.TB) (*Policy, *Runbook, *steps.Subject, Request) {
+	return mustPolicy(tb, BuiltinPolicies()), policyTestRunbook(tb), syncedSubject(),
+		Request{RequestedBy: "soc-oncall", Reason: "INC-4711"}
+}
+
+// BenchmarkDecision times one decision as a plan makes it (Policy.decide):
+// the subject identified, its protection found, the input built as OPA's
+// value, the prepared data.revoke query evaluated and the decision read
+// from the result, the engine's protection applied. scripts/bench puts it
+// beside `opa bench` of the same query on the same input (written by
+// TestWriteOPABenchInput). Aim: at most 1.0× opa bench.
+func BenchmarkDecision(b *testing.B) {
+	p, rb, subject, req := decisionBench(b)
+	ctx := context.Background()
+	d, err := p.decide(ctx, rb, contosoFacts, subject, req)
+	if err != nil || d.Denied() || len(d.Skip) != 1 || d.Skip["reset-entra-password"] == "" {
+		b.Fatalf("decide: %v, deny %v, skip %v: want reset-entra-password skipped and nothing denied", err, d.Deny, d.Skip)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.decide(ctx, rb, contosoFacts, subject, req); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestWriteOPABenchInput writes, into $REVOKE_OPA_BENCH_DIR, what `opa
+// bench` needs to evaluate BenchmarkDecision's decision: input.json (the
+// input the decision is made on), policies/ (the built-in modules the
+// decision query uses, tests left out as decisions leave them out) and
+// query.txt (the query). Without the variable it only checks that the
+// input round-trips through JSON unchanged, which is what makes the two
+// benchmarks comparable.
+func TestWriteOPABenchInput(t *testing.T) {
+	p, rb, subject, req := decisionBench(t)
+	if _, err := p.decide(t.Context(), rb, contosoFacts, subject, req); err != nil {
+		t.Fatal(err) // identifies the subject and finds its gaps, as a plan does
+	}
+	input, err := inputValue(mustRunbookValue(t, rb), contosoFacts, subject, req, Protection(contosoFacts, subject))
+	if err != nil {
+		t.Fatal(err)
+	}
+	native, err := ast.JSON(input)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.MarshalIndent(native, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ast.ValueFromReader(strings.NewReader(string(data)))
+	if err != nil || back.Compare(input) != 0 {
+		t.Fatalf("input.json reads back as %v (%v), want %v", back, err, input)
+	}
+	dir := os.Getenv("REVOKE_OPA_BENCH_DIR")
+	if dir == "" {
+		return
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "policies"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write := func(name string, data []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("input.json", data)
+	write("query.txt", []byte(decisionQuery+"\n"))
+	for _, src := range BuiltinPolicies() {
+		if !IsPolicyTest(src.File) {
+			write(filepath.Join("policies", path.Base(src.File)), src.Data)
 		}
 	}
 }

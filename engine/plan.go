@@ -145,7 +145,7 @@ func (p *Policy) decide(ctx context.Context, rb *Runbook, env EnvironmentFacts, 
 		})
 	}
 	protected := Protection(env, subject)
-	d, err := p.Decide(ctx, policyInput(rb, env, subject, req, protected))
+	d, err := p.decideFor(ctx, rb, env, subject, req, protected)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,9 +13,11 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
@@ -102,6 +105,9 @@ type Policy struct {
 	modules  map[string]*ast.Module
 	decision rego.PreparedEvalQuery
 	lint     rego.PreparedEvalQuery
+	// runbooks holds the last runbook decided on as OPA's value
+	// (cachedRunbookValue); a pointer, so that copies (Defaults) share it.
+	runbooks *atomic.Pointer[runbookCache]
 	// defaults compiles the built-in modules alone, once and only when
 	// asked (validate's built-in tests: see Defaults), so plan and run do
 	// not pay for a second compilation; nil when every module is a
@@ -209,10 +215,10 @@ func compileModules(srcs []PolicySource, all map[string]*ast.Module) (*Policy, L
 		}
 	}
 
-	p := &Policy{Digest: policyDigest(srcs), Files: files, modules: all}
+	p := &Policy{Digest: policyDigest(srcs), Files: files, modules: all, runbooks: new(atomic.Pointer[runbookCache])}
 	var err error
 	ctx := context.Background()
-	if p.decision, err = prepare(ctx, compiler, decisionQuery); err != nil {
+	if p.decision, err = prepare(ctx, compiler, decisionQuery, rego.GenerateJSON(keepTerms)); err != nil {
 		return nil, Lints{{Level: Error, Code: "policy", Message: fmt.Sprintf("prepare the decision query: %v", err)}}
 	}
 	if p.lint, err = prepare(ctx, compiler, lintQuery); err != nil {
@@ -266,15 +272,17 @@ func excludedBuiltinError(code, msg string) string {
 	return fmt.Sprintf("%s is not available to revoke policies: they reach no network and no host state, and decide the same way every time (docs/policies.md lists the builtins left out)", name)
 }
 
-func prepare(ctx context.Context, c *ast.Compiler, query string) (rego.PreparedEvalQuery, error) {
-	return rego.New(
+// prepare compiles a query against the policies, once; opts add to the
+// options every query has.
+func prepare(ctx context.Context, c *ast.Compiler, query string, opts ...func(*rego.Rego)) (rego.PreparedEvalQuery, error) {
+	return rego.New(append([]func(*rego.Rego){
 		rego.Compiler(c),
 		rego.Capabilities(policyCapabilities),
 		rego.Query(query),
 		// A builtin that fails (to_number("x")) is the policy's bug: report
 		// it rather than silently treating the expression as undefined.
 		rego.StrictBuiltinErrors(true),
-	).PrepareForEval(ctx)
+	}, opts...)...).PrepareForEval(ctx)
 }
 
 // policyDigest hashes file names and texts with lengths, so that moving
@@ -379,22 +387,19 @@ func (p *Policy) timeout() time.Duration {
 	return DefaultPolicyTimeout
 }
 
-// eval runs a prepared query within the policy's time limit and returns
-// its only result's bindings.
-func (p *Policy) eval(ctx context.Context, q rego.PreparedEvalQuery, input map[string]any) (rego.Vars, error) {
+// eval runs a prepared query on an input already in OPA's form (so a
+// conversion error stays ours to word: inputError) within the policy's
+// time limit and returns its only result's bindings.
+func (p *Policy) eval(ctx context.Context, q rego.PreparedEvalQuery, input ast.Value) (rego.Vars, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("policy evaluation cancelled: %w", err)
 	}
 	limit := p.timeout()
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
-	// Converting here rather than through EvalInput keeps a conversion
-	// error ours to word.
-	value, err := ast.InterfaceToValue(input)
-	if err != nil {
-		return nil, &PolicyError{Code: "policy", Message: fmt.Sprintf("policy input: %v", err)}
-	}
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(value))
+	// No metrics: nothing reads them, and OPA would otherwise make a fresh
+	// set and time the evaluation on every call.
+	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(metrics.NoOp()))
 	if err != nil {
 		return nil, evalError(ctx, limit, err)
 	}
@@ -403,6 +408,11 @@ func (p *Policy) eval(ctx context.Context, q rego.PreparedEvalQuery, input map[s
 		return nil, &PolicyError{Code: "policy", Message: fmt.Sprintf("query gave %d results, want 1", len(rs))}
 	}
 	return rs[0].Bindings, nil
+}
+
+// inputError words a value the policy input cannot hold.
+func inputError(err error) error {
+	return &PolicyError{Code: "policy", Message: fmt.Sprintf("policy input: %v", err)}
 }
 
 // evalError locates an evaluation error in the policy and words a
@@ -455,35 +465,69 @@ func (d *Decision) Denied() bool { return len(d.Deny) > 0 }
 // input PolicyInput builds. An evaluation problem, including exceeding
 // Policy.Timeout, is a *PolicyError naming the policy location when known.
 func (p *Policy) Decide(ctx context.Context, input map[string]any) (*Decision, error) {
+	value, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	return p.decideValue(ctx, value)
+}
+
+// decideFor is Decide for a plan: the input built directly as OPA's value
+// (inputValue), with the protection reasons already known.
+func (p *Policy) decideFor(ctx context.Context, rb *Runbook, env EnvironmentFacts, subject *steps.Subject, req Request, protected []string) (*Decision, error) {
+	runbook, err := cachedRunbookValue(p.runbooks, rb)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	input, err := inputValue(runbook, env, subject, req, protected)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	return p.decideValue(ctx, input)
+}
+
+// decideValue evaluates the decision query on an input in OPA's form and
+// reads the decision from its result.
+func (p *Policy) decideValue(ctx context.Context, input ast.Value) (*Decision, error) {
 	vars, err := p.eval(ctx, p.decision, input)
 	if err != nil {
 		return nil, err
 	}
+	// The decision query hands back OPA's terms (keepTerms): read here
+	// directly, without converting the whole result to Go values first.
 	d := &Decision{Skip: map[string]string{}, With: map[string]map[string]any{}}
-	if v, ok := single(vars["skip"]); ok {
-		obj, ok := v.(map[string]any)
+	if v := resultTerm(vars["skip"]); v != nil {
+		obj, ok := v.Value.(ast.Object)
 		if !ok {
-			return nil, shapeError("skip", "an object of step id to reason", v)
+			return nil, shapeError("skip", "an object of step id to reason", native(v.Value))
 		}
-		for id, r := range obj {
-			s, ok := r.(string)
+		if err := obj.Iter(func(k, r *ast.Term) error {
+			id := keyString(k.Value)
+			s, ok := r.Value.(ast.String)
 			if !ok {
-				return nil, shapeError(fmt.Sprintf("skip[%q]", id), "a reason string", r)
+				return shapeError(fmt.Sprintf("skip[%q]", id), "a reason string", native(r.Value))
 			}
-			d.Skip[id] = s
+			d.Skip[id] = string(s)
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 	}
-	if v, ok := single(vars["with_"]); ok {
-		obj, ok := v.(map[string]any)
+	if v := resultTerm(vars["with_"]); v != nil {
+		obj, ok := v.Value.(ast.Object)
 		if !ok {
-			return nil, shapeError("with", "an object of step id to parameters", v)
+			return nil, shapeError("with", "an object of step id to parameters", native(v.Value))
 		}
-		for id, w := range obj {
-			params, ok := w.(map[string]any)
+		if err := obj.Iter(func(k, w *ast.Term) error {
+			id := keyString(k.Value)
+			params, ok := native(w.Value).(map[string]any)
 			if !ok {
-				return nil, shapeError(fmt.Sprintf("with[%q]", id), "an object of parameters", w)
+				return shapeError(fmt.Sprintf("with[%q]", id), "an object of parameters", native(w.Value))
 			}
 			d.With[id] = params
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 	}
 	if d.Deny, err = stringSet(vars["deny"], "deny"); err != nil {
@@ -495,8 +539,49 @@ func (p *Policy) Decide(ctx context.Context, input map[string]any) (*Decision, e
 	return d, nil
 }
 
-// single unwraps a rule's value from its comprehension: absent when the
-// rule is undefined.
+// keepTerms has a query's result bindings left as OPA's terms.
+func keepTerms(t *ast.Term, _ *rego.EvalContext) (any, error) { return t, nil }
+
+// resultTerm unwraps a rule's value from its comprehension, in the
+// decision query's result (keepTerms): nil when the rule is undefined.
+func resultTerm(v any) *ast.Term {
+	t, ok := v.(*ast.Term)
+	if !ok {
+		return nil
+	}
+	arr, ok := t.Value.(*ast.Array)
+	if !ok || arr.Len() == 0 {
+		return nil
+	}
+	return arr.Elem(0)
+}
+
+// native is v as the Go value ast.JSON makes of it (numbers as
+// json.Number), or v itself should it not convert.
+func native(v ast.Value) any {
+	x, err := ast.JSON(v)
+	if err != nil {
+		return v
+	}
+	return x
+}
+
+// keyString is an object key as ast.JSON words it: a string as itself,
+// any other key as its JSON text.
+func keyString(k ast.Value) string {
+	if s, ok := k.(ast.String); ok {
+		return string(s)
+	}
+	data, err := json.Marshal(native(k))
+	if err != nil {
+		return k.String()
+	}
+	return string(data)
+}
+
+// single unwraps a rule's value from its comprehension, in a result
+// converted to Go values (the lint query): absent when the rule is
+// undefined.
 func single(v any) (any, bool) {
 	arr, ok := v.([]any)
 	if !ok || len(arr) == 0 {
@@ -505,23 +590,31 @@ func single(v any) (any, bool) {
 	return arr[0], true
 }
 
+// stringSet reads a deny or warn rule's set of messages from the decision
+// query's result: sorted, each once.
 func stringSet(v any, rule string) ([]string, error) {
-	x, ok := single(v)
-	if !ok {
+	x := resultTerm(v)
+	if x == nil {
 		return nil, nil
 	}
-	// Sets arrive as arrays; a user may also define an array.
-	arr, ok := x.([]any)
-	if !ok {
-		return nil, shapeError(rule, "a set of strings", x)
+	// A user may define an array as well as a set.
+	var out []string
+	bad := false
+	each := func(e *ast.Term) {
+		s, ok := e.Value.(ast.String)
+		bad = bad || !ok
+		out = append(out, string(s))
 	}
-	out := make([]string, 0, len(arr))
-	for _, e := range arr {
-		s, ok := e.(string)
-		if !ok {
-			return nil, shapeError(rule, "a set of strings", x)
-		}
-		out = append(out, s)
+	switch c := x.Value.(type) {
+	case ast.Set:
+		c.Foreach(each)
+	case *ast.Array:
+		c.Foreach(each)
+	default:
+		bad = true
+	}
+	if bad {
+		return nil, shapeError(rule, "a set of strings", native(x.Value))
 	}
 	if len(out) == 0 {
 		return nil, nil
@@ -597,7 +690,11 @@ func stepLint(rb *Runbook, s *StepDef, level Level, msg string) Lint {
 // Error, each advice a Warning, located at the step it names (1:1 when it
 // names none). An evaluation problem is one Error located in the policy.
 func (p *Policy) Lint(ctx context.Context, rb *Runbook) Lints {
-	vars, err := p.eval(ctx, p.lint, map[string]any{"runbook": runbookInput(rb)})
+	runbook, err := runbookValue(rb)
+	if err != nil {
+		return Lints{policyErrLint(inputError(err), rb.File)}
+	}
+	vars, err := p.eval(ctx, p.lint, ast.NewObject(ast.Item(ast.InternedTerm("runbook"), ast.NewTerm(runbook))))
 	if err != nil {
 		return Lints{policyErrLint(err, rb.File)}
 	}

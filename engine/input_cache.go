@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"reflect"
+	"slices"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+)
+
+// runbookCache remembers the last runbook a Policy decided on, as OPA's
+// value: a bulk run decides the same runbook for every subject, and the
+// runbook is most of the input (building it was a quarter of a
+// decision's allocations). The entry keeps an exact copy of what the
+// value was built from and is used only while the runbook still equals
+// it, so a runbook changed after a decision (nothing in revoke does; a
+// test or a library user might) is built again rather than decided on
+// stale.
+type runbookCache struct {
+	rb    *Runbook
+	was   runbookShape
+	value ast.Object
+}
+
+// runbookShape is what runbookValue reads from a runbook, copied.
+type runbookShape struct {
+	name, scenario string
+	steps          []stepShape
+}
+
+type stepShape struct {
+	id, uses    string
+	needs, tags []string
+	with        map[string]any
+}
+
+// cachedRunbookValue is runbookValue(rb), from c when rb is the runbook c
+// holds and unchanged since, else built and, when every parameter is a
+// value that can be compared exactly, remembered in c.
+func cachedRunbookValue(c *atomic.Pointer[runbookCache], rb *Runbook) (ast.Object, error) {
+	if e := c.Load(); e != nil && e.rb == rb && e.was.matches(rb) {
+		return e.value, nil
+	}
+	value, err := runbookValue(rb)
+	if err != nil {
+		return nil, err
+	}
+	if shape, ok := shapeOf(rb); ok {
+		c.Store(&runbookCache{rb: rb, was: shape, value: value})
+	}
+	return value, nil
+}
+
+// shapeOf copies what runbookValue reads; false when a parameter is not a
+// scalar or a list of strings, which matches could not compare exactly.
+func shapeOf(rb *Runbook) (runbookShape, bool) {
+	shape := runbookShape{name: rb.Name, scenario: rb.Scenario, steps: make([]stepShape, len(rb.Steps))}
+	for i, s := range rb.Steps {
+		with := make(map[string]any, len(s.With))
+		for k, v := range s.With {
+			switch x := v.(type) {
+			case []string:
+				with[k] = slices.Clone(x)
+			default:
+				if !scalar(v) {
+					return runbookShape{}, false
+				}
+				with[k] = v
+			}
+		}
+		shape.steps[i] = stepShape{id: s.ID, uses: s.Uses, needs: slices.Clone(s.Needs), tags: slices.Clone(s.Tags), with: with}
+	}
+	return shape, true
+}
+
+// matches reports whether rb still holds exactly what the shape copied.
+func (sh *runbookShape) matches(rb *Runbook) bool {
+	if rb.Name != sh.name || rb.Scenario != sh.scenario || len(rb.Steps) != len(sh.steps) {
+		return false
+	}
+	for i, s := range rb.Steps {
+		was := &sh.steps[i]
+		if s.ID != was.id || s.Uses != was.uses || !slices.Equal(s.Needs, was.needs) ||
+			!slices.Equal(s.Tags, was.tags) || len(s.With) != len(was.with) {
+			return false
+		}
+		for k, v := range s.With {
+			old, ok := was.with[k]
+			if !ok {
+				return false
+			}
+			if list, isList := v.([]string); isList {
+				oldList, _ := old.([]string)
+				if oldList == nil || !slices.Equal(list, oldList) {
+					return false
+				}
+				continue
+			}
+			if !scalar(v) || v != old {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// scalar reports whether v is a value == compares by content: a boolean,
+// number or string, named (time.Duration, json.Number) or not, or nil;
+// never a pointer, slice or map, whose content could change unseen.
+func scalar(v any) bool {
+	if v == nil {
+		return true
+	}
+	switch reflect.TypeOf(v).Kind() {
+	case reflect.Bool, reflect.String, reflect.Float32, reflect.Float64,
+		reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return true
+	}
+	return false
+}

@@ -1,0 +1,166 @@
+package engine
+
+import (
+	"github.com/open-policy-agent/opa/v1/ast"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// inputValue is policyInput built directly as the value OPA evaluates
+// with. A decision is the hot path of every plan (one per subject in a
+// bulk run): building Go maps and then converting them (ast.InterfaceToValue)
+// allocated everything twice and cost as much as a sixth of the policy
+// evaluation itself. policyInput stays the contract's readable form
+// (PolicyInput, the docs' shape); TestInputValueIsPolicyInput holds the
+// two to the same value, key for key, so a key renamed in one and not the
+// other fails there.
+// The runbook comes already converted (runbookValue, or the Policy's
+// cache of it).
+func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject, req Request, protected []string) (ast.Value, error) {
+	subj := ast.NewObjectWithCapacity(3 + len(subjectFacts(subject)))
+	subj.Insert(ast.InternedTerm("protected"), stringsTerm(protected))
+	if subject != nil {
+		subj.Insert(ast.InternedTerm("ref"), ast.StringTerm(subject.Ref))
+		subj.Insert(ast.InternedTerm("gaps"), stringsTerm(subject.Gaps))
+		for backend, facts := range subject.Facts {
+			if backend == "ref" || backend == "protected" || backend == "gaps" || facts == nil {
+				continue
+			}
+			v, err := jsonValue(facts)
+			if err != nil {
+				return nil, err
+			}
+			subj.Insert(ast.StringTerm(backend), ast.NewTerm(v))
+		}
+	} else {
+		subj.Insert(ast.InternedTerm("ref"), ast.InternedTerm(""))
+		subj.Insert(ast.InternedTerm("gaps"), stringsTerm(nil))
+	}
+
+	request := ast.NewObjectWithCapacity(5)
+	request.Insert(ast.InternedTerm("requested_by"), ast.StringTerm(req.RequestedBy))
+	request.Insert(ast.InternedTerm("reason"), ast.StringTerm(req.Reason))
+	request.Insert(ast.InternedTerm("allow_protected"), ast.InternedTerm(req.AllowProtected))
+	if req.Ticket != "" {
+		request.Insert(ast.InternedTerm("ticket"), ast.StringTerm(req.Ticket))
+	}
+	if req.ApprovedBy != "" {
+		request.Insert(ast.InternedTerm("approved_by"), ast.StringTerm(req.ApprovedBy))
+	}
+
+	backends := ast.NewObjectWithCapacity(len(env.Backends))
+	for name, section := range env.Backends {
+		v, err := jsonValue(section)
+		if err != nil {
+			return nil, err
+		}
+		backends.Insert(ast.StringTerm(name), ast.NewTerm(v))
+	}
+	environment := ast.NewObject(
+		ast.Item(ast.InternedTerm("name"), ast.StringTerm(env.Name)),
+		ast.Item(ast.InternedTerm("kind"), ast.StringTerm(env.Kind)),
+		ast.Item(ast.InternedTerm("protected"), stringsTerm(env.Protected)),
+		ast.Item(ast.InternedTerm("backends"), ast.NewTerm(backends)),
+	)
+
+	return ast.NewObject(
+		ast.Item(ast.InternedTerm("scenario"), runbook.Get(ast.InternedTerm("scenario"))),
+		ast.Item(ast.InternedTerm("runbook"), ast.NewTerm(runbook)),
+		ast.Item(ast.InternedTerm("environment"), ast.NewTerm(environment)),
+		ast.Item(ast.InternedTerm("subject"), ast.NewTerm(subj)),
+		ast.Item(ast.InternedTerm("request"), ast.NewTerm(request)),
+	), nil
+}
+
+// subjectFacts is the subject's facts, nil without a subject.
+func subjectFacts(subject *steps.Subject) map[string]map[string]any {
+	if subject == nil {
+		return nil
+	}
+	return subject.Facts
+}
+
+// runbookValue is runbookInput as OPA's value.
+func runbookValue(rb *Runbook) (ast.Object, error) {
+	scenario := rb.Scenario
+	if scenario == "" {
+		scenario = rb.Name
+	}
+	stepList := make([]*ast.Term, len(rb.Steps))
+	for i, s := range rb.Steps {
+		with, err := jsonValue(map[string]any(s.With))
+		if err != nil {
+			return nil, err
+		}
+		stepList[i] = ast.ObjectTerm(
+			ast.Item(ast.InternedTerm("id"), ast.StringTerm(s.ID)),
+			ast.Item(ast.InternedTerm("uses"), ast.StringTerm(s.Uses)),
+			ast.Item(ast.InternedTerm("with"), ast.NewTerm(with)),
+			ast.Item(ast.InternedTerm("needs"), stringsTerm(s.Needs)),
+			ast.Item(ast.InternedTerm("tags"), stringsTerm(s.Tags)),
+		)
+	}
+	return ast.NewObject(
+		ast.Item(ast.InternedTerm("name"), ast.StringTerm(rb.Name)),
+		ast.Item(ast.InternedTerm("scenario"), ast.StringTerm(scenario)),
+		ast.Item(ast.InternedTerm("steps"), ast.ArrayTerm(stepList...)),
+	), nil
+}
+
+// stringsTerm is stringsJSON as OPA's value: an array, empty rather than
+// null.
+func stringsTerm(ss []string) *ast.Term {
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ast.StringTerm(s)
+	}
+	return ast.ArrayTerm(terms...)
+}
+
+// jsonValue is ast.InterfaceToValue(plainJSON(v)) in one pass: containers
+// are walked here, every other value goes through plainJSON (so a typed
+// integer, a duration or a time becomes exactly what it became before)
+// and OPA's own conversion.
+func jsonValue(v any) (ast.Value, error) {
+	switch x := v.(type) {
+	case string:
+		return ast.String(x), nil
+	case bool:
+		return ast.Boolean(x), nil
+	case map[string]any:
+		return objectValue(x)
+	case steps.Values:
+		return objectValue(x)
+	case []any:
+		return arrayValue(x)
+	case []map[string]any:
+		return arrayValue(x)
+	case []string:
+		return stringsTerm(x).Value, nil
+	}
+	return ast.InterfaceToValue(plainJSON(v))
+}
+
+func objectValue[M ~map[string]any](m M) (ast.Value, error) {
+	obj := ast.NewObjectWithCapacity(len(m))
+	for k, e := range m {
+		v, err := jsonValue(e)
+		if err != nil {
+			return nil, err
+		}
+		obj.Insert(ast.StringTerm(k), ast.NewTerm(v))
+	}
+	return obj, nil
+}
+
+func arrayValue[E any](list []E) (ast.Value, error) {
+	terms := make([]*ast.Term, len(list))
+	for i, e := range list {
+		v, err := jsonValue(e)
+		if err != nil {
+			return nil, err
+		}
+		terms[i] = ast.NewTerm(v)
+	}
+	return ast.NewArray(terms...), nil
+}
