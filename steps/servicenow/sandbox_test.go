@@ -255,3 +255,35 @@ func TestOpenTicketRefusesAnUntrustedCertificate(t *testing.T) {
 		}
 	}
 }
+
+// TestOAuthTokenSharedAcrossSteps: steps running at once on one
+// connection fetch one token between them (run with -race).
+func TestOAuthTokenSharedAcrossSteps(t *testing.T) {
+	tn, ca := startSandbox(t)
+	sec := steps.Values{fieldInstanceURL: tn.ServiceNowURL(), fieldCredential: credOAuth, fieldClientID: sbClientID,
+		fieldClientSecret + "_env": "S", fieldCAFile: ca, fieldManualApps: []string{"Contoso Expenses (legacy)"}}
+	c := openConn(t, sec, map[string]string{fieldClientSecret: sbClientSecret})
+	errs := make(chan error, 8)
+	for i := range 8 {
+		go func() {
+			call := ticketCall(c, leaver("Contoso Expenses (legacy)"), nil)
+			call.StepID = "ticket" + string(rune('a'+i))
+			_, err := ticketStep{}.Check(context.Background(), call)
+			errs <- err
+		}()
+	}
+	for range 8 {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	tokens := 0
+	for _, e := range tn.Log().Entries() {
+		if e.Path == "/oauth_token.do" {
+			tokens++
+		}
+	}
+	if tokens != 1 {
+		t.Errorf("%d token requests for 8 concurrent steps, want 1", tokens)
+	}
+}

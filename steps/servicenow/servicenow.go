@@ -166,9 +166,6 @@ func open(_ context.Context, env *steps.Env) (steps.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	if tc.InsecureSkipVerify && env.Logger != nil {
-		env.Logger.Warn("TLS certificate verification is off (insecure_skip_verify)")
-	}
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.TLSClientConfig = tc
 	c.http = &http.Client{
