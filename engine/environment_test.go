@@ -82,6 +82,10 @@ func TestDecodeEnvironmentReportsEveryProblem(t *testing.T) {
 			"env.yaml:4:1: error: entra: credential client_secret needs client_secret_env or client_secret_file",
 			"env.yaml:7:1: error: ad: url ldap://dc01:389 is not ldaps:// and start_tls is off: the bind password and password resets would cross the network in clear",
 		}},
+		{"a leavers OU outside the base DN is refused", "version: 1\nname: h\nkind: hybrid\n" + entraOK +
+			"ad:\n  url: ldaps://dc01\n  base_dn: DC=x\n  bind_dn: CN=svc\n  bind_password_env: AD_PW\n  leavers_ou: OU=Leavers,DC=y\n", []string{
+			`env.yaml:7:1: error: ad: leavers_ou: ou "OU=Leavers,DC=y" is not under the base DN DC=x`,
+		}},
 		{"skipping TLS verification is warned about", "version: 1\nname: c\nkind: cloud\n" + entraOK + "  insecure_skip_verify: true\n",
 			[]string{"env.yaml:7:25: warning: entra: insecure_skip_verify is on: server certificates are not verified"}},
 		{"a section must be a mapping", "version: 1\nname: c\nkind: cloud\nentra: [t]\n",

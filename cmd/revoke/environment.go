@@ -175,6 +175,9 @@ func writeSandboxEnv(dir string, t *sandbox.Tenant, seed *sandbox.Seed, stateDir
 	fmt.Fprintf(&b, "  graph_url: %s\n  authority_host: %s\n  ca_file: ca.pem\n", q(t.GraphURL()), q(t.AuthorityHost()))
 	fmt.Fprintf(&b, "ad:\n  url: %s\n  base_dn: %s\n  bind_dn: %s\n  bind_password_file: ad-bind-password\n  ca_file: ca.pem\n",
 		q(t.LDAPSURL()), q(seed.AD.BaseDN), q(svc.DN))
+	if ou := sandboxLeaversOU(seed); ou != "" {
+		fmt.Fprintf(&b, "  leavers_ou: %s\n", q(ou))
+	}
 	fmt.Fprintf(&b, "state_dir: %s\n", q(stateDir))
 	section, snowFiles := sandboxServiceNow(t, seed, q)
 	b.WriteString(section)
@@ -184,6 +187,19 @@ func writeSandboxEnv(dir string, t *sandbox.Tenant, seed *sandbox.Seed, stateDir
 		return "", err
 	}
 	return filepath.Join(dir, "environment.yaml"), nil
+}
+
+// sandboxLeaversOU is the seed's OU=Leavers under its base DN when an
+// account lives there (the directory serves only the OUs its objects
+// imply), so that the termination runbook moves leavers somewhere real.
+func sandboxLeaversOU(seed *sandbox.Seed) string {
+	ou := "OU=Leavers," + seed.AD.BaseDN
+	for _, u := range seed.Users {
+		if u.AD != nil && strings.HasSuffix(strings.ToLower(u.AD.DN), ","+strings.ToLower(ou)) {
+			return ou
+		}
+	}
+	return ""
 }
 
 func mapStrings(in []string, f func(string) string) []string {

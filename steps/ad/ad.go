@@ -29,6 +29,7 @@ const (
 	fieldBindDN             = "bind_dn"
 	fieldBindPassword       = "bind_password"
 	fieldStartTLS           = "start_tls"
+	fieldLeaversOU          = "leavers_ou"
 	fieldCAFile             = steps.FieldCAFile
 	fieldInsecureSkipVerify = steps.FieldInsecureSkipVerify
 	fieldTimeout            = steps.FieldTimeout
@@ -59,6 +60,9 @@ var Backend = steps.BackendSpec{
 			Description: "The service account's password, by reference: bind_password_env or bind_password_file."},
 		{Name: fieldStartTLS, Type: steps.Bool, Default: false,
 			Description: "Upgrade an ldap:// connection with StartTLS before binding."},
+		{Name: fieldLeaversOU, Type: steps.String,
+			Description: "The OU leavers' accounts are moved into (ad.move_to_ou's ou, which the built-in leavers policy takes from here), under base_dn.",
+			Examples:    []any{"OU=Leavers,DC=contoso,DC=com"}},
 	}, steps.TLSFields("the domain controller", 10*time.Second, "Timeout of one LDAP operation, and of connecting (TCP, TLS, bind).")...),
 	Validate: validate,
 	Open:     open,
@@ -69,6 +73,11 @@ func validate(s steps.Values) []string {
 	var problems []string
 	if u := s.String(fieldURL); u != "" && !s.Bool(fieldStartTLS) && !hasScheme(u, "ldaps") {
 		problems = append(problems, "url "+u+" is not ldaps:// and start_tls is off: the bind password and password resets would cross the network in clear")
+	}
+	if ou := s.String(fieldLeaversOU); ou != "" {
+		if _, err := underBase(ou, s.String(fieldBaseDN)); err != nil {
+			problems = append(problems, fieldLeaversOU+": "+err.Error())
+		}
 	}
 	return problems
 }

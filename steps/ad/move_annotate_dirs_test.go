@@ -223,6 +223,7 @@ func TestMoveToOURefusals(t *testing.T) {
 				{"an OU that does not exist", "OU=nowhere," + base, steps.Invalid, "ou OU=nowhere," + base + " does not exist"},
 				{"an OU outside the base DN", "OU=Elsewhere,DC=example,DC=org", steps.Invalid, `ou "OU=Elsewhere,DC=example,DC=org" is not under the base DN ` + base},
 				{"not a DN", "Disabled Users", steps.Invalid, `ou "Disabled Users" is not a distinguished name`},
+				{"no OU at all", "", steps.Invalid, "no target OU: give the step's with.ou, or the ad section's leavers_ou"},
 				{"a same-named object in the OU", ou, steps.Invalid, "move " + u.DN + " to " + ou + ": " + clash + " already exists there: "},
 			}
 			for _, tt := range tests {

@@ -19,8 +19,8 @@ var moveToOU = steps.Spec{
 		"made; a resumed step that no longer finds the account at its old DN looks it up by objectGUID, " +
 		"then objectSid. Steps that act on the account's DN belong before this one.",
 	Params: []steps.Param{
-		{Name: paramOU, Type: steps.String, Required: true,
-			Description: "Distinguished name of the target OU, under the environment's base_dn.",
+		{Name: paramOU, Type: steps.String,
+			Description: "Distinguished name of the target OU, under the environment's base_dn. The built-in leavers policy fills it from the ad section's leavers_ou, and skips the step when neither is set.",
 			Examples:    []any{"OU=Disabled Users,DC=contoso,DC=com"}},
 	},
 	Permissions: []steps.Permission{{Kind: kindRight, Names: []string{rightMoveSource, rightMoveTarget}}},
@@ -125,16 +125,24 @@ func firstRDN(dn string) string {
 // targetOU checks the ou parameter: a distinguished name under the base DN
 // (revoke acts only inside the part of the directory it was given).
 func targetOU(c *Conn, ou string) (*ldap.DN, error) {
+	if ou == "" {
+		return nil, steps.Errorf(steps.Invalid, "no target OU: give the step's with.ou, or the ad section's leavers_ou")
+	}
+	return underBase(ou, c.cfg.baseDN)
+}
+
+// underBase parses ou and checks that it lies under the base DN.
+func underBase(ou, baseDN string) (*ldap.DN, error) {
 	parsed, err := ldap.ParseDN(ou)
 	if err != nil || len(parsed.RDNs) == 0 {
 		return nil, steps.Errorf(steps.Invalid, "ou %q is not a distinguished name", ou)
 	}
-	base, err := ldap.ParseDN(c.cfg.baseDN)
+	base, err := ldap.ParseDN(baseDN)
 	if err != nil {
-		return nil, steps.Errorf(steps.Invalid, "ad base_dn %q is not a distinguished name: %v", c.cfg.baseDN, err)
+		return nil, steps.Errorf(steps.Invalid, "ad base_dn %q is not a distinguished name: %v", baseDN, err)
 	}
 	if !base.AncestorOfFold(parsed) && !base.EqualFold(parsed) {
-		return nil, steps.Errorf(steps.Invalid, "ou %q is not under the base DN %s", ou, c.cfg.baseDN)
+		return nil, steps.Errorf(steps.Invalid, "ou %q is not under the base DN %s", ou, baseDN)
 	}
 	return parsed, nil
 }
