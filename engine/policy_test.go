@@ -43,7 +43,7 @@ func specMirrorRegistry() *steps.Registry {
 			{Name: "attribute", Type: steps.Enum, Default: "info", Enum: []string{"info", "description"}, Description: "Where."},
 			{Name: "text", Type: steps.String, Default: "Disabled by revoke run {run} on {date} for {requested_by}; ticket {ticket}; reason: {reason}", Description: "What."}}},
 		{Name: "ad.move_to_ou", Summary: "Move to an OU", Params: []steps.Param{
-			{Name: "ou", Type: steps.String, Required: true, Description: "The OU."}}},
+			{Name: "ou", Type: steps.String, Description: "The OU."}}},
 		{Name: "entra.disable_user", Summary: "Block sign-in"},
 		{Name: "entra.revoke_sessions", Summary: "Revoke sessions"},
 		{Name: "entra.disable_devices", Summary: "Disable devices", Params: []steps.Param{
@@ -57,6 +57,7 @@ func specMirrorRegistry() *steps.Registry {
 			{Name: "match", Type: steps.Enum, Default: "suspicious", Enum: []string{"suspicious", "all"}, Description: "Which rules."}}},
 		{Name: "entra.revoke_consents", Summary: "Delete delegated consents"},
 		{Name: "entra.remove_roles", Summary: "Remove directory roles"},
+		{Name: "entra.remove_app_assignments", Summary: "Remove app assignments"},
 		{Name: "entra.remove_group_memberships", Summary: "Remove cloud group memberships"},
 		{Name: "entra.remove_licenses", Summary: "Remove direct licences"},
 	} {

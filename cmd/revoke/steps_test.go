@@ -15,7 +15,7 @@ func TestStepsList(t *testing.T) {
 		t.Fatalf("exit %d", code)
 	}
 	want := []string{"STEP", "ad.annotate", "ad.disable_account", "ad.move_to_ou", "ad.remove_group_memberships", "ad.reset_password",
-		"entra.confirm_compromised", "entra.disable_devices", "entra.disable_user", "entra.remove_auth_methods", "entra.remove_group_memberships",
+		"entra.confirm_compromised", "entra.disable_devices", "entra.disable_user", "entra.remove_app_assignments", "entra.remove_auth_methods", "entra.remove_group_memberships",
 		"entra.remove_inbox_rules", "entra.remove_licenses", "entra.remove_roles", "entra.reset_password", "entra.revoke_consents", "entra.revoke_sessions",
 		"servicenow.open_ticket"}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")

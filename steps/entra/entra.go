@@ -31,7 +31,7 @@ var Backend = func() steps.BackendSpec {
 
 // Steps are the entra steps, in catalog order, each with its implementation.
 var Steps = []steps.Spec{disableUser, revokeSessions, disableDevices, resetPassword, confirmCompromised,
-	removeAuthMethods, removeInboxRules, revokeConsents, removeRoles, removeGroupMemberships, removeLicenses}
+	removeAuthMethods, removeInboxRules, revokeConsents, removeRoles, removeAppAssignments, removeGroupMemberships, removeLicenses}
 
 // implement attaches an implementation to a spec.
 func implement(spec steps.Spec, newStep func() steps.Step) steps.Spec {

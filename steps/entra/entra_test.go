@@ -15,7 +15,7 @@ func TestStepsRegisterWithImplementations(t *testing.T) {
 		"entra.disable_user": true, "entra.revoke_sessions": true, "entra.disable_devices": true,
 		"entra.reset_password": false, "entra.confirm_compromised": true,
 		"entra.remove_auth_methods": true, "entra.remove_inbox_rules": true, "entra.revoke_consents": true,
-		"entra.remove_roles":             true,
+		"entra.remove_roles": true, "entra.remove_app_assignments": true,
 		"entra.remove_group_memberships": true, "entra.remove_licenses": true,
 	}
 	for _, s := range r.Steps() {

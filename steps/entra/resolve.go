@@ -45,8 +45,10 @@ const maxPages = 100
 // onPremisesImmutableId, onPremisesSamAccountName, onPremisesDomainName,
 // onPremisesDistinguishedName), privilegedRoles (the display names of the
 // directory roles the user holds, directly or through a group) and
-// eligibleRoles (those Privileged Identity Management lets them activate).
-// Values are plain JSON types: string, bool, []any.
+// eligibleRoles (those Privileged Identity Management lets them activate)
+// and app_assignments (steps.FactAppAssignments: the display names of the
+// apps the user is assigned to directly, read alongside and left out when
+// they cannot be read). Values are plain JSON types: string, bool, []any.
 //
 // DOMAIN\user and a DN are on-premises names Entra ID cannot check (it
 // keeps no NetBIOS name): in a hybrid environment they are NotFound here and
@@ -64,11 +66,21 @@ func (c *Conn) Resolve(ctx context.Context, ref string) (map[string]any, error) 
 	}
 	switch r.Kind {
 	case steps.RefUPN, steps.RefGUID:
+		// The apps are read beside the user and roles, off the critical
+		// path: the reference names the user in their path too. The
+		// token first, so that it is fetched once.
+		if _, err := c.token(ctx, "resolve "+quote(r.Name)); err != nil {
+			return nil, err
+		}
+		var apps appFact
+		var wg sync.WaitGroup
+		wg.Go(func() { apps = c.appAssignmentsFact(ctx, r.Name) })
 		u, roles, eligible, err := c.userAndRoles(ctx, r.Name, r.Kind == steps.RefGUID)
+		wg.Wait()
 		if err != nil {
 			return nil, err
 		}
-		return c.facts(u, roles, eligible, r.Text)
+		return c.facts(u, roles, eligible, apps, r.Text)
 	case steps.RefSAM:
 		return c.resolveBy(ctx, r.Text, "onPremisesSamAccountName", r.Name)
 	case steps.RefSID:
@@ -103,21 +115,63 @@ func (c *Conn) resolveBy(ctx context.Context, ref, property, value string) (map[
 	if deref(u.GetId()) == "" {
 		return nil, errors.New("entra: resolve " + quote(ref) + ": Graph returned a user without an id")
 	}
+	var apps appFact
+	var wg sync.WaitGroup
+	wg.Go(func() { apps = c.appAssignmentsFact(ctx, *u.GetId()) })
 	roles, eligible, err := c.allRoles(ctx, *u.GetId())
+	wg.Wait()
 	if err != nil {
 		return nil, err
 	}
-	return c.facts(u, roles, eligible, ref)
+	return c.facts(u, roles, eligible, apps, ref)
 }
 
 // facts renders a resolved user, refusing one without an id.
-func (c *Conn) facts(u models.Userable, roles, eligible []any, ref string) (map[string]any, error) {
+func (c *Conn) facts(u models.Userable, roles, eligible []any, apps appFact, ref string) (map[string]any, error) {
 	if deref(u.GetId()) == "" {
 		return nil, errors.New("entra: resolve " + quote(ref) + ": Graph returned a user without an id")
 	}
 	f := userFacts(u, roles)
 	f["eligibleRoles"] = eligible
+	if apps.read {
+		f[steps.FactAppAssignments] = apps.names
+	}
 	return f, nil
+}
+
+// appFact is the display names of the apps the user is assigned to
+// directly, and whether they could be read.
+type appFact struct {
+	names []any
+	read  bool
+}
+
+// appAssignmentsFact reads the apps the user named by idOrUPN holds an
+// app role of directly (a ticketing backend lists them for a person to
+// deprovision), sorted, each once. It never fails resolution: when the
+// assignments cannot be read the fact is not published (nobody looked),
+// which differs from an empty list (none), and the run goes on.
+func (c *Conn) appAssignmentsFact(ctx context.Context, idOrUPN string) appFact {
+	b := c.graph.Users().ByUserId(idOrUPN).AppRoleAssignments()
+	var names []string
+	err := eachPage(ctx, "list app role assignments of "+idOrUPN, appAssignErrors,
+		func(next string) (models.AppRoleAssignmentCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, nil)
+		},
+		func(p models.AppRoleAssignmentCollectionResponseable) {
+			for _, a := range p.GetValue() {
+				if n := deref(a.GetResourceDisplayName()); n != "" && strings.EqualFold(deref(a.GetPrincipalType()), "User") {
+					names = append(names, n)
+				}
+			}
+		})
+	if err != nil {
+		return appFact{}
+	}
+	return appFact{names: sortedNames(names), read: true}
 }
 
 // userAndRoles reads a user named by UPN or object id and their roles at

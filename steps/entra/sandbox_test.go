@@ -168,26 +168,33 @@ func TestSandboxResolve(t *testing.T) {
 	}{
 		{"by UPN", "adele@contoso.test", map[string]any{"id": adeleID, "userPrincipalName": "adele@contoso.test",
 			"displayName": "Adele Vance", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
-			"privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users/adele%40contoso.test?" + selectAllProps, "/v1.0/users/adele%40contoso.test" + roles},
+			"privilegedRoles": []any{}, "eligibleRoles": []any{}, "app_assignments": []any{}}, "/v1.0/users/adele%40contoso.test?" + selectAllProps, "/v1.0/users/adele%40contoso.test" + roles},
 		{"by object id", diegoID, map[string]any{"id": diegoID, "userPrincipalName": "diego@contoso.test",
 			"displayName": "Diego Siciliani (contractor)", "userType": "Member", "accountEnabled": true,
-			"onPremisesSyncEnabled": false, "privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users/" + diegoID + "?" + selectAllProps, "/v1.0/users/" + diegoID + roles},
+			"onPremisesSyncEnabled": false, "privilegedRoles": []any{}, "eligibleRoles": []any{}, "app_assignments": []any{}}, "/v1.0/users/" + diegoID + "?" + selectAllProps, "/v1.0/users/" + diegoID + roles},
 		{"a UPN with an apostrophe", "o'brien@contoso.test", map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
 			"displayName": "Patrick O'Brien", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
-			"privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users/o%27brien%40contoso.test?" + selectAllProps, "/v1.0/users/o%27brien%40contoso.test" + roles},
+			"privilegedRoles": []any{}, "eligibleRoles": []any{}, "app_assignments": []any{}}, "/v1.0/users/o%27brien%40contoso.test?" + selectAllProps, "/v1.0/users/o%27brien%40contoso.test" + roles},
 		{"a logon name", `obrien`, map[string]any{"id": obrienID, "userPrincipalName": "o'brien@contoso.test",
 			"displayName": "Patrick O'Brien", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
-			"privilegedRoles": []any{}, "eligibleRoles": []any{}}, "/v1.0/users?$count=true&$filter=onPremisesSamAccountName%20eq%20%27obrien%27&" + selectAllProps,
+			"privilegedRoles": []any{}, "eligibleRoles": []any{}, "app_assignments": []any{}}, "/v1.0/users?$count=true&$filter=onPremisesSamAccountName%20eq%20%27obrien%27&" + selectAllProps,
 			"/v1.0/users/" + obrienID + roles},
 		{"a Global Administrator", "breakglass@contoso.test", map[string]any{"id": glassID, "userPrincipalName": "breakglass@contoso.test",
 			"displayName": "Break Glass (emergency access)", "userType": "Member", "accountEnabled": true,
-			"onPremisesSyncEnabled": false, "privilegedRoles": []any{"Global Administrator"}, "eligibleRoles": []any{}},
+			"onPremisesSyncEnabled": false, "privilegedRoles": []any{"Global Administrator"}, "eligibleRoles": []any{}, "app_assignments": []any{}},
 			"/v1.0/users/breakglass%40contoso.test?" + selectAllProps, "/v1.0/users/breakglass%40contoso.test" + roles},
 		// memberOf would say nestor holds no role: his is his group's.
 		{"a role through a role-assignable group", "nestor@contoso.test", map[string]any{"id": nestorID, "userPrincipalName": "nestor@contoso.test",
 			"displayName": "Nestor Wilke (helpdesk)", "userType": "Member", "accountEnabled": true,
-			"onPremisesSyncEnabled": true, "privilegedRoles": []any{"Helpdesk Administrator"}, "eligibleRoles": []any{}},
+			"onPremisesSyncEnabled": true, "privilegedRoles": []any{"Helpdesk Administrator"}, "eligibleRoles": []any{}, "app_assignments": []any{}},
 			"/v1.0/users/nestor%40contoso.test?" + selectAllProps, "/v1.0/users/nestor%40contoso.test" + roles},
+		// The apps the leaver holds directly, by name, published for a
+		// ticketing backend; Salesforce, through the Sales group, is not hers.
+		{"a leaver's apps", "miriam@contoso.test", map[string]any{"id": miriamID, "userPrincipalName": "miriam@contoso.test",
+			"displayName": "Miriam Graham", "userType": "Member", "accountEnabled": true, "onPremisesSyncEnabled": true,
+			"privilegedRoles": []any{}, "eligibleRoles": []any{},
+			"app_assignments": []any{"Contoso Expenses (legacy)", "Dropbox Business", "Slack"}},
+			"/v1.0/users/miriam%40contoso.test?" + selectAllProps, "/v1.0/users/miriam%40contoso.test" + roles},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,7 +221,9 @@ func TestSandboxResolve(t *testing.T) {
 			if !reflect.DeepEqual(facts, tt.want) {
 				t.Errorf("facts\n got %#v\nwant %#v", facts, tt.want)
 			}
-			wantLogAnyOrder(t, tn, "GET "+tt.user+" 200", "GET "+tt.roles+" 200", "GET "+eligibilityPath(tt.want["id"].(string))+" 200")
+			// The apps are read beside the roles, by the same reference.
+			apps := strings.TrimSuffix(tt.roles, roles) + "/appRoleAssignments"
+			wantLogAnyOrder(t, tn, "GET "+tt.user+" 200", "GET "+tt.roles+" 200", "GET "+eligibilityPath(tt.want["id"].(string))+" 200", "GET "+apps+" 200")
 		})
 	}
 	for _, ref := range []string{"nobody@contoso.test", "lynne@contoso.test" /* AD only */, "nobody"} {

@@ -26,6 +26,9 @@ func TestResolveThroughTheSDK(t *testing.T) {
 		case strings.HasSuffix(r.URL.Path, "/transitiveMemberOf/microsoft.graph.directoryRole"):
 			writeJSON(w, 200, `{"value":[{"@odata.type":"#microsoft.graph.directoryRole","id":"r2","displayName":"User Administrator"},`+
 				`{"@odata.type":"#microsoft.graph.directoryRole","id":"r1","displayName":"Global Administrator"}]}`)
+		case strings.HasSuffix(r.URL.Path, "/appRoleAssignments"):
+			writeJSON(w, 200, `{"value":[{"id":"a1","principalType":"User","resourceDisplayName":"Slack"},`+
+				`{"id":"a2","principalType":"User","resourceDisplayName":"Dropbox Business"}]}`)
 		default:
 			writeJSON(w, 200, `{"id":"5f1c","userPrincipalName":"o'brien@contoso.test","displayName":"Pat O'Brien",`+
 				`"accountEnabled":true,"onPremisesSyncEnabled":null,"signInSessionsValidFromDateTime":"2026-11-01T08:00:00Z","userType":"Member"}`)
@@ -44,6 +47,7 @@ func TestResolveThroughTheSDK(t *testing.T) {
 		"signInSessionsValidFromDateTime": "2026-11-01T08:00:00Z",
 		"privilegedRoles":                 []any{"Global Administrator", "User Administrator"},
 		"eligibleRoles":                   []any{"Global Administrator"},
+		"app_assignments":                 []any{"Dropbox Business", "Slack"},
 	}
 	if !reflect.DeepEqual(facts, want) {
 		t.Errorf("facts:\n got %#v\nwant %#v", facts, want)
@@ -55,6 +59,7 @@ func TestResolveThroughTheSDK(t *testing.T) {
 	slices.SortFunc(reqs, func(a, b seen) int { return strings.Compare(a.URI, b.URI) })
 	wantURIs := []string{
 		"/v1.0/roleManagement/directory/roleEligibilityScheduleInstances?$expand=roleDefinition&$filter=principalId%20eq%20%275f1c%27",
+		"/v1.0/users/o%27brien%40contoso.test/appRoleAssignments",
 		"/v1.0/users/o%27brien%40contoso.test/transitiveMemberOf/microsoft.graph.directoryRole",
 		"/v1.0/users/o%27brien%40contoso.test?$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType,onPremisesSecurityIdentifier,onPremisesImmutableId,onPremisesSamAccountName,onPremisesDomainName,onPremisesDistinguishedName",
 	}

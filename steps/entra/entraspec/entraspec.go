@@ -31,7 +31,7 @@ func Register(r *steps.Registry) {
 
 // Steps are the entra steps, in catalog order, without implementations.
 var Steps = []steps.Spec{DisableUser, RevokeSessions, DisableDevices, ResetPassword, ConfirmCompromised,
-	RemoveAuthMethods, RemoveInboxRules, RevokeConsents, RemoveRoles, RemoveGroupMemberships, RemoveLicenses}
+	RemoveAuthMethods, RemoveInboxRules, RevokeConsents, RemoveRoles, RemoveAppAssignments, RemoveGroupMemberships, RemoveLicenses}
 
 // Kinds of permission entra steps need: Microsoft Graph application
 // permissions (app roles, for app-only credentials), delegated ones
