@@ -1,5 +1,7 @@
 package sandbox
 
+import "sort"
+
 // Group-based licensing: a group's licenses are its members'. Graph lists
 // them among the user's assignedLicenses, and licenseAssignmentStates
 // says for each whether the user holds it directly (assignedByGroup null)
@@ -58,4 +60,71 @@ func containsSku(ls []map[string]any, sku string) bool {
 		}
 	}
 	return false
+}
+
+// skuPartNumbers are the part numbers of the skus the sandbox names:
+// Microsoft's own ids, so a seed written with them reads as a real
+// tenant's. A sku not here is listed without a part number.
+var skuPartNumbers = map[string]string{
+	"6fd2c87f-b296-42f0-b197-1e91e994b900": "ENTERPRISEPACK", // Office 365 E3
+	"f8a1db68-be16-40ed-86d5-cb42ce701560": "POWER_BI_PRO",
+	"b05e124f-c7cc-45a0-a6aa-8cf78c946968": "EMSPREMIUM", // Enterprise Mobility + Security E5
+}
+
+// permSkuRead reads the tenant's subscriptions, least privileged first.
+var permSkuRead = []string{"LicenseAssignment.Read.All", "LicenseAssignment.ReadWrite.All", "Organization.Read.All",
+	"Organization.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"}
+
+// subscribedSkuProps are the subscribedSku properties the sandbox renders.
+var subscribedSkuProps = &propSet{typeName: "microsoft.graph.subscribedSku",
+	names: []string{"id", "accountId", "accountName", "appliesTo", "capabilityStatus", "consumedUnits", "prepaidUnits",
+		"servicePlans", "skuId", "skuPartNumber", "subscriptionIds"}}
+
+// listSubscribedSkus is GET /subscribedSkus: every sku a user or group
+// of the seed holds, in sku id order, its consumedUnits the users holding
+// it (directly or through groups, each once) and as many units prepaid.
+func listSubscribedSkus(c *call) *response {
+	d := c.s.dir
+	d.Lock()
+	defer d.Unlock()
+	users := map[string]map[string]bool{}
+	for _, u := range d.Users {
+		if !u.InCloud {
+			continue
+		}
+		for _, l := range d.licenseStates(u) {
+			if users[l.sku] == nil {
+				users[l.sku] = map[string]bool{}
+			}
+			users[l.sku][u.ID] = true
+		}
+	}
+	for _, g := range d.Groups {
+		for _, l := range g.Licenses {
+			if users[l] == nil {
+				users[l] = map[string]bool{}
+			}
+		}
+	}
+	skus := make([]string, 0, len(users))
+	for s := range users {
+		skus = append(skus, s)
+	}
+	sort.Strings(skus)
+	out := []map[string]any{}
+	for _, s := range skus {
+		var part any
+		if p, ok := skuPartNumbers[s]; ok {
+			part = p
+		}
+		n := len(users[s])
+		out = append(out, map[string]any{
+			"id": d.TenantID + "_" + s, "accountId": d.TenantID, "accountName": d.NetBIOS, "appliesTo": "User",
+			"capabilityStatus": "Enabled", "consumedUnits": n, "skuId": s, "skuPartNumber": part,
+			"prepaidUnits":    map[string]any{"enabled": n, "suspended": 0, "warning": 0, "lockedOut": 0},
+			"servicePlans":    []map[string]any{},
+			"subscriptionIds": []string{stableID("subscription", d.TenantID+s)},
+		})
+	}
+	return c.pageSelected("subscribedSkus", subscribedSkuProps, out)
 }

@@ -197,6 +197,8 @@ func TestGraphAnswersMatchTheMetadata(t *testing.T) {
 		collection("/devices?$select="+strings.Join(deviceProps.names, ","), "device"),
 		collection("/deviceManagement/managedDevices", "managedDevice"),
 		collection("/groups", "group"),
+		collection("/subscribedSkus", "subscribedSku"),
+		collection("/subscribedSkus?$select="+strings.Join(subscribedSkuProps.names, ","), "subscribedSku"),
 		collection("/roleManagement/directory/roleAssignments", "unifiedRoleAssignment"),
 		collection("/roleManagement/directory/roleAssignments?$expand=roleDefinition", "unifiedRoleAssignment"),
 		collection("/roleManagement/directory/roleEligibilityScheduleInstances?$expand=roleDefinition", "unifiedRoleEligibilityScheduleInstance"),

@@ -105,6 +105,11 @@ func findRoute(c *call) (*route, *response) {
 		return nil, c.unknownSegment(s[len(s)-1])
 	case "groups":
 		return groupRoute(c)
+	case "subscribedskus":
+		if len(s) == 1 {
+			return pick(c, map[string]*route{"GET": {perms: permSkuRead, list: true, handle: listSubscribedSkus}})
+		}
+		return nil, c.unknownSegment(s[len(s)-1])
 	case "rolemanagement":
 		if segIs(s, 1, "directory") && segIs(s, 2, "roleAssignments") && len(s) == 3 {
 			return pick(c, map[string]*route{"GET": {perms: permRoleRead, list: true, handle: listRoleAssignments}})

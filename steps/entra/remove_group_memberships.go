@@ -46,7 +46,7 @@ func planMemberships(groups []groupRef) membershipPlan {
 func (g groupRef) detail() map[string]any {
 	d := map[string]any{"id": g.id, "name": g.name}
 	if g.roleAssignable {
-		d["roleAssignable"] = true
+		d["role_assignable"] = true
 	}
 	if why := g.fixed(); why != "" {
 		d["reason"] = why

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	"github.com/microsoftgraph/msgraph-sdk-go/subscribedskus"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -42,6 +43,26 @@ type inheritedLicense struct {
 type licensePlan struct {
 	direct    []string
 	inherited []inheritedLicense
+	// names are the tenant's sku part numbers (ENTERPRISEPACK) by sku id,
+	// where they could be read.
+	names map[string]string
+}
+
+// label is how a person reads a sku: its part number, or its id when the
+// tenant's subscriptions could not be read.
+func (p licensePlan) label(sku string) string {
+	if n := p.names[sku]; n != "" {
+		return n
+	}
+	return sku
+}
+
+func (p licensePlan) labels(skus []string) string {
+	out := make([]string, len(skus))
+	for i, s := range skus {
+		out[i] = p.label(s)
+	}
+	return strings.Join(out, ", ")
 }
 
 func (p licensePlan) details() map[string]any {
@@ -49,23 +70,26 @@ func (p licensePlan) details() map[string]any {
 	if len(p.inherited) > 0 {
 		list := make([]map[string]any, len(p.inherited))
 		for i, l := range p.inherited {
-			list[i] = map[string]any{"skuId": l.sku, "groups": l.ids, "groupNames": l.groups}
+			list[i] = map[string]any{"skuId": l.sku, "groups": l.ids, "group_names": l.groups}
 			if l.alsoDirect {
-				list[i]["alsoDirect"] = true
+				list[i]["also_direct"] = true
 			}
 		}
 		d["inherited"] = list
 	}
+	if len(p.names) > 0 {
+		d["sku_part_numbers"] = p.names
+	}
 	return d
 }
 
-// summary: "removed 1 direct licence: 6fd2…; inherited through a group,
-// not removed (they go with the membership): f8a1… from 'Marketing
-// (everyone)'".
+// summary: "removed 1 direct licence: ENTERPRISEPACK; inherited through a
+// group, not removed (they go with the membership): POWER_BI_PRO from
+// 'Marketing (everyone)'".
 func (p licensePlan) summary(verb string) string {
 	s := "no licence assigned to the user directly"
 	if len(p.direct) > 0 {
-		s = verb + count(len(p.direct), "direct licence") + ": " + strings.Join(p.direct, ", ")
+		s = verb + count(len(p.direct), "direct licence") + ": " + p.labels(p.direct)
 	}
 	if len(p.inherited) > 0 {
 		names := make([]string, len(p.inherited))
@@ -74,7 +98,7 @@ func (p licensePlan) summary(verb string) string {
 			for j, g := range l.groups {
 				quoted[j] = quoteName(g)
 			}
-			names[i] = l.sku + " from " + strings.Join(quoted, ", ")
+			names[i] = p.label(l.sku) + " from " + strings.Join(quoted, ", ")
 		}
 		s += "; inherited through a group, not removed (they go with the membership): " + strings.Join(names, ", ")
 	}
@@ -117,7 +141,7 @@ func (removeLicensesStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 	if err := classify(ctx, "remove the licences "+strings.Join(p.direct, ", ")+" of "+id, err, licensesErrors); err != nil {
 		return steps.Change{}, err
 	}
-	call.Report("removed "+count(len(p.direct), "direct licence"), map[string]any{"licenses": append([]string{}, p.direct...)})
+	call.Report("removed "+count(len(p.direct), "direct licence")+": "+p.labels(p.direct), map[string]any{"licenses": append([]string{}, p.direct...)})
 	return steps.Change{Summary: p.summary("removed "), Details: p.details()}, nil
 }
 
@@ -135,7 +159,8 @@ func (removeLicensesStep) Verify(ctx context.Context, call *steps.Call) error {
 
 // readLicenses reads the user's licenceAssignmentStates: a state with no
 // assignedByGroup is a direct assignment, one with a group comes through
-// it. named reads the groups' names for the change (Verify needs none).
+// it. named reads the groups' and the skus' names for the change (Verify
+// needs none).
 func readLicenses(ctx context.Context, call *steps.Call, named bool) (licensePlan, error) {
 	c, id, err := target(call)
 	if err != nil {
@@ -169,6 +194,11 @@ func readLicenses(ctx context.Context, call *steps.Call, named bool) (licensePla
 		}
 		if !slices.Contains(l.ids, g) {
 			l.ids = append(l.ids, g)
+		}
+	}
+	if named && (len(p.direct) > 0 || len(order) > 0) {
+		if p.names, err = c.skuNames(ctx); err != nil {
+			return licensePlan{}, err
 		}
 	}
 	names := map[string]string{}
@@ -208,4 +238,38 @@ func (c *Conn) groupName(ctx context.Context, id string, cache map[string]string
 	}
 	cache[id] = name
 	return name, nil
+}
+
+// skuNames reads the tenant's subscriptions for their part numbers by sku
+// id. Like groupName it only helps a person read the change: when the
+// subscriptions cannot be read (the credential lacks a licence or
+// organization read permission) the ids stand in. Only a cancelled call
+// is an error.
+func (c *Conn) skuNames(ctx context.Context) (map[string]string, error) {
+	b := c.graph.SubscribedSkus()
+	cfg := &subscribedskus.SubscribedSkusRequestBuilderGetRequestConfiguration{
+		QueryParameters: &subscribedskus.SubscribedSkusRequestBuilderGetQueryParameters{Select: []string{"skuId", "skuPartNumber"}},
+	}
+	names := map[string]string{}
+	err := eachPage(ctx, "list the tenant's subscriptions", errorContext{permission: entraspec.PermLicenses},
+		func(next string) (models.SubscribedSkuCollectionResponseable, error) {
+			if next != "" {
+				return b.WithUrl(next).Get(ctx, nil)
+			}
+			return b.Get(ctx, cfg)
+		},
+		func(page models.SubscribedSkuCollectionResponseable) {
+			for _, s := range page.GetValue() {
+				if s.GetSkuId() != nil && deref(s.GetSkuPartNumber()) != "" {
+					names[s.GetSkuId().String()] = deref(s.GetSkuPartNumber())
+				}
+			}
+		})
+	if ctx.Err() != nil {
+		return nil, err
+	}
+	if err != nil {
+		return nil, nil
+	}
+	return names, nil
 }

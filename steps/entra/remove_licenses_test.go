@@ -26,26 +26,29 @@ func TestSandboxRemoveLicenses(t *testing.T) {
 	call, progress := newCall(c, leaverID, steps.Values{})
 	ctx := context.Background()
 	step := removeLicenses.New()
-	inherited := "; inherited through a group, not removed (they go with the membership): " + powerBISku + " from 'Marketing (everyone)'"
+	inherited := "; inherited through a group, not removed (they go with the membership): POWER_BI_PRO from 'Marketing (everyone)'"
 	ch, err := step.Check(ctx, call)
-	if want := "1 direct licence: " + e3Sku + inherited; err != nil || ch.Satisfied || ch.Summary != want {
+	if want := "1 direct licence: ENTERPRISEPACK" + inherited; err != nil || ch.Satisfied || ch.Summary != want {
 		t.Fatalf("Check: %+v %v\nwant %q", ch, err, want)
 	}
 	tn.Log().Reset()
 	ch, err = step.Apply(ctx, call)
-	if want := "removed 1 direct licence: " + e3Sku + inherited; err != nil || ch.Summary != want {
+	if want := "removed 1 direct licence: ENTERPRISEPACK" + inherited; err != nil || ch.Summary != want {
 		t.Fatalf("Apply: %+v %v\nwant %q", ch, err, want)
 	}
 	wantDetails := map[string]any{"licenses": []string{e3Sku},
-		"inherited": []map[string]any{{"skuId": powerBISku, "groups": []string{everyoneGrp}, "groupNames": []string{"Marketing (everyone)"}}}}
+		"inherited":        []map[string]any{{"skuId": powerBISku, "groups": []string{everyoneGrp}, "group_names": []string{"Marketing (everyone)"}}},
+		"sku_part_numbers": map[string]string{e3Sku: "ENTERPRISEPACK", powerBISku: "POWER_BI_PRO", "b05e124f-c7cc-45a0-a6aa-8cf78c946968": "EMSPREMIUM"}}
 	if !reflect.DeepEqual(ch.Details, wantDetails) {
 		t.Errorf("details %v\nwant %v", ch.Details, wantDetails)
 	}
 	wantLog(t, tn,
 		"GET /v1.0/users/"+leaverID+licenceRead+" 200",
+		"GET /v1.0/subscribedSkus?$select=skuId,skuPartNumber 200",
 		"GET /v1.0/groups/"+everyoneGrp+"?$select=id,displayName 200",
 		"POST /v1.0/users/"+leaverID+"/assignLicense 200")
-	if len(*progress) != 1 || !reflect.DeepEqual((*progress)[0].Details["licenses"], []string{e3Sku}) {
+	if len(*progress) != 1 || (*progress)[0].Message != "removed 1 direct licence: ENTERPRISEPACK" ||
+		!reflect.DeepEqual((*progress)[0].Details["licenses"], []string{e3Sku}) {
 		t.Errorf("progress %+v", *progress)
 	}
 	if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
@@ -68,13 +71,14 @@ func TestSandboxRemoveLicenses(t *testing.T) {
 	}
 	wantLog(t, tn,
 		"GET /v1.0/users/"+leaverID+licenceRead+" 200",
+		"GET /v1.0/subscribedSkus?$select=skuId,skuPartNumber 200",
 		"GET /v1.0/groups/"+everyoneGrp+"?$select=id,displayName 200")
 }
 
 // A licence held both directly and through a group loses the direct
-// assignment and is reported as still inherited; an app that cannot read
-// groups names the group by its id; Verify fails while a direct licence
-// remains.
+// assignment and is reported as still inherited; an app that can read
+// neither groups nor subscriptions names the group and the skus by their
+// ids; Verify fails while a direct licence remains.
 func TestSandboxRemoveLicensesDirectAndInherited(t *testing.T) {
 	seed := sandbox.DefaultSeed()
 	const readerID, readerSecret = "44444444-4444-4444-8444-444444444445", "sandbox-only-secret-licences-8Tc1"
@@ -101,7 +105,7 @@ func TestSandboxRemoveLicensesDirectAndInherited(t *testing.T) {
 	if err != nil || ch.Summary != want {
 		t.Fatalf("Check: %+v %v\nwant %q", ch, err, want)
 	}
-	if inh := ch.Details["inherited"].([]map[string]any); inh[0]["alsoDirect"] != true {
+	if inh := ch.Details["inherited"].([]map[string]any); inh[0]["also_direct"] != true {
 		t.Errorf("inherited %v", inh)
 	}
 	// Without LicenseAssignment.ReadWrite.All the call is refused and
@@ -135,7 +139,7 @@ func TestSandboxRemoveLicensesDirectAndInherited(t *testing.T) {
 	// Power BI Pro stays, through the group.
 	ch, err = step.Check(ctx, call)
 	if want := "no licence assigned to the user directly; inherited through a group, not removed (they go with the membership): " +
-		powerBISku + " from 'Marketing (everyone)'"; err != nil || !ch.Satisfied || ch.Summary != want {
+		"POWER_BI_PRO from 'Marketing (everyone)'"; err != nil || !ch.Satisfied || ch.Summary != want {
 		t.Errorf("Check after: %+v %v\nwant %q", ch, err, want)
 	}
 }

@@ -41,8 +41,9 @@ var RemoveLicenses = steps.Spec{
 		"cannot be removed from the user: they are listed with their group and left, and go " +
 		"when the membership does (entra.remove_group_memberships, before this step). Put it " +
 		"last in a runbook: removing the Exchange Online licence starts the mailbox's deletion " +
-		"clock (30 days), so any mailbox hand-off comes first. Verify reads the licence " +
-		"assignment states back.",
+		"clock (about 30 days), so any mailbox hand-off comes first. The change names each " +
+		"licence by its part number (ENTERPRISEPACK) from the tenant's subscribedSkus, or by its " +
+		"sku id where those cannot be read. Verify reads the licence assignment states back.",
 	Permissions: Graph(PermLicenses, PermUserRead),
 	Idempotent:  true,
 }
