@@ -244,7 +244,7 @@ func TestOpenRefusesBadSections(t *testing.T) {
 		{"a certificate file without a certificate", base(entraspec.FieldCredential, entraspec.CredClientCertificate, entraspec.FieldCertificateFile, notPEM), secret,
 			"entra: certificate_file " + notPEM + " is not PEM (want the certificate and its private key)"},
 		{"a CA file without a certificate", base(entraspec.FieldCAFile, notPEM), secret,
-			"entra: ca_file " + notPEM + " holds no PEM certificate"},
+			"entra ca_file " + notPEM + " holds no PEM certificate"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
