@@ -311,9 +311,11 @@ func TestE2EApostropheEndToEnd(t *testing.T) {
 			lookup = append(lookup, en.Path)
 		}
 	}
-	// The user and their roles are read by the reference, escaped in the
-	// path (' and @ percent-encoded); afterwards only the object id is used.
+	// The user, their roles and their apps are read by the reference,
+	// escaped in the path (' and @ percent-encoded); afterwards only the
+	// object id is used.
 	want := []string{
+		"/v1.0/users/o%27brien%40contoso.test/appRoleAssignments",
 		"/v1.0/users/o%27brien%40contoso.test/transitiveMemberOf/microsoft.graph.directoryRole",
 		"/v1.0/users/o%27brien%40contoso.test?$select=id,userPrincipalName,displayName,accountEnabled,onPremisesSyncEnabled,signInSessionsValidFromDateTime,userType," +
 			"onPremisesSecurityIdentifier,onPremisesImmutableId,onPremisesSamAccountName,onPremisesDomainName,onPremisesDistinguishedName",

@@ -323,12 +323,13 @@ steps:
     uses: entra.revoke_sessions
     needs: [disable-entra-user]
 `})
-	// Once the subject is resolved (the user and their roles read, at
-	// once), every request takes 2s: longer than the step's whole timeout.
+	// Once the subject is resolved (the user, their roles and their apps
+	// read, at once), every request takes 2s: longer than the step's whole
+	// timeout.
 	slow := e.whenLog(t, func(log []sandbox.Entry) bool {
 		return count(log, func(en sandbox.Entry) bool {
 			return en.Protocol == "graph" && strings.HasPrefix(en.Path, "/v1.0/users/adele%40contoso.test")
-		}) == 2
+		}) == 3
 	}, func() { e.tenant.SetLatency(2*time.Second, 0) })
 	stdout, stderr, code := e.cli(t, "run", "slow", "--runbooks", dir, "--user", "adele@contoso.test", "--yes")
 	if !fired(slow) {
