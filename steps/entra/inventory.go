@@ -96,12 +96,22 @@ func (c *Conn) Inventory(ctx context.Context, subject *steps.Subject) ([]steps.R
 		gerr   error
 		states []models.LicenseAssignmentStateable
 		serr   error
+		skus   map[string]string
 	)
 	for i, read := range reads {
 		wg.Go(func() { found[i] = read(ctx, id) })
 	}
-	wg.Go(func() { groups, gerr = c.memberGroups(ctx, id) })
+	var groupApps []steps.Residual
+	wg.Go(func() {
+		groups, gerr = c.memberGroups(ctx, id)
+		if gerr == nil {
+			groupApps = c.groupAppItems(ctx, groups)
+		}
+	})
 	wg.Go(func() { states, serr = c.licenseStates(ctx, id) })
+	// The licences' part numbers, for a person to read; nil when the
+	// subscriptions cannot be read, and the sku ids stand in.
+	wg.Go(func() { skus, _ = c.skuNames(ctx) })
 	u, err := c.getUser(ctx, op, id, errorContext{permission: permUserRead}, inventoryUserSelect...)
 	wg.Wait()
 	if err != nil {
@@ -116,7 +126,8 @@ func (c *Conn) Inventory(ctx context.Context, subject *steps.Subject) ([]steps.R
 		items = append(items, f...)
 	}
 	items = append(items, groupItems(groups, gerr)...)
-	items = append(items, licenseItems(u, states, serr, groups)...)
+	items = append(items, groupApps...)
+	items = append(items, licenseItems(u, states, serr, groups, skus)...)
 	items = append(items, exchangeUnchecked)
 	sortResiduals(items)
 	return items, nil
@@ -514,7 +525,7 @@ func (c *Conn) licenseStates(ctx context.Context, id string) ([]models.LicenseAs
 // also assigned directly (then leaving the group is not enough). When the assignment
 // states cannot be read the licences are still listed, and an unchecked
 // item says which ones may be inherited is unknown.
-func licenseItems(u models.Userable, states []models.LicenseAssignmentStateable, err error, groups []groupRef) []steps.Residual {
+func licenseItems(u models.Userable, states []models.LicenseAssignmentStateable, err error, groups []groupRef, skus map[string]string) []steps.Residual {
 	byGroup := map[string][]string{}
 	direct := map[string]bool{}
 	for _, s := range states {
@@ -554,7 +565,7 @@ func licenseItems(u models.Userable, states []models.LicenseAssignmentStateable,
 				why = "assigned directly and " + why
 			}
 		}
-		out = append(out, residual(steps.ResidualLicense, "licence "+sku,
+		out = append(out, residual(steps.ResidualLicense, "licence "+licensePlan{names: skus}.label(sku),
 			"until removed: a licence keeps the mailbox and files served", why, sku))
 	}
 	if err != nil && len(out) > 0 {

@@ -68,10 +68,12 @@ func inventoryGraph() map[string]answer {
 			`{"id":"a1","resourceId":"`+invApp1+`","resourceDisplayName":"Salesforce","principalId":"`+invUser+`"}`,
 			`{"id":"a2","resourceId":"`+invApp2+`","resourceDisplayName":"Mail Helper","principalId":"`+invUser+`"}`,
 			`{"id":"a3","resourceId":"`+invApp3+`","resourceDisplayName":"Old CRM","principalId":"`+invUser+`"}`),
-		"/servicePrincipals/" + invApp1 + "/synchronization/jobs":    list(`{"id":"job1","templateId":"salesforce"}`),
-		"/servicePrincipals/" + invApp2 + "/synchronization/jobs":    list(),
-		"/servicePrincipals/" + invApp3 + "/synchronization/jobs":    {http.StatusForbidden, graphErrorBody("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")},
-		u + "/memberOf/microsoft.graph.group":                        list(`{"id":"`+invGrp1+`","displayName":"Sales"}`, `{"id":"g9","displayName":"Helpdesk Admins"}`),
+		"/servicePrincipals/" + invApp1 + "/synchronization/jobs": list(`{"id":"job1","templateId":"salesforce"}`),
+		"/servicePrincipals/" + invApp2 + "/synchronization/jobs": list(),
+		"/servicePrincipals/" + invApp3 + "/synchronization/jobs": {http.StatusForbidden, graphErrorBody("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")},
+		u + "/memberOf/microsoft.graph.group":                     list(`{"id":"`+invGrp1+`","displayName":"Sales"}`, `{"id":"g9","displayName":"Helpdesk Admins"}`),
+		// One of the two skus is named: the other keeps its id.
+		"/subscribedSkus": list(`{"skuId":"` + invSku1 + `","skuPartNumber":"ENTERPRISEPACK"}`),
 		u + "/transitiveMemberOf/microsoft.graph.directoryRole":      list(`{"id":"d1","displayName":"Helpdesk Administrator"}`, `{"id":"d2","displayName":"Reports Reader"}`),
 		"/roleManagement/directory/roleAssignments":                  list(`{"id":"ra1","principalId":"` + invUser + `","roleDefinition":{"id":"x","displayName":"Reports Reader"}}`),
 		"/roleManagement/directory/roleEligibilityScheduleInstances": list(`{"id":"e1","principalId":"` + invUser + `","roleDefinition":{"id":"y","displayName":"Global Administrator"}}`),
@@ -128,7 +130,7 @@ func fullInventory() []steps.Residual {
 		r("group", "member of group 'Helpdesk Admins'", "until removed", "", "g9"),
 		r("group", "member of group 'Sales'", "until removed", "", invGrp1),
 		r("license", "licence "+invSku2, "until removed: a licence keeps the mailbox and files served", "inherited from group 'Sales'", invSku2),
-		r("license", "licence "+invSku1, "until removed: a licence keeps the mailbox and files served", "", invSku1),
+		r("license", "licence ENTERPRISEPACK", "until removed: a licence keeps the mailbox and files served", "", invSku1),
 		r("device", "device 'LAPTOP-1' is still enabled", "until disabled: its primary refresh token signs in without the user's password", "", "dev1"),
 		r("device", "managed device 'LAPTOP-1' is neither retired nor wiped", "until retired or wiped: company data stays on it", "", "md1"),
 		exchangeUnchecked,
@@ -186,6 +188,19 @@ func TestInventory(t *testing.T) {
 				}
 				return append(out, steps.Residual{Backend: "entra", Kind: "unchecked", What: "which licences are inherited from a group",
 					Until: "unknown: check by hand", Why: "Graph 400 BadRequest: Could not find a property named 'licenseAssignmentStates' on type 'microsoft.graph.user'."})
+			}},
+		{name: "licences whose names cannot be read keep their sku ids, and nothing is unchecked for it",
+			change: map[string]answer{"/subscribedSkus": {http.StatusForbidden,
+				graphErrorBody("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")}},
+			want: func(all []steps.Residual) []steps.Residual {
+				var out []steps.Residual
+				for _, r := range all {
+					if r.Kind == "license" && r.ID == invSku1 {
+						r.What = "licence " + invSku1
+					}
+					out = append(out, r)
+				}
+				return out
 			}},
 		{name: "a licence also assigned directly says leaving the group will not remove it",
 			change: map[string]answer{"/users/" + invUser + "?licenseAssignmentStates": ok(`{"id":"` + invUser + `","licenseAssignmentStates":[
@@ -375,7 +390,7 @@ func TestSandboxInventory(t *testing.T) {
 			r("consent", "app 'Mail Sync Pro' may act as the user with Mail.Read Mail.Send offline_access", consent, "", "kQ7Xz1pWm0uV3yR8tB2nHcE4fJ6gL9aS0dK5jM1qP2o"),
 			// Salesforce has no provisioning job: nothing removes her account there.
 			r("app_assignment", "assigned to app 'Salesforce'", "until someone acts: the app keeps its own account and sessions", "", "Rx49Wtl8R0ay0m1uWRSKGCkAplbYd98nTNbNVBoDrQc"),
-			r("license", "licence 6fd2c87f-b296-42f0-b197-1e91e994b900", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
+			r("license", "licence ENTERPRISEPACK", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
 			exchangeUnchecked,
 		}},
 		{alexID, []steps.Residual{
@@ -389,8 +404,8 @@ func TestSandboxInventory(t *testing.T) {
 			r("group", "member of group 'Sales Announcements'", "until removed", "mail-enabled (a distribution list or mail-enabled security group): Exchange Online owns its members", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d08"),
 			r("group", "member of group 'Sales'", "until removed", "", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d01"),
 			r("group", "member of group 'VPN Users'", "until removed", "synced from AD: remove the membership on-premises", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d07"),
-			r("license", "licence 6fd2c87f-b296-42f0-b197-1e91e994b900", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
-			r("license", "licence b05e124f-c7cc-45a0-a6aa-8cf78c946968", "until removed: a licence keeps the mailbox and files served", "", "b05e124f-c7cc-45a0-a6aa-8cf78c946968"),
+			r("license", "licence EMSPREMIUM", "until removed: a licence keeps the mailbox and files served", "", "b05e124f-c7cc-45a0-a6aa-8cf78c946968"),
+			r("license", "licence ENTERPRISEPACK", "until removed: a licence keeps the mailbox and files served", "", "6fd2c87f-b296-42f0-b197-1e91e994b900"),
 			r("device", "device 'ALEX-LAPTOP' is still enabled", "until disabled: its primary refresh token signs in without the user's password", "", alexLaptop),
 			r("device", "device 'Alex's iPhone' is still enabled", "until disabled: its primary refresh token signs in without the user's password", "", alexPhone),
 			r("device", "managed device 'ALEX-LAPTOP' is neither retired nor wiped", "until retired or wiped: company data stays on it", "", alexLaptopMDM),
@@ -469,8 +484,10 @@ func TestSandboxInventoryGroupLicences(t *testing.T) {
 	}
 	until := "until removed: a licence keeps the mailbox and files served"
 	want := []steps.Residual{
-		{Backend: "entra", Kind: "license", What: "licence " + e3, Until: until, ID: e3},
-		{Backend: "entra", Kind: "license", What: "licence " + ems, Until: until, Why: "assigned directly and inherited from group 'Sales'", ID: ems},
+		// Named by the part numbers the tenant's subscriptions give, in
+		// that order; a sku the tenant does not name keeps its id.
+		{Backend: "entra", Kind: "license", What: "licence EMSPREMIUM", Until: until, Why: "assigned directly and inherited from group 'Sales'", ID: ems},
+		{Backend: "entra", Kind: "license", What: "licence ENTERPRISEPACK", Until: until, ID: e3},
 		{Backend: "entra", Kind: "license", What: "licence " + e5, Until: until, Why: "inherited from group 'Sales'", ID: e5},
 	}
 	var licences []steps.Residual
