@@ -13,15 +13,17 @@ import (
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/ad"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
+	"github.com/revoke-dev/revoke/steps/servicenow"
 )
 
-// testRegistry holds the real ad and entra specs, plus one step with a
+// testRegistry holds the real ad, entra and servicenow specs, plus one step with a
 // required parameter (no real step has one yet).
 func testRegistry(t testing.TB) *steps.Registry {
 	t.Helper()
 	reg := steps.NewRegistry()
 	ad.Register(reg)
 	entraspec.Register(reg)
+	servicenow.Register(reg)
 	reg.Register(steps.Spec{Name: "ad.test_required", Summary: "A test step with a required parameter",
 		Params: []steps.Param{{Name: "group", Type: steps.String, Required: true, Description: "A group."}}})
 	return reg

@@ -41,7 +41,7 @@ func TestDecodeEnvironmentReportsEveryProblem(t *testing.T) {
 			`env.yaml:4:53: warning: protected entry "x\ty" can never match anyone: subject reference "x\ty" has a control character at byte 1`,
 		}},
 		{"unknown keys at the top and in a section", "version: 1\nname: c\nkind: cloud\nokta: {}\n" + entraOK + "  tenant: x\n", []string{
-			`env.yaml:4:1: error: unknown key "okta" in environment (known: version, name, kind, protected, state_dir, ad, entra)`,
+			`env.yaml:4:1: error: unknown key "okta" in environment (known: version, name, kind, protected, state_dir, ad, entra, servicenow)`,
 			`env.yaml:8:3: error: unknown key "tenant" in entra section (known: tenant_id, client_id, credential, certificate_file, client_secret_env, client_secret_file, graph_url, authority_host, ca_file, insecure_skip_verify, timeout)`,
 		}},
 		{"a hybrid environment needs an ad section, every one an entra section", "version: 1\nname: h\nkind: hybrid\n", []string{

@@ -27,7 +27,7 @@ import (
 func specMirrorRegistry() *steps.Registry {
 	r := steps.NewRegistry()
 	open := func(context.Context, *steps.Env) (steps.Conn, error) { return nil, errors.New("not in tests") }
-	for _, b := range []string{"ad", "entra"} {
+	for _, b := range []string{"ad", "entra", "servicenow"} {
 		r.RegisterBackend(steps.BackendSpec{Name: b, Summary: b, Kinds: []string{"hybrid", "cloud"}, Open: open})
 	}
 	resets := []steps.Param{
@@ -60,6 +60,8 @@ func specMirrorRegistry() *steps.Registry {
 		{Name: "entra.remove_app_assignments", Summary: "Remove app assignments"},
 		{Name: "entra.remove_group_memberships", Summary: "Remove cloud group memberships"},
 		{Name: "entra.remove_licenses", Summary: "Remove direct licences"},
+		{Name: "servicenow.open_ticket", Summary: "Open a ticket", Params: []steps.Param{
+			{Name: "apps", Type: steps.StringList, Description: "Apps."}}},
 	} {
 		r.Register(s)
 	}
