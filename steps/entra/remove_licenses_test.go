@@ -143,3 +143,27 @@ func TestSandboxRemoveLicensesDirectAndInherited(t *testing.T) {
 		t.Errorf("Check after: %+v %v\nwant %q", ch, err, want)
 	}
 }
+
+// The preflight takes a broader permission for the licence removal, as
+// Graph does: assignLicense is allowed with User.ReadWrite.All or
+// Directory.ReadWrite.All as well.
+func TestRemoveLicensesPermissions(t *testing.T) {
+	tests := []struct {
+		name  string
+		roles []string
+		want  []string
+	}{
+		{"its own permissions", []string{"LicenseAssignment.ReadWrite.All", "User.Read.All"}, nil},
+		{"User.ReadWrite.All covers both", []string{"User.ReadWrite.All"}, nil},
+		{"Directory.ReadWrite.All covers both", []string{"Directory.ReadWrite.All"}, nil},
+		{"a read permission covers only the read", []string{"Directory.Read.All"}, []string{"LicenseAssignment.ReadWrite.All"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := tokenGrants{roles: tt.roles}
+			if got := g.missingPermissions(&removeLicenses); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("missing %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
