@@ -400,6 +400,8 @@ func TestSandboxInventory(t *testing.T) {
 			r("sign_in_method", "Microsoft Authenticator (microsoftAuthenticator, added 2024-01-15)", "until removed: a sign-in method outlives a password reset", "", "6e7f8a9b-0c1d-4e2f-8a3b-4c5d6e7f8a02"),
 			r("sign_in_method", "Windows Hello for Business (windowsHelloForBusiness, added 2024-01-15)", "until removed: a sign-in method outlives a password reset", "", "2b3c4d5e-6f70-4a1b-8c2d-3e4f5a6b7c02"),
 			r("consent", "app 'Graph Explorer' may act as the user with openid profile User.Read", consent, "tenant-wide consent: never removed for one user", explorer),
+			// Sales' assignment, not alex's own.
+			r("app_assignment", "assigned to app 'Salesforce' through group 'Sales'", "until removed", "through a group: removing the membership removes it", "IJ7ZIZ61ijbxKXB0UzM9Xk6yyUj3nbUGt4wSeG_5xqo"),
 			r("group", "member of group 'All Staff'", "until removed", "dynamic: its membership rule puts the user back; change the rule or the user's attributes", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d02"),
 			r("group", "member of group 'Sales Announcements'", "until removed", "mail-enabled (a distribution list or mail-enabled security group): Exchange Online owns its members", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d08"),
 			r("group", "member of group 'Sales'", "until removed", "", "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d01"),

@@ -337,3 +337,43 @@ func TestResolveLeavesAppAssignmentsOutWhenUnread(t *testing.T) {
 		t.Errorf("facts %#v", facts)
 	}
 }
+
+// The leaver's apps in the inventory, before and after the step: her own
+// three (the provisioned ones until their next cycle, the manual one until
+// someone acts), then only Salesforce, which she reaches through Sales
+// and which the step leaves to the group.
+func TestSandboxInventoryOfTheLeaversApps(t *testing.T) {
+	tn := startCleanupTenant(t, 0)
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	apps := func() []string {
+		t.Helper()
+		items, err := c.Inventory(ctx, &steps.Subject{Ref: miriamID, Facts: map[string]map[string]any{"entra": {"id": miriamID}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, it := range items {
+			if it.Kind == steps.ResidualAppAssignment {
+				out = append(out, it.What+" | "+it.Until+" | "+it.Why)
+			}
+		}
+		return out
+	}
+	want := []string{
+		"assigned to app 'Contoso Expenses (legacy)' | " + untilSomeoneActs + " | ",
+		"assigned to app 'Dropbox Business' | " + untilProvisioned + " | ",
+		"assigned to app 'Salesforce' through group 'Sales' | until removed | through a group: removing the membership removes it",
+		"assigned to app 'Slack' | " + untilProvisioned + " | ",
+	}
+	if got := apps(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("before:\n got %s\nwant %s", strings.Join(got, "\n     "), strings.Join(want, "\n     "))
+	}
+	call, _ := newCall(c, miriamID, steps.Values{})
+	if _, err := removeAppAssignments.New().Apply(ctx, call); err != nil {
+		t.Fatal(err)
+	}
+	if got := apps(); strings.Join(got, "\n") != want[2] {
+		t.Errorf("after:\n got %s\nwant %s", strings.Join(got, "\n     "), want[2])
+	}
+}
