@@ -72,6 +72,10 @@ func inventoryGraph() map[string]answer {
 		"/servicePrincipals/" + invApp2 + "/synchronization/jobs": list(),
 		"/servicePrincipals/" + invApp3 + "/synchronization/jobs": {http.StatusForbidden, graphErrorBody("Authorization_RequestDenied", "Insufficient privileges to complete the operation.")},
 		u + "/memberOf/microsoft.graph.group":                     list(`{"id":"`+invGrp1+`","displayName":"Sales"}`, `{"id":"g9","displayName":"Helpdesk Admins"}`),
+		// What the members of Sales have through it.
+		"/groups/" + invGrp1 + "/appRoleAssignments": list(
+			`{"id":"ga1","resourceId":"` + invApp1 + `","resourceDisplayName":"Salesforce","principalId":"` + invGrp1 + `","principalType":"Group"}`),
+		"/groups/g9/appRoleAssignments": list(),
 		// One of the two skus is named: the other keeps its id.
 		"/subscribedSkus": list(`{"skuId":"` + invSku1 + `","skuPartNumber":"ENTERPRISEPACK"}`),
 		u + "/transitiveMemberOf/microsoft.graph.directoryRole":      list(`{"id":"d1","displayName":"Helpdesk Administrator"}`, `{"id":"d2","displayName":"Reports Reader"}`),
@@ -127,6 +131,7 @@ func fullInventory() []steps.Residual {
 		r("app_assignment", "assigned to app 'Mail Helper'", "until someone acts: the app keeps its own account and sessions", "", "a2"),
 		r("app_assignment", "assigned to app 'Old CRM'", "until someone acts, or the app's next provisioning cycle", "", "a3"),
 		r("app_assignment", "assigned to app 'Salesforce'", "until the app's next provisioning cycle (20–40 min)", "", "a1"),
+		r("app_assignment", "assigned to app 'Salesforce' through group 'Sales'", "until removed", "through a group: removing the membership removes it", "ga1"),
 		r("group", "member of group 'Helpdesk Admins'", "until removed", "", "g9"),
 		r("group", "member of group 'Sales'", "until removed", "", invGrp1),
 		r("license", "licence "+invSku2, "until removed: a licence keeps the mailbox and files served", "inherited from group 'Sales'", invSku2),
@@ -154,6 +159,12 @@ func TestInventory(t *testing.T) {
 				out := withoutKind(all, "inbox_rule")
 				return append(out[:len(out)-1], steps.Residual{Backend: "entra", Kind: "unchecked", What: "inbox rules",
 					Until: "unknown: check by hand", Why: "needs MailboxSettings.Read (Graph 403 ErrorAccessDenied: Access is denied. Check credentials and try again.)"}, exchange)
+			}},
+		{name: "a group's app assignments Graph refuses are an unchecked item naming the group",
+			change: map[string]answer{"/groups/g9/appRoleAssignments": forbidden},
+			want: func(all []steps.Residual) []steps.Residual {
+				return append(all[:len(all)-1], steps.Residual{Backend: "entra", Kind: "unchecked", What: "app assignments of group 'Helpdesk Admins'",
+					Until: "unknown: check by hand", Why: "needs Directory.Read.All (Graph 403 ErrorAccessDenied: Access is denied. Check credentials and try again.)"}, exchange)
 			}},
 		{name: "a mailbox Graph does not know is an unchecked item with Graph's answer",
 			change: map[string]answer{"/users/" + invUser + "/mailFolders/inbox/messageRules": {http.StatusNotFound,
