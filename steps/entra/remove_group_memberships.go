@@ -27,6 +27,8 @@ type membershipPlan struct {
 	remove, skipped []groupRef
 }
 
+// planMemberships sorts the user's groups into those to leave and those
+// Graph cannot change, keeping Graph's order.
 func planMemberships(groups []groupRef) membershipPlan {
 	var p membershipPlan
 	for _, g := range groups {
@@ -43,6 +45,7 @@ func planMemberships(groups []groupRef) membershipPlan {
 	return p
 }
 
+// detail is a group as the change's details and the journal name it.
 func (g groupRef) detail() map[string]any {
 	d := map[string]any{"id": g.id, "name": g.name}
 	if g.roleAssignable {
@@ -150,6 +153,7 @@ func (removeGroupMembershipsStep) Verify(ctx context.Context, call *steps.Call) 
 	})
 }
 
+// readMemberships lists the subject's direct groups and plans them.
 func readMemberships(ctx context.Context, call *steps.Call) (membershipPlan, error) {
 	c, id, err := target(call)
 	if err != nil {

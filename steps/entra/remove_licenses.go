@@ -122,8 +122,11 @@ func (removeLicensesStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 		return steps.Change{}, err
 	}
 	p, err := readLicenses(ctx, call, true)
-	if err != nil || len(p.direct) == 0 {
-		return steps.Change{Summary: p.summary("removed "), Details: p.details()}, err
+	if err != nil {
+		return steps.Change{}, err
+	}
+	if len(p.direct) == 0 {
+		return steps.Change{Summary: p.summary(""), Details: p.details()}, nil
 	}
 	remove := make([]uuid.UUID, 0, len(p.direct))
 	for _, sku := range p.direct {
