@@ -463,7 +463,8 @@ func TestResumeRefusesAnotherDirectoryUnderTheSameName(t *testing.T) {
 				rec.Environment.Identity["ad"]["base_dn"] != "DC=contoso,DC=test" {
 				t.Fatalf("run_started does not record the directories: %v", rec.Environment.Identity)
 			}
-			e.editEnv(t, tc.old, tc.new)
+			// The leavers' OU goes with the base DN it lies under.
+			e.editEnv(t, tc.old, tc.new, "  leavers_ou: \"OU=Leavers,DC=contoso,DC=test\"\n", "")
 			before, writesBefore := e.journalBytes(t, id), len(writes(e.tenant.Log().Entries()))
 			stdout, stderr, code := e.cli(t, "resume", id)
 			want := "revoke: run " + id + " was against " + strings.ReplaceAll(tc.want, "{old}", e.tenant.TenantID()) +

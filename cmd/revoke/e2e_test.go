@@ -519,7 +519,7 @@ func TestE2EProtectedByPIMEligibility(t *testing.T) {
 func TestE2EPasswordResetNeedsEncryption(t *testing.T) {
 	e := newE2E(t, nil, sandbox.Options{})
 	plain := e.tenant.LDAPURL()
-	e.editEnv(t, e.tenant.LDAPSURL(), plain, "  ca_file: ca.pem\nstate_dir", "  ca_file: ca.pem\n  start_tls: false\nstate_dir")
+	e.editEnv(t, e.tenant.LDAPSURL(), plain, "\nstate_dir", "\n  start_tls: false\nstate_dir")
 	wantLint := e.file + ":14:1: error: ad: url " + plain + " is not ldaps:// and start_tls is off: the bind password and password resets would cross the network in clear\n"
 
 	stdout, stderr, code := runCLIEnv(t, nil, "validate", e.file)

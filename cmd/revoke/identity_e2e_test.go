@@ -89,7 +89,7 @@ func TestE2ESyncedUserMissingOnPremisesIsNotContained(t *testing.T) {
 	e := newE2E(t, nil, sandbox.Options{})
 	// AD searched where adele is not: her synced cloud account has no AD
 	// account to link to.
-	e.editEnv(t, `base_dn: "DC=contoso,DC=test"`, `base_dn: "OU=Service Accounts,DC=contoso,DC=test"`)
+	e.editEnv(t, `base_dn: "DC=contoso,DC=test"`, `base_dn: "OU=Service Accounts,DC=contoso,DC=test"`, "  leavers_ou: \"OU=Leavers,DC=contoso,DC=test\"\n", "")
 	stdout, stderr, code := e.cli(t, "run", "compromised", "--user", "adele@contoso.test", "--yes")
 	if code != exitFailure {
 		t.Fatalf("exit %d, want 1\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)

@@ -142,7 +142,7 @@ func TestRunJSONOutputIsOneDocument(t *testing.T) {
 	if dec.More() {
 		t.Errorf("more than one JSON document on stdout:\n%s", stdout)
 	}
-	if res.Outcome != "contained" || len(res.RunID) != 26 || res.Containment <= 0 || len(res.Steps) != 8 {
+	if res.Outcome != "contained" || len(res.RunID) != 26 || res.Containment <= 0 || len(res.Steps) != 14 {
 		t.Errorf("result %+v", res)
 	}
 }
