@@ -62,7 +62,7 @@ type EnvironmentFacts struct {
 	// Backends are the environment's sections, backend → field → value,
 	// without secret fields (not even their references): which backends
 	// the environment has and how they are set (ad's leavers_ou,
-	// servicenow's manual_apps), for policies to decide with.
+	// a ticketing section's list of apps), for policies to decide with.
 	Backends map[string]map[string]any `json:"backends,omitempty"`
 }
 

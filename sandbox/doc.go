@@ -25,7 +25,9 @@
 //     graph_cleanup.go, graph_licenses.go, graph_sandbox.go (the
 //     /_sandbox endpoints for tests and `revoke sandbox state`).
 //   - LDAP: ldap.go (the server, its front door, TLS), ldap_handlers.go
-//     (bind, search, modify, add, delete), ldap_modifydn.go (ModifyDN,
+//     (AD's diagnostics, StartTLS, unbind, refused adds and deletes),
+//     ldap_bind.go, ldap_search.go, ldap_modify.go (passwords,
+//     userAccountControl, members), ldap_modifydn.go (ModifyDN,
 //     answered by the door), ldap_notes.go (description and info),
 //     ldap_entries.go (how users, groups and the configuration look as
 //     entries), ldap_filter.go (filter evaluation), sid.go (objectSid).
