@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"sync"
+	"sync/atomic"
+
 	"github.com/open-policy-agent/opa/v1/ast"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -18,10 +21,10 @@ import (
 // cache of it).
 func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject, req Request, protected []string) (ast.Value, error) {
 	subj := ast.NewObjectWithCapacity(3 + len(subjectFacts(subject)))
-	subj.Insert(ast.InternedTerm("protected"), stringsTerm(protected))
+	subj.Insert(inputKey("protected"), stringsTerm(protected))
 	if subject != nil {
-		subj.Insert(ast.InternedTerm("ref"), ast.StringTerm(subject.Ref))
-		subj.Insert(ast.InternedTerm("gaps"), stringsTerm(subject.Gaps))
+		subj.Insert(inputKey("ref"), ast.StringTerm(subject.Ref))
+		subj.Insert(inputKey("gaps"), stringsTerm(subject.Gaps))
 		for backend, facts := range subject.Facts {
 			if backend == "ref" || backend == "protected" || backend == "gaps" || facts == nil {
 				continue
@@ -30,22 +33,22 @@ func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject
 			if err != nil {
 				return nil, err
 			}
-			subj.Insert(ast.StringTerm(backend), ast.NewTerm(v))
+			subj.Insert(inputKey(backend), ast.NewTerm(v))
 		}
 	} else {
-		subj.Insert(ast.InternedTerm("ref"), ast.InternedTerm(""))
-		subj.Insert(ast.InternedTerm("gaps"), stringsTerm(nil))
+		subj.Insert(inputKey("ref"), ast.InternedTerm(""))
+		subj.Insert(inputKey("gaps"), stringsTerm(nil))
 	}
 
 	request := ast.NewObjectWithCapacity(5)
-	request.Insert(ast.InternedTerm("requested_by"), ast.StringTerm(req.RequestedBy))
-	request.Insert(ast.InternedTerm("reason"), ast.StringTerm(req.Reason))
-	request.Insert(ast.InternedTerm("allow_protected"), ast.InternedTerm(req.AllowProtected))
+	request.Insert(inputKey("requested_by"), ast.StringTerm(req.RequestedBy))
+	request.Insert(inputKey("reason"), ast.StringTerm(req.Reason))
+	request.Insert(inputKey("allow_protected"), ast.InternedTerm(req.AllowProtected))
 	if req.Ticket != "" {
-		request.Insert(ast.InternedTerm("ticket"), ast.StringTerm(req.Ticket))
+		request.Insert(inputKey("ticket"), ast.StringTerm(req.Ticket))
 	}
 	if req.ApprovedBy != "" {
-		request.Insert(ast.InternedTerm("approved_by"), ast.StringTerm(req.ApprovedBy))
+		request.Insert(inputKey("approved_by"), ast.StringTerm(req.ApprovedBy))
 	}
 
 	backends := ast.NewObjectWithCapacity(len(env.Backends))
@@ -54,21 +57,21 @@ func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject
 		if err != nil {
 			return nil, err
 		}
-		backends.Insert(ast.StringTerm(name), ast.NewTerm(v))
+		backends.Insert(inputKey(name), ast.NewTerm(v))
 	}
 	environment := ast.NewObject(
-		ast.Item(ast.InternedTerm("name"), ast.StringTerm(env.Name)),
-		ast.Item(ast.InternedTerm("kind"), ast.StringTerm(env.Kind)),
-		ast.Item(ast.InternedTerm("protected"), stringsTerm(env.Protected)),
-		ast.Item(ast.InternedTerm("backends"), ast.NewTerm(backends)),
+		ast.Item(inputKey("name"), ast.StringTerm(env.Name)),
+		ast.Item(inputKey("kind"), ast.StringTerm(env.Kind)),
+		ast.Item(inputKey("protected"), stringsTerm(env.Protected)),
+		ast.Item(inputKey("backends"), ast.NewTerm(backends)),
 	)
 
 	return ast.NewObject(
-		ast.Item(ast.InternedTerm("scenario"), runbook.Get(ast.InternedTerm("scenario"))),
-		ast.Item(ast.InternedTerm("runbook"), ast.NewTerm(runbook)),
-		ast.Item(ast.InternedTerm("environment"), ast.NewTerm(environment)),
-		ast.Item(ast.InternedTerm("subject"), ast.NewTerm(subj)),
-		ast.Item(ast.InternedTerm("request"), ast.NewTerm(request)),
+		ast.Item(inputKey("scenario"), runbook.Get(inputKey("scenario"))),
+		ast.Item(inputKey("runbook"), ast.NewTerm(runbook)),
+		ast.Item(inputKey("environment"), ast.NewTerm(environment)),
+		ast.Item(inputKey("subject"), ast.NewTerm(subj)),
+		ast.Item(inputKey("request"), ast.NewTerm(request)),
 	), nil
 }
 
@@ -93,17 +96,17 @@ func runbookValue(rb *Runbook) (ast.Object, error) {
 			return nil, err
 		}
 		stepList[i] = ast.ObjectTerm(
-			ast.Item(ast.InternedTerm("id"), ast.StringTerm(s.ID)),
-			ast.Item(ast.InternedTerm("uses"), ast.StringTerm(s.Uses)),
-			ast.Item(ast.InternedTerm("with"), ast.NewTerm(with)),
-			ast.Item(ast.InternedTerm("needs"), stringsTerm(s.Needs)),
-			ast.Item(ast.InternedTerm("tags"), stringsTerm(s.Tags)),
+			ast.Item(inputKey("id"), ast.StringTerm(s.ID)),
+			ast.Item(inputKey("uses"), ast.StringTerm(s.Uses)),
+			ast.Item(inputKey("with"), ast.NewTerm(with)),
+			ast.Item(inputKey("needs"), stringsTerm(s.Needs)),
+			ast.Item(inputKey("tags"), stringsTerm(s.Tags)),
 		)
 	}
 	return ast.NewObject(
-		ast.Item(ast.InternedTerm("name"), ast.StringTerm(rb.Name)),
-		ast.Item(ast.InternedTerm("scenario"), ast.StringTerm(scenario)),
-		ast.Item(ast.InternedTerm("steps"), ast.ArrayTerm(stepList...)),
+		ast.Item(inputKey("name"), ast.StringTerm(rb.Name)),
+		ast.Item(inputKey("scenario"), ast.StringTerm(scenario)),
+		ast.Item(inputKey("steps"), ast.ArrayTerm(stepList...)),
 	), nil
 }
 
@@ -148,7 +151,7 @@ func objectValue[M ~map[string]any](m M) (ast.Value, error) {
 		if err != nil {
 			return nil, err
 		}
-		obj.Insert(ast.StringTerm(k), ast.NewTerm(v))
+		obj.Insert(inputKey(k), ast.NewTerm(v))
 	}
 	return obj, nil
 }
@@ -163,4 +166,32 @@ func arrayValue[E any](list []E) (ast.Value, error) {
 		terms[i] = ast.NewTerm(v)
 	}
 	return ast.NewArray(terms...), nil
+}
+
+// inputKeys are the terms of the object keys inputs have held, shared by
+// every input (OPA shares its own interned terms the same way: evaluation
+// never changes a term): the contract's keys and the facts' are the same
+// few dozen names decision after decision, and making two allocations for
+// each of them, every time, was a tenth of what building an input cost.
+// At most maxInputKeys are kept, so that a backend whose facts were keyed
+// by something unbounded could not grow it without end.
+var (
+	inputKeys      sync.Map // string → *ast.Term
+	inputKeysCount atomic.Int64
+)
+
+const maxInputKeys = 4096
+
+// inputKey is the term for an object key of the input.
+func inputKey(k string) *ast.Term {
+	if t, ok := inputKeys.Load(k); ok {
+		return t.(*ast.Term)
+	}
+	t := ast.StringTerm(k)
+	if inputKeysCount.Load() < maxInputKeys {
+		if _, had := inputKeys.LoadOrStore(k, t); !had {
+			inputKeysCount.Add(1)
+		}
+	}
+	return t
 }
