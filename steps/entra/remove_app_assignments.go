@@ -39,6 +39,11 @@ const (
 	progressProvisioned = "provisioned" // the job id
 	progressRule        = "ruleId"
 	progressOutcome     = "outcome"
+	// progressVerified is the job id Verify found the user gone from:
+	// provision on demand allows 5 requests per 10 s, so a Verify that
+	// is refused for the rate and retried does not ask again the apps it
+	// already read (with more than five it could never end otherwise).
+	progressVerified = "verified"
 )
 
 // Outcomes of provisioning one app on demand, as journaled.
@@ -317,7 +322,8 @@ func (removeAppAssignmentsStep) Apply(ctx context.Context, call *steps.Call) (st
 
 // Verify lists the assignments again (none of the user's own may remain)
 // and provisions on demand once more each app Apply deprovisioned the
-// user from: the app must find no account to act on. An app that kept
+// user from: the app must find no account to act on. Each app read so is
+// journaled, and a retried Verify (after a 429) skips it. An app that kept
 // the account (the user is still in its scope through a group) was
 // reported so and is not asked again.
 func (removeAppAssignmentsStep) Verify(ctx context.Context, call *steps.Call) error {
@@ -341,12 +347,17 @@ func (removeAppAssignmentsStep) Verify(ctx context.Context, call *steps.Call) er
 	}
 	checked := map[string]bool{}
 	for _, p := range call.Prior {
+		if job, _ := p.Details[progressVerified].(string); job != "" {
+			checked[job] = true
+		}
+	}
+	for _, p := range call.Prior {
 		job, _ := p.Details[progressProvisioned].(string)
 		sp, _ := p.Details[progressResource].(string)
-		if job == "" || sp == "" || checked[sp+"/"+job] || p.Details[progressOutcome] != outcomeGone {
+		if job == "" || sp == "" || checked[job] || p.Details[progressOutcome] != outcomeGone {
 			continue
 		}
-		checked[sp+"/"+job] = true
+		checked[job] = true
 		w := &appWork{resourceID: sp}
 		w.app, _ = p.Details[progressApp].(string)
 		rule, _ := p.Details[progressRule].(string)
@@ -359,6 +370,7 @@ func (removeAppAssignmentsStep) Verify(ctx context.Context, call *steps.Call) er
 			// the engine reads again.
 			return steps.RetryableAfter(fmt.Errorf("entra: after provisioning on demand, %s", r.text()), 5*time.Second)
 		}
+		call.Report("provisioned on demand again: "+r.text(), map[string]any{progressVerified: job, progressApp: w.app})
 	}
 	return nil
 }

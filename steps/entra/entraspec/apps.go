@@ -30,7 +30,8 @@ var RemoveAppAssignments = steps.Spec{
 		"through one keeps their account (the change says so). Apps without provisioning keep " +
 		"their accounts until a person removes them (servicenow.open_ticket). The change lists " +
 		"each app removed and each provisioning result. Verify lists the assignments again and " +
-		"provisions each app on demand once more, which must find no account left to act on.",
+		"provisions each app on demand once more, which must find no account left to act on; each " +
+		"app read so is journaled, so a Verify retried after a 429 does not ask it again.",
 	Permissions: Graph(PermAppAssignments, PermSynchronization, PermAppRead),
 	Idempotent:  true,
 }
