@@ -31,7 +31,10 @@ var RemoveAppAssignments = steps.Spec{
 		"their accounts until a person removes them (servicenow.open_ticket). The change lists " +
 		"each app removed and each provisioning result. Verify lists the assignments again and " +
 		"provisions each app on demand once more, which must find no account left to act on; each " +
-		"app read so is journaled, so a Verify retried after a 429 does not ask it again.",
+		"app read so is journaled, so a Verify retried after a 429 does not ask it again. That read " +
+		"changes nothing for a user who is no longer assigned; one assigned again meanwhile (directly, " +
+		"which Verify's listing reports first, or through a group) would be provisioned, as the next " +
+		"cycle would do anyway.",
 	Permissions: Graph(PermAppAssignments, PermSynchronization, PermAppRead),
 	Idempotent:  true,
 }
