@@ -98,6 +98,12 @@ type App struct {
 	// managed identity's service principal, which gets tokens only from
 	// the identity endpoint; "" for an app registration.
 	ManagedIdentity string
+	// IdentifierURIs and AppRoles make the app an API others get tokens
+	// for; APIRoles are the app roles this app holds on such APIs, by the
+	// API's client id (oidc.go).
+	IdentifierURIs []string
+	AppRoles       []string
+	APIRoles       map[string][]string
 }
 
 // User is a person: an Entra ID user, with an AD account when synced (or

@@ -70,6 +70,14 @@ type SeedApp struct {
 	FederatedCredentials []SeedFederatedCredential
 	Permissions          []string
 	DirectoryRoles       []string
+	// IdentifierURIs (app id URIs such as api://revoke-api) and AppRoles
+	// make the app an API that others get tokens for; APIRoles are the app
+	// roles granted to this app on such APIs, keyed by the API's client id
+	// or identifier URI (oidc_seed.go). An app that only exposes an API
+	// needs no credential.
+	IdentifierURIs []string
+	AppRoles       []string
+	APIRoles       map[string][]string
 }
 
 // SeedFederatedCredential is a federated identity credential: a token

@@ -35,6 +35,8 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 		app := &App{
 			Name: a.Name, ClientID: a.ClientID, Secret: a.Secret, Certificate: []byte(a.Certificate),
 			Permissions: append([]string(nil), a.Permissions...), DirectoryRoles: append([]string(nil), a.DirectoryRoles...),
+			IdentifierURIs: append([]string(nil), a.IdentifierURIs...), AppRoles: append([]string(nil), a.AppRoles...),
+			APIRoles: resolveAPIRoles(s.Apps, a.APIRoles),
 		}
 		for _, f := range a.FederatedCredentials {
 			// A seed ParseSeed accepted has keys that parse; one built in

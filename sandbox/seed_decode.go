@@ -258,9 +258,12 @@ func (d *seedDecoder) app(n *yaml.Node) SeedApp {
 		},
 		"permissions":     func(n *yaml.Node) { a.Permissions = d.strs(n) },
 		"directory_roles": func(n *yaml.Node) { a.DirectoryRoles = d.roles(n) },
+		"identifier_uris": func(n *yaml.Node) { a.IdentifierURIs = d.strs(n) },
+		"app_roles":       func(n *yaml.Node) { a.AppRoles = d.strs(n) },
+		"api_roles":       func(n *yaml.Node) { a.APIRoles = d.apiRoles(n) },
 	})
 	d.need(n, a.ClientID, "client_id")
-	if a.Secret == "" && a.Certificate == "" && len(a.FederatedCredentials) == 0 {
+	if a.Secret == "" && a.Certificate == "" && len(a.FederatedCredentials) == 0 && len(a.AppRoles) == 0 {
 		d.errorf(n, "app %q needs a secret or a certificate", a.ClientID)
 	}
 	d.appNodes = append(d.appNodes, n)
@@ -610,6 +613,7 @@ func (d *seedDecoder) check(s *Seed) {
 		}
 		clients[a.ClientID] = true
 	}
+	d.checkAPIs(s)
 	// A managed identity's service principal shares the client id space
 	// with apps: tokens and Graph know a caller by it.
 	system := false

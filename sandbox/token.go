@@ -35,19 +35,41 @@ const graphAppID = "00000003-0000-0000-c000-000000000000"
 // tokenLifetime is how long an access token is valid, as Entra's default.
 const tokenLifetime = time.Hour
 
-// tokenIssuer signs access tokens with an RSA key made at Start and checks
-// the ones Graph requests carry.
+// tokenIssuer signs access tokens with an RSA key made at Start (a new one
+// at each rotation: oidc.go) and checks the ones Graph requests carry.
 type tokenIssuer struct {
-	key      *rsa.PrivateKey
-	kid      string
 	tenantID string
 	now      func() time.Time
 	// identityHeader is the managed identity endpoint's secret, App
 	// Service's IDENTITY_HEADER (see identity.go).
 	identityHeader string
 
-	mu    sync.Mutex
+	mu sync.Mutex
+	// keys are the signing keys the JWKS lists, oldest first: the last
+	// signs, the one before it (after a rotation) still verifies.
+	keys  []signingKey
 	cache map[string]*accessClaims // validated tokens, so a hot path skips RSA
+}
+
+// signingKey is an RSA key and its key id (kid), as Entra's JWKS lists them.
+type signingKey struct {
+	key *rsa.PrivateKey
+	kid string
+}
+
+// newSigningKey makes a 2048-bit RSA key whose kid is derived from its
+// public key, so that a kid names one key only.
+func newSigningKey() (signingKey, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return signingKey{}, fmt.Errorf("generate token signing key: %w", err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	if err != nil {
+		return signingKey{}, fmt.Errorf("marshal token signing key: %w", err)
+	}
+	sum := sha256.Sum256(der)
+	return signingKey{key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12])}, nil
 }
 
 // accessClaims are the claims of an app-only access token, as Entra v1
@@ -75,19 +97,47 @@ func (c *accessClaims) hasAny(perms []string) bool {
 }
 
 func newTokenIssuer(tenantID string, now func() time.Time) (*tokenIssuer, error) {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	k, err := newSigningKey()
 	if err != nil {
-		return nil, fmt.Errorf("generate token signing key: %w", err)
+		return nil, err
 	}
-	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
-	if err != nil {
-		return nil, fmt.Errorf("marshal token signing key: %w", err)
-	}
-	sum := sha256.Sum256(der)
 	return &tokenIssuer{
-		key: key, kid: base64.RawURLEncoding.EncodeToString(sum[:12]), tenantID: tenantID, now: now,
+		keys: []signingKey{k}, tenantID: tenantID, now: now,
 		identityHeader: rand.Text(), cache: map[string]*accessClaims{},
 	}, nil
+}
+
+// signer is the key new tokens are signed with.
+func (t *tokenIssuer) signer() signingKey {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.keys[len(t.keys)-1]
+}
+
+// verifier is the public key a token's kid names, nil for a kid the JWKS
+// does not list (an unknown or retired key).
+func (t *tokenIssuer) verifier(tok *jwt.Token) (any, error) {
+	kid, _ := tok.Header["kid"].(string)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, k := range t.keys {
+		if k.kid == kid {
+			return &k.key.PublicKey, nil
+		}
+	}
+	return nil, errors.New("no signing key with this kid")
+}
+
+// sign signs claims with the current key, its kid in the header.
+func (t *tokenIssuer) sign(claims jwt.MapClaims) (string, error) {
+	k := t.signer()
+	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	tok.Header["kid"] = k.kid
+	s, err := tok.SignedString(k.key)
+	if err != nil {
+		return "", fmt.Errorf("sign access token: %w", err)
+	}
+	return s, nil
 }
 
 func (t *tokenIssuer) issuer() string { return "https://sts.windows.net/" + t.tenantID + "/" }
@@ -119,13 +169,7 @@ func (t *tokenIssuer) issueAt(app *App, now time.Time) (string, error) {
 	if wids := roleTemplateIDs(app.DirectoryRoles); len(wids) > 0 {
 		claims["wids"] = wids // the service principal's directory roles, as Entra's tokens carry them
 	}
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
-	tok.Header["kid"] = t.kid
-	s, err := tok.SignedString(t.key)
-	if err != nil {
-		return "", fmt.Errorf("sign access token: %w", err)
-	}
-	return s, nil
+	return t.sign(claims)
 }
 
 // errTokenExpired and friends become Graph's 401 messages, word for word
@@ -154,7 +198,7 @@ func (t *tokenIssuer) validate(raw string) (*accessClaims, error) {
 		return c, nil
 	}
 	c = &accessClaims{}
-	_, err := jwt.ParseWithClaims(raw, c, func(*jwt.Token) (any, error) { return &t.key.PublicKey, nil },
+	_, err := jwt.ParseWithClaims(raw, c, t.verifier,
 		jwt.WithValidMethods([]string{"RS256"}), jwt.WithTimeFunc(t.now), jwt.WithExpirationRequired(),
 		jwt.WithLeeway(0))
 	switch {
@@ -247,12 +291,7 @@ func (o *oauthServer) serve(w http.ResponseWriter, r *http.Request, segs []strin
 		})
 		return "", true
 	case len(segs) == 4 && segs[1] == "discovery" && segs[2] == "v2.0" && segs[3] == "keys":
-		pub := &o.tokens.key.PublicKey
-		writeJSON(w, http.StatusOK, "application/json; charset=utf-8", map[string]any{"keys": []map[string]any{{
-			"kty": "RSA", "use": "sig", "kid": o.tokens.kid, "alg": "RS256",
-			"n": base64.RawURLEncoding.EncodeToString(pub.N.Bytes()),
-			"e": base64.RawURLEncoding.EncodeToString([]byte{1, 0, 1}),
-		}}})
+		writeJSON(w, http.StatusOK, "application/json; charset=utf-8", map[string]any{"keys": o.tokens.jwks()})
 		return "", true
 	case len(segs) == 4 && segs[1] == "oauth2" && segs[2] == "v2.0" && segs[3] == "token":
 		return o.token(w, r, segs[0]), true
@@ -313,11 +352,13 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request, tenant strin
 		o.oauthError(w, http.StatusBadRequest, "unauthorized_client", 700016, fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant.", clientID, o.dir.TenantID))
 		return clientID
 	}
-	if !validScope(f.Get("scope")) {
+	api, ok := o.scopeAPI(f.Get("scope"))
+	if !ok {
 		o.oauthError(w, http.StatusBadRequest, "invalid_scope", 1002012, fmt.Sprintf("The provided value for scope %s is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).", f.Get("scope")))
 		return clientID
 	}
 	assertion := f.Get("client_assertion")
+	azpacr := "1" // how the client authenticated: 1 a secret, 2 a certificate or federated token
 	switch {
 	case assertion != "":
 		if f.Get("client_assertion_type") != "urn:ietf:params:oauth:client-assertion-type:jwt-bearer" {
@@ -336,6 +377,7 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request, tenant strin
 			o.oauthError(w, http.StatusUnauthorized, "invalid_client", code, msg)
 			return clientID
 		}
+		azpacr = "2"
 	case secret != "":
 		if appCopy.Secret == "" || subtle.ConstantTimeCompare([]byte(secret), []byte(appCopy.Secret)) != 1 {
 			o.oauthError(w, http.StatusUnauthorized, "invalid_client", 7000215, fmt.Sprintf("Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '%s'.", clientID))
@@ -345,7 +387,13 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request, tenant strin
 		o.oauthError(w, http.StatusUnauthorized, "invalid_client", 7000216, "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.")
 		return clientID
 	}
-	tok, err := o.tokens.issue(&appCopy)
+	var tok string
+	var err error
+	if api != nil {
+		tok, err = o.tokens.issueAPI(&appCopy, api, o.issuerAt(r.Host), azpacr)
+	} else {
+		tok, err = o.tokens.issue(&appCopy)
+	}
 	if err != nil {
 		o.oauthError(w, http.StatusInternalServerError, "server_error", 50000, "There was an error issuing a token.")
 		return clientID
@@ -356,29 +404,6 @@ func (o *oauthServer) token(w http.ResponseWriter, r *http.Request, tenant strin
 		"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok,
 	})
 	return clientID
-}
-
-// validScope accepts what Entra accepts for Graph in the client-credentials
-// flow: the resource (URI or app id) with /.default, alongside the OpenID
-// scopes MSAL always adds (openid offline_access profile), which Entra
-// ignores here.
-func validScope(scope string) bool {
-	found := false
-	for _, s := range strings.Fields(scope) {
-		switch s {
-		case "openid", "offline_access", "profile", "email":
-			continue
-		}
-		found = true
-		res, ok := strings.CutSuffix(s, "/.default")
-		if !ok {
-			return false
-		}
-		if !isGraphResource(res) {
-			return false
-		}
-	}
-	return found
 }
 
 // isGraphResource reports whether res names Microsoft Graph: its URI or

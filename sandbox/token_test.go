@@ -105,8 +105,10 @@ func TestAccessTokenClaims(t *testing.T) {
 		t.Errorf("expired token: %d %v", status, body)
 	}
 	// A token for another audience is refused too.
-	tok := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.MapClaims{"aud": "https://management.azure.com", "tid": tn.TenantID(), "appid": revokeClientID, "exp": time.Now().Add(time.Hour).Unix()})
-	other, _ := tok.SignedString(issuer.key)
+	other, err := tn.SignToken(map[string]any{"aud": "https://management.azure.com", "tid": tn.TenantID(), "appid": revokeClientID, "exp": time.Now().Add(time.Hour).Unix()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if status, _, body := do(t, tn, other, "GET", "/users/"+adeleID, ""); status != 401 || errMessage(body) != "Access token validation failure. Invalid audience." {
 		t.Errorf("wrong audience: %d %v", status, body)
 	}
