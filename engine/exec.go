@@ -49,6 +49,15 @@ type Executor struct {
 	// from parallel steps, so it must be safe for concurrent use. Nil is
 	// math/rand/v2's Float64.
 	Rand func() float64
+	// BeforeStep, when set, is called before a step is started (before its
+	// step_started line): a bulk run holds clean-up steps there until every
+	// subject is contained (BulkSubject.BeforeStep), so their timeouts do
+	// not run while they wait. An error (ctx's) leaves the step unstarted
+	// and the run resumable.
+	BeforeStep func(ctx context.Context, ps *PlannedStep) error
+	// BulkID, when set, is journaled on run_started (RunRecord.BulkID):
+	// the bulk run this run is part of.
+	BulkID string
 }
 
 // node is a step's state during a run. While a step runs, only its
@@ -123,7 +132,9 @@ func (x *Executor) Run(ctx context.Context, plan *Plan) (*Result, error) {
 		r.runID = NewRunID()
 	}
 	r.started = x.now()
-	if _, err := r.emit(Event{Time: r.started, Type: EventRunStarted, RunID: r.runID, Run: planRecord(plan)}); err != nil {
+	rec := planRecord(plan)
+	rec.BulkID = x.BulkID
+	if _, err := r.emit(Event{Time: r.started, Type: EventRunStarted, RunID: r.runID, Run: rec}); err != nil {
 		return nil, fmt.Errorf("run %s: %w", r.runID, err)
 	}
 	if len(plan.Deny) > 0 || len(plan.Warn) > 0 {
@@ -356,6 +367,12 @@ func (r *run) block(n *node, by, why string) {
 func (r *run) runStep(n *node) {
 	def := n.ps.Def
 	res := &n.res
+	if r.x.BeforeStep != nil {
+		if err := r.x.BeforeStep(r.ctx, n.ps); err != nil {
+			res.Status, res.Err, res.Error = StatusCancelled, err, "not started: "+err.Error()
+			return
+		}
+	}
 	res.Started = r.x.now()
 	res.Resumed = n.prior != nil
 	if _, err := r.emit(Event{Time: res.Started, Type: EventStepStarted, Step: def.ID, Resumed: res.Resumed}); err != nil {

@@ -126,6 +126,10 @@ type RunRecord struct {
 	Environment  EnvironmentFacts `json:"environment"`
 	Request      Request          `json:"request"`
 	Steps        []PlannedRecord  `json:"steps"`
+	// BulkID names the bulk run (`revoke run --users`) this run is one
+	// subject of; "" for a run of its own. The bulk's manifest,
+	// <state_dir>/bulks/BULK_ID.json, lists its runs.
+	BulkID string `json:"bulk_id,omitempty"`
 }
 
 // PlannedRecord is one planned step as journaled.

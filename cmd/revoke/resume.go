@@ -21,13 +21,14 @@ type resumeCmd struct {
 	wait        bool
 	maxParallel int
 	output      string
+	bulkFlags
 }
 
 func (*resumeCmd) Name() string { return "resume" }
 func (*resumeCmd) Synopsis() string {
 	return "continue an interrupted run: ended steps are not repeated, unended ones are checked first"
 }
-func (*resumeCmd) Usage() string { return "RUN_ID [--env FILE]" }
+func (*resumeCmd) Usage() string { return "(RUN_ID | BULK_ID) [--env FILE]" }
 
 func (r *resumeCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&r.envFile, "env", "", "environment file the run used")
@@ -38,6 +39,7 @@ func (r *resumeCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.wait, "wait", false, "when another run is acting on the subject, wait for it to end instead of refusing")
 	fs.IntVar(&r.maxParallel, "max-parallel", 8, "how many steps may run at once")
 	outputFlag(fs, &r.output)
+	r.bulkFlags.set(fs, false)
 }
 
 func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
@@ -53,6 +55,9 @@ func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
 	stateDir, err := c.stateDirFor(r.envFile, r.stateDir)
 	if err != nil {
 		return err
+	}
+	if engine.IsBulk(stateDir, args[0]) {
+		return r.resumeBulk(ctx, c, stateDir, args[0])
 	}
 	if _, err := engine.RunPath(stateDir, args[0]); err != nil {
 		return usageErrorf("%v", err)

@@ -19,6 +19,7 @@ import (
 // runCmd executes a runbook for a subject.
 type runCmd struct {
 	subjectFlags
+	bulkFlags
 	yes         bool
 	wait        bool
 	maxParallel int
@@ -27,7 +28,9 @@ type runCmd struct {
 
 func (*runCmd) Name() string     { return "run" }
 func (*runCmd) Synopsis() string { return "execute a runbook for a subject (asks first unless --yes)" }
-func (*runCmd) Usage() string    { return "RUNBOOK --user REF [--env FILE] [--yes]" }
+func (*runCmd) Usage() string {
+	return "RUNBOOK (--user REF | --users FILE) [--env FILE] [--yes]"
+}
 
 func (r *runCmd) SetFlags(fs *pflag.FlagSet) {
 	r.subjectFlags.set(fs)
@@ -35,6 +38,7 @@ func (r *runCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.BoolVar(&r.wait, "wait", false, "when another run is acting on the subject, wait for it to end instead of refusing")
 	fs.IntVar(&r.maxParallel, "max-parallel", 8, "how many steps may run at once")
 	fs.StringVar(&r.stateDir, "state-dir", "", "where journals go (default: the environment's state_dir)")
+	r.bulkFlags.set(fs, true)
 }
 
 // wrapRunEvents, when set, wraps the event hook of every `revoke run`.
@@ -43,6 +47,9 @@ func (r *runCmd) SetFlags(fs *pflag.FlagSet) {
 var wrapRunEvents func(next func(engine.Event)) func(engine.Event)
 
 func (r *runCmd) Run(ctx context.Context, c *cli, args []string) error {
+	if r.users != "" {
+		return r.runBulk(ctx, c, args)
+	}
 	if err := r.check(c, args, "run"); err != nil {
 		return err
 	}

@@ -1,0 +1,553 @@
+package engine
+
+// The bulk scheduler: one scheduler for the runs of many subjects at once
+// (`revoke run --users FILE`). Each subject keeps its own plan, journal and
+// Executor; the scheduler is what they share:
+//
+//   - containment first: no subject's clean-up step starts while any
+//     subject still has a containment step (or a step one depends on) to
+//     end, or has not been planned yet;
+//   - a window: at most Window subjects are being contained at once, so a
+//     step's timeout measures its own wait for the backends' budget, not
+//     a thousand subjects' queue;
+//   - per-backend concurrency: at most Concurrency[backend] calls (Check,
+//     Apply or Verify) at once to one backend, across all subjects;
+//   - throttling: a throttled answer (Retryable with a Retry-After) pauses
+//     its scope for every subject until the server's wait has passed, and
+//     the throttled call is made again then, within its step's timeout.
+//
+// It knows no backend: a scope is the backend's name, narrowed by what the
+// error names when it implements ThrottleScoper.
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// DefaultBackendConcurrency is how many calls run at once to one backend
+// in a bulk run when BulkConfig.Concurrency does not name it.
+const DefaultBackendConcurrency = 8
+
+// DefaultBulkWindow is how many subjects a bulk run contains at once when
+// BulkConfig.Window is not set.
+const DefaultBulkWindow = 32
+
+// ThrottleScoper is implemented by a throttled error that names a budget
+// narrower than its backend's (an API with its own limit). A bulk run then
+// pauses only the steps that met that budget, not the whole backend.
+type ThrottleScoper interface {
+	ThrottleScope() string
+}
+
+// BulkConfig tunes a BulkScheduler; the zero value takes the defaults.
+type BulkConfig struct {
+	// Concurrency bounds the calls in flight per backend name; a backend
+	// not named gets DefaultConcurrency.
+	Concurrency map[string]int
+	// DefaultConcurrency is 0 for DefaultBackendConcurrency.
+	DefaultConcurrency int
+	// Window bounds the subjects being contained at once; 0 for
+	// DefaultBulkWindow.
+	Window int
+	// Now is the clock of pauses; nil is time.Now.
+	Now func() time.Time
+}
+
+// BulkWait is a pause in force: the scope waits until Until because of
+// Reason (the throttled answer's message).
+type BulkWait struct {
+	Scope  string    `json:"scope"`
+	Until  time.Time `json:"until"`
+	Reason string    `json:"reason"`
+}
+
+// BulkScheduler is shared by the runs of one bulk; safe for concurrent use.
+type BulkScheduler struct {
+	cfg    BulkConfig
+	window chan struct{}
+	mu     sync.Mutex
+	// changed is closed and replaced whenever open containment work ends
+	// or a pause is set, to wake waiters.
+	changed chan struct{}
+	// open counts what stands between clean-up and its start: every
+	// subject added and not yet planned counts one, every planned
+	// containment-path step not yet ended one.
+	open      int
+	sems      map[string]chan struct{}
+	pauses    map[string]*pause
+	throttled int
+}
+
+// pause is one scope's wait; specs are the steps that met it, for a scope
+// narrower than its backend.
+type pause struct {
+	BulkWait
+	backend string
+	specs   map[string]bool
+}
+
+// NewBulkScheduler returns a scheduler with cfg's limits.
+func NewBulkScheduler(cfg BulkConfig) *BulkScheduler {
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultBulkWindow
+	}
+	if cfg.DefaultConcurrency <= 0 {
+		cfg.DefaultConcurrency = DefaultBackendConcurrency
+	}
+	return &BulkScheduler{cfg: cfg, window: make(chan struct{}, cfg.Window), changed: make(chan struct{}),
+		sems: map[string]chan struct{}{}, pauses: map[string]*pause{}}
+}
+
+// Add registers a subject. Add every subject before starting any: until a
+// subject is planned (or Done), no clean-up step of any subject starts.
+func (s *BulkScheduler) Add() *BulkSubject {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open++
+	return &BulkSubject{s: s, unplanned: true}
+}
+
+// Waits returns the pauses in force now, soonest end first.
+func (s *BulkScheduler) Waits() []BulkWait {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var out []BulkWait
+	for _, p := range s.pauses {
+		if p.Until.After(now) {
+			out = append(out, p.BulkWait)
+		}
+	}
+	sortWaits(out)
+	return out
+}
+
+// Throttled counts the throttled answers the bulk's steps met.
+func (s *BulkScheduler) Throttled() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.throttled
+}
+
+func sortWaits(w []BulkWait) {
+	for i := 1; i < len(w); i++ {
+		for j := i; j > 0 && (w[j].Until.Before(w[j-1].Until) || w[j].Until.Equal(w[j-1].Until) && w[j].Scope < w[j-1].Scope); j-- {
+			w[j], w[j-1] = w[j-1], w[j]
+		}
+	}
+}
+
+func (s *BulkScheduler) now() time.Time {
+	if s.cfg.Now != nil {
+		return s.cfg.Now()
+	}
+	return time.Now()
+}
+
+// wake tells every waiter to look again; s.mu is held.
+func (s *BulkScheduler) wake() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// release ends n units of open containment work.
+func (s *BulkScheduler) release(n int) {
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.open -= n
+	s.wake()
+}
+
+// waitContained waits until no subject has containment work open.
+func (s *BulkScheduler) waitContained(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		open, changed := s.open, s.changed
+		s.mu.Unlock()
+		if open <= 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-changed:
+		}
+	}
+}
+
+// sem returns a backend's call semaphore.
+func (s *BulkScheduler) sem(backend string) chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.sems[backend]
+	if c == nil {
+		n := s.cfg.Concurrency[backend]
+		if n <= 0 {
+			n = s.cfg.DefaultConcurrency
+		}
+		c = make(chan struct{}, n)
+		s.sems[backend] = c
+	}
+	return c
+}
+
+// pausedUntil is when the pauses that apply to a call of spec on backend
+// end (zero when none is in force).
+func (s *BulkScheduler) pausedUntil(backend, spec string) (time.Time, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var until time.Time
+	for _, p := range s.pauses {
+		if p.backend != backend || !p.Until.After(now) {
+			continue
+		}
+		if p.Scope == backend || p.specs[spec] {
+			until = maxTime(until, p.Until)
+		}
+	}
+	return until, s.changed
+}
+
+// waitPause waits out the pauses that apply to a call of spec on backend.
+func (s *BulkScheduler) waitPause(ctx context.Context, backend, spec string) error {
+	for {
+		until, changed := s.pausedUntil(backend, spec)
+		if until.IsZero() {
+			return nil
+		}
+		t := time.NewTimer(until.Sub(s.now()))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-changed: // a longer pause may have been set
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// throttle records a throttled answer: its scope pauses until after.
+func (s *BulkScheduler) throttle(backend, spec string, err error, after time.Duration) {
+	scope := backend
+	var ts ThrottleScoper
+	if errors.As(err, &ts) && ts.ThrottleScope() != "" {
+		scope = backend + ":" + ts.ThrottleScope()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.throttled++
+	until := s.now().Add(after)
+	p := s.pauses[scope]
+	if p == nil {
+		p = &pause{BulkWait: BulkWait{Scope: scope}, backend: backend, specs: map[string]bool{}}
+		s.pauses[scope] = p
+	}
+	p.specs[spec] = true
+	if until.After(p.Until) {
+		p.Until, p.Reason = until, errText(err)
+	}
+	s.wake()
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+// BulkSubject is one subject's part in a bulk: Start it, Plan its plan,
+// run that plan with BeforeStep and Observe on its Executor, then Done.
+type BulkSubject struct {
+	s  *BulkScheduler
+	mu sync.Mutex
+	// unplanned: Plan has not been called (the subject counts one open
+	// unit); open: its containment-path steps not yet ended.
+	unplanned bool
+	open      map[string]bool
+	inWindow  bool
+	done      bool
+	throttled int
+}
+
+// Start waits for a place in the window of subjects being contained.
+func (b *BulkSubject) Start(ctx context.Context) error {
+	select {
+	case b.s.window <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	b.mu.Lock()
+	b.inWindow = true
+	b.mu.Unlock()
+	return nil
+}
+
+// Plan returns a copy of plan whose steps' calls go through the scheduler,
+// and registers the subject's containment work: every step to run that is
+// a containment step or one a containment step needs, directly or not,
+// and that state (a resume's; nil for a new run) does not show ended.
+func (b *BulkSubject) Plan(plan *Plan, state *ResumeState) *Plan {
+	open := map[string]bool{}
+	if !plan.Denied() {
+		for id := range containmentPath(plan) {
+			if h := stateOf(state, id); h == nil || !h.Status.Ended() {
+				open[id] = true
+			}
+		}
+	}
+	cp := *plan
+	cp.Steps = make([]*PlannedStep, len(plan.Steps))
+	for i, ps := range plan.Steps {
+		c := *ps
+		if ps.Def != nil && ps.Def.Spec != nil && ps.Def.Spec.New != nil {
+			def, spec := *ps.Def, *ps.Def.Spec
+			inner, backend, name := ps.Def.Spec.New, spec.Backend(), spec.Name
+			spec.New = func() steps.Step { return b.wrap(inner(), backend, name) }
+			def.Spec = &spec
+			c.Def = &def
+		}
+		cp.Steps[i] = &c
+	}
+	b.mu.Lock()
+	wasUnplanned := b.unplanned
+	b.unplanned, b.open = false, open
+	b.mu.Unlock()
+	// The subject's one "unplanned" unit becomes its open steps.
+	delta := len(open)
+	if wasUnplanned {
+		delta--
+	}
+	b.s.mu.Lock()
+	b.s.open += delta
+	b.s.wake()
+	b.s.mu.Unlock()
+	b.leaveWindowIfContained()
+	return &cp
+}
+
+func stateOf(state *ResumeState, id string) *StepHistory {
+	if state == nil {
+		return nil
+	}
+	return state.Steps[id]
+}
+
+// containmentPath returns the ids of the steps to run that are
+// containment steps or needed by one, directly or not.
+func containmentPath(plan *Plan) map[string]bool {
+	byID := map[string]*PlannedStep{}
+	for _, ps := range plan.Steps {
+		if ps != nil && ps.Def != nil {
+			byID[ps.Def.ID] = ps
+		}
+	}
+	path := map[string]bool{}
+	var mark func(ps *PlannedStep)
+	mark = func(ps *PlannedStep) {
+		if ps == nil || path[ps.Def.ID] {
+			return
+		}
+		path[ps.Def.ID] = true
+		for _, need := range ps.Def.Needs {
+			mark(byID[need])
+		}
+	}
+	for _, ps := range byID {
+		if ps.Def.Spec != nil && ps.Def.Spec.Containment {
+			mark(ps)
+		}
+	}
+	for id := range path {
+		if !byID[id].Run {
+			delete(path, id)
+		}
+	}
+	return path
+}
+
+// BeforeStep is the subject's Executor.BeforeStep: a step off the
+// containment path waits until every subject of the bulk is contained
+// (or has ended trying).
+func (b *BulkSubject) BeforeStep(ctx context.Context, ps *PlannedStep) error {
+	b.mu.Lock()
+	onPath := b.open[ps.Def.ID]
+	b.mu.Unlock()
+	if onPath || ps.Def.Spec != nil && ps.Def.Spec.Containment {
+		return nil
+	}
+	return b.s.waitContained(ctx)
+}
+
+// Observe wraps the subject's Executor.OnEvent: it sees each step end and
+// closes the subject's containment work as it does.
+func (b *BulkSubject) Observe(next func(Event)) func(Event) {
+	return func(ev Event) {
+		switch ev.Type {
+		case EventStepSatisfied, EventStepSucceeded, EventStepFailed, EventStepBlocked:
+			b.mu.Lock()
+			ended := b.open[ev.Step]
+			delete(b.open, ev.Step)
+			b.mu.Unlock()
+			if ended {
+				b.s.release(1)
+				b.leaveWindowIfContained()
+			}
+		}
+		if next != nil {
+			next(ev)
+		}
+	}
+}
+
+// leaveWindowIfContained gives the subject's window place to the next
+// subject once its containment work is over.
+func (b *BulkSubject) leaveWindowIfContained() {
+	b.mu.Lock()
+	leave := b.inWindow && !b.unplanned && len(b.open) == 0
+	if leave {
+		b.inWindow = false
+	}
+	b.mu.Unlock()
+	if leave {
+		<-b.s.window
+	}
+}
+
+// Done ends the subject's part: whatever containment work it left open
+// (a run that stopped, a subject never planned) no longer holds back the
+// others. Call it once the subject's run returned or was given up.
+func (b *BulkSubject) Done() {
+	b.mu.Lock()
+	if b.done {
+		b.mu.Unlock()
+		return
+	}
+	b.done = true
+	n := len(b.open)
+	if b.unplanned {
+		n++
+	}
+	b.unplanned, b.open = false, nil
+	leave := b.inWindow
+	b.inWindow = false
+	b.mu.Unlock()
+	b.s.release(n)
+	if leave {
+		<-b.s.window
+	}
+}
+
+// Throttled counts the throttled answers this subject's steps met.
+func (b *BulkSubject) Throttled() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.throttled
+}
+
+// wrap puts a step's calls under the scheduler.
+func (b *BulkSubject) wrap(inner steps.Step, backend, spec string) steps.Step {
+	ws := &bulkStep{inner: inner, b: b, backend: backend, spec: spec}
+	if v, ok := inner.(steps.Verifier); ok {
+		return &bulkVerifier{bulkStep: ws, v: v}
+	}
+	return ws
+}
+
+// bulkStep is a step whose calls wait for their backend's pause and a
+// slot of its concurrency.
+type bulkStep struct {
+	inner   steps.Step
+	b       *BulkSubject
+	backend string
+	spec    string
+}
+
+func (w *bulkStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	return w.do(ctx, func(ctx context.Context) (steps.Change, error) { return w.inner.Check(ctx, call) })
+}
+
+func (w *bulkStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	return w.do(ctx, func(ctx context.Context) (steps.Change, error) { return w.inner.Apply(ctx, call) })
+}
+
+// bulkVerifier is a bulkStep whose step reads its change back.
+type bulkVerifier struct {
+	*bulkStep
+	v steps.Verifier
+}
+
+func (w *bulkVerifier) Verify(ctx context.Context, call *steps.Call) error {
+	_, err := w.do(ctx, func(ctx context.Context) (steps.Change, error) { return steps.Change{}, w.v.Verify(ctx, call) })
+	return err
+}
+
+// do makes one call: after the pauses that apply to it, in a slot of its
+// backend's concurrency. A throttled answer pauses its scope for everyone
+// and the call is made again once the pause is over, as long as the pause
+// ends before the step's deadline; otherwise the error goes to the
+// executor, which journals it and retries or fails the step as it would
+// alone. Throttled answers the scheduler absorbed are counted
+// (Throttled), not journaled: they are the bulk's pacing, not the step's
+// failures.
+func (w *bulkStep) do(ctx context.Context, fn func(context.Context) (steps.Change, error)) (steps.Change, error) {
+	s := w.b.s
+	sem := s.sem(w.backend)
+	for {
+		if err := s.waitPause(ctx, w.backend, w.spec); err != nil {
+			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's throttling to end: %w", w.backend, err)
+		}
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for a slot of %s's concurrency: %w", w.backend, ctx.Err())
+		}
+		ch, err := fn(ctx)
+		<-sem
+		after := steps.RetryAfterOf(err)
+		if err == nil || steps.ClassOf(err) != steps.Retryable || after <= 0 {
+			return ch, err
+		}
+		s.throttle(w.backend, w.spec, err, after)
+		w.b.mu.Lock()
+		w.b.throttled++
+		w.b.mu.Unlock()
+		if dl, ok := ctx.Deadline(); ok && !time.Now().Add(after).Before(dl) {
+			return ch, err
+		}
+	}
+}
+
+// Retry calls fn, the subject's resolution or any other call outside its
+// steps, again after each throttled answer (Retryable with a Retry-After),
+// waiting the server's wait, for at most DefaultTimeout in all: a bulk
+// saturates the backends' budgets on purpose, so a subject must not fail
+// for meeting them. Any other error is returned at once.
+func (b *BulkSubject) Retry(ctx context.Context, fn func(context.Context) error) error {
+	deadline := time.Now().Add(DefaultTimeout)
+	for {
+		err := fn(ctx)
+		after := steps.RetryAfterOf(err)
+		if err == nil || steps.ClassOf(err) != steps.Retryable || after <= 0 || !time.Now().Add(after).Before(deadline) {
+			return err
+		}
+		b.mu.Lock()
+		b.throttled++
+		b.mu.Unlock()
+		b.s.mu.Lock()
+		b.s.throttled++
+		b.s.mu.Unlock()
+		if err := sleepContext(ctx, after); err != nil {
+			return err
+		}
+	}
+}
