@@ -55,7 +55,7 @@ func newCLI(stdin io.Reader, stdout, stderr io.Writer) *cli {
 	}
 	c.commands = []command{
 		&validateCmd{}, &planCmd{}, &runCmd{}, &resumeCmd{}, &runsCmd{}, &showCmd{},
-		&inventoryCmd{}, &stepsCmd{}, &schemaCmd{}, &sandboxCmd{}, &versionCmd{},
+		&inventoryCmd{}, &stepsCmd{}, &schemaCmd{}, &sandboxCmd{}, &versionCmd{}, &serveCmd{},
 	}
 	return c
 }
