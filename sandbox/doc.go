@@ -24,7 +24,9 @@
 //     graph_users.go, graph_devices.go, graph_groups.go, graph_roles.go,
 //     graph_roles_pim.go, graph_privileged.go (who may change a privileged
 //     user), graph_auth_methods.go, graph_mail.go, graph_consents.go,
-//     graph_cleanup.go, graph_licenses.go, graph_sandbox.go (the
+//     graph_cleanup.go, graph_provisioning.go (SCIM jobs, what their apps
+//     hold, provision on demand and its rate), graph_licenses.go,
+//     graph_sandbox.go (the
 //     /_sandbox endpoints for tests and `revoke sandbox state`).
 //   - LDAP: ldap.go (the server, its front door, TLS), ldap_handlers.go
 //     (AD's diagnostics, StartTLS, unbind, refused adds and deletes),
