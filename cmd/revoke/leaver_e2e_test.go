@@ -155,6 +155,12 @@ func TestTerminationDeprovisionsTheLeaver(t *testing.T) {
 	if !group || !license {
 		t.Errorf("residual lacks the dynamic group (%t) or the inherited licence (%t): %+v", group, license, residual)
 	}
+	// The moved account is found again for the report, not left unchecked.
+	for _, r := range residual {
+		if r.Backend == "ad" && r.Kind == steps.ResidualUnchecked && strings.Contains(r.What, "inventory failed") {
+			t.Errorf("the AD inventory did not find the moved account: %+v", r)
+		}
+	}
 
 	// On premises: moved into the leavers' OU, annotated with the run.
 	dn, info := ldapAccount(t, e, "miriam")

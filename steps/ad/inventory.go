@@ -36,11 +36,9 @@ func (c *Conn) Inventory(ctx context.Context, subject *steps.Subject) ([]steps.R
 	if !subject.Found("ad") {
 		return nil, nil
 	}
-	_, dn, err := target(&steps.Call{Conn: c, Subject: subject})
-	if err != nil {
-		return nil, err
-	}
-	a, err := c.read(ctx, dn)
+	// Where the account is now: ad.move_to_ou may have moved it since the
+	// subject was resolved, so it is found again by objectGUID or SID.
+	a, err := locate(ctx, c, &steps.Call{Conn: c, Subject: subject})
 	if err != nil {
 		return nil, err
 	}
