@@ -13,11 +13,17 @@ package engine
 //   - per-backend concurrency: at most Concurrency[backend] calls (Check,
 //     Apply or Verify) at once to one backend, across all subjects;
 //   - throttling: a throttled answer (Retryable with a Retry-After) pauses
-//     its scope for every subject until the server's wait has passed, and
-//     the throttled call is made again then, within its step's timeout.
+//     its scope (below) for every subject until the server's wait has
+//     passed, and the throttled call is made again then, within its
+//     step's timeout.
 //
-// It knows no backend: a scope is the backend's name, narrowed by what the
-// error names when it implements ThrottleScoper.
+// It knows no backend. A throttled answer's scope is the step kind that met
+// it (entra.disable_user), for every subject: one budget of a backend (an
+// API limited to a call a second) then does not stall the backend's other
+// calls, and a budget the backend's calls share costs at most one
+// throttled answer per step kind per pause. An error that implements
+// ThrottleScoper names its budget instead (BACKEND:NAME), and every step
+// kind that met that budget waits for it.
 
 import (
 	"context"
@@ -36,9 +42,9 @@ const DefaultBackendConcurrency = 8
 // BulkConfig.Window is not set.
 const DefaultBulkWindow = 32
 
-// ThrottleScoper is implemented by a throttled error that names a budget
-// narrower than its backend's (an API with its own limit). A bulk run then
-// pauses only the steps that met that budget, not the whole backend.
+// ThrottleScoper is implemented by a throttled error that names the budget
+// it met (a write quota every step of the backend shares): a bulk run then
+// pauses every step kind that met that budget until its wait is over.
 type ThrottleScoper interface {
 	ThrottleScope() string
 }
@@ -209,7 +215,7 @@ func (s *BulkScheduler) pausedUntil(backend, spec string) (time.Time, chan struc
 		if p.backend != backend || !p.Until.After(now) {
 			continue
 		}
-		if p.Scope == backend || p.specs[spec] {
+		if p.specs[spec] {
 			until = maxTime(until, p.Until)
 		}
 	}
@@ -237,7 +243,7 @@ func (s *BulkScheduler) waitPause(ctx context.Context, backend, spec string) err
 
 // throttle records a throttled answer: its scope pauses until after.
 func (s *BulkScheduler) throttle(backend, spec string, err error, after time.Duration) {
-	scope := backend
+	scope := spec
 	var ts ThrottleScoper
 	if errors.As(err, &ts) && ts.ThrottleScope() != "" {
 		scope = backend + ":" + ts.ThrottleScope()

@@ -1,0 +1,161 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// bulkLog records the order of Apply calls across subjects.
+type bulkLog struct {
+	mu    sync.Mutex
+	calls []string
+	// throttle429 makes the first Apply of throttled answer 429 with a
+	// Retry-After of this long.
+	throttleOnce sync.Once
+	throttled    string
+	retryAfter   time.Duration
+	at           map[string]time.Time
+}
+
+func (l *bulkLog) add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, s)
+	if l.at == nil {
+		l.at = map[string]time.Time{}
+	}
+	l.at[s] = time.Now()
+}
+
+type bulkFake struct {
+	log  *bulkLog
+	kind string
+}
+
+func (f bulkFake) Check(context.Context, *steps.Call) (steps.Change, error) { return steps.Change{}, nil }
+func (f bulkFake) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	if f.kind == f.log.throttled {
+		var err error
+		f.log.throttleOnce.Do(func() {
+			err = steps.RetryableAfter(errors.New("429 too many requests"), f.log.retryAfter)
+		})
+		if err != nil {
+			return steps.Change{}, err
+		}
+	}
+	f.log.add(f.kind + " " + call.Subject.Ref)
+	return steps.Change{Summary: "done"}, nil
+}
+
+// bulkPlan is a plan of two steps for ref: a containment step and a
+// clean-up step that does not need it.
+func bulkPlan(log *bulkLog, ref string) *Plan {
+	contain := &steps.Spec{Name: "demo.disable", Containment: true, New: func() steps.Step { return bulkFake{log: log, kind: "disable"} }}
+	cleanup := &steps.Spec{Name: "demo.cleanup", New: func() steps.Step { return bulkFake{log: log, kind: "cleanup"} }}
+	d := &StepDef{ID: "disable", Uses: contain.Name, Spec: contain}
+	c := &StepDef{ID: "cleanup", Uses: cleanup.Name, Spec: cleanup}
+	return &Plan{Runbook: &Runbook{Name: "demo", Steps: []*StepDef{c, d}}, Subject: &steps.Subject{Ref: ref},
+		Steps: []*PlannedStep{{Def: c, Run: true, Wave: 1}, {Def: d, Run: true, Wave: 1}}}
+}
+
+func runBulk(t *testing.T, log *bulkLog, n int, cfg BulkConfig) (*BulkScheduler, []*Result) {
+	t.Helper()
+	s := NewBulkScheduler(cfg)
+	subs := make([]*BulkSubject, n)
+	for i := range subs {
+		subs[i] = s.Add()
+	}
+	results := make([]*Result, n)
+	var wg sync.WaitGroup
+	for i, b := range subs {
+		if err := b.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer b.Done()
+			plan := bulkPlan(log, fmt.Sprintf("user%02d", i))
+			x := &Executor{Conns: map[string]steps.Conn{"demo": &fakeConn{}}, MaxParallel: 3, BeforeStep: b.BeforeStep, OnEvent: b.Observe(nil), BulkID: "b"}
+			res, err := x.Run(context.Background(), b.Plan(plan, nil))
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = res
+		}()
+	}
+	wg.Wait()
+	return s, results
+}
+
+
+// Every subject's containment step ends before any subject's clean-up
+// step starts, with a window far smaller than the bulk.
+func TestBulkContainsEverySubjectBeforeAnyCleanUp(t *testing.T) {
+	log := &bulkLog{}
+	_, results := runBulk(t, log, 12, BulkConfig{Window: 3, DefaultConcurrency: 2})
+	for i, r := range results {
+		if r.Outcome != OutcomeContained {
+			t.Errorf("subject %d: outcome %s", i, r.Outcome)
+		}
+	}
+	if len(log.calls) != 24 {
+		t.Fatalf("%d calls, want 24: %v", len(log.calls), log.calls)
+	}
+	firstCleanup := slices.IndexFunc(log.calls, func(c string) bool { return c[:7] == "cleanup" })
+	if firstCleanup != 12 {
+		t.Errorf("the first clean-up call is call %d, want 12 (after every disable): %v", firstCleanup, log.calls)
+	}
+}
+
+// A throttled answer pauses its step kind for every subject: no other
+// subject's disable is applied until the Retry-After has passed, and the
+// throttled call is made again by the scheduler (no failed attempt).
+func TestBulkThrottlePausesTheStepKindForEverySubject(t *testing.T) {
+	log := &bulkLog{throttled: "disable", retryAfter: 300 * time.Millisecond}
+	start := time.Now()
+	s, results := runBulk(t, log, 6, BulkConfig{Window: 6, DefaultConcurrency: 1})
+	for i, r := range results {
+		if r.Outcome != OutcomeContained {
+			t.Errorf("subject %d: outcome %s", i, r.Outcome)
+		}
+		for _, st := range r.Steps {
+			if st.Attempts != 1 {
+				t.Errorf("subject %d step %s: %d Apply attempts journaled, want 1", i, st.ID, st.Attempts)
+			}
+		}
+	}
+	if got := s.Throttled(); got != 1 {
+		t.Errorf("throttled %d, want 1", got)
+	}
+	for _, c := range log.calls {
+		if c[:7] == "disable" && log.at[c].Sub(start) < 300*time.Millisecond {
+			t.Errorf("%s applied %s after the start, inside the pause", c, log.at[c].Sub(start))
+		}
+	}
+}
+
+// The pause is reported while it lasts, with the answer's message.
+func TestBulkWaitsReportThePause(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := NewBulkScheduler(BulkConfig{Now: func() time.Time { return now }})
+	s.throttle("entra", "entra.disable_user", steps.RetryableAfter(errors.New("entra: disable: 429 Too Many Requests"), 2*time.Second), 2*time.Second)
+	want := []BulkWait{{Scope: "entra.disable_user", Until: now.Add(2 * time.Second), Reason: "entra: disable: 429 Too Many Requests"}}
+	if got := s.Waits(); !slices.Equal(got, want) {
+		t.Errorf("waits %+v, want %+v", got, want)
+	}
+	if until, _ := s.pausedUntil("entra", "entra.revoke_sessions"); !until.IsZero() {
+		t.Errorf("another step kind is paused until %s", until)
+	}
+	now = now.Add(2 * time.Second)
+	if got := s.Waits(); len(got) != 0 {
+		t.Errorf("waits after the pause: %+v", got)
+	}
+}
