@@ -39,7 +39,9 @@ type bulkFake struct {
 	kind string
 }
 
-func (f bulkFake) Check(context.Context, *steps.Call) (steps.Change, error) { return steps.Change{}, nil }
+func (f bulkFake) Check(context.Context, *steps.Call) (steps.Change, error) {
+	return steps.Change{}, nil
+}
 func (f bulkFake) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	if f.kind == f.log.throttled {
 		var err error
@@ -94,7 +96,6 @@ func runBulk(t *testing.T, log *bulkLog, n int, cfg BulkConfig) (*BulkScheduler,
 	wg.Wait()
 	return s, results
 }
-
 
 // Every subject's containment step ends before any subject's clean-up
 // step starts, with a window far smaller than the bulk.
