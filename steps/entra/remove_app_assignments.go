@@ -447,7 +447,9 @@ func planApps(ctx context.Context, call *steps.Call) ([]*appWork, error) {
 		}
 		app, _ := p.Details[progressApp].(string)
 		w := add(sp, app)
-		if job, _ := p.Details[progressProvisioned].(string); job != "" {
+		// A job whose answer was not a deprovisioning or a kept account
+		// (outcomeFailed) is asked again.
+		if job, _ := p.Details[progressProvisioned].(string); job != "" && p.Details[progressOutcome] != outcomeFailed {
 			w.done[job] = true
 		}
 	}

@@ -377,3 +377,28 @@ func TestSandboxInventoryOfTheLeaversApps(t *testing.T) {
 		t.Errorf("after:\n got %s\nwant %s", strings.Join(got, "\n     "), want[2])
 	}
 }
+
+// An app whose provisioning answered neither a deprovisioning nor a kept
+// account failed the step; a resumed run asks it again rather than count
+// it done.
+func TestSandboxRemoveAppAssignmentsAsksAFailedAppAgain(t *testing.T) {
+	tn := startCleanupTenant(t, 0)
+	assignment, job := leaverApps(t, tn)
+	c := openSandbox(t, tn, appID, appSecret)
+	call, _ := newCall(c, miriamID, steps.Values{})
+	ctx := context.Background()
+	step := removeAppAssignments.New()
+	if err := c.graph.Users().ByUserId(miriamID).AppRoleAssignments().ByAppRoleAssignmentId(assignment[slackSP]).Delete(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	call.Prior, call.Resumed = []steps.Progress{
+		{Message: `removed the assignment to app "Slack"`, Details: map[string]any{progressRemoved: assignment[slackSP], progressResource: slackSP, progressApp: "Slack"}},
+		{Message: `provisioned on demand: "Slack" answered Failure`, Details: map[string]any{progressProvisioned: job[slackSP], progressResource: slackSP,
+			progressApp: "Slack", progressOutcome: outcomeFailed, "result": "Failure"}},
+	}, true
+	ch, err := step.Check(ctx, call)
+	want := `2 app assignments: "Dropbox Business" (provisioned), "Contoso Expenses (legacy)" (no provisioning); provision on demand still to ask of "Slack"`
+	if err != nil || ch.Satisfied || ch.Summary != want {
+		t.Errorf("Check: %+v %v\nwant %q", ch, err, want)
+	}
+}
