@@ -403,21 +403,12 @@ func (s *graphServer) dispatch(claims *accessClaims, method, base, rel string, h
 	}
 	_, selected := q["$select"]
 	cost := requestCost(method, rt.list, selected)
-	t := s.throttle.take(claims.AppID, cost, method != http.MethodGet, now)
+	t := s.throttle.take(claims.AppID, cost, directoryWrite(method, c.segs), now)
 	if !t.ok {
-		r := c.err(http.StatusTooManyRequests, "TooManyRequests", "Please retry again later.")
-		r.header.Set("Retry-After", strconv.Itoa(retryAfterSeconds(t.retryAfter)))
-		r.detail = "throttled"
-		return r
+		return t.refuse(c)
 	}
 	resp = s.serveRoute(c, rt)
-	if resp.header == nil {
-		resp.header = http.Header{}
-	}
-	resp.header.Set("x-ms-resource-unit", strconv.Itoa(cost))
-	if t.percent >= 80 {
-		resp.header.Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(t.percent/100, 'f', 2, 64))
-	}
+	t.annotate(resp, cost)
 	return resp
 }
 

@@ -12,6 +12,7 @@ import (
 //	GET  /_sandbox/state[?user=REF]  both faces of every user, devices, groups; no passwords
 //	GET  /_sandbox/log               the request log
 //	POST /_sandbox/sync              run a directory sync now
+//	GET  /_sandbox/throttle          the throttling budgets and their use (DELETE: refill, zero)
 func (s *graphServer) serveSandbox(w http.ResponseWriter, r *http.Request, segs []string) {
 	name := ""
 	if len(segs) == 1 {
@@ -33,6 +34,8 @@ func (s *graphServer) serveSandbox(w http.ResponseWriter, r *http.Request, segs 
 		writeJSON(w, http.StatusOK, "application/json", st)
 	case name == "log" && r.Method == http.MethodGet:
 		writeJSON(w, http.StatusOK, "application/json", s.log.Entries())
+	case name == "throttle":
+		s.serveThrottle(w, r)
 	case name == "sync" && r.Method == http.MethodPost:
 		s.sync()
 		w.WriteHeader(http.StatusNoContent)

@@ -20,6 +20,9 @@ type Options struct {
 	Latency, Jitter time.Duration
 	// Throttle turns on per-app resource-unit throttling (off by default).
 	Throttle *ThrottleConfig
+	// WriteQuota is the directory write quota per app (quota.go); the
+	// zero value is none, or Graph's 3,000 per 150 s with Throttle.
+	WriteQuota WriteQuota
 	// SyncEvery runs a directory sync periodically (0: only on demand).
 	SyncEvery time.Duration
 	// LogWriter, when set, receives every request log entry as a JSON line.
@@ -76,6 +79,7 @@ func Start(ctx context.Context, seed *Seed, opts Options) (*Tenant, error) {
 		throttle = opts.Throttle
 	}
 	g.throttle.set(throttle)
+	g.throttle.setQuota(opts.WriteQuota)
 	pageSize := seed.Options.PageSize
 	if opts.PageSize != 0 {
 		pageSize = opts.PageSize

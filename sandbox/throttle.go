@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"math"
+	"net/http"
 	"strconv"
 	"strings"
 	"sync"
@@ -11,8 +12,9 @@ import (
 
 // ThrottleConfig is the resource-unit budget of one app in the tenant: RU
 // units per Per, refilled continuously (a token bucket, as Graph's
-// identity and access service does). Writes also draw on a separate budget
-// of 3,000 per 150 s.
+// identity and access service does). Directory writes also draw on a
+// separate budget: the WriteQuota if one is set, else Graph's 3,000 per
+// 150 s (quota.go).
 type ThrottleConfig struct {
 	RU  int
 	Per time.Duration
@@ -35,8 +37,9 @@ func ParseThrottle(s string) (ThrottleConfig, error) {
 	return ThrottleConfig{RU: n, Per: d}, nil
 }
 
-// writeBudget is Graph's app+tenant write limit.
-var writeBudget = ThrottleConfig{RU: 3000, Per: 150 * time.Second}
+// graphWriteQuota is Graph's app+tenant directory write limit, which
+// applies with the resource-unit budget when no WriteQuota is set.
+var graphWriteQuota = WriteQuota{Writes: 3000, Window: 150 * time.Second}
 
 // bucket is a continuously refilled token bucket.
 type bucket struct {
@@ -46,8 +49,8 @@ type bucket struct {
 	last     time.Time
 }
 
-func newBucket(c ThrottleConfig, now time.Time) *bucket {
-	return &bucket{capacity: float64(c.RU), rate: float64(c.RU) / c.Per.Seconds(), tokens: float64(c.RU), last: now}
+func newBucket(n int, per time.Duration, now time.Time) *bucket {
+	return &bucket{capacity: float64(n), rate: float64(n) / per.Seconds(), tokens: float64(n), last: now}
 }
 
 func (b *bucket) refill(now time.Time) {
@@ -65,14 +68,30 @@ func (b *bucket) wait(cost float64) time.Duration {
 	return time.Duration((cost - b.tokens) / b.rate * float64(time.Second))
 }
 
-// throttler holds one RU bucket and one write bucket per app.
+// used is the share of the bucket drawn, 0 to 100.
+func (b *bucket) used() float64 { return 100 * (1 - b.tokens/b.capacity) }
+
+// throttler holds each app's budgets in the tenant: resource units (when
+// ru is set) and directory writes (when the write quota, or with ru
+// Graph's default one, is on).
 type throttler struct {
-	mu     sync.Mutex
-	cfg    *ThrottleConfig // nil: off
-	ru     map[string]*bucket
-	writes map[string]*bucket
+	mu    sync.Mutex
+	ru    *ThrottleConfig // nil: off
+	quota WriteQuota      // zero: Graph's when ru is set, else off
+	apps  map[string]*appBudget
 }
 
+// appBudget is one app's buckets (nil when that budget is off) and what
+// its write quota accepted and refused, for GET /_sandbox/throttle.
+type appBudget struct {
+	ru, writes                *bucket
+	window                    time.Duration // the write quota's
+	accepted, refused, ruRefs int
+	firstWrite, lastWrite     time.Time
+}
+
+// set turns the resource-unit budget on with cfg, or off with nil; every
+// bucket starts full again.
 func (t *throttler) set(cfg *ThrottleConfig) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -80,50 +99,134 @@ func (t *throttler) set(cfg *ThrottleConfig) {
 		c := *cfg
 		cfg = &c
 	}
-	t.cfg = cfg
-	t.ru = map[string]*bucket{}
-	t.writes = map[string]*bucket{}
+	t.ru = cfg
+	t.apps = map[string]*appBudget{}
 }
 
+// setQuota sets the directory write quota (zero: off, or Graph's with a
+// resource-unit budget); every bucket starts full again.
+func (t *throttler) setQuota(q WriteQuota) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.quota = q
+	t.apps = map[string]*appBudget{}
+}
+
+// writeQuota is the write quota in force (zero: none). Callers hold mu.
+func (t *throttler) writeQuota() WriteQuota {
+	if t.quota.on() {
+		return t.quota
+	}
+	if t.ru != nil {
+		return graphWriteQuota
+	}
+	return WriteQuota{}
+}
+
+// Why a request was refused, as Graph's x-ms-throttle-information says it.
+const (
+	writeLimitExceeded = "WriteLimitExceeded"
+	ruLimitExceeded    = "ResourceUnitLimitExceeded"
+)
+
 // throttleResult says whether a request may go on, and what to tell the
-// client: Retry-After when not, the used share of the budget when it may.
+// client: Retry-After and the exceeded limit when not, the used share of
+// its budgets when it may.
 type throttleResult struct {
 	ok         bool
 	retryAfter time.Duration
-	percent    float64 // of the RU budget used, after this request
+	exceeded   string  // writeLimitExceeded or ruLimitExceeded, when !ok
+	percent    float64 // of the fullest budget the request drew on, after it
 }
 
-// take charges app cost resource units (and one write when write) at now.
+// take charges app cost resource units (and one write when write: a
+// directory write, quota.go) at now. A refused request is charged nothing:
+// Graph throttles only the requests beyond the limits.
 func (t *throttler) take(app string, cost int, write bool, now time.Time) throttleResult {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.cfg == nil {
+	wq := t.writeQuota()
+	if t.ru == nil && !wq.on() {
 		return throttleResult{ok: true}
 	}
-	ru := t.ru[app]
-	if ru == nil {
-		ru = newBucket(*t.cfg, now)
-		t.ru[app] = ru
+	a := t.apps[app]
+	if a == nil {
+		a = &appBudget{}
+		if t.ru != nil {
+			a.ru = newBucket(t.ru.RU, t.ru.Per, now)
+		}
+		if wq.on() {
+			a.writes, a.window = newBucket(wq.Writes, wq.Window, now), wq.Window
+		}
+		t.apps[app] = a
 	}
-	wb := t.writes[app]
-	if wb == nil {
-		wb = newBucket(writeBudget, now)
-		t.writes[app] = wb
+	write = write && a.writes != nil
+	var r throttleResult
+	if a.ru != nil {
+		a.ru.refill(now)
+		if w := a.ru.wait(float64(cost)); w > 0 {
+			r = throttleResult{retryAfter: w, exceeded: ruLimitExceeded}
+		}
 	}
-	ru.refill(now)
-	wb.refill(now)
-	wait := ru.wait(float64(cost))
 	if write {
-		wait = max(wait, wb.wait(1))
+		a.writes.refill(now)
+		if w := a.writes.wait(1); w > r.retryAfter {
+			r = throttleResult{retryAfter: w, exceeded: writeLimitExceeded}
+		}
 	}
-	if wait > 0 {
-		return throttleResult{retryAfter: wait}
+	switch r.exceeded {
+	case ruLimitExceeded:
+		a.ruRefs++
+		return r
+	case writeLimitExceeded:
+		a.refused++
+		return r
 	}
-	ru.tokens -= float64(cost)
+	r.ok = true
+	if a.ru != nil {
+		a.ru.tokens -= float64(cost)
+		r.percent = a.ru.used()
+	}
 	if write {
-		wb.tokens--
+		a.writes.tokens--
+		r.percent = max(r.percent, a.writes.used())
+		a.accepted++
+		if a.firstWrite.IsZero() {
+			a.firstWrite = now
+		}
+		a.lastWrite = now
 	}
-	return throttleResult{ok: true, percent: 100 * (1 - ru.tokens/ru.capacity)}
+	return r
+}
+
+// refuse is Graph's answer to a throttled request: 429 TooManyRequests,
+// Retry-After in whole seconds, and the scope and reason Graph's identity
+// and access service names in x-ms-throttle-scope and
+// x-ms-throttle-information.
+func (t throttleResult) refuse(c *call) *response {
+	r := c.err(http.StatusTooManyRequests, "TooManyRequests", "Please retry again later.")
+	r.header.Set("Retry-After", strconv.Itoa(retryAfterSeconds(t.retryAfter)))
+	limit := "ReadWrite" // the resource-unit budget counts every request
+	if t.exceeded == writeLimitExceeded {
+		limit = "Write"
+	}
+	r.header.Set("x-ms-throttle-scope", "Tenant_Application/"+limit+"/"+c.claims.AppID+"/"+c.s.dir.TenantID)
+	r.header.Set("x-ms-throttle-information", t.exceeded)
+	r.detail = "throttled: " + t.exceeded
+	return r
+}
+
+// annotate adds the headers of an answered request: x-ms-resource-unit,
+// what it cost, and x-ms-throttle-limit-percentage once the app has used
+// 80% of a budget the request drew on (Graph sends it from 0.8 up).
+func (t throttleResult) annotate(resp *response, cost int) {
+	if resp.header == nil {
+		resp.header = http.Header{}
+	}
+	resp.header.Set("x-ms-resource-unit", strconv.Itoa(cost))
+	if t.percent >= 80 {
+		resp.header.Set("x-ms-throttle-limit-percentage", strconv.FormatFloat(t.percent/100, 'f', 2, 64))
+	}
 }
 
 // retryAfterSeconds rounds a wait up to whole seconds, at least 1, as
