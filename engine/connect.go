@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -44,6 +45,12 @@ func Connect(ctx context.Context, reg *steps.Registry, env *Environment, logger 
 			errs = append(errs, steps.Errorf(steps.Invalid, "%s: environment %s has no %s section", env.File, env.Name, b.Name))
 			mu.Unlock()
 			continue
+		}
+		// The backend may share state with other revoke processes there
+		// (a rate limiter's slots); the engine does not read it.
+		benv.StateDir = env.StateDir
+		if benv.StateDir != "" && !filepath.IsAbs(benv.StateDir) {
+			benv.StateDir = filepath.Join(env.Dir, benv.StateDir)
 		}
 		wg.Add(1)
 		go func() {

@@ -29,7 +29,7 @@
 //     (append and fsync), journal_seal.go (cut tails and edited last lines),
 //     journal_reader.go (reading, verifying, run summaries), resume.go and
 //     resume_identity.go (continuing where a run stopped, only where and on
-//     whom it started), lock_*.go (the journal's file lock).
+//     whom it started), lock.go (the journal's file lock, steps.TryLockFile).
 //
 // A caller (cmd/revoke) does: Load, Connect, Conns.Resolve, Policy.Plan,
 // then Executor.Run (or Resume), and prints the Result.

@@ -177,7 +177,8 @@ func TestRevokeSessionsBody(t *testing.T) {
 }
 
 // TestConfirmCompromisedRate: Identity Protection allows one request a
-// second per tenant and answers 429 without Retry-After past that.
+// second per tenant, reads included, and answers 429 without Retry-After
+// past that.
 func TestConfirmCompromisedRate(t *testing.T) {
 	t.Parallel()
 	tn := startTenant(t, Options{})
@@ -194,6 +195,11 @@ func TestConfirmCompromisedRate(t *testing.T) {
 	if status, _, b := do(t, tn, tok, "POST", "/identityProtection/riskyUsers/confirmCompromised", body); status != 204 {
 		t.Fatalf("after a second: %d %v", status, b)
 	}
+	// A read counts too: it waits its turn as a confirmation does.
+	if status, hdr, b := do(t, tn, tok, "GET", "/identityProtection/riskyUsers/"+diegoID, ""); status != 429 || hdr.Get("Retry-After") != "" {
+		t.Errorf("a read within the second: %d %v Retry-After %q", status, b, hdr.Get("Retry-After"))
+	}
+	time.Sleep(1100 * time.Millisecond)
 	if status, _, b := do(t, tn, tok, "GET", "/identityProtection/riskyUsers/"+adeleID, ""); status != 404 {
 		t.Errorf("never-risky user: %d %v", status, b)
 	}

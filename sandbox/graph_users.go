@@ -617,9 +617,10 @@ var (
 			"password", "secretKey", "startDateTime", "lifetimeInMinutes", "isUsableOnce", "isUsable", "methodUsabilityReason", "temporaryAccessPass"}}
 )
 
-// confirmCompromised marks users confirmed compromised. Identity Protection
-// allows about one request a second per tenant; past that it answers 429
-// without Retry-After, so clients must back off on their own.
+// confirmCompromised marks users confirmed compromised, as many as the
+// request names. Identity Protection allows about one request a second per
+// tenant (identityProtectionRate); past that it answers 429 without
+// Retry-After, so clients must back off on their own.
 func confirmCompromised(c *call) *response {
 	var body struct {
 		UserIDs []string `json:"userIds"`
@@ -630,17 +631,10 @@ func confirmCompromised(c *call) *response {
 	if len(body.UserIDs) == 0 {
 		return c.err(http.StatusBadRequest, "BadRequest", "The userIds parameter is required.")
 	}
-	s := c.s
-	s.riskMu.Lock()
-	if !s.riskLast.IsZero() && c.now.Sub(s.riskLast) < time.Second {
-		s.riskMu.Unlock()
-		r := c.err(http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
-		r.detail = "identity protection rate"
+	if r := identityProtectionRate(c); r != nil {
 		return r
 	}
-	s.riskLast = c.now
-	s.riskMu.Unlock()
-	d := s.dir
+	d := c.s.dir
 	d.Lock()
 	defer d.Unlock()
 	var users []*User
@@ -658,9 +652,30 @@ func confirmCompromised(c *call) *response {
 	return noContent()
 }
 
+// identityProtectionRate answers 429 without Retry-After when the tenant
+// served an Identity Protection request less than a second ago, and
+// otherwise counts this one. Graph's limit is one request a second per
+// tenant for all apps together, of any kind: reading a riskyUser counts as
+// much as confirming one compromised.
+func identityProtectionRate(c *call) *response {
+	s := c.s
+	s.riskMu.Lock()
+	defer s.riskMu.Unlock()
+	if !s.riskLast.IsZero() && c.now.Sub(s.riskLast) < time.Second {
+		r := c.err(http.StatusTooManyRequests, "TooManyRequests", "Too many requests.")
+		r.detail = "identity protection rate"
+		return r
+	}
+	s.riskLast = c.now
+	return nil
+}
+
 // getRiskyUser returns a user's Identity Protection record; a user that was
 // never risky has none (404).
 func getRiskyUser(c *call) *response {
+	if r := identityProtectionRate(c); r != nil {
+		return r
+	}
 	d := c.s.dir
 	d.Lock()
 	defer d.Unlock()

@@ -67,6 +67,12 @@ type Env struct {
 	Path func(p string) string
 	// Logger receives the backend's diagnostics. Never log a secret.
 	Logger *slog.Logger
+	// StateDir is the run's state directory (journals, subject locks),
+	// which every revoke process using this environment shares: a backend
+	// may keep small cross-process state under StateDir/<backend name>/,
+	// such as a per-tenant rate limiter's next free slot. Empty when the
+	// caller has none; such state then stays in the process.
+	StateDir string
 }
 
 // Conn is an open backend connection.

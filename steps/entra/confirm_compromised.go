@@ -44,20 +44,47 @@ func (confirmCompromisedStep) Check(ctx context.Context, call *steps.Call) (step
 	return steps.Change{Summary: "riskState: " + state + " → " + riskConfirmedCompromised}, nil
 }
 
+// Apply confirms the subject compromised. Runs that want it at the same
+// time (a bulk run's subjects) share one request carrying all their user
+// ids, sent in Identity Protection's next free slot (gate.go); each gets
+// that request's result.
 func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, id, err := target(call)
 	if err != nil {
 		return steps.Change{}, err
 	}
-	if err := c.waitRisk(ctx); err != nil {
-		return steps.Change{}, err
+	n, err := c.risk.confirm(ctx, id, c.postConfirmCompromised)
+	if err != nil && n > 1 && steps.ClassOf(classify(ctx, "", err, confirmCompromisedErrors)) != steps.Retryable {
+		// Refused for the lot (an id Identity Protection rejects): the
+		// subject's own request, alone, says whether it was this one.
+		n, err = 1, c.postConfirmCompromisedAlone(ctx, id)
 	}
+	if err != nil {
+		op := "confirm " + id + " compromised"
+		if n > 1 {
+			op += fmt.Sprintf(" (one request for %d users)", n)
+		}
+		return steps.Change{}, classify(ctx, op, err, confirmCompromisedErrors)
+	}
+	summary := "confirmed compromised (riskState " + riskConfirmedCompromised + ")"
+	if n > 1 {
+		summary += fmt.Sprintf(", in one request with %d other users", n-1)
+	}
+	return steps.Change{Summary: summary}, nil
+}
+
+// postConfirmCompromised sends one confirmCompromised request for ids; the
+// caller has waited for Identity Protection's slot.
+func (c *Conn) postConfirmCompromised(ctx context.Context, ids []string) error {
 	body := identityprotection.NewRiskyUsersConfirmCompromisedPostRequestBody()
-	body.SetUserIds([]string{id})
-	if err := c.graph.IdentityProtection().RiskyUsers().ConfirmCompromised().Post(ctx, body, nil); err != nil {
-		return steps.Change{}, classify(ctx, "confirm "+id+" compromised", err, confirmCompromisedErrors)
-	}
-	return steps.Change{Summary: "confirmed compromised (riskState " + riskConfirmedCompromised + ")"}, nil
+	body.SetUserIds(ids)
+	return c.graph.IdentityProtection().RiskyUsers().ConfirmCompromised().Post(ctx, body, nil)
+}
+
+// postConfirmCompromisedAlone confirms one user in a request of its own,
+// in Identity Protection's next turn.
+func (c *Conn) postConfirmCompromisedAlone(ctx context.Context, id string) error {
+	return c.inRiskTurn(ctx, func() error { return c.postConfirmCompromised(ctx, []string{id}) })
 }
 
 func (confirmCompromisedStep) Verify(ctx context.Context, call *steps.Call) error {
@@ -78,10 +105,11 @@ func riskState(ctx context.Context, call *steps.Call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := c.waitRisk(ctx); err != nil {
-		return "", err
-	}
-	ru, err := c.graph.IdentityProtection().RiskyUsers().ByRiskyUserId(id).Get(ctx, nil)
+	var ru models.RiskyUserable
+	err = c.inRiskTurn(ctx, func() (err error) {
+		ru, err = c.graph.IdentityProtection().RiskyUsers().ByRiskyUserId(id).Get(ctx, nil)
+		return err
+	})
 	if err != nil {
 		err = classify(ctx, "read riskState of "+id, err, confirmCompromisedErrors)
 		if steps.ClassOf(err) == steps.NotFound {
@@ -95,10 +123,10 @@ func riskState(ctx context.Context, call *steps.Call) (string, error) {
 	return models.NONE_RISKSTATE.String(), nil
 }
 
-// waitRisk waits for the connection's turn to call Identity Protection.
-func (c *Conn) waitRisk(ctx context.Context) error {
-	if err := c.riskGate.wait(ctx); err != nil {
-		return fmt.Errorf("entra: wait for Identity Protection's rate limit: %w", err)
-	}
-	return nil
+// inRiskTurn runs call in the connection's turn to call Identity
+// Protection (gate.go). The gate's own failure (ctx ended while waiting,
+// the shared slot file unusable) comes back unclassified, for the caller
+// to say what it was doing.
+func (c *Conn) inRiskTurn(ctx context.Context, call func() error) error {
+	return c.risk.gate.do(ctx, call)
 }

@@ -31,9 +31,10 @@ type Conn struct {
 	// built by hand.
 	baseURL string
 	base    *http.Transport
-	// riskGate paces Identity Protection calls: about one a second per
-	// tenant is all it takes before answering 429 without a Retry-After.
-	riskGate *gate
+	// risk paces Identity Protection calls (about one a second per tenant
+	// is all it takes before answering 429 without a Retry-After) and
+	// gathers confirmations into shared requests: gate.go.
+	risk *confirmer
 	// cloudOnly is set in a cloud environment: no directory but this one
 	// can check an on-premises reference (DOMAIN\user, a DN).
 	cloudOnly bool
@@ -93,6 +94,10 @@ func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 		return nil, err
 	}
 	c.cloudOnly = env.Kind == "cloud"
+	// Every connection to the tenant, in this process or another using
+	// the state directory, shares Identity Protection's one request a
+	// second.
+	c.risk = riskConfirmerFor(env.StateDir, c.baseURL, s.String(entraspec.FieldTenantID), s.String(entraspec.FieldClientID))
 	return c, nil
 }
 
@@ -105,12 +110,12 @@ func newConn(cred azcore.TokenCredential, graphURL *url.URL, base *http.Transpor
 		return nil, err
 	}
 	return &Conn{
-		cred:     cred,
-		scope:    graphScope(graphURL),
-		graph:    client,
-		baseURL:  strings.TrimRight(graphURL.String(), "/"),
-		base:     base,
-		riskGate: newGate(time.Second),
+		cred:    cred,
+		scope:   graphScope(graphURL),
+		graph:   client,
+		baseURL: strings.TrimRight(graphURL.String(), "/"),
+		base:    base,
+		risk:    newConfirmer(newGate(riskEvery, "")),
 	}, nil
 }
 

@@ -2,7 +2,6 @@ package entra
 
 import (
 	"context"
-	"errors"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -131,29 +130,6 @@ func TestGeneratePasswordShufflesTheGuaranteedCharacters(t *testing.T) {
 	// Without the shuffle every first character is lower case.
 	if firstIsLower == 200 {
 		t.Error("the first character is always lower case: not shuffled")
-	}
-}
-
-func TestGateSpacesCalls(t *testing.T) {
-	g := newGate(40 * time.Millisecond)
-	ctx := context.Background()
-	start := time.Now()
-	for i := 0; i < 3; i++ {
-		if err := g.wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if el := time.Since(start); el < 80*time.Millisecond {
-		t.Errorf("three calls in %v, want at least 80ms", el)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	g2 := newGate(time.Hour)
-	if err := g2.wait(ctx); err != nil { // the first call passes at once
-		t.Fatal(err)
-	}
-	if err := g2.wait(cctx); !errors.Is(err, context.Canceled) {
-		t.Errorf("wait on a cancelled context: %v", err)
 	}
 }
 
