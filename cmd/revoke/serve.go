@@ -30,6 +30,8 @@ type serveCmd struct {
 	rate        float64
 	burst       int
 	hooks       []string
+	// security, when set, is used instead of serveSecurity (tests).
+	security func(ctx context.Context, c *cli, s *serveCmd, sess *session) (serve.Authenticator, serve.Authorizer, serve.WebhookVerifier, error)
 }
 
 func (*serveCmd) Name() string { return "serve" }
@@ -107,7 +109,11 @@ func (s *serveCmd) Run(ctx context.Context, c *cli, args []string) error {
 		}
 		cfg = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	}
-	if serveSecurity == nil {
+	security := s.security
+	if security == nil {
+		security = serveSecurity
+	}
+	if security == nil {
 		return fmt.Errorf("serve: this build has no authentication configured; refusing to serve")
 	}
 	ws, lints, err := loadWorkspace(c, s.runbookDirs, s.policyDirs)
@@ -138,7 +144,7 @@ func (s *serveCmd) Run(ctx context.Context, c *cli, args []string) error {
 		return err
 	}
 	defer sess.Close()
-	authn, authz, hooksVerifier, err := serveSecurity(ctx, c, s, sess)
+	authn, authz, hooksVerifier, err := security(ctx, c, s, sess)
 	if err != nil {
 		return err
 	}
