@@ -1,0 +1,507 @@
+package main
+
+// End-to-end tests of `revoke serve`: the command runs in-process (or as a
+// child process, for the crash test) against a sandbox tenant, over a real
+// TLS listener, and Go's HTTP client talks to it. Authentication is a test
+// Authenticator reading "Authorization: Test <caller> <roles>" until the
+// Entra ID one is wired in; the Authorizer asks for the app roles the
+// default policy asks for.
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/revoke-dev/revoke/engine"
+	"github.com/revoke-dev/revoke/sandbox"
+	"github.com/revoke-dev/revoke/serve"
+	"github.com/revoke-dev/revoke/steps"
+)
+
+// serveTestAuthEnv, set to "header" in a child process's environment,
+// makes `revoke serve` in that child use the test authentication.
+const serveTestAuthEnv = "REVOKE_TEST_SERVE_AUTH"
+
+func init() {
+	// Only in a child this test binary starts (the crash test): the
+	// in-process tests set serveCmd.security instead.
+	if os.Getenv(serveTestAuthEnv) == "header" {
+		serveSecurity = testServeSecurity
+	}
+}
+
+func testServeSecurity(context.Context, *cli, *serveCmd, *session) (serve.Authenticator, serve.Authorizer, serve.WebhookVerifier, error) {
+	return headerAuth{}, roleAuthz{}, nil, nil
+}
+
+// headerAuth is the test Authenticator: "Authorization: Test <id>
+// [role,role]".
+type headerAuth struct{}
+
+func (headerAuth) Authenticate(r *http.Request) (*serve.Caller, error) {
+	rest, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Test ")
+	if !ok || rest == "" {
+		return nil, errors.New("no credentials")
+	}
+	id, roles, _ := strings.Cut(rest, " ")
+	c := &serve.Caller{ID: id, Name: id, App: true}
+	if roles != "" {
+		c.Roles = strings.Split(roles, ",")
+	}
+	return c, nil
+}
+
+// roleAuthz allows run with Revoke.Run, approve with Revoke.Approve, read
+// and cancel with either, as the default authz policy does.
+type roleAuthz struct{}
+
+func (roleAuthz) Authorize(_ context.Context, c *serve.Caller, action string, _ *serve.RunRequest, _ *steps.Subject) (bool, bool, []string, error) {
+	want := map[string][]string{serve.ActionRun: {"Revoke.Run"}, serve.ActionApprove: {"Revoke.Approve"},
+		serve.ActionRead: {"Revoke.Run", "Revoke.Approve"}, serve.ActionCancel: {"Revoke.Run", "Revoke.Approve"}}[action]
+	for _, r := range want {
+		if slices.Contains(c.Roles, r) {
+			return true, false, nil, nil
+		}
+	}
+	return false, false, []string{fmt.Sprintf("%s needs the app role %s", action, strings.Join(want, " or "))}, nil
+}
+
+// Callers of the tests.
+const (
+	soar     = "Test soar Revoke.Run"
+	approver = "Test ciso Revoke.Approve"
+	nobody   = "Test intern"
+)
+
+// testCert writes a self-signed certificate for 127.0.0.1 and returns
+// the files and a pool trusting it.
+func testCert(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "revoke serve test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "serve.crt"), filepath.Join(dir, "serve.key")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// freeAddr is a loopback address nothing listens on now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// service is a running `revoke serve` and a client for it.
+type service struct {
+	base   string
+	client *http.Client
+	stop   func() (stdout, stderr string, code int)
+	e      *e2eEnv
+	args   []string
+}
+
+// serveArgs are the command line of `revoke serve` on a fresh address
+// with a fresh certificate, for e.
+func serveArgs(t *testing.T, e *e2eEnv, extra ...string) (args []string, base string, client *http.Client) {
+	t.Helper()
+	certFile, keyFile, pool := testCert(t, e.dir)
+	addr := freeAddr(t)
+	args = append([]string{"serve", "--listen", addr, "--tls-cert", certFile, "--tls-key", keyFile}, extra...)
+	client = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	return args, "https://" + addr, client
+}
+
+// startServe runs `revoke serve` in-process against e until the test ends
+// (or stop), and waits until it is ready.
+func startServe(t *testing.T, e *e2eEnv, extra ...string) *service {
+	t.Helper()
+	args, base, client := serveArgs(t, e, extra...)
+	s := &service{base: base, client: client, e: e, args: args}
+	s.start(t)
+	return s
+}
+
+// start runs the command with s's arguments.
+func (s *service) start(t *testing.T) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		c := newCLI(strings.NewReader(""), &out, &errOut)
+		c.getenv = func(k string) string {
+			switch k {
+			case "USER":
+				return "tester"
+			case "XDG_STATE_HOME":
+				return filepath.Join(s.e.dir, "xdg")
+			}
+			return ""
+		}
+		for _, cmd := range c.commands {
+			if sc, ok := cmd.(*serveCmd); ok {
+				sc.security = testServeSecurity
+			}
+		}
+		done <- c.Main(ctx, append(slices.Clone(s.args), "--env", s.e.file))
+	}()
+	var once sync.Once
+	var code int
+	s.stop = func() (string, string, int) {
+		once.Do(func() { cancel(); code = <-done })
+		return out.String(), errOut.String(), code
+	}
+	t.Cleanup(func() { s.stop() })
+	s.waitReady(t, done)
+}
+
+// waitReady polls /readyz until it answers 200; done reports an early end.
+func (s *service) waitReady(t *testing.T, done chan int) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case code := <-done:
+			done <- code
+			stdout, stderr, _ := s.stop()
+			t.Fatalf("revoke serve ended early: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+		default:
+		}
+		if resp, err := s.client.Get(s.base + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("revoke serve did not become ready in 20 s")
+}
+
+// do sends a request as auth ("" for none) and returns the status and
+// body.
+func (s *service) do(t *testing.T, method, path, auth string, body any, headers ...string) (int, []byte) {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		raw, err := json.Marshal(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequest(method, s.base+path, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b
+}
+
+// post asks for a run and wants wantCode; it returns the answer.
+func (s *service) post(t *testing.T, auth string, body any, wantCode int, headers ...string) serve.RunRef {
+	t.Helper()
+	code, b := s.do(t, "POST", "/v1/runs", auth, body, headers...)
+	if code != wantCode {
+		t.Fatalf("POST /v1/runs: %d, want %d: %s", code, wantCode, b)
+	}
+	var ref serve.RunRef
+	if code == http.StatusAccepted {
+		if err := json.Unmarshal(b, &ref); err != nil {
+			t.Fatalf("answer %s: %v", b, err)
+		}
+	}
+	return ref
+}
+
+// get reads a run.
+func (s *service) get(t *testing.T, id string) serve.RunView {
+	t.Helper()
+	code, b := s.do(t, "GET", "/v1/runs/"+id, soar, nil)
+	if code != http.StatusOK {
+		t.Fatalf("GET /v1/runs/%s: %d %s", id, code, b)
+	}
+	var v serve.RunView
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatalf("answer %s: %v", b, err)
+	}
+	return v
+}
+
+// wait polls run id until its status is not active (or 60 s pass).
+func (s *service) wait(t *testing.T, id string) serve.RunView {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		v := s.get(t, id)
+		switch v.Status {
+		case serve.StatusQueued, serve.StatusScheduled, serve.StatusRunning:
+		default:
+			return v
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("run %s still %s after 60 s", id, v.Status)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// errorOf decodes an error answer.
+func errorOf(t *testing.T, b []byte) (msg string, reasons []string) {
+	t.Helper()
+	var e struct {
+		Error   string   `json:"error"`
+		Reasons []string `json:"reasons"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil {
+		t.Fatalf("error answer %s: %v", b, err)
+	}
+	return e.Error, e.Reasons
+}
+
+var adeleRequest = map[string]any{"runbook": "compromised", "user": "adele@contoso.test", "reason": "INC-1 token theft", "ticket": "INC-1"}
+
+// TestServeContainsOverHTTPS: a run asked for over TLS is accepted (202),
+// runs without the caller, and GET shows it contained with each step's
+// result; the same Idempotency-Key gets the same run, another body with
+// it 422; every change reaches the tenant once; the events stream is the
+// journal; the metrics count the run.
+func TestServeContainsOverHTTPS(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	s := startServe(t, e)
+
+	ref := s.post(t, soar, adeleRequest, http.StatusAccepted, "Idempotency-Key", "inc-1")
+	if ref.ID == "" || ref.URL != "/v1/runs/"+ref.ID || ref.Status != serve.StatusQueued && ref.Status != serve.StatusRunning || ref.Existing {
+		t.Fatalf("answer %+v", ref)
+	}
+	again := s.post(t, soar, adeleRequest, http.StatusAccepted, "Idempotency-Key", "inc-1")
+	if again.ID != ref.ID || !again.Existing {
+		t.Errorf("retry with the same key: %+v, want run %s", again, ref.ID)
+	}
+	other := map[string]any{"runbook": "compromised", "user": "adele@contoso.test", "reason": "another reason"}
+	code, b := s.do(t, "POST", "/v1/runs", soar, other, "Idempotency-Key", "inc-1")
+	if msg, _ := errorOf(t, b); code != http.StatusUnprocessableEntity || msg != "this Idempotency-Key was used with a different request body" {
+		t.Errorf("same key, other body: %d %s", code, b)
+	}
+	// Another caller asking for the same person and runbook while the run
+	// goes gets that run, not a second one.
+	dup := s.post(t, "Test sentinel Revoke.Run", other, http.StatusAccepted)
+	if dup.ID != ref.ID || !dup.Existing {
+		t.Errorf("a second caller's request for the same subject: %+v, want run %s", dup, ref.ID)
+	}
+
+	v := s.wait(t, ref.ID)
+	if v.Status != serve.StatusCompleted || v.Outcome != engine.OutcomeContained || !v.Contained || v.TimeToContainment <= 0 {
+		t.Fatalf("run ended %s/%s contained=%v: %+v", v.Status, v.Outcome, v.Contained, v)
+	}
+	if v.RequestedBy != "soar" || v.Reason != "INC-1 token theft" || v.Ticket != "INC-1" || len(v.Plan) == 0 {
+		t.Errorf("view %+v", v)
+	}
+	for _, st := range v.Steps {
+		if st.Status != engine.StatusSucceeded && st.Status != engine.StatusSatisfied && st.Status != engine.StatusSkipped {
+			t.Errorf("step %s %s: %s", st.ID, st.Status, st.Error)
+		}
+	}
+	if len(v.Steps) != len(v.Plan) {
+		t.Errorf("%d step results for %d planned steps", len(v.Steps), len(v.Plan))
+	}
+	adeleWrites(t, e.tenant.Log().Entries())
+	log := e.journal(t, ref.ID)
+	if got := log.Record().Request; got.RequestedBy != "soar" || got.Reason != "INC-1 token theft" || got.Ticket != "INC-1" || got.ApprovedBy != "" {
+		t.Errorf("journaled request %+v", got)
+	}
+
+	// The events stream: every journal line, in order, then the end.
+	resp := s.stream(t, ref.ID, "")
+	var types []string
+	var ids []string
+	for _, ev := range resp {
+		types = append(types, ev.event)
+		ids = append(ids, ev.id)
+	}
+	if len(types) != len(log.Events)+1 || types[0] != "run_started" || types[len(types)-2] != "run_finished" || types[len(types)-1] != "end" {
+		t.Errorf("event stream %v, journal has %d lines", types, len(log.Events))
+	}
+	if ids[0] != "1" {
+		t.Errorf("first event id %q", ids[0])
+	}
+	if rest := s.stream(t, ref.ID, fmt.Sprint(len(log.Events)-1)); len(rest) != 2 || rest[0].event != "run_finished" {
+		t.Errorf("stream after Last-Event-ID: %+v", rest)
+	}
+
+	code, b = s.do(t, "GET", "/metrics", "", nil)
+	if code != http.StatusOK || !strings.Contains(string(b), `revoke_runs_total{outcome="contained"} 1`) ||
+		!strings.Contains(string(b), "revoke_time_to_containment_seconds_count 1") ||
+		!strings.Contains(string(b), `revoke_step_duration_seconds_count{step="entra.disable_user"} 1`) {
+		t.Errorf("metrics %d:\n%s", code, b)
+	}
+	code, b = s.do(t, "GET", "/v1/runs?status=completed&runbook=compromised", soar, nil)
+	var list struct{ Runs []serve.RunView }
+	if err := json.Unmarshal(b, &list); code != http.StatusOK || err != nil || len(list.Runs) != 1 || list.Runs[0].ID != ref.ID {
+		t.Errorf("list: %d %s", code, b)
+	}
+
+	// The access log names the caller and never a credential.
+	_, stderr, code2 := s.stop()
+	if code2 != 0 {
+		t.Errorf("revoke serve ended with %d:\n%s", code2, stderr)
+	}
+	if !strings.Contains(stderr, `"caller":"soar"`) || strings.Contains(stderr, "Revoke.Run") || strings.Contains(stderr, "Test soar") {
+		t.Errorf("access log:\n%s", stderr)
+	}
+}
+
+// sseEvent is one Server-Sent Event.
+type sseEvent struct{ id, event, data string }
+
+// stream reads run id's event stream to its end.
+func (s *service) stream(t *testing.T, id, lastID string) []sseEvent {
+	t.Helper()
+	req, err := http.NewRequest("GET", s.base+"/v1/runs/"+id+"/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", soar)
+	if lastID != "" {
+		req.Header.Set("Last-Event-ID", lastID)
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "text/event-stream" {
+		t.Fatalf("events: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var out []sseEvent
+	var cur sseEvent
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case line == "":
+			out = append(out, cur)
+			cur = sseEvent{}
+		case strings.HasPrefix(line, "id: "):
+			cur.id = line[4:]
+		case strings.HasPrefix(line, "event: "):
+			cur.event = line[7:]
+		case strings.HasPrefix(line, "data: "):
+			cur.data = line[6:]
+		}
+	}
+	return out
+}
+
+// TestServeRefusals: what the service refuses, with the exact answer.
+func TestServeRefusals(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	s := startServe(t, e, "--max-body", "512")
+	big := map[string]any{"runbook": "compromised", "user": "adele@contoso.test", "reason": strings.Repeat("x", 600)}
+	for _, tc := range []struct {
+		name, auth string
+		body       any
+		headers    []string
+		code       int
+		msg        string
+		reasons    []string
+	}{
+		{"no credentials", "", adeleRequest, nil, 401, "no credentials", nil},
+		{"a caller without the role", nobody, adeleRequest, nil, 403, "forbidden", []string{"run needs the app role Revoke.Run"}},
+		{"an unknown field", soar, `{"runbook":"compromised","user":"adele@contoso.test","reason":"x","allow_protected":true}`, nil, 400,
+			`the body is not a run request: json: unknown field "allow_protected"`, nil},
+		{"a runbook file", soar, map[string]any{"runbook": "/etc/passwd", "user": "adele@contoso.test", "reason": "x"}, nil, 422, `unknown runbook "/etc/passwd"`, nil},
+		{"no reason", soar, map[string]any{"runbook": "compromised", "user": "adele@contoso.test"}, nil, 422, "reason is required: the journal records why a run was asked for", nil},
+		{"user and users", soar, map[string]any{"runbook": "compromised", "user": "a", "users": []string{"b"}, "reason": "x"}, nil, 422, "give user or users, not both", nil},
+		{"nobody", soar, map[string]any{"runbook": "compromised", "user": "nobody@contoso.test", "reason": "x"}, nil, 404, "", nil},
+		{"a body too large", soar, big, nil, 413, "the body is larger than 512 bytes", nil},
+		{"a bad Idempotency-Key", soar, adeleRequest, []string{"Idempotency-Key", "a b"}, 400, "Idempotency-Key must be 1 to 255 printable ASCII characters", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, b := s.do(t, "POST", "/v1/runs", tc.auth, tc.body, tc.headers...)
+			msg, reasons := errorOf(t, b)
+			if code != tc.code || (tc.msg != "" && msg != tc.msg) || !slices.Equal(reasons, tc.reasons) {
+				t.Errorf("%d %s, want %d %q %q", code, b, tc.code, tc.msg, tc.reasons)
+			}
+		})
+	}
+	if w := writes(e.tenant.Log().Entries()); len(w) != 0 {
+		t.Errorf("writes sent for refused requests:\n%s", fmtEntries(w))
+	}
+	if ids := e.runIDs(t); len(ids) != 0 {
+		t.Errorf("journals for refused requests: %v", ids)
+	}
+}
