@@ -21,6 +21,8 @@ type sandboxCmd struct {
 	latency   time.Duration
 	jitter    time.Duration
 	throttle  string
+	quota     string
+	users     int
 	syncEvery time.Duration
 	logFile   string
 	pageSize  int
@@ -35,7 +37,7 @@ func (*sandboxCmd) Synopsis() string {
 	return "serve a local tenant (Graph v1.0 + LDAP) on loopback; 'sandbox state' shows a user in one"
 }
 func (*sandboxCmd) Usage() string {
-	return "[--seed FILE] [--write-env DIR] [--latency 50ms] [--throttle 3500/10s] [--sync-every 30s] [--page-size N]\n       revoke sandbox state --env DIR/environment.yaml --user REF"
+	return "[--seed FILE] [--write-env DIR] [--latency 50ms] [--throttle 3500/10s] [--write-quota 3000/150s] [--users N] [--sync-every 30s] [--page-size N]\n       revoke sandbox state --env DIR/environment.yaml --user REF"
 }
 
 func (s *sandboxCmd) SetFlags(fs *pflag.FlagSet) {
@@ -44,6 +46,8 @@ func (s *sandboxCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.DurationVar(&s.latency, "latency", 0, "delay every Graph request and LDAP operation by this much")
 	fs.DurationVar(&s.jitter, "jitter", 0, "add up to this much random delay")
 	fs.StringVar(&s.throttle, "throttle", "", "throttle each app to RU/period of Graph resource units, e.g. 3500/10s")
+	fs.StringVar(&s.quota, "write-quota", "", "allow each app WRITES/WINDOW Graph directory writes, e.g. 3000/150s as Graph does (0: none)")
+	fs.IntVar(&s.users, "users", 0, fmt.Sprintf("add N synthetic users (user00001@DOMAIN…), half synced from AD, each with a device, up to %d", sandbox.MaxSyntheticUsers))
 	fs.DurationVar(&s.syncEvery, "sync-every", 0, "run a directory sync (AD → Entra) this often (0: only POST /_sandbox/sync)")
 	fs.IntVar(&s.pageSize, "page-size", 0, "items per Graph collection page without $top, 1 to 999 (0: the seed's, else Graph's 100)")
 	fs.StringVar(&s.logFile, "log", "", "append every request as a JSON line to FILE (no password ever appears)")
@@ -72,6 +76,12 @@ func (s *sandboxCmd) Run(ctx context.Context, c *cli, args []string) error {
 			return err
 		}
 	}
+	if s.users < 0 || s.users > sandbox.MaxSyntheticUsers {
+		return usageErrorf("--users: want 0 to %d, got %d", sandbox.MaxSyntheticUsers, s.users)
+	}
+	if err := seed.AddSyntheticUsers(s.users); err != nil {
+		return usageErrorf("--users: %v", err)
+	}
 	if s.pageSize < 0 || s.pageSize > 999 {
 		return usageErrorf("--page-size: want 1 to 999 (0: the default), got %d", s.pageSize)
 	}
@@ -82,6 +92,13 @@ func (s *sandboxCmd) Run(ctx context.Context, c *cli, args []string) error {
 			return usageErrorf("--throttle: %v", err)
 		}
 		opts.Throttle = &cfg
+	}
+	if s.quota != "" {
+		q, err := sandbox.ParseWriteQuota(s.quota)
+		if err != nil {
+			return usageErrorf("--write-quota %v", err)
+		}
+		opts.WriteQuota = q
 	}
 	if s.logFile != "" {
 		f, err := os.OpenFile(s.logFile, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
@@ -100,6 +117,13 @@ func (s *sandboxCmd) Run(ctx context.Context, c *cli, args []string) error {
 	fmt.Fprintf(w, "Sandbox tenant %s is up (nothing real lives here)\n", t.TenantID())
 	fmt.Fprintf(w, "  Graph        %s\n  Authority    %s\n  LDAP         %s (StartTLS)\n  LDAPS        %s\n",
 		t.GraphURL(), t.AuthorityHost(), t.LDAPURL(), t.LDAPSURL())
+	if q := t.Quota().WriteQuota; q != nil {
+		fmt.Fprintf(w, "  Write quota  %d directory writes per %s per app (use: %s_sandbox/throttle)\n", q.Budget, q.Window, t.AuthorityHost())
+	}
+	if s.users > 0 {
+		last := fmt.Sprintf("user%05d@%s", s.users, seed.Tenant.Domains[0])
+		fmt.Fprintf(w, "  Users        %d synthetic, user00001@%s to %s (odd ones synced, in %s)\n", s.users, seed.Tenant.Domains[0], last, sandbox.SyntheticOU+","+seed.AD.BaseDN)
+	}
 	if u := t.ServiceNowURL(); u != "" {
 		fmt.Fprintf(w, "  ServiceNow   %s (state: %s/_sandbox/servicenow)\n", u, u)
 	}

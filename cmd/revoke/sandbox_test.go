@@ -3,7 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -141,6 +145,14 @@ func TestSandboxCommandUsageErrors(t *testing.T) {
 		{[]string{"sandbox", "--page-size", "1000"}, "revoke: --page-size: want 1 to 999 (0: the default), got 1000\n"},
 		{[]string{"sandbox", "--throttle", "lots"}, "revoke: --throttle: "},
 		{[]string{"sandbox", "extra"}, "revoke: sandbox takes no arguments but 'state' (got \"extra\")\n"},
+		{[]string{"sandbox", "--write-quota", "3000"}, "revoke: --write-quota \"3000\": want WRITES/WINDOW such as 3000/150s (or 0 for none)\n"},
+		{[]string{"sandbox", "--write-quota", "lots/150s"}, "revoke: --write-quota \"lots/150s\": the number of writes \"lots\" is not a whole number of at least 1\n"},
+		{[]string{"sandbox", "--write-quota", "0/150s"}, "revoke: --write-quota \"0/150s\": the number of writes \"0\" is not a whole number of at least 1\n"},
+		{[]string{"sandbox", "--write-quota", "3000/150"}, "revoke: --write-quota \"3000/150\": the window \"150\" is not a duration such as 150s or 2m30s\n"},
+		{[]string{"sandbox", "--write-quota", "3000/0s"}, "revoke: --write-quota \"3000/0s\": the window must be longer than zero\n"},
+		{[]string{"sandbox", "--users", "-1"}, "revoke: --users: want 0 to 10000, got -1\n"},
+		{[]string{"sandbox", "--users", "10001"}, "revoke: --users: want 0 to 10000, got 10001\n"},
+		{[]string{"sandbox", "--users", "many"}, "revoke: sandbox: invalid argument \"many\" for \"--users\" flag: "},
 	}
 	for _, tc := range tests {
 		_, stderr, code := runCLI(t, tc.args...)
@@ -324,5 +336,82 @@ func mustOK(t *testing.T, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// `revoke sandbox --users 3 --write-quota 2/1m` serves the three synthetic
+// users (the odd ones synced, under OU=Bulk) beside the seed's, says so
+// and where the quota's use is shown, and that endpoint reports the
+// quota the flag set.
+func TestSandboxCommandSyntheticUsersAndWriteQuota(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "sb")
+	var out, errOut syncBuffer
+	c := newCLI(strings.NewReader(""), &out, &errOut)
+	c.getenv = func(k string) string {
+		if k == "USER" {
+			return "tester"
+		}
+		return ""
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan int, 1)
+	go func() {
+		done <- c.Main(ctx, []string{"sandbox", "--write-env", dir, "--users", "3", "--write-quota", "2/1m"})
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), "Serving until interrupted") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the sandbox did not come up:\nstdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	authority := regexp.MustCompile(`Authority    (https://127\.0\.0\.1:[0-9]+/)\n`).FindStringSubmatch(out.String())
+	if authority == nil {
+		t.Fatalf("no authority in:\n%s", out.String())
+	}
+	for _, want := range []string{
+		"  Write quota  2 directory writes per 1m0s per app (use: " + authority[1] + "_sandbox/throttle)\n",
+		"  Users        3 synthetic, user00001@contoso.test to user00003@contoso.test (odd ones synced, in OU=Bulk,DC=contoso,DC=test)\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out.String())
+		}
+	}
+	env := filepath.Join(dir, "environment.yaml")
+	for _, tc := range []struct{ user, want string }{
+		{"user00003@contoso.test", "  AD        user00003: userAccountControl 512 (enabled), pwdLastSet "},
+		{"user00002@contoso.test", "  AD        no on-premises account\n"},
+	} {
+		stdout, stderr, code := runCLI(t, "sandbox", "state", "--env", env, "--user", tc.user)
+		if code != 0 || !strings.Contains(stdout, "  Entra ID  "+tc.user+": accountEnabled true") || !strings.Contains(stdout, tc.want) {
+			t.Errorf("sandbox state --user %s: exit %d\n%s\n%s", tc.user, code, stdout, stderr)
+		}
+	}
+
+	ca, err := os.ReadFile(filepath.Join(dir, "ca.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(ca)
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	resp, err := client.Get(authority[1] + "_sandbox/throttle")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if want := `{"write_quota":{"budget":2,"window":"1m0s","window_seconds":60},"resource_units":null,"apps":[]}`; resp.StatusCode != 200 || string(body) != want {
+		t.Errorf("GET /_sandbox/throttle: %d %s, want %s", resp.StatusCode, body, want)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Errorf("after the interrupt: exit %d\n%s", code, errOut.String())
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sandbox did not stop when interrupted")
 	}
 }
