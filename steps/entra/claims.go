@@ -71,13 +71,20 @@ func (c *Conn) grants(ctx context.Context) (*tokenGrants, error) {
 	return g, nil
 }
 
+// tokenOptions asks for the Graph token with EnableCAE, as the SDK's auth
+// provider asks: azidentity caches CAE and non-CAE tokens apart, and a
+// different kind would cost a second token request right before the run.
+func (c *Conn) tokenOptions() policy.TokenRequestOptions {
+	return policy.TokenRequestOptions{Scopes: []string{c.scope}, EnableCAE: true}
+}
+
 // token returns the credential's Graph token, from its cache or fetched;
 // a failure is classified and named op.
 func (c *Conn) token(ctx context.Context, op string) (azcore.AccessToken, error) {
-	// EnableCAE as the SDK's auth provider asks: azidentity caches CAE and
-	// non-CAE tokens apart, and a different kind would cost a second token
-	// request right before the run.
-	tok, err := c.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{c.scope}, EnableCAE: true})
+	if err := c.awaitWarm(ctx); err != nil {
+		return azcore.AccessToken{}, classify(ctx, op, err, errorContext{})
+	}
+	tok, err := c.cred.GetToken(ctx, c.tokenOptions())
 	if err != nil {
 		return tok, classify(ctx, op, err, errorContext{})
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
@@ -38,12 +39,21 @@ type Conn struct {
 	// cloudOnly is set in a cloud environment: no directory but this one
 	// can check an on-premises reference (DOMAIN\user, a DN).
 	cloudOnly bool
+	// warm, when set, is closed once the token open started fetching has
+	// come back; warmErr is its failure, handed to the first caller of
+	// token that waited for it (later ones ask the credential again).
+	warm    chan struct{}
+	warmMu  sync.Mutex
+	warmErr error
 }
 
 var _ steps.Conn = (*Conn)(nil)
 
 // open is Backend.Open: it builds the credential and the Graph client the
-// section describes. It makes no network call; the first request does.
+// section describes, and starts fetching the token in the background
+// (warmToken), so that the token's round trips (the authority's discovery
+// document, then the token) overlap the other backends' connecting (an
+// LDAPS handshake and bind) instead of following them.
 func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 	s := env.Section
 	path := func(p string) string {
@@ -98,7 +108,44 @@ func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 	// the state directory, shares Identity Protection's one request a
 	// second.
 	c.risk = riskConfirmerFor(env.StateDir, c.baseURL, s.String(entraspec.FieldTenantID), s.String(entraspec.FieldClientID))
+	c.warmToken(ctx)
 	return c, nil
+}
+
+// warmToken fetches the credential's token in the background. Every
+// request needs it and resolution's first ones would otherwise wait for it
+// after Connect returned, that is after the slowest backend opened: in a
+// hybrid environment the token's two round trips followed the LDAP bind.
+// token waits for it, so that it is fetched once, not by several requests
+// at once.
+func (c *Conn) warmToken(ctx context.Context) {
+	c.warm = make(chan struct{})
+	go func() {
+		defer close(c.warm)
+		_, err := c.cred.GetToken(ctx, c.tokenOptions())
+		c.warmMu.Lock()
+		c.warmErr = err
+		c.warmMu.Unlock()
+	}()
+}
+
+// awaitWarm waits for the token warmToken is fetching, if any, and
+// returns its failure once: the caller reports it (classified, in its own
+// words) rather than asking the credential again at once.
+func (c *Conn) awaitWarm(ctx context.Context) error {
+	if c.warm == nil {
+		return nil
+	}
+	select {
+	case <-c.warm:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	c.warmMu.Lock()
+	defer c.warmMu.Unlock()
+	err := c.warmErr
+	c.warmErr = nil
+	return err
 }
 
 // newConn assembles a Conn from a credential; tests call it with a fake

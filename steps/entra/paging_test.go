@@ -131,7 +131,7 @@ func TestPagingResolveFindsARoleOnALaterPage(t *testing.T) {
 				t.Errorf("facts %#v, want privilegedRoles %#v", facts, want)
 			}
 			wantPagedLog(t, tn, append(pagesOf(rolesPath, tc.pages),
-				"GET /v1.0/users/pat%40paging.test?"+selectAllProps+" 200", "GET "+eligibilityPath(patID)+" 200",
+				"GET /v1.0/users/pat%40paging.test?"+selectAllProps+" 200", "GET "+tenantEligibilityPath+" 200",
 				"GET /v1.0/users/pat%40paging.test/appRoleAssignments 200")...)
 		})
 	}

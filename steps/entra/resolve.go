@@ -177,8 +177,12 @@ func (c *Conn) appAssignmentsFact(ctx context.Context, idOrUPN string) appFact {
 // userAndRoles reads a user named by UPN or object id and their roles at
 // once: the reference names the user in the roles' path too, so the roles
 // need not wait for the id, a round trip less before anything runs. PIM's
-// eligibilities are filtered by object id: they start once the id is known
-// (at once, when the reference is one: isID, as steps.ParseRef found).
+// eligibilities are filtered by object id, which a UPN does not give: for
+// one, the tenant's eligibilities are listed beside the user
+// (tenantEligibilities) and kept by the id the user's read returns, and
+// only when they take more than one page are they asked for by id after
+// it (at once, when the reference is an id: isID, as steps.ParseRef
+// found).
 func (c *Conn) userAndRoles(ctx context.Context, ref string, isID bool) (u models.Userable, roles, eligible []any, err error) {
 	// All the requests need the token: fetched by several at once, it
 	// would be fetched several times.
@@ -202,19 +206,27 @@ func (c *Conn) userAndRoles(ctx context.Context, ref string, isID bool) (u model
 	}
 	var (
 		rolesErr error
+		all      tenantEligibilities
 		wg       sync.WaitGroup
 	)
 	wg.Go(func() { roles, rolesErr = c.directoryRoles(ctx, ref) })
+	wg.Go(func() { all = c.tenantEligibilities(ctx) })
 	u, err = c.getUser(ctx, "resolve "+quote(ref), ref, errorContext{permission: permUserRead}, userSelect...)
 	if err != nil {
 		wg.Wait()
 		return nil, nil, nil, err
 	}
+	wg.Wait()
 	var eligErr error
 	if id := deref(u.GetId()); id != "" {
-		eligible, eligErr = c.eligibleRoles(ctx, id)
+		if all.complete {
+			eligible = all.of(id)
+		} else {
+			// More than one page, or the listing failed: ask by id,
+			// which says why in its own words when it fails again.
+			eligible, eligErr = c.eligibleRoles(ctx, id)
+		}
 	}
-	wg.Wait()
 	// Both fail alike without the roles permission: say it once.
 	return u, roles, eligible, cmp.Or(rolesErr, eligErr)
 }
@@ -376,6 +388,63 @@ func (c *Conn) eligibleRoles(ctx context.Context, id string) ([]any, error) {
 		return nil, err
 	}
 	return sortedNames(names), nil
+}
+
+// tenantEligibilities is the first page of every PIM eligibility in the
+// tenant, by principal id (lower case): complete when it was the only page
+// and was read. Eligibilities are few (administrators', by design), so one
+// page usually holds them all.
+type tenantEligibilities struct {
+	byPrincipal map[string][]string
+	complete    bool
+}
+
+// of returns the display names of the roles principal id may activate,
+// sorted, as facts.
+func (e tenantEligibilities) of(id string) []any {
+	return sortedNames(append([]string(nil), e.byPrincipal[strings.ToLower(id)]...))
+}
+
+// tenantEligibilities reads the first page of the tenant's PIM
+// eligibilities, unfiltered, so that it needs no user id and goes beside
+// the user's read instead of after it: a round trip less before the first
+// write for a subject named by UPN. A tenant without PIM's license has
+// none (complete and empty, as eligibleRoles says). Any failure, or a
+// second page, leaves it incomplete: the caller then asks by id as
+// before, so the fact is never read from a part of the listing.
+func (c *Conn) tenantEligibilities(ctx context.Context) tenantEligibilities {
+	b := c.graph.RoleManagement().Directory().RoleEligibilityScheduleInstances()
+	p, err := b.Get(ctx, &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
+		QueryParameters: &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters{
+			Expand: []string{"roleDefinition"},
+		},
+	})
+	if err != nil {
+		if graphCode(classify(ctx, "list eligible roles", err, errorContext{permission: permRolesRead})) == "AadPremiumLicenseRequired" {
+			return tenantEligibilities{complete: true}
+		}
+		return tenantEligibilities{}
+	}
+	if p == nil || (p.GetOdataNextLink() != nil && *p.GetOdataNextLink() != "") {
+		return tenantEligibilities{}
+	}
+	out := tenantEligibilities{byPrincipal: map[string][]string{}, complete: true}
+	for _, e := range p.GetValue() {
+		principal := strings.ToLower(deref(e.GetPrincipalId()))
+		if principal == "" {
+			// An eligibility whose principal is not said cannot be
+			// attributed: ask by id rather than guess.
+			return tenantEligibilities{}
+		}
+		name := deref(e.GetRoleDefinitionId()) // still a role; its id says which
+		if def := e.GetRoleDefinition(); def != nil && deref(def.GetDisplayName()) != "" {
+			name = deref(def.GetDisplayName())
+		}
+		if name != "" {
+			out.byPrincipal[principal] = append(out.byPrincipal[principal], name)
+		}
+	}
+	return out
 }
 
 // pathSegment escapes s as one URL path segment the way the SDK's URL
