@@ -92,6 +92,9 @@ const (
 	soar     = "Test soar Revoke.Run"
 	approver = "Test ciso Revoke.Approve"
 	nobody   = "Test intern"
+	// reader polls runs: a caller of its own, so that polling does not
+	// spend the others' rate.
+	reader = "Test watcher Revoke.Run"
 )
 
 // testCert writes a self-signed certificate for 127.0.0.1 and returns
@@ -289,7 +292,7 @@ func (s *service) post(t *testing.T, auth string, body any, wantCode int, header
 // get reads a run.
 func (s *service) get(t *testing.T, id string) serve.RunView {
 	t.Helper()
-	code, b := s.do(t, "GET", "/v1/runs/"+id, soar, nil)
+	code, b := s.do(t, "GET", "/v1/runs/"+id, reader, nil)
 	if code != http.StatusOK {
 		t.Fatalf("GET /v1/runs/%s: %d %s", id, code, b)
 	}
@@ -300,7 +303,8 @@ func (s *service) get(t *testing.T, id string) serve.RunView {
 	return v
 }
 
-// wait polls run id until its status is not active (or 60 s pass).
+// wait polls run id until its status is not active (or 60 s pass), five
+// times a second: the default rate a caller has.
 func (s *service) wait(t *testing.T, id string) serve.RunView {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
@@ -314,7 +318,7 @@ func (s *service) wait(t *testing.T, id string) serve.RunView {
 		if time.Now().After(deadline) {
 			t.Fatalf("run %s still %s after 60 s", id, v.Status)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(200 * time.Millisecond)
 	}
 }
 
@@ -503,5 +507,145 @@ func TestServeRefusals(t *testing.T) {
 	}
 	if ids := e.runIDs(t); len(ids) != 0 {
 		t.Errorf("journals for refused requests: %v", ids)
+	}
+}
+
+// protectedSeed is the default seed with the app allowed to disable an
+// administrator, so that an approved run on breakglass can succeed.
+func protectedSeed() *sandbox.Seed {
+	seed := sandbox.DefaultSeed()
+	seed.Apps[0].DirectoryRoles = append(seed.Apps[0].DirectoryRoles, "Privileged Authentication Administrator")
+	return seed
+}
+
+// TestServeTwoPersonRule: a run on a protected subject waits for approval
+// showing its plan; the caller who asked cannot approve it, nor can a
+// caller without Revoke.Approve; another approver's approval runs it,
+// recorded as approved_by in the journal.
+func TestServeTwoPersonRule(t *testing.T) {
+	e := newE2E(t, protectedSeed(), sandbox.Options{})
+	s := startServe(t, e)
+	const lead = "Test lead Revoke.Run,Revoke.Approve"
+	req := map[string]any{"runbook": "compromised", "user": "breakglass@contoso.test", "reason": "INC-9"}
+	ref := s.post(t, lead, req, http.StatusAccepted)
+	if ref.Status != serve.StatusAwaitingApproval {
+		t.Fatalf("status %s, want awaiting_approval", ref.Status)
+	}
+	v := s.get(t, ref.ID)
+	if len(v.Plan) == 0 || len(v.Protected) == 0 || v.ApprovalExpires == nil || len(v.Steps) != 0 {
+		t.Errorf("waiting run's view %+v", v)
+	}
+	if w := writes(e.tenant.Log().Entries()); len(w) != 0 {
+		t.Fatalf("writes before approval:\n%s", fmtEntries(w))
+	}
+	for _, tc := range []struct {
+		name, auth string
+		reasons    []string
+	}{
+		{"by the caller who asked", lead, []string{"two-person rule: the caller who asked for the run cannot approve it"}},
+		{"by a caller without the role", soar, []string{"approve needs the app role Revoke.Approve"}},
+	} {
+		code, b := s.do(t, "POST", "/v1/runs/"+ref.ID+"/approve", tc.auth, nil)
+		if msg, reasons := errorOf(t, b); code != http.StatusForbidden || msg != "forbidden" || !slices.Equal(reasons, tc.reasons) {
+			t.Errorf("approval %s: %d %s", tc.name, code, b)
+		}
+	}
+	code, b := s.do(t, "POST", "/v1/runs/"+ref.ID+"/approve", approver, nil)
+	if code != http.StatusOK {
+		t.Fatalf("approval: %d %s", code, b)
+	}
+	v = s.wait(t, ref.ID)
+	if v.Status != serve.StatusCompleted || !v.Contained || v.ApprovedBy != "ciso" {
+		t.Fatalf("approved run: %+v", v)
+	}
+	got := e.journal(t, ref.ID).Record().Request
+	if got.ApprovedBy != "ciso" || !got.AllowProtected || got.RequestedBy != "lead" {
+		t.Errorf("journaled request %+v", got)
+	}
+	code, b = s.do(t, "POST", "/v1/runs/"+ref.ID+"/approve", approver, nil)
+	if msg, _ := errorOf(t, b); code != http.StatusConflict || msg != "run "+ref.ID+" is completed: only a run awaiting approval can be approved" {
+		t.Errorf("second approval: %d %s", code, b)
+	}
+}
+
+// TestServeApprovalsExpireAndRejections: an approval after the TTL is
+// refused and the run is expired; a rejected run never runs.
+func TestServeApprovalsExpireAndRejections(t *testing.T) {
+	e := newE2E(t, protectedSeed(), sandbox.Options{})
+	s := startServe(t, e, "--approval-ttl", "300ms")
+	req := map[string]any{"runbook": "compromised", "user": "breakglass@contoso.test", "reason": "INC-9"}
+	ref := s.post(t, soar, req, http.StatusAccepted)
+	time.Sleep(400 * time.Millisecond)
+	code, b := s.do(t, "POST", "/v1/runs/"+ref.ID+"/approve", approver, nil)
+	if msg, _ := errorOf(t, b); code != http.StatusConflict || msg != "run "+ref.ID+" is expired: only a run awaiting approval can be approved" {
+		t.Errorf("late approval: %d %s", code, b)
+	}
+	rej := s.post(t, soar, map[string]any{"runbook": "termination", "user": "breakglass@contoso.test", "reason": "leaver"}, http.StatusAccepted)
+	code, b = s.do(t, "POST", "/v1/runs/"+rej.ID+"/reject", approver, nil)
+	if code != http.StatusOK {
+		t.Fatalf("reject: %d %s", code, b)
+	}
+	if v := s.get(t, rej.ID); v.Status != serve.StatusRejected || v.EndedBy != "ciso" {
+		t.Errorf("rejected run %+v", v)
+	}
+	if w := writes(e.tenant.Log().Entries()); len(w) != 0 || len(e.runIDs(t)) != 0 {
+		t.Errorf("an expired or rejected run acted:\n%s", fmtEntries(w))
+	}
+	_, b = s.do(t, "GET", "/metrics", "", nil)
+	for _, want := range []string{`revoke_runs_total{outcome="expired"} 1`, `revoke_runs_total{outcome="rejected"} 1`, "revoke_approvals_pending 0"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %s:\n%s", want, b)
+		}
+	}
+}
+
+// TestServeScheduledRuns: a run with not_before waits, survives a restart
+// of the service, and can be cancelled until it starts; one whose time
+// comes runs then.
+func TestServeScheduledRuns(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	s := startServe(t, e)
+	later := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	held := s.post(t, soar, map[string]any{"runbook": "compromised", "user": "adele@contoso.test", "reason": "leaver", "not_before": later}, http.StatusAccepted)
+	soon := time.Now().Add(1500 * time.Millisecond)
+	due := s.post(t, soar, map[string]any{"runbook": "compromised", "user": "alex@contoso.test", "reason": "leaver", "not_before": soon}, http.StatusAccepted)
+	if held.Status != serve.StatusScheduled || due.Status != serve.StatusScheduled {
+		t.Fatalf("statuses %s %s, want scheduled", held.Status, due.Status)
+	}
+
+	if _, stderr, code := s.stop(); code != 0 {
+		t.Fatalf("stop: exit %d\n%s", code, stderr)
+	}
+	s.start(t)
+	if v := s.get(t, held.ID); v.Status != serve.StatusScheduled || v.NotBefore == nil || !v.NotBefore.Equal(later) {
+		t.Errorf("after a restart: %+v", v)
+	}
+	v := s.wait(t, due.ID)
+	if v.Status != serve.StatusCompleted || !v.Contained {
+		t.Errorf("the run due soon: %+v", v)
+	}
+	if started := e.journal(t, due.ID).Events[0].Time; started.Before(soon) {
+		t.Errorf("started at %v, before its not_before %v", started, soon)
+	}
+
+	code, b := s.do(t, "DELETE", "/v1/runs/"+held.ID, nobody, nil)
+	if code != http.StatusForbidden {
+		t.Errorf("cancel without a role: %d %s", code, b)
+	}
+	code, b = s.do(t, "DELETE", "/v1/runs/"+held.ID, soar, nil)
+	if code != http.StatusOK {
+		t.Fatalf("cancel: %d %s", code, b)
+	}
+	code, b = s.do(t, "DELETE", "/v1/runs/"+held.ID, soar, nil)
+	if msg, _ := errorOf(t, b); code != http.StatusConflict || msg != "run "+held.ID+" is cancelled: only a queued, scheduled or waiting run can be cancelled" {
+		t.Errorf("second cancel: %d %s", code, b)
+	}
+	s.stop()
+	s.start(t)
+	if v := s.get(t, held.ID); v.Status != serve.StatusCancelled || v.EndedBy != "soar" {
+		t.Errorf("cancelled run after a restart: %+v", v)
+	}
+	if ids := e.runIDs(t); !slices.Equal(ids, []string{due.ID}) {
+		t.Errorf("journals %v, want only %s", ids, due.ID)
 	}
 }
