@@ -148,3 +148,17 @@ deny contains "after hours" if time.now_ns() > 0
 		t.Errorf("a clock in an authz rule: %v", lints)
 	}
 }
+
+// TestPolicyAuthorizerCannotBeOverruled: a team's module that sets allow
+// itself does not let a caller through: where it disagrees with the
+// defaults the evaluation is a conflict, an error, and nothing runs.
+func TestPolicyAuthorizerCannotBeOverruled(t *testing.T) {
+	a := compileAuthz(t, engine.PolicySource{File: "policies/open.rego", Data: []byte("package revoke.authz\n\nallow := true\n")})
+	allowed, _, _, err := a.Authorize(context.Background(), noRoles, ActionRun, &RunRequest{Runbook: "compromised", User: "adele@contoso.test"}, adele)
+	if allowed || err == nil || !strings.Contains(err.Error(), "eval_conflict_error") {
+		t.Errorf("allowed %v, %v", allowed, err)
+	}
+	if allowed, _, _, err := a.Authorize(context.Background(), runner, ActionRun, &RunRequest{Runbook: "compromised", User: "adele@contoso.test"}, adele); !allowed || err != nil {
+		t.Errorf("where it agrees: %v, %v", allowed, err)
+	}
+}

@@ -269,3 +269,27 @@ func TestSecretRefRead(t *testing.T) {
 		})
 	}
 }
+
+// TestStandardWebhooksConcurrentReplay: the same message delivered ten
+// times at once is accepted once.
+func TestStandardWebhooksConcurrentReplay(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	w := newHooks(t, hookSecret)
+	w.Now = func() time.Time { return now }
+	sig := goSign(hookSecret, "m1", now.Unix(), "{}")
+	errs := make(chan error, 10)
+	for range 10 {
+		go func() { errs <- w.Verify("hr", hookRequest("m1", now.Unix(), sig, "{}"), []byte("{}")) }()
+	}
+	accepted := 0
+	for range 10 {
+		if err := <-errs; err == nil {
+			accepted++
+		} else if err.Error() != "webhook hr: this message (webhook-id and webhook-timestamp) was already received: a replay" {
+			t.Error(err)
+		}
+	}
+	if accepted != 1 {
+		t.Errorf("accepted %d times, want once", accepted)
+	}
+}
