@@ -143,6 +143,7 @@ var impliedBy = map[string][]string{
 	"Device.ReadWrite.All":               {"Directory.ReadWrite.All"},
 	"GroupMember.ReadWrite.All":          {"Group.ReadWrite.All", "Directory.ReadWrite.All"},
 	"LicenseAssignment.ReadWrite.All":    {"User.ReadWrite.All", "Directory.ReadWrite.All"},
+	"Application.Read.All":               {"Application.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"},
 }
 
 // callerRoles are the names of the acting roles (see privileged.go) among

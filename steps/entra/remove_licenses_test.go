@@ -167,3 +167,28 @@ func TestRemoveLicensesPermissions(t *testing.T) {
 		})
 	}
 }
+
+// Reading app names takes Application.Read.All or what covers it; the
+// provisioning and assignment permissions have no broader application
+// permission that covers them.
+func TestRemoveAppAssignmentsPermissions(t *testing.T) {
+	need := []string{"AppRoleAssignment.ReadWrite.All", "Synchronization.ReadWrite.All"}
+	tests := []struct {
+		name  string
+		roles []string
+		want  []string
+	}{
+		{"its own permissions", append(need[:2:2], "Application.Read.All"), nil},
+		{"Application.ReadWrite.All covers the read", append(need[:2:2], "Application.ReadWrite.All"), nil},
+		{"Directory.Read.All covers the read", append(need[:2:2], "Directory.Read.All"), nil},
+		{"Directory.ReadWrite.All covers neither write", []string{"Directory.ReadWrite.All"}, need},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := tokenGrants{roles: tt.roles}
+			if got := g.missingPermissions(&removeAppAssignments); !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("missing %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
