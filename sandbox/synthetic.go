@@ -21,8 +21,9 @@ const SyntheticOU = "OU=Bulk"
 // they sort as they count), numbered from 1.
 // Odd numbers are synced from AD (an account CN=User NNNNN,OU=Bulk,BASE_DN
 // with sAMAccountName userNNNNN), even ones cloud-only, so any prefix of
-// them holds both kinds. Each has a password and an Authenticator method
-// and one Windows device it owns (USERNNNNN-PC). Ids are fixed GUIDs that
+// them holds both kinds. Each has Office 365 E3 (so a mailbox, with no
+// inbox rule), a password and an Authenticator method, and one Windows
+// device it owns (USERNNNNN-PC). Ids are fixed GUIDs that
 // carry the number (user 7 is 5e000000-0000-4000-8000-000000000007), so a
 // benchmark can name anyone without asking the tenant.
 //
@@ -72,6 +73,7 @@ func (s *Seed) AddSyntheticUsers(n int) error {
 			UserType:          "Member",
 			AccountEnabled:    true,
 			Cloud:             true,
+			Licenses:          []string{syntheticLicense},
 			AuthMethods: []AuthMethod{
 				{ID: syntheticID(0xa1, i), Type: "password"},
 				{ID: syntheticID(0xa2, i), Type: "microsoftAuthenticator", Default: true},
@@ -102,6 +104,11 @@ func (s *Seed) AddSyntheticUsers(n int) error {
 	s.Devices = append(s.Devices, devices...)
 	return nil
 }
+
+// syntheticLicense is Office 365 E3 (ENTERPRISEPACK): the licence of a
+// typical employee, which gives each synthetic user a mailbox, so a
+// runbook's inbox-rule step reads one as it would for a real person.
+const syntheticLicense = "6fd2c87f-b296-42f0-b197-1e91e994b900"
 
 // syntheticID is a GUID-shaped id whose first byte says what it is (5e a
 // user, de a device, a1/a2 sign-in methods) and whose last group is i in

@@ -11,8 +11,8 @@ import (
 
 // Synthetic users are visible on both faces: the odd ones synced (an AD
 // account under OU=Bulk, onPremisesSyncEnabled), the even ones cloud-only
-// (no account in LDAP), each owning one device, all with the fixed ids the
-// doc comment promises.
+// (no account in LDAP), each owning one device and with a mailbox, all
+// with the fixed ids the doc comment promises.
 func TestSyntheticUsersOverGraphAndLDAP(t *testing.T) {
 	t.Parallel()
 	seed := DefaultSeed()
@@ -66,6 +66,9 @@ func TestSyntheticUsersOverGraphAndLDAP(t *testing.T) {
 			t.Errorf("%s's devices: %d %v", tc.upn, s, devs)
 		} else if d := list[0].(map[string]any); fmt.Sprint(d["id"], " ", d["displayName"], " ", d["accountEnabled"]) != want {
 			t.Errorf("%s's device: %v, want %s", tc.upn, d, want)
+		}
+		if s, _, rules := do(t, tn, tok, "GET", "/users/"+tc.id+"/mailFolders/inbox/messageRules", ""); s != 200 || fmt.Sprint(rules["value"]) != "[]" {
+			t.Errorf("%s's inbox rules: %d %v", tc.upn, s, rules)
 		}
 		res, err := c.Search(ldap.NewSearchRequest("DC=contoso,DC=test", ldap.ScopeWholeSubtree, ldap.NeverDerefAliases, 0, 0, false,
 			fmt.Sprintf("(&(objectClass=user)(userPrincipalName=%s))", ldap.EscapeFilter(tc.upn)), []string{"sAMAccountName", "userAccountControl"}, nil))
