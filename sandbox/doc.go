@@ -10,13 +10,15 @@
 //
 //   - The tenant: tenant.go (Start, Options, the servers), directory.go (the
 //     shared state both faces read and write), sync.go (the directory sync
-//     from AD to Entra ID), faults.go and throttle.go (injected failures,
-//     latency and Graph's throttling), log.go (the request log tests read),
+//     from AD to Entra ID), faults.go, throttle.go and quota.go (injected
+//     failures, latency, Graph's resource-unit budget and directory write
+//     quota), log.go (the request log tests read),
 //     certs.go (the CA and server certificates).
 //   - The seed: seed.go (its types), seed_decode.go (YAML, with every
 //     problem at FILE:LINE:COL, and the cross-reference checks),
 //     seed_build.go (a fresh Directory from a Seed), seed_cleanup.go,
-//     seed_default.go (the embedded default seed).
+//     seed_default.go (the embedded default seed), synthetic.go (users
+//     added in bulk for benchmarks).
 //   - Graph: graph.go (the handler, errors, JSON), graph_routes.go (the
 //     route table), graph_page.go (paging, $select, $count, $filter),
 //     batch.go ($batch), token.go and identity.go (the authority: client
