@@ -26,10 +26,12 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -648,4 +650,89 @@ func TestServeScheduledRuns(t *testing.T) {
 	if ids := e.runIDs(t); !slices.Equal(ids, []string{due.ID}) {
 		t.Errorf("journals %v, want only %s", ids, due.ID)
 	}
+}
+
+// TestServeCrashMidRunThenRestart: the service is SIGKILLed right after
+// journal line k of a run it accepted; started again, it resumes the run,
+// which finishes contained with every change made exactly once across
+// both processes.
+func TestServeCrashMidRunThenRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs revoke serve as a child process")
+	}
+	for _, k := range []int{1, 4, 8} {
+		t.Run(fmt.Sprintf("after-line-%d", k), func(t *testing.T) {
+			e := newE2E(t, nil, sandbox.Options{})
+			args, base, client := serveArgs(t, e)
+			s := &service{base: base, client: client, e: e, args: args}
+
+			raw, err := json.Marshal(append(slices.Clone(args), "--env", e.file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(os.Args[0], "-test.run=^$")
+			cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw), crashAfterEnv+"="+fmt.Sprint(k), serveTestAuthEnv+"=header")
+			var errOut syncBuffer
+			cmd.Stderr = &errOut
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			exited := make(chan error, 1)
+			go func() { exited <- cmd.Wait() }()
+			t.Cleanup(func() { _ = cmd.Process.Kill() })
+			deadline := time.Now().Add(20 * time.Second)
+			for {
+				resp, err := client.Get(base + "/readyz")
+				if err == nil {
+					resp.Body.Close()
+					if resp.StatusCode == http.StatusOK {
+						break
+					}
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("the child did not become ready:\n%s", errOut.String())
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			ref := s.post(t, soar, adeleRequest, http.StatusAccepted)
+			select {
+			case err := <-exited:
+				var ee *exec.ExitError
+				if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+					t.Fatalf("the child was not killed: %v\n%s", err, errOut.String())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatalf("the child was not killed after line %d:\n%s", k, errOut.String())
+			}
+			if n := len(e.journal(t, ref.ID).Events); n != k {
+				t.Fatalf("the killed service left %d journal lines, want %d", n, k)
+			}
+
+			s.start(t)
+			v := s.wait(t, ref.ID)
+			if v.Status != serve.StatusCompleted || v.Outcome != engine.OutcomeContained || !v.Contained {
+				_, stderr, _ := s.stop()
+				t.Fatalf("after the restart: %+v\n%s", v, stderr)
+			}
+			log := e.journal(t, ref.ID)
+			if err := log.VerifyChain(); err != nil {
+				t.Error(err)
+			}
+			if countType(log, engine.EventRunResumed) != 1 {
+				t.Errorf("no run_resumed in the journal")
+			}
+			adeleWrites(t, e.tenant.Log().Entries())
+		})
+	}
+}
+
+// countType counts a journal's events of one type.
+func countType(log *engine.JournalLog, typ engine.EventType) int {
+	n := 0
+	for _, ev := range log.Events {
+		if ev.Type == typ {
+			n++
+		}
+	}
+	return n
 }
