@@ -30,6 +30,8 @@ type serveCmd struct {
 	rate        float64
 	burst       int
 	hooks       []string
+	// auth holds the authentication flags (serve_security.go).
+	auth serveAuthFlags
 	// security, when set, is used instead of serveSecurity (tests).
 	security func(ctx context.Context, c *cli, s *serveCmd, sess *session) (serve.Authenticator, serve.Authorizer, serve.WebhookVerifier, error)
 }
@@ -59,7 +61,7 @@ func (s *serveCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&s.burst, "burst", serve.DefaultBurst, "requests a caller may send at once")
 	fs.StringArrayVar(&s.hooks, "hook", nil, "a webhook NAME=RUNBOOK served at POST /v1/hooks/NAME (repeatable)")
 	if serveSecurityFlags != nil {
-		serveSecurityFlags(fs)
+		serveSecurityFlags(s, fs)
 	}
 }
 
@@ -71,7 +73,7 @@ func (s *serveCmd) SetFlags(fs *pflag.FlagSet) {
 // one to run.
 var (
 	serveSecurity      func(ctx context.Context, c *cli, s *serveCmd, sess *session) (serve.Authenticator, serve.Authorizer, serve.WebhookVerifier, error)
-	serveSecurityFlags func(fs *pflag.FlagSet)
+	serveSecurityFlags func(s *serveCmd, fs *pflag.FlagSet)
 )
 
 func (s *serveCmd) Run(ctx context.Context, c *cli, args []string) error {
