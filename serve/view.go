@@ -43,6 +43,9 @@ type RunView struct {
 	Residual          []steps.Residual `json:"residual,omitempty"`
 }
 
+// StepPending is the status of a planned step that has not started.
+const StepPending engine.Status = "pending"
+
 // StepView is one step's result as the run's journal tells it.
 type StepView struct {
 	ID      string        `json:"id"`
@@ -93,7 +96,7 @@ func (s *Server) view(rs *runState, withSteps bool) RunView {
 	}
 	hist := log.StepHistories()
 	for _, pr := range log.Record().Steps {
-		sv := StepView{ID: pr.ID, Uses: pr.Uses, Reason: pr.Reason}
+		sv := StepView{ID: pr.ID, Uses: pr.Uses, Reason: pr.Reason, Status: StepPending}
 		if !pr.Run {
 			sv.Status = engine.StatusSkipped
 		}

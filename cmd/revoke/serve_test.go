@@ -736,3 +736,37 @@ func countType(log *engine.JournalLog, typ engine.EventType) int {
 	}
 	return n
 }
+
+// TestServeCurlScript runs scripts/serve-curl.sh (curl, as a playbook
+// would call the service) against revoke serve: accepted, the retried
+// request the same run, contained.
+func TestServeCurlScript(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("curl is not installed (scripts/test installs it)")
+		}
+		t.Skip("curl is not installed")
+	}
+	e := newE2E(t, nil, sandbox.Options{})
+	s := startServe(t, e)
+	header := filepath.Join(e.dir, "auth-header")
+	if err := os.WriteFile(header, []byte("Authorization: "+soar+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("sh", filepath.Join("..", "..", "scripts", "serve-curl.sh"))
+	cmd.Env = append(os.Environ(), "BASE="+s.base, "CA_FILE="+filepath.Join(e.dir, "serve.crt"),
+		"AUTH_HEADER_FILE="+header, "UPN=adele@contoso.test", "KEY=curl-1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("serve-curl.sh: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 || !strings.HasPrefix(lines[0], "accepted ") || lines[1] != "retried: same run" || lines[2] != "contained" {
+		t.Fatalf("serve-curl.sh printed:\n%s", out)
+	}
+	id := strings.TrimPrefix(lines[0], "accepted ")
+	if ids := e.runIDs(t); !slices.Equal(ids, []string{id}) {
+		t.Errorf("journals %v, want only %s", ids, id)
+	}
+	adeleWrites(t, e.tenant.Log().Entries())
+}
