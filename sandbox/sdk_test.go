@@ -544,6 +544,9 @@ func TestSDKOperations(t *testing.T) {
 				if err := c.IdentityProtection().RiskyUsers().ConfirmCompromised().Post(ctx, body, nil); err != nil {
 					return err
 				}
+				// The read counts against Identity Protection's one
+				// request a second too.
+				time.Sleep(1100 * time.Millisecond)
 				r, err := c.IdentityProtection().RiskyUsers().ByRiskyUserId(diegoID).Get(ctx, nil)
 				if err == nil && (r.GetRiskState().String() != "confirmedCompromised" || r.GetRiskLevel().String() != "high") {
 					t.Errorf("risk %v %v", r.GetRiskState(), r.GetRiskLevel())
