@@ -24,7 +24,7 @@ func TestEmbeddedPoliciesAndTheirTests(t *testing.T) {
 	for _, n := range names {
 		have[n] = true
 	}
-	for _, want := range []string{"skip_backend", "synced", "passwords", "guests", "lint"} {
+	for _, want := range []string{"skip_backend", "synced", "passwords", "guests", "lint", "authz"} {
 		if !have[want+".rego"] || !have[want+"_test.rego"] {
 			t.Errorf("%s.rego and %s_test.rego must both be embedded (have %v)", want, want, names)
 		}
