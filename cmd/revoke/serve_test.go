@@ -154,6 +154,8 @@ type service struct {
 	stop   func() (stdout, stderr string, code int)
 	e      *e2eEnv
 	args   []string
+	// webhooks is the verifier the service gets (nil: none).
+	webhooks serve.WebhookVerifier
 }
 
 // serveArgs are the command line of `revoke serve` on a fresh address
@@ -196,7 +198,9 @@ func (s *service) start(t *testing.T) {
 		}
 		for _, cmd := range c.commands {
 			if sc, ok := cmd.(*serveCmd); ok {
-				sc.security = testServeSecurity
+				sc.security = func(context.Context, *cli, *serveCmd, *session) (serve.Authenticator, serve.Authorizer, serve.WebhookVerifier, error) {
+					return headerAuth{}, roleAuthz{}, s.webhooks, nil
+				}
 			}
 		}
 		done <- c.Main(ctx, append(slices.Clone(s.args), "--env", s.e.file))
@@ -767,6 +771,155 @@ func TestServeCurlScript(t *testing.T) {
 	id := strings.TrimPrefix(lines[0], "accepted ")
 	if ids := e.runIDs(t); !slices.Equal(ids, []string{id}) {
 		t.Errorf("journals %v, want only %s", ids, id)
+	}
+	adeleWrites(t, e.tenant.Log().Entries())
+}
+
+// fakeVerifier accepts a webhook whose webhook-signature is "good":
+// the real Standard Webhooks verification is tested with it.
+type fakeVerifier struct{}
+
+func (fakeVerifier) Verify(name string, r *http.Request, body []byte) error {
+	if r.Header.Get("webhook-signature") != "good" {
+		return errors.New("no valid signature")
+	}
+	return nil
+}
+
+// TestServeWebhook: a verified webhook is a run request for its hook's
+// runbook from the caller webhook:<name>; its webhook-id makes a
+// redelivery the same run; a bad signature, another runbook or an unknown
+// hook are refused.
+func TestServeWebhook(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	args, base, client := serveArgs(t, e, "--hook", "hr=compromised")
+	s := &service{base: base, client: client, e: e, args: args, webhooks: fakeVerifier{}}
+	s.start(t)
+	body := map[string]any{"user": "adele@contoso.test", "reason": "HR: leaver", "ticket": "HR-7"}
+	for _, tc := range []struct {
+		name, path string
+		body       any
+		headers    []string
+		code       int
+		msg        string
+	}{
+		{"a bad signature", "/v1/hooks/hr", body, []string{"webhook-signature", "bad"}, 401, "no valid signature"},
+		{"an unknown hook", "/v1/hooks/payroll", body, []string{"webhook-signature", "good"}, 404, "no webhook payroll"},
+		{"another runbook", "/v1/hooks/hr", map[string]any{"runbook": "termination", "user": "adele@contoso.test", "reason": "x"},
+			[]string{"webhook-signature", "good"}, 422, "webhook hr runs runbook compromised only"},
+	} {
+		code, b := s.do(t, "POST", tc.path, "", tc.body, tc.headers...)
+		if msg, _ := errorOf(t, b); code != tc.code || msg != tc.msg {
+			t.Errorf("%s: %d %s, want %d %q", tc.name, code, b, tc.code, tc.msg)
+		}
+	}
+	code, b := s.do(t, "POST", "/v1/hooks/hr", "", body, "webhook-signature", "good", "webhook-id", "msg_1")
+	var ref serve.RunRef
+	if err := json.Unmarshal(b, &ref); code != http.StatusAccepted || err != nil {
+		t.Fatalf("webhook: %d %s", code, b)
+	}
+	code, b = s.do(t, "POST", "/v1/hooks/hr", "", body, "webhook-signature", "good", "webhook-id", "msg_1")
+	var again serve.RunRef
+	if err := json.Unmarshal(b, &again); code != http.StatusAccepted || err != nil || again.ID != ref.ID {
+		t.Errorf("redelivery: %d %s, want run %s", code, b, ref.ID)
+	}
+	v := s.wait(t, ref.ID)
+	if v.Status != serve.StatusCompleted || !v.Contained || v.RequestedBy != "webhook:hr" || v.Runbook != "compromised" || v.Ticket != "HR-7" {
+		t.Errorf("webhook's run %+v", v)
+	}
+	if got := e.journal(t, ref.ID).Record().Request.RequestedBy; got != "hr (webhook:hr)" {
+		t.Errorf("journaled requested_by %q", got)
+	}
+}
+
+// TestServeUsers: one request for several people is one run each, and a
+// person found nowhere refuses the whole request before any run.
+func TestServeUsers(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	s := startServe(t, e)
+	code, b := s.do(t, "POST", "/v1/runs", soar, map[string]any{"runbook": "compromised", "users": []string{"adele@contoso.test", "nobody@contoso.test"}, "reason": "x"})
+	if code != http.StatusNotFound {
+		t.Errorf("a request naming somebody found nowhere: %d %s", code, b)
+	}
+	code, b = s.do(t, "POST", "/v1/runs", soar, map[string]any{"runbook": "compromised", "users": []string{"adele@contoso.test", "alex@contoso.test"}, "reason": "INC-3"})
+	var ans struct{ Runs []serve.RunRef }
+	if err := json.Unmarshal(b, &ans); code != http.StatusAccepted || err != nil || len(ans.Runs) != 2 || ans.Runs[0].ID == ans.Runs[1].ID {
+		t.Fatalf("two users: %d %s", code, b)
+	}
+	for i, want := range []string{"adele@contoso.test", "alex@contoso.test"} {
+		if v := s.wait(t, ans.Runs[i].ID); v.User != want || !v.Contained {
+			t.Errorf("run %d: %+v", i, v)
+		}
+	}
+	if n := len(e.runIDs(t)); n != 2 {
+		t.Errorf("%d journals, want 2", n)
+	}
+}
+
+// TestServeSIGTERM: SIGTERM mid-run stops the service cleanly (exit 0):
+// the run is interrupted at a journal boundary, and the next start
+// resumes it to containment, each change once.
+func TestServeSIGTERM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs revoke serve as a child process")
+	}
+	e := newE2E(t, nil, sandbox.Options{})
+	args, base, client := serveArgs(t, e)
+	s := &service{base: base, client: client, e: e, args: args}
+	raw, err := json.Marshal(append(slices.Clone(args), "--env", e.file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw), serveTestAuthEnv+"=header")
+	var errOut syncBuffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child did not become ready:\n%s", errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ref := s.post(t, soar, adeleRequest, http.StatusAccepted)
+	// Identity Protection's step waits a second between calls: the run is
+	// mid-way when a step has ended.
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		if log, err := engine.ReadRun(e.stateDir, ref.ID); err == nil && countType(log, engine.EventStepSucceeded) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the run did not get going")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGTERM: %v\n%s", err, errOut.String())
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("shutdown took %v", took)
+	}
+	log := e.journal(t, ref.ID)
+	if log.Finished() != nil || log.Events[len(log.Events)-1].Type != engine.EventRunInterrupted {
+		t.Fatalf("the journal does not end interrupted: last %s", log.Events[len(log.Events)-1].Type)
+	}
+	s.start(t)
+	if v := s.wait(t, ref.ID); v.Status != serve.StatusCompleted || !v.Contained {
+		t.Fatalf("after the restart: %+v", v)
 	}
 	adeleWrites(t, e.tenant.Log().Entries())
 }
