@@ -225,9 +225,11 @@ var ConfirmCompromised = steps.Spec{
 	Name:    "entra.confirm_compromised",
 	Summary: "Mark the user confirmed compromised in Identity Protection",
 	Description: "Sets the user's risk to high, so risk-based Conditional Access policies apply. " +
-		"Needs Entra ID P2. Identity Protection allows about one request a second per tenant and " +
-		"its throttling answers carry no Retry-After: revoke paces its calls to one a second and " +
-		"waits a second after a 429.",
+		"Needs Entra ID P2. Identity Protection allows about one request a second per tenant, reads " +
+		"included, and its throttling answers carry no Retry-After: revoke starts each of its calls " +
+		"a second after the last one ended, shared by every revoke process using the same state " +
+		"directory, waits a second after a 429, and sends the users several runs confirm at once " +
+		"in one request.",
 	Permissions: Graph("IdentityRiskyUser.ReadWrite.All"),
 	Idempotent:  true,
 }
