@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -295,6 +294,3 @@ func (s *Server) readyz(w http.ResponseWriter, _ *http.Request) {
 
 // ctxTimeout bounds the work of one request that is not an event stream.
 const ctxTimeout = 30 * time.Second
-
-// describeErr is a short form of an error for answers and logs.
-func describeErr(err error) string { return fmt.Sprint(err) }
