@@ -264,3 +264,37 @@ func TestServeTwoPersonRuleWithTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestServeSecurityUsageErrors: revoke serve does not start without an
+// audience to accept tokens for, with a webhook nobody could sign for, or
+// with a secret given any other way than by reference.
+func TestServeSecurityUsageErrors(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	secretFile := filepath.Join(e.dir, "hr-hook-secret")
+	if err := os.WriteFile(secretFile, []byte("whsec_c2hvcnQ=\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"serve", "--listen", "127.0.0.1:0", "--insecure-http"}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no audience", nil, "serve needs --api-audience: the client id of the API app whose tokens it accepts"},
+		{"a hook without a secret", []string{"--api-audience", apiClientID, "--hook", "hr=compromised"},
+			"--hook needs --hook-secret NAME=env:VARIABLE (Standard Webhooks)"},
+		{"a secret on the command line", []string{"--api-audience", apiClientID, "--hook", "hr=compromised", "--hook-secret", "hr=whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"},
+			"--hook-secret hr: want NAME=env:VARIABLE or NAME=file:PATH"},
+		{"a weak secret", []string{"--api-audience", apiClientID, "--hook", "hr=compromised", "--hook-secret", "hr=file:" + secretFile},
+			"webhook hr: secret 1 has 5 bytes, fewer than 16"},
+		{"another tenant's authority", []string{"--api-audience", apiClientID, "--api-tenant", "00000000-0000-0000-0000-000000000bad"},
+			"entra authentication: read " + e.tenant.AuthorityHost() + "00000000-0000-0000-0000-000000000bad/v2.0/.well-known/openid-configuration: 400 Bad Request"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, stderr, code := e.cli(t, append(slices.Clone(base), tc.args...)...)
+			if code == 0 || !strings.Contains(stderr, tc.want) || strings.Contains(stderr, "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw") {
+				t.Errorf("exit %d, stderr:\n%s\nwant %s", code, stderr, tc.want)
+			}
+		})
+	}
+}
