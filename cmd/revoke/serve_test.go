@@ -667,37 +667,7 @@ func TestServeCrashMidRunThenRestart(t *testing.T) {
 	for _, k := range []int{1, 4, 8} {
 		t.Run(fmt.Sprintf("after-line-%d", k), func(t *testing.T) {
 			e := newE2E(t, nil, sandbox.Options{})
-			args, base, client := serveArgs(t, e)
-			s := &service{base: base, client: client, e: e, args: args}
-
-			raw, err := json.Marshal(append(slices.Clone(args), "--env", e.file))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cmd := exec.Command(os.Args[0], "-test.run=^$")
-			cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw), crashAfterEnv+"="+fmt.Sprint(k), serveTestAuthEnv+"=header")
-			var errOut syncBuffer
-			cmd.Stderr = &errOut
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			exited := make(chan error, 1)
-			go func() { exited <- cmd.Wait() }()
-			t.Cleanup(func() { _ = cmd.Process.Kill() })
-			deadline := time.Now().Add(20 * time.Second)
-			for {
-				resp, err := client.Get(base + "/readyz")
-				if err == nil {
-					resp.Body.Close()
-					if resp.StatusCode == http.StatusOK {
-						break
-					}
-				}
-				if time.Now().After(deadline) {
-					t.Fatalf("the child did not become ready:\n%s", errOut.String())
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			s, _, exited, errOut := startChild(t, e, crashAfterEnv+"="+fmt.Sprint(k))
 			ref := s.post(t, soar, adeleRequest, http.StatusAccepted)
 			select {
 			case err := <-exited:
@@ -864,33 +834,7 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Skip("runs revoke serve as a child process")
 	}
 	e := newE2E(t, nil, sandbox.Options{})
-	args, base, client := serveArgs(t, e)
-	s := &service{base: base, client: client, e: e, args: args}
-	raw, err := json.Marshal(append(slices.Clone(args), "--env", e.file))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childArgsEnv+"="+string(raw), serveTestAuthEnv+"=header")
-	var errOut syncBuffer
-	cmd.Stderr = &errOut
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	for deadline := time.Now().Add(20 * time.Second); ; {
-		resp, err := client.Get(base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the child did not become ready:\n%s", errOut.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	s, cmd, exited, errOut := startChild(t, e)
 	ref := s.post(t, soar, adeleRequest, http.StatusAccepted)
 	// Identity Protection's step waits a second between calls: the run is
 	// mid-way when a step has ended.
@@ -907,7 +851,7 @@ func TestServeSIGTERM(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := <-exited; err != nil {
 		t.Fatalf("after SIGTERM: %v\n%s", err, errOut.String())
 	}
 	if took := time.Since(start); took > 5*time.Second {
@@ -922,4 +866,85 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Fatalf("after the restart: %+v", v)
 	}
 	adeleWrites(t, e.tenant.Log().Entries())
+}
+
+// startChild runs `revoke serve` for e as a child process with extra
+// environment variables and waits until it is ready; exited reports its
+// end.
+func startChild(t *testing.T, e *e2eEnv, env ...string) (s *service, cmd *exec.Cmd, exited chan error, stderr *syncBuffer) {
+	t.Helper()
+	args, base, client := serveArgs(t, e)
+	s = &service{base: base, client: client, e: e, args: args}
+	raw, err := json.Marshal(append(slices.Clone(args), "--env", e.file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd = exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(append(os.Environ(), childArgsEnv+"="+string(raw), serveTestAuthEnv+"=header"), env...)
+	stderr = &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited = make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		resp, err := client.Get(base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, cmd, exited, stderr
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child did not become ready:\n%s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestServeKilledAfterAcceptingLosesNothing: what the service answered
+// 202 for is on disk before the answer: SIGKILLed right after accepting a
+// queued run, a scheduled one and one awaiting approval, the next start
+// runs the first, keeps the second until its time and runs it, and keeps
+// the third waiting.
+func TestServeKilledAfterAcceptingLosesNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs revoke serve as a child process")
+	}
+	e := newE2E(t, protectedSeed(), sandbox.Options{})
+	// The queued run may have started before the kill (then it is
+	// resumed); what matters is that each run is there after it.
+	s, cmd, exited, _ := startChild(t, e)
+	soon := time.Now().Add(2 * time.Second)
+	queued := s.post(t, soar, adeleRequest, http.StatusAccepted)
+	scheduled := s.post(t, soar, map[string]any{"runbook": "compromised", "user": "alex@contoso.test", "reason": "leaver", "not_before": soon}, http.StatusAccepted)
+	waiting := s.post(t, soar, map[string]any{"runbook": "compromised", "user": "breakglass@contoso.test", "reason": "INC-9"}, http.StatusAccepted)
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-exited
+
+	s.start(t)
+	if v := s.get(t, waiting.ID); v.Status != serve.StatusAwaitingApproval {
+		t.Errorf("the waiting run after the kill: %+v", v)
+	}
+	for _, id := range []string{queued.ID, scheduled.ID} {
+		if v := s.wait(t, id); v.Status != serve.StatusCompleted || !v.Contained {
+			t.Errorf("run %s after the kill: %+v", id, v)
+		}
+	}
+	if started := e.journal(t, scheduled.ID).Events[0].Time; started.Before(soon) {
+		t.Errorf("the scheduled run started at %v, before %v", started, soon)
+	}
+	adele := 0
+	for _, en := range writes(e.tenant.Log().Entries()) {
+		if strings.Contains(en.Path, adeleID) && en.Detail == "accountEnabled=false" {
+			adele++
+		}
+	}
+	if adele != 1 {
+		t.Errorf("adele disabled %d times, want once", adele)
+	}
 }
