@@ -287,6 +287,8 @@ func decisionBench(tb testing.TB) (*Policy, *Runbook, *steps.Subject, Request) {
 // evaluation of the same query on the same input, in the same process:
 //
 //   - revoke: the decision;
+//   - revoke-evaluation: its evaluation alone, on the input built
+//     beforehand (the decision read from the result included);
 //   - opa: what `opa bench -d policies -i input.json QUERY --metrics=false`
 //     does (OPA's cmd/bench.go): the modules and the parsed input given to
 //     rego.New, the query prepared once, each evaluation's result dropped.
@@ -308,6 +310,18 @@ func BenchmarkDecision(b *testing.B) {
 	b.Run("revoke", func(b *testing.B) {
 		opaBenchLoop(b, func() error {
 			_, err := p.decide(ctx, rb, contosoFacts, subject, req)
+			return err
+		})
+	})
+	// The evaluation alone, on the input built beforehand: what the
+	// decision costs beyond building its input.
+	input, err := inputValue(mustRunbookValue(b, rb), contosoFacts, subject, req, Protection(contosoFacts, subject))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("revoke-evaluation", func(b *testing.B) {
+		opaBenchLoop(b, func() error {
+			_, err := p.decideValue(ctx, input)
 			return err
 		})
 	})
