@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"strings"
@@ -215,9 +216,14 @@ func (o *oauthServer) identity(w http.ResponseWriter, r *http.Request) string {
 		o.identityError(w, http.StatusBadRequest, "The resource parameter is required.")
 		return ""
 	}
+	// Graph, or an API of the tenant (oidc.go): a Logic App's identity
+	// calling revoke serve.
+	var api *App
 	if !isGraphResource(resource) {
-		o.identityError(w, http.StatusBadRequest, fmt.Sprintf("AADSTS500011: The resource principal named %s was not found in the tenant named %s.", resource, o.dir.TenantID))
-		return ""
+		if api = o.apiApp(resource); api == nil {
+			o.identityError(w, http.StatusBadRequest, fmt.Sprintf("AADSTS500011: The resource principal named %s was not found in the tenant named %s.", resource, o.dir.TenantID))
+			return ""
+		}
 	}
 	clientID, objectID := strings.ToLower(q.Get("client_id")), strings.ToLower(q.Get("object_id"))
 	if objectID == "" {
@@ -250,6 +256,7 @@ func (o *oauthServer) identity(w http.ResponseWriter, r *http.Request) string {
 	if found != nil {
 		id = *found
 		id.Permissions = append([]string(nil), found.Permissions...)
+		id.APIRoles = maps.Clone(found.APIRoles)
 	}
 	o.dir.Unlock()
 	switch {
@@ -262,7 +269,14 @@ func (o *oauthServer) identity(w http.ResponseWriter, r *http.Request) string {
 		return clientID
 	}
 	now := o.tokens.now()
-	tok, err := o.tokens.issueAt(&id, now)
+	var tok string
+	var err error
+	if api != nil {
+		// A managed identity authenticates with a certificate Azure holds.
+		tok, err = o.tokens.issueAPIAt(&id, api, o.issuerAt(r.Host), "2", now)
+	} else {
+		tok, err = o.tokens.issueAt(&id, now)
+	}
 	if err != nil {
 		o.identityError(w, http.StatusInternalServerError, "There was an error issuing a token.")
 		return id.ClientID

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -82,7 +83,12 @@ func (o *oauthServer) apiApp(res string) *App {
 // roles on api (absent when it has none: Entra still issues the token,
 // and the API decides). azpacr says how the client authenticated.
 func (t *tokenIssuer) issueAPI(client, api *App, issuer, azpacr string) (string, error) {
-	now := t.now()
+	return t.issueAPIAt(client, api, issuer, azpacr, t.now())
+}
+
+// issueAPIAt is issueAPI with the issue time given, for answers that state
+// its expiry themselves (the managed identity endpoint's expires_on).
+func (t *tokenIssuer) issueAPIAt(client, api *App, issuer, azpacr string, now time.Time) (string, error) {
 	sp := stableID("servicePrincipal", client.ClientID)
 	claims := jwt.MapClaims{
 		"aud":    api.ClientID,

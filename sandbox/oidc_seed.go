@@ -53,16 +53,24 @@ func (d *seedDecoder) checkAPIs(s *Seed) {
 			}
 			uris[strings.ToLower(u)] = a.ClientID
 		}
-		for _, ref := range slices.Sorted(maps.Keys(a.APIRoles)) {
-			api := seedAPI(s.Apps, ref)
-			if api == nil {
-				d.errorf(n, "app %q: api_roles names %q, which is no app's client id or identifier URI with app_roles", a.ClientID, ref)
-				continue
-			}
-			for _, r := range a.APIRoles[ref] {
-				if !slices.Contains(api.AppRoles, r) {
-					d.errorf(n, "app %q: api %q defines no app role %q (it has %s)", a.ClientID, ref, r, strings.Join(api.AppRoles, ", "))
-				}
+		d.checkAPIRoles(s, n, "app", a.ClientID, a.APIRoles)
+	}
+	for i, m := range s.ManagedIdentities {
+		d.checkAPIRoles(s, d.identityNodes[i], "managed identity", m.ClientID, m.APIRoles)
+	}
+}
+
+// checkAPIRoles checks one caller's api_roles against the seed's APIs.
+func (d *seedDecoder) checkAPIRoles(s *Seed, n *yaml.Node, kind, clientID string, roles map[string][]string) {
+	for _, ref := range slices.Sorted(maps.Keys(roles)) {
+		api := seedAPI(s.Apps, ref)
+		if api == nil {
+			d.errorf(n, "%s %q: api_roles names %q, which is no app's client id or identifier URI with app_roles", kind, clientID, ref)
+			continue
+		}
+		for _, r := range roles[ref] {
+			if !slices.Contains(api.AppRoles, r) {
+				d.errorf(n, "%s %q: api %q defines no app role %q (it has %s)", kind, clientID, ref, r, strings.Join(api.AppRoles, ", "))
 			}
 		}
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -224,6 +226,8 @@ apps:
 			`s.yaml:4:5: app "c1": api "a1" defines no app role "R.Approve" (it has R.Run)`},
 		{"identifier URI twice", api + "  - {name: c, client_id: c1, identifier_uris: [\"API://X\"], app_roles: [Q]}\n",
 			`s.yaml:4:5: app "c1": identifier URI "API://X" is already app "a1"'s`},
+		{"an identity's unknown role", api + "managed_identities:\n  - {name: m, client_id: m1, type: user_assigned, api_roles: {a1: [R.Approve]}}\n",
+			`s.yaml:5:5: managed identity "m1": api "a1" defines no app role "R.Approve" (it has R.Run)`},
 		{"a client without a credential", api + "  - {name: c, client_id: c1, api_roles: {a1: [R.Run]}}\n",
 			`s.yaml:4:5: app "c1" needs a secret or a certificate`},
 	}
@@ -247,5 +251,46 @@ apps:
 	}
 	if d := s.NewDirectory(time.Now()); !slices.Equal(d.Apps["c1"].APIRoles["a1"], []string{"R.Run"}) {
 		t.Errorf("api roles: %v", d.Apps["c1"].APIRoles)
+	}
+}
+
+// TestManagedIdentityTokenForAPI: a Logic App's managed identity gets a
+// token for revoke-api from the identity endpoint, as an HTTP action with
+// "Managed identity" and audience api://revoke-api does: v2.0, its roles
+// on the API, verified by go-oidc.
+func TestManagedIdentityTokenForAPI(t *testing.T) {
+	t.Parallel()
+	tn := startTenant(t, Options{})
+	const logicApp = "99999999-9999-9999-9999-999999999901"
+	req, err := http.NewRequest("GET", tn.IdentityEndpoint()+"?api-version=2019-08-01&resource="+url.QueryEscape(apiURI)+"&client_id="+logicApp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("X-IDENTITY-HEADER", tn.IdentityHeader())
+	resp, err := httpClient(tn).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("%d %v %v", resp.StatusCode, body, err)
+	}
+	raw, _ := body["access_token"].(string)
+	tok, err := verifier(t, tn).Verify(context.Background(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Azp    string   `json:"azp"`
+		Azpacr string   `json:"azpacr"`
+		Roles  []string `json:"roles"`
+		Exp    int64    `json:"exp"`
+	}
+	if err := tok.Claims(&c); err != nil {
+		t.Fatal(err)
+	}
+	if c.Azp != logicApp || c.Azpacr != "2" || !slices.Equal(c.Roles, []string{"Revoke.Run"}) || body["expires_on"] != strconv.FormatInt(c.Exp, 10) || body["resource"] != apiURI {
+		t.Errorf("claims %+v, answer %v", c, body)
 	}
 }

@@ -102,6 +102,9 @@ type SeedManagedIdentity struct {
 	Type           string
 	Permissions    []string
 	DirectoryRoles []string
+	// APIRoles are app roles on an API of the seed, as an app's
+	// (oidc_seed.go): a Logic App's identity calling revoke serve.
+	APIRoles map[string][]string
 }
 
 // SeedUser is a person. Cloud false makes an AD-only account; AD nil a

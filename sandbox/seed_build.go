@@ -52,6 +52,7 @@ func (s *Seed) NewDirectory(now time.Time) *Directory {
 		d.Apps[m.ClientID] = &App{
 			Name: m.Name, ClientID: m.ClientID, ManagedIdentity: m.Type,
 			Permissions: append([]string(nil), m.Permissions...), DirectoryRoles: append([]string(nil), m.DirectoryRoles...),
+			APIRoles: resolveAPIRoles(s.Apps, m.APIRoles),
 		}
 	}
 	for _, a := range s.AD.ServiceAccounts {

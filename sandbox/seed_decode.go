@@ -324,6 +324,7 @@ func (d *seedDecoder) managedIdentity(n *yaml.Node) SeedManagedIdentity {
 		},
 		"permissions":     func(n *yaml.Node) { m.Permissions = d.strs(n) },
 		"directory_roles": func(n *yaml.Node) { m.DirectoryRoles = d.roles(n) },
+		"api_roles":       func(n *yaml.Node) { m.APIRoles = d.apiRoles(n) },
 	})
 	d.need(n, m.ClientID, "client_id")
 	d.need(n, m.Type, "type")
