@@ -88,6 +88,25 @@ type bulkRunner struct {
 	mu      sync.Mutex
 	persons map[string]int // lock key → line of the subject that holds it
 	out     io.Writer
+	// turns orders the claims on persons by the file's order, whichever
+	// subject resolves first: of two lines naming one person, the earlier
+	// runs and the later is skipped, every time.
+	turns    []chan struct{}
+	turnOnce []sync.Once
+}
+
+// takeTurn runs claim once subject i-1 has taken its turn, then lets
+// subject i+1 take its own; once per subject (later calls do nothing).
+func (b *bulkRunner) takeTurn(i int, claim func()) {
+	b.turnOnce[i].Do(func() {
+		if i > 0 {
+			<-b.turns[i-1]
+		}
+		if claim != nil {
+			claim()
+		}
+		close(b.turns[i])
+	})
 }
 
 // parseConcurrency reads --backend-concurrency BACKEND=N flags.
@@ -243,6 +262,10 @@ func (b *bulkRunner) run(ctx context.Context, started func(engine.BulkEntry) boo
 		subs[i] = b.sched.Add()
 	}
 	results := make([]*bulkResult, len(m.Subjects))
+	b.turns, b.turnOnce = make([]chan struct{}, len(m.Subjects)), make([]sync.Once, len(m.Subjects))
+	for i := range b.turns {
+		b.turns[i] = make(chan struct{})
+	}
 	var wg sync.WaitGroup
 	for i, e := range m.Subjects {
 		res := &bulkResult{Line: e.Line, User: e.Ref, BulkID: m.BulkID, RunID: e.RunID}
@@ -251,6 +274,7 @@ func (b *bulkRunner) run(ctx context.Context, started func(engine.BulkEntry) boo
 		if err := subs[i].Start(ctx); err != nil {
 			// Interrupted before this subject began: nothing was done to it.
 			subs[i].Done()
+			b.takeTurn(i, nil)
 			res.Status, res.Error = bulkSkipped, "not started: the bulk was interrupted"
 			res.started = resume
 			b.report(res)
@@ -260,10 +284,11 @@ func (b *bulkRunner) run(ctx context.Context, started func(engine.BulkEntry) boo
 		go func() {
 			defer wg.Done()
 			defer subs[i].Done()
+			defer b.takeTurn(i, nil) // a subject that ended before its claim
 			if resume {
-				b.resumeOne(ctx, subs[i], res)
+				b.resumeOne(ctx, i, subs[i], res)
 			} else {
-				b.startOne(ctx, subs[i], res)
+				b.startOne(ctx, i, subs[i], res)
 			}
 			res.Throttled = subs[i].Throttled()
 			b.report(res)
@@ -292,7 +317,7 @@ func (b *bulkRunner) report(res *bulkResult) {
 }
 
 // claim records that line acts on the person the keys name, or returns
-// the line that already does.
+// the line that already does. Call it in the subject's turn.
 func (b *bulkRunner) claim(keys []string, line int) (int, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -308,7 +333,7 @@ func (b *bulkRunner) claim(keys []string, line int) (int, bool) {
 }
 
 // startOne resolves, plans, decides and runs one subject.
-func (b *bulkRunner) startOne(ctx context.Context, bs *engine.BulkSubject, res *bulkResult) {
+func (b *bulkRunner) startOne(ctx context.Context, i int, bs *engine.BulkSubject, res *bulkResult) {
 	fail := func(err error) { res.Status, res.Error = bulkFailed, termSafe(err.Error()) }
 	var subject *steps.Subject
 	err := bs.Retry(ctx, func(ctx context.Context) error {
@@ -320,7 +345,12 @@ func (b *bulkRunner) startOne(ctx context.Context, bs *engine.BulkSubject, res *
 		fail(err)
 		return
 	}
-	if first, ok := b.claim(engine.SubjectKeys(subject), res.Line); !ok {
+	var (
+		first int
+		ok    bool
+	)
+	b.takeTurn(i, func() { first, ok = b.claim(engine.SubjectKeys(subject), res.Line) })
+	if !ok {
 		res.Status, res.Error = bulkSkipped, fmt.Sprintf("the same person as line %d: one run per person", first)
 		return
 	}
@@ -359,12 +389,16 @@ func (b *bulkRunner) startOne(ctx context.Context, bs *engine.BulkSubject, res *
 // resumeOne continues one subject's journaled run, with the checks of
 // `revoke resume RUN_ID`: same runbook and policies (or --force), same
 // environment, same person.
-func (b *bulkRunner) resumeOne(ctx context.Context, bs *engine.BulkSubject, res *bulkResult) {
+func (b *bulkRunner) resumeOne(ctx context.Context, i int, bs *engine.BulkSubject, res *bulkResult) {
 	res.started, res.Resumed = true, true
 	fail := func(err error) { res.Status, res.Error = bulkFailed, termSafe(err.Error()) }
 	stateDir := b.sess.env.StateDir
 	if log, err := engine.ReadRun(stateDir, res.RunID); err == nil && log.Finished() != nil {
-		// Ended before the crash: nothing to do again.
+		// Ended before the crash: nothing to do again; its person stays
+		// claimed, so a later line naming them is still skipped.
+		subject := log.Record().Subject
+		engine.Identify(b.c.reg, &subject)
+		b.takeTurn(i, func() { b.claim(engine.SubjectKeys(&subject), res.Line) })
 		res.Resumed = false
 		res.Outcome = log.Outcome()
 		res.Status = bulkStatus(res.Outcome)
@@ -405,7 +439,7 @@ func (b *bulkRunner) resumeOne(ctx context.Context, bs *engine.BulkSubject, res 
 		fail(err)
 		return
 	}
-	b.claim(engine.SubjectKeys(now), res.Line)
+	b.takeTurn(i, func() { b.claim(engine.SubjectKeys(now), res.Line) })
 	lock, err := engine.LockSubject(ctx, stateDir, now, log.RunID, b.wait)
 	if err != nil {
 		fail(err)

@@ -168,7 +168,7 @@ func TestBulkUsersFileErrors(t *testing.T) {
 		{"only comments and blank lines", "users.txt", "# nobody yet\n\n   \n", "--users FILE: no users in it (one reference a line, or a CSV with a user column; blank lines and # comments are ignored)"},
 		{"a CSV without a user column", "users.csv", "name,mail\nAdele,adele@contoso.test\n", "--users FILE:1: the CSV header has no user column (it has name, mail)"},
 		{"a CSV row without its user", "users.csv", "name,user\nAdele,adele@contoso.test\nAlex,\n", "--users FILE:3: no user in this row"},
-		{"a line that is no reference", "users.txt", "adele@contoso.test\nalex\u202e@contoso.test\n", "FILE:2: subject reference"},
+		{"a line that is no reference", "users.txt", "adele@contoso.test\nalex\u202e@contoso.test\n", "--users: nothing was run:\nFILE:2: subject reference \"alex\\u202e@contoso.test\" has a control character at byte 4"},
 		{"a person twice", "users.txt", "adele@contoso.test\nalex@contoso.test\nADELE@contoso.test\n", "--users: nothing was run:\nFILE:3: ADELE@contoso.test repeats line 1: one run per person, so list each person once"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
