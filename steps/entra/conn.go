@@ -123,6 +123,11 @@ func (c *Conn) warmToken(ctx context.Context) {
 	go func() {
 		defer close(c.warm)
 		_, err := c.cred.GetToken(ctx, c.tokenOptions())
+		if ctx.Err() != nil {
+			// Cut short by open's context, not refused (the
+			// credential's error does not always wrap ctx.Err()).
+			err = nil
+		}
 		c.warmMu.Lock()
 		c.warmErr = err
 		c.warmMu.Unlock()
@@ -131,7 +136,9 @@ func (c *Conn) warmToken(ctx context.Context) {
 
 // awaitWarm waits for the token warmToken is fetching, if any, and
 // returns its failure once: the caller reports it (classified, in its own
-// words) rather than asking the credential again at once.
+// words) rather than asking the credential again at once. A fetch cut
+// short because open's context ended is not the credential's failure: the
+// caller, whose context is still live, fetches the token itself.
 func (c *Conn) awaitWarm(ctx context.Context) error {
 	if c.warm == nil {
 		return nil

@@ -120,3 +120,29 @@ func TestSandboxResolveTenantEligibilities(t *testing.T) {
 		})
 	}
 }
+
+// A token fetch cut short because the context the backend was opened with
+// ended (a caller that opens with a short-lived context and keeps the
+// connection) does not fail the next call, whose context is live: it
+// fetches the token itself.
+func TestOpenTokenCutShortByOpensContext(t *testing.T) {
+	tn, err := sandbox.Start(context.Background(), sandbox.DefaultSeed(), sandbox.Options{Latency: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tn.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	sc, err := Backend.Open(ctx, sandboxEnv(t, tn, appID, appSecret, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	cancel() // the token's discovery document is still 100 ms away
+	facts, err := sc.Resolve(context.Background(), "adele@contoso.test")
+	if err != nil {
+		t.Fatalf("Resolve after open's context ended: %v", err)
+	}
+	if facts["id"] != adeleID {
+		t.Errorf("id %v, want %s", facts["id"], adeleID)
+	}
+}
