@@ -189,6 +189,12 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, caller *Caller, 
 		s.mu.Unlock()
 		return
 	}
+	if n := s.waitingLocked(); n+len(preps) > s.MaxQueued {
+		s.mu.Unlock()
+		w.Header().Set("Retry-After", "60")
+		writeError(w, http.StatusServiceUnavailable, fmt.Sprintf("%d runs are queued or waiting, the most the service keeps (--max-queued); nothing was accepted", n))
+		return
+	}
 	now := s.now()
 	var refs []RunRef
 	var recs []record
@@ -196,6 +202,11 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, caller *Caller, 
 	for _, p := range preps {
 		if old := s.activeFor(p.req.Runbook, p.keys); old != nil {
 			refs = append(refs, RunRef{ID: old.ID, Status: old.Status, URL: runURL(old.ID), Existing: true})
+			continue
+		}
+		// One person named twice in one request (a UPN and a SID): one run.
+		if i := slices.IndexFunc(fresh, func(r *runState) bool { return r.sameTarget(p.req.Runbook, p.keys) }); i >= 0 {
+			refs = append(refs, RunRef{ID: fresh[i].ID, Status: fresh[i].Status, URL: runURL(fresh[i].ID)})
 			continue
 		}
 		status := StatusQueued
@@ -208,11 +219,11 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, caller *Caller, 
 		}
 		rs := &runState{ID: engine.NewRunID(), Request: p.req, Caller: *caller, RemoteAddr: r.RemoteAddr,
 			RequestID: requestIDOf(r.Context()), Created: now, Status: status, Keys: p.keys, IdemKey: idemKey,
-			BodyHash: hash, ApprovalExpires: expires, Plan: p.plan, Warnings: p.warnings, Protected: p.protected,
+			BodyHash: hash, Batch: req.User == "", ApprovalExpires: expires, Plan: p.plan, Warnings: p.warnings, Protected: p.protected,
 			Updated: now, subject: p.subject}
 		recs = append(recs, record{Type: recAccepted, Time: now, ID: rs.ID, Request: &rs.Request, Caller: &rs.Caller,
 			RemoteAddr: rs.RemoteAddr, RequestID: rs.RequestID, Status: status, SubjectKeys: p.keys,
-			IdempotencyKey: idemKey, BodyHash: hash, ApprovalExpires: expires, Plan: p.plan,
+			IdempotencyKey: idemKey, BodyHash: hash, Batch: req.User == "", ApprovalExpires: expires, Plan: p.plan,
 			Warnings: p.warnings, Protected: p.protected})
 		fresh = append(fresh, rs)
 		refs = append(refs, RunRef{ID: rs.ID, Status: status, URL: runURL(rs.ID)})
@@ -227,9 +238,6 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, caller *Caller, 
 	}
 	for _, rs := range fresh {
 		s.add(rs)
-		if idemKey == "" {
-			continue
-		}
 	}
 	if idemKey != "" {
 		// A request whose every run was an existing one still remembers
@@ -283,6 +291,18 @@ func (s *Server) answerIdempotent(w http.ResponseWriter, caller *Caller, key, ha
 		writeJSON(w, http.StatusAccepted, runsAnswer{Runs: refs})
 	}
 	return true
+}
+
+// waitingLocked counts the runs accepted and not yet started (with s.mu
+// held).
+func (s *Server) waitingLocked() int {
+	n := 0
+	for _, r := range s.runs {
+		if r.Status == StatusQueued || r.Status == StatusScheduled || r.Status == StatusAwaitingApproval {
+			n++
+		}
+	}
+	return n
 }
 
 // activeFor is the run on the same person with the same runbook that is

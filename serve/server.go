@@ -43,6 +43,7 @@ type Hook struct {
 // Defaults of Server's limits.
 const (
 	DefaultMaxRuns     = 4
+	DefaultMaxQueued   = 1000
 	DefaultApprovalTTL = time.Hour
 	DefaultMaxBody     = 64 << 10
 	DefaultRate        = 5.0
@@ -65,6 +66,9 @@ type Server struct {
 	Driver Driver
 	// MaxRuns is how many runs may run at once (the others queue).
 	MaxRuns int
+	// MaxQueued bounds the runs accepted and not yet started (queued,
+	// scheduled, awaiting approval): beyond it a request is 503.
+	MaxQueued int
 	// ApprovalTTL is how long a run waits for approval before it expires.
 	ApprovalTTL time.Duration
 	// MaxBody bounds a request's body in bytes.
@@ -112,6 +116,9 @@ func (s *Server) Open() error {
 	}
 	if s.MaxRuns <= 0 {
 		s.MaxRuns = DefaultMaxRuns
+	}
+	if s.MaxQueued <= 0 {
+		s.MaxQueued = DefaultMaxQueued
 	}
 	if s.ApprovalTTL <= 0 {
 		s.ApprovalTTL = DefaultApprovalTTL

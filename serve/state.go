@@ -58,6 +58,7 @@ type runState struct {
 	Status                string
 	Keys                  []string
 	IdemKey, BodyHash     string
+	Batch                 bool
 	ApprovalExpires       time.Time
 	Plan                  []PlannedStep
 	Warnings, Protected   []string
@@ -100,7 +101,7 @@ func (s *Server) replay(rec record) {
 		}
 		r := &runState{ID: rec.ID, Request: *rec.Request, Caller: *rec.Caller, RemoteAddr: rec.RemoteAddr,
 			RequestID: rec.RequestID, Created: rec.Time, Status: rec.Status, Keys: rec.SubjectKeys,
-			IdemKey: rec.IdempotencyKey, BodyHash: rec.BodyHash, ApprovalExpires: rec.ApprovalExpires,
+			IdemKey: rec.IdempotencyKey, BodyHash: rec.BodyHash, Batch: rec.Batch, ApprovalExpires: rec.ApprovalExpires,
 			Plan: rec.Plan, Warnings: rec.Warnings, Protected: rec.Protected, Updated: rec.Time}
 		s.add(r)
 		return
@@ -120,7 +121,7 @@ func (s *Server) add(r *runState) {
 		k := idemMapKey(r.Caller.ID, r.IdemKey)
 		e := s.idem[k]
 		if e == nil {
-			e = &idemEntry{hash: r.BodyHash, one: r.Request.User != "" && len(r.Request.Users) == 0}
+			e = &idemEntry{hash: r.BodyHash, one: !r.Batch}
 			s.idem[k] = e
 		}
 		e.ids = append(e.ids, r.ID)

@@ -37,14 +37,17 @@ type record struct {
 	// Accepted's: the request (one subject in User), who asked, from
 	// where, the status it starts in, and what dedupe and idempotency
 	// compare.
-	Request         *RunRequest   `json:"request,omitempty"`
-	Caller          *Caller       `json:"caller,omitempty"`
-	RemoteAddr      string        `json:"remote_addr,omitempty"`
-	RequestID       string        `json:"request_id,omitempty"`
-	Status          string        `json:"status,omitempty"`
-	SubjectKeys     []string      `json:"subject_keys,omitempty"`
-	IdempotencyKey  string        `json:"idempotency_key,omitempty"`
-	BodyHash        string        `json:"body_hash,omitempty"`
+	Request        *RunRequest `json:"request,omitempty"`
+	Caller         *Caller     `json:"caller,omitempty"`
+	RemoteAddr     string      `json:"remote_addr,omitempty"`
+	RequestID      string      `json:"request_id,omitempty"`
+	Status         string      `json:"status,omitempty"`
+	SubjectKeys    []string    `json:"subject_keys,omitempty"`
+	IdempotencyKey string      `json:"idempotency_key,omitempty"`
+	BodyHash       string      `json:"body_hash,omitempty"`
+	// Batch marks a run asked for in a request with "users": a retry
+	// with its Idempotency-Key is answered with the list of runs.
+	Batch           bool          `json:"batch,omitempty"`
 	ApprovalExpires time.Time     `json:"approval_expires,omitzero"`
 	Plan            []PlannedStep `json:"plan,omitempty"`
 	Warnings        []string      `json:"warnings,omitempty"`

@@ -24,6 +24,7 @@ type serveCmd struct {
 	tlsKey      string
 	insecure    bool
 	maxRuns     int
+	maxQueued   int
 	maxParallel int
 	approvalTTL time.Duration
 	maxBody     int64
@@ -54,6 +55,7 @@ func (s *serveCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.StringVar(&s.tlsKey, "tls-key", "", "TLS private key file (PEM)")
 	fs.BoolVar(&s.insecure, "insecure-http", false, "serve plain HTTP (only on a loopback address: for a local proxy or tests)")
 	fs.IntVar(&s.maxRuns, "max-runs", serve.DefaultMaxRuns, "how many runs may run at once (the others queue)")
+	fs.IntVar(&s.maxQueued, "max-queued", serve.DefaultMaxQueued, "how many runs may wait (queued, scheduled or awaiting approval) before requests are refused with 503")
 	fs.IntVar(&s.maxParallel, "max-parallel", 8, "how many steps of one run may run at once")
 	fs.DurationVar(&s.approvalTTL, "approval-ttl", serve.DefaultApprovalTTL, "how long a run waits for approval before it expires")
 	fs.Int64Var(&s.maxBody, "max-body", serve.DefaultMaxBody, "largest request body, in bytes")
@@ -83,8 +85,8 @@ func (s *serveCmd) Run(ctx context.Context, c *cli, args []string) error {
 	if s.envFile == "" {
 		return usageErrorf("serve needs --env FILE: runs against the embedded sandbox could not be resumed after a restart")
 	}
-	if s.maxRuns < 1 || s.maxParallel < 1 {
-		return usageErrorf("--max-runs and --max-parallel must be at least 1")
+	if s.maxRuns < 1 || s.maxParallel < 1 || s.maxQueued < 1 {
+		return usageErrorf("--max-runs, --max-queued and --max-parallel must be at least 1")
 	}
 	hooks := map[string]serve.Hook{}
 	for _, h := range s.hooks {
@@ -154,7 +156,7 @@ func (s *serveCmd) Run(ctx context.Context, c *cli, args []string) error {
 		Env: serve.Env{Registry: c.reg, Conns: sess.conns, Runbooks: ws.Runbooks, Policy: ws.Policy,
 			Facts: sess.facts(), StateDir: sess.env.StateDir, MaxParallel: s.maxParallel},
 		Authn: authn, Authz: authz, Webhooks: hooksVerifier, Hooks: hooks, Logger: logger,
-		MaxRuns: s.maxRuns, ApprovalTTL: s.approvalTTL, MaxBody: s.maxBody, Rate: s.rate, Burst: s.burst,
+		MaxRuns: s.maxRuns, MaxQueued: s.maxQueued, ApprovalTTL: s.approvalTTL, MaxBody: s.maxBody, Rate: s.rate, Burst: s.burst,
 		WrapEvents: wrapRunEvents,
 	}
 	if err := srv.Open(); err != nil {

@@ -811,10 +811,18 @@ func TestServeUsers(t *testing.T) {
 	if code != http.StatusNotFound {
 		t.Errorf("a request naming somebody found nowhere: %d %s", code, b)
 	}
-	code, b = s.do(t, "POST", "/v1/runs", soar, map[string]any{"runbook": "compromised", "users": []string{"adele@contoso.test", "alex@contoso.test"}, "reason": "INC-3"})
+	// Adele twice, by her UPN and her pre-Windows 2000 name: one run.
+	body := map[string]any{"runbook": "compromised", "users": []string{"adele@contoso.test", "alex@contoso.test", `CONTOSO\adele`}, "reason": "INC-3"}
+	code, b = s.do(t, "POST", "/v1/runs", soar, body, "Idempotency-Key", "inc-3")
 	var ans struct{ Runs []serve.RunRef }
-	if err := json.Unmarshal(b, &ans); code != http.StatusAccepted || err != nil || len(ans.Runs) != 2 || ans.Runs[0].ID == ans.Runs[1].ID {
-		t.Fatalf("two users: %d %s", code, b)
+	if err := json.Unmarshal(b, &ans); code != http.StatusAccepted || err != nil || len(ans.Runs) != 3 || ans.Runs[0].ID == ans.Runs[1].ID || ans.Runs[2].ID != ans.Runs[0].ID {
+		t.Fatalf("three references to two people: %d %s", code, b)
+	}
+	code, b = s.do(t, "POST", "/v1/runs", soar, body, "Idempotency-Key", "inc-3")
+	var again struct{ Runs []serve.RunRef }
+	if err := json.Unmarshal(b, &again); code != http.StatusAccepted || err != nil || len(again.Runs) != 3 ||
+		again.Runs[0].ID != ans.Runs[0].ID || again.Runs[1].ID != ans.Runs[1].ID || again.Runs[2].ID != ans.Runs[0].ID {
+		t.Errorf("the retried request: %d %s", code, b)
 	}
 	for i, want := range []string{"adele@contoso.test", "alex@contoso.test"} {
 		if v := s.wait(t, ans.Runs[i].ID); v.User != want || !v.Contained {
@@ -946,5 +954,20 @@ func TestServeKilledAfterAcceptingLosesNothing(t *testing.T) {
 	}
 	if adele != 1 {
 		t.Errorf("adele disabled %d times, want once", adele)
+	}
+}
+
+// TestServeQueueBound: beyond --max-queued runs accepted and not started,
+// a request is 503 with Retry-After, and nothing is accepted.
+func TestServeQueueBound(t *testing.T) {
+	e := newE2E(t, protectedSeed(), sandbox.Options{})
+	s := startServe(t, e, "--max-queued", "1")
+	s.post(t, soar, map[string]any{"runbook": "compromised", "user": "breakglass@contoso.test", "reason": "INC-9"}, http.StatusAccepted)
+	code, b := s.do(t, "POST", "/v1/runs", soar, adeleRequest)
+	if msg, _ := errorOf(t, b); code != http.StatusServiceUnavailable || msg != "1 runs are queued or waiting, the most the service keeps (--max-queued); nothing was accepted" {
+		t.Errorf("over the bound: %d %s", code, b)
+	}
+	if n := len(e.runIDs(t)); n != 0 {
+		t.Errorf("%d journals", n)
 	}
 }
