@@ -2,7 +2,9 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -85,5 +87,40 @@ func TestRunbookValueIsBuiltOncePerRunbook(t *testing.T) {
 	v2, _ := cachedRunbookValue(&c, odd)
 	if v1 == v2 {
 		t.Error("a runbook with a map parameter was cached")
+	}
+}
+
+// Subjects of a bulk run are decided at once: decisions on two runbooks
+// from many goroutines, the cache changing hands between them all the
+// while, each decided on its own runbook (run with -race).
+func TestConcurrentDecisionsEachGetTheirRunbook(t *testing.T) {
+	p := mustPolicy(t, regoSources("echo.rego", echoPolicy))
+	runbooks := []*Runbook{
+		{Name: "r", Steps: []*StepDef{{ID: "a", Uses: "x.a", With: steps.Values{"times": 2}}}},
+		{Name: "s", Steps: []*StepDef{{ID: "b", Uses: "x.b", Needs: []string{"a"}}}},
+	}
+	want := [][]string{{"r a with={\"times\": 2} needs=[] tags=[]"}, {"s b with={} needs=[\"a\"] tags=[]"}}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 25 {
+				k := (g + i) % 2
+				d, err := p.decideFor(context.Background(), runbooks[k], contosoFacts, &steps.Subject{Ref: "x"}, Request{}, nil)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if !reflect.DeepEqual(d.Warn, want[k]) {
+					errs <- fmt.Errorf("runbook %s decided with warn %q", runbooks[k].Name, d.Warn)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }

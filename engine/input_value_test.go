@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -80,4 +81,22 @@ func mustRunbookValue(tb testing.TB, rb *Runbook) ast.Object {
 		tb.Fatal(err)
 	}
 	return v
+}
+
+// Keys are shared, but never more than maxInputKeys of them, and a key
+// past the bound is still the right term.
+func TestInputKeysAreBounded(t *testing.T) {
+	shared := inputKey("subject") // kept before the bound is reached, if not already
+	for i := range maxInputKeys + 100 {
+		k := fmt.Sprintf("bound-test-key-%d", i)
+		if got := inputKey(k); got.Value.Compare(ast.String(k)) != 0 {
+			t.Fatalf("inputKey(%q) = %v", k, got)
+		}
+	}
+	if n := inputKeysCount.Load(); n > maxInputKeys {
+		t.Errorf("%d keys kept, want at most %d", n, maxInputKeys)
+	}
+	if inputKey("subject") != shared {
+		t.Error("a key kept before the bound is not shared after it")
+	}
 }
