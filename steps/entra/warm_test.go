@@ -146,3 +146,45 @@ func TestOpenTokenCutShortByOpensContext(t *testing.T) {
 		t.Errorf("id %v, want %s", facts["id"], adeleID)
 	}
 }
+
+// Every form of reference uses the token open fetched: one token request,
+// whichever way the user is found (by UPN, by object id, by
+// sAMAccountName, through the SID an AD account carries). The token open
+// fetches must be asked for as the SDK's auth provider asks (with
+// EnableCAE): azidentity caches the two kinds apart, and the SDK would
+// fetch a second one for its first request.
+func TestResolveWaitsForTheTokenOpenFetches(t *testing.T) {
+	tn, err := sandbox.Start(context.Background(), sandbox.DefaultSeed(), sandbox.Options{Latency: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tn.Close() })
+	for _, tt := range []struct {
+		name    string
+		resolve func(*Conn) (map[string]any, error)
+	}{
+		{"UPN", func(c *Conn) (map[string]any, error) { return c.Resolve(context.Background(), "o'brien@contoso.test") }},
+		{"object id", func(c *Conn) (map[string]any, error) { return c.Resolve(context.Background(), obrienID) }},
+		{"sAMAccountName", func(c *Conn) (map[string]any, error) { return c.Resolve(context.Background(), "obrien") }},
+		{"SID", func(c *Conn) (map[string]any, error) {
+			f, err := c.Resolve(context.Background(), "obrien")
+			if err != nil {
+				return nil, err
+			}
+			c2 := openSandbox(t, tn, appID, appSecret)
+			tn.Log().Reset()
+			return c2.ResolveIDs(context.Background(), map[string]string{steps.IDSID: f["onPremisesSecurityIdentifier"].(string)})
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			tn.Log().Reset()
+			c := openSandbox(t, tn, appID, appSecret)
+			if _, err := tt.resolve(c); err != nil {
+				t.Fatal(err)
+			}
+			if n := tokenRequests(tn); n != 1 {
+				t.Errorf("token requests: %d, want 1", n)
+			}
+		})
+	}
+}
