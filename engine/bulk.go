@@ -11,7 +11,8 @@ package engine
 //     step's timeout measures its own wait for the backends' budget, not
 //     a thousand subjects' queue;
 //   - per-backend concurrency: at most Concurrency[backend] calls (Check,
-//     Apply or Verify) at once to one backend, across all subjects;
+//     Apply or Verify) at once to one backend, across all subjects, and
+//     at most half of them (rounded up) of one step kind;
 //   - throttling: a throttled answer (Retryable with a Retry-After) pauses
 //     its scope (below) for every subject until the server's wait has
 //     passed, and the throttled call is made again then, within its
@@ -84,6 +85,7 @@ type BulkScheduler struct {
 	// containment-path step not yet ended one.
 	open      int
 	sems      map[string]chan struct{}
+	kindSems  map[string]chan struct{}
 	pauses    map[string]*pause
 	throttled int
 }
@@ -105,7 +107,7 @@ func NewBulkScheduler(cfg BulkConfig) *BulkScheduler {
 		cfg.DefaultConcurrency = DefaultBackendConcurrency
 	}
 	return &BulkScheduler{cfg: cfg, window: make(chan struct{}, cfg.Window), changed: make(chan struct{}),
-		sems: map[string]chan struct{}{}, pauses: map[string]*pause{}}
+		sems: map[string]chan struct{}{}, kindSems: map[string]chan struct{}{}, pauses: map[string]*pause{}}
 }
 
 // Add registers a subject. Add every subject before starting any: until a
@@ -200,6 +202,23 @@ func (s *BulkScheduler) sem(backend string) chan struct{} {
 		}
 		c = make(chan struct{}, n)
 		s.sems[backend] = c
+	}
+	return c
+}
+
+// kindSem returns a step kind's semaphore: half its backend's slots,
+// rounded up. A kind whose calls wait inside the backend (a limiter that
+// spaces an API's calls a second apart) then never holds every slot of
+// its backend while the other kinds' calls, containment's among them,
+// time out waiting for one.
+func (s *BulkScheduler) kindSem(backend, spec string) chan struct{} {
+	backendSem := s.sem(backend)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.kindSems[spec]
+	if c == nil {
+		c = make(chan struct{}, (cap(backendSem)+1)/2)
+		s.kindSems[spec] = c
 	}
 	return c
 }
@@ -507,18 +526,25 @@ func (w *bulkVerifier) Verify(ctx context.Context, call *steps.Call) error {
 // failures.
 func (w *bulkStep) do(ctx context.Context, fn func(context.Context) (steps.Change, error)) (steps.Change, error) {
 	s := w.b.s
-	sem := s.sem(w.backend)
+	sem, kind := s.sem(w.backend), s.kindSem(w.backend, w.spec)
 	for {
 		if err := s.waitPause(ctx, w.backend, w.spec); err != nil {
-			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's throttling to end: %w", w.backend, err)
+			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's throttling to end: %w", w.spec, err)
+		}
+		select {
+		case kind <- struct{}{}:
+		case <-ctx.Done():
+			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for a slot of %s's concurrency: %w", w.spec, ctx.Err())
 		}
 		select {
 		case sem <- struct{}{}:
 		case <-ctx.Done():
+			<-kind
 			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for a slot of %s's concurrency: %w", w.backend, ctx.Err())
 		}
 		ch, err := fn(ctx)
 		<-sem
+		<-kind
 		after := steps.RetryAfterOf(err)
 		if err == nil || steps.ClassOf(err) != steps.Retryable || after <= 0 {
 			return ch, err

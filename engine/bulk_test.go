@@ -160,3 +160,44 @@ func TestBulkWaitsReportThePause(t *testing.T) {
 		t.Errorf("waits after the pause: %+v", got)
 	}
 }
+
+// A step kind whose calls hang (a limiter inside the backend) holds at
+// most half of its backend's slots: the other kind's calls still run.
+func TestBulkOneStepKindHoldsHalfTheBackend(t *testing.T) {
+	s := NewBulkScheduler(BulkConfig{DefaultConcurrency: 4})
+	b := s.Add()
+	release := make(chan struct{})
+	var started sync.WaitGroup
+	slow := &bulkStep{b: b, backend: "demo", spec: "demo.slow"}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var held int
+	var mu sync.Mutex
+	for range 4 {
+		started.Add(1)
+		go func() {
+			defer started.Done()
+			slow.do(ctx, func(context.Context) (steps.Change, error) {
+				mu.Lock()
+				held++
+				mu.Unlock()
+				<-release
+				return steps.Change{}, nil
+			})
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	fast := &bulkStep{b: b, backend: "demo", spec: "demo.fast"}
+	fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
+	defer fcancel()
+	if _, err := fast.do(fctx, func(context.Context) (steps.Change, error) { return steps.Change{}, nil }); err != nil {
+		t.Errorf("the other kind's call: %v", err)
+	}
+	mu.Lock()
+	if held != 2 {
+		t.Errorf("%d slow calls in flight, want 2 (half of 4)", held)
+	}
+	mu.Unlock()
+	close(release)
+	started.Wait()
+}
