@@ -3,13 +3,18 @@ package serve
 import (
 	"cmp"
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"math/big"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
@@ -50,9 +55,9 @@ type EntraConfig struct {
 }
 
 // EntraAuthenticator accepts requests bearing an Entra ID access token for
-// the API: signed by one of the tenant's keys (go-oidc fetches them from
-// the issuer's OpenID configuration, caches them and fetches them again
-// when a token names a key it has not seen, so key rotation needs
+// the API: signed by one of the tenant's keys (named by the issuer's
+// OpenID configuration, held by kid and fetched again, at most every
+// refetchEvery, when a token names a kid not held, so key rotation needs
 // nothing), from the configured issuer and tenant, for one of the API's
 // audiences, within its lifetime. The caller is the client app (azp, or
 // appid) for an app-only token, the user's oid otherwise; its roles are
@@ -92,14 +97,22 @@ func NewEntraAuthenticator(ctx context.Context, cfg EntraConfig) (*EntraAuthenti
 		client = http.DefaultClient
 	}
 	issuer := cfg.Authority + cfg.TenantID + "/v2.0"
-	// go-oidc keeps the client in the context it is given; the provider's
-	// key set outlives ctx, so it gets a context of its own.
-	keysCtx := oidc.ClientContext(context.Background(), client)
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, client), issuer)
 	if err != nil {
 		return nil, fmt.Errorf("entra authentication: read %s/.well-known/openid-configuration: %w", issuer, err)
 	}
-	v := p.VerifierContext(keysCtx, &oidc.Config{
+	var meta struct {
+		JWKS string `json:"jwks_uri"`
+	}
+	if err := p.Claims(&meta); err != nil || meta.JWKS == "" {
+		return nil, fmt.Errorf("entra authentication: %s's OpenID configuration names no jwks_uri", issuer)
+	}
+	keys := &jwksCache{client: client, uri: meta.JWKS, now: cfg.Now}
+	if err := keys.refresh(ctx); err != nil {
+		return nil, fmt.Errorf("entra authentication: %w", err)
+	}
+	keys.fetched = cfg.Now()
+	v := oidc.NewVerifier(issuer, keys, &oidc.Config{
 		// Audience, exp and nbf are checked below, against several
 		// audiences and with the configured skew (go-oidc knows one
 		// audience and allows no skew on exp).
@@ -110,6 +123,124 @@ func NewEntraAuthenticator(ctx context.Context, cfg EntraConfig) (*EntraAuthenti
 		SupportedSigningAlgs: []string{oidc.RS256},
 	})
 	return &EntraAuthenticator{cfg: cfg, issuer: issuer, verifier: v}, nil
+}
+
+// refetchEvery is how often a token naming a key id the service does not
+// hold may make it fetch the issuer's keys again.
+const refetchEvery = 5 * time.Second
+
+// maxJWKS bounds the key set document and the keys kept from it.
+const (
+	maxJWKSBytes = 1 << 20
+	maxJWKSKeys  = 100
+)
+
+// jwksCache holds the issuer's signing keys by kid, fetched at start and
+// again when a token names a kid it does not hold, at most once every
+// refetchEvery: anyone can send a token with a made-up kid, and each
+// must not make the service call the authority. After a real rotation
+// the first token signed with the new key (or anyone's made-up kid)
+// fetches the keys, and every later token finds it. Verification itself
+// is go-oidc's, with the one key the kid names.
+type jwksCache struct {
+	client *http.Client
+	uri    string
+	now    func() time.Time
+
+	mu      sync.Mutex
+	keys    map[string]*rsa.PublicKey
+	fetched time.Time
+}
+
+var _ oidc.KeySet = (*jwksCache)(nil)
+
+// VerifySignature implements oidc.KeySet.
+func (c *jwksCache) VerifySignature(ctx context.Context, jwt string) ([]byte, error) {
+	kid := headerKid(jwt)
+	c.mu.Lock()
+	key := c.keys[kid]
+	now := c.now()
+	fetch := key == nil && now.Sub(c.fetched) >= refetchEvery
+	if fetch {
+		c.fetched = now // before fetching: concurrent unknown kids wait their turn
+	}
+	c.mu.Unlock()
+	if fetch {
+		if err := c.refresh(ctx); err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		key = c.keys[kid]
+		c.mu.Unlock()
+	}
+	if key == nil {
+		return nil, errors.New("no signing key with the token's kid")
+	}
+	return (&oidc.StaticKeySet{PublicKeys: []crypto.PublicKey{key}}).VerifySignature(ctx, jwt)
+}
+
+// refresh fetches the key set and replaces the keys held: a key the
+// issuer no longer lists is retired here too.
+func (c *jwksCache) refresh(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.uri, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("fetch the issuer's keys: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("fetch the issuer's keys: %s", resp.Status)
+	}
+	var set struct {
+		Keys []struct {
+			Kty string `json:"kty"`
+			Use string `json:"use"`
+			Kid string `json:"kid"`
+			N   string `json:"n"`
+			E   string `json:"e"`
+		} `json:"keys"`
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, maxJWKSBytes)).Decode(&set); err != nil {
+		return fmt.Errorf("read the issuer's keys: %w", err)
+	}
+	keys := map[string]*rsa.PublicKey{}
+	for _, k := range set.Keys {
+		if k.Kty != "RSA" || (k.Use != "" && k.Use != "sig") || k.Kid == "" || len(keys) >= maxJWKSKeys {
+			continue
+		}
+		n, errN := base64.RawURLEncoding.DecodeString(k.N)
+		e, errE := base64.RawURLEncoding.DecodeString(k.E)
+		if errN != nil || errE != nil || len(n) < 256 || len(e) == 0 || len(e) > 4 {
+			continue // not a 2048-bit (or larger) RSA key: not Entra's
+		}
+		keys[k.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
+	}
+	if len(keys) == 0 {
+		return errors.New("the issuer's key set holds no RSA signing key")
+	}
+	c.mu.Lock()
+	c.keys = keys
+	c.mu.Unlock()
+	return nil
+}
+
+// headerKid is a JWT's kid header, "" when it has none or is no JWT.
+func headerKid(raw string) string {
+	head, _, _ := strings.Cut(raw, ".")
+	b, err := base64.RawURLEncoding.DecodeString(head)
+	if err != nil {
+		return ""
+	}
+	var h struct {
+		Kid string `json:"kid"`
+	}
+	if json.Unmarshal(b, &h) != nil {
+		return ""
+	}
+	return h.Kid
 }
 
 // Issuer is the issuer tokens must come from.

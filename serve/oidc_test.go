@@ -9,7 +9,9 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -186,26 +188,91 @@ func TestEntraAuthenticator(t *testing.T) {
 	}
 }
 
-// TestEntraAuthenticatorKeyRotation: after the authority rolls its key, a
-// running authenticator accepts tokens signed with the new key (go-oidc
-// fetches the keys again for the new kid) and still the old key's.
+// TestEntraAuthenticatorKeyRotation: after the authority rolls its key,
+// a running authenticator fetches the keys again for the new kid (at most
+// once every refetchEvery) and accepts tokens of the new key and of the
+// previous one; tokens with made-up kids do not make it call the
+// authority more often than that.
 func TestEntraAuthenticatorKeyRotation(t *testing.T) {
 	tn := startAuthority(t)
-	a := newEntra(t, tn)
+	var mu sync.Mutex
+	offset := time.Duration(0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
+	advance := func(d time.Duration) { mu.Lock(); offset += d; mu.Unlock() }
+	a, err := NewEntraAuthenticator(context.Background(), EntraConfig{
+		TenantID: tn.TenantID(), Audiences: []string{apiClientID}, Authority: tn.AuthorityHost(), HTTPClient: tenantClient(tn), Now: clock,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetches := func() int {
+		n := 0
+		for _, e := range tn.Log().Entries() {
+			if strings.HasSuffix(e.Path, "/discovery/v2.0/keys") {
+				n++
+			}
+		}
+		return n
+	}
+	auth := func(tok string) error {
+		r := httptest.NewRequest("GET", "/v1/runs", nil)
+		r.Header = bearer(tok)
+		_, err := a.Authenticate(r)
+		return err
+	}
 	before := clientToken(t, tn, playbookClientID, playbookSecret, apiScope)
-	if _, err := a.Authenticate(&http.Request{Header: bearer(before)}); err != nil {
+	if err := auth(before); err != nil {
 		t.Fatal(err)
 	}
 	if err := tn.RotateSigningKey(); err != nil {
 		t.Fatal(err)
 	}
 	after := clientToken(t, tn, playbookClientID, playbookSecret, apiScope)
+	// The keys were fetched at start, moments ago: not again yet.
+	if err := auth(after); err == nil || err.Error() != "unauthenticated: the token's signature does not verify with the issuer's keys" {
+		t.Errorf("the new key's token right after start: %v", err)
+	}
+	advance(refetchEvery)
 	for name, tok := range map[string]string{"before": before, "after": after} {
-		r := httptest.NewRequest("GET", "/v1/runs", nil)
-		r.Header = bearer(tok)
-		if _, err := a.Authenticate(r); err != nil {
+		if err := auth(tok); err != nil {
 			t.Errorf("token signed %s the rotation: %v", name, err)
 		}
+	}
+	if n := fetches(); n != 2 {
+		t.Errorf("keys fetched %d times, want 2 (at start, for the new kid)", n)
+	}
+	// Made-up kids: refused, and the keys fetched at most once per
+	// refetchEvery whatever their number.
+	forge := func(kid string) string {
+		parts := strings.Split(signed(t, tn, nil), ".")
+		h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
+		return base64.RawURLEncoding.EncodeToString(h) + "." + parts[1] + "." + parts[2]
+	}
+	for i := range 20 {
+		if err := auth(forge("made-up-" + strconv.Itoa(i))); err == nil {
+			t.Fatal("a made-up kid was accepted")
+		}
+	}
+	advance(refetchEvery)
+	for i := range 20 {
+		if err := auth(forge("later-" + strconv.Itoa(i))); err == nil {
+			t.Fatal("a made-up kid was accepted")
+		}
+	}
+	if n := fetches(); n != 3 {
+		t.Errorf("keys fetched %d times in all, want 3", n)
+	}
+	// After a second roll the first key is gone from the issuer's keys,
+	// and once they are fetched again its tokens are refused.
+	if err := tn.RotateSigningKey(); err != nil {
+		t.Fatal(err)
+	}
+	advance(refetchEvery)
+	if err := auth(clientToken(t, tn, playbookClientID, playbookSecret, apiScope)); err != nil {
+		t.Errorf("the newest key's token: %v", err)
+	}
+	if err := auth(before); err == nil {
+		t.Error("the retired key's token was accepted")
 	}
 }
 
