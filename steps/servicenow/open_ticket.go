@@ -110,13 +110,6 @@ func appsText(list []string) string {
 	return steps.Count(len(list), "app") + ": " + strings.Join(list, ", ")
 }
 
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
-}
-
 func details(r record, table string, list []string) map[string]any {
 	return map[string]any{"number": r.get("number"), "sys_id": r.get("sys_id"), "table": table,
 		"correlation_id": r.get("correlation_id"), "apps": list}
@@ -206,7 +199,11 @@ func ticket(call *steps.Call, c *Conn, corr string, list []string, note string) 
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "revoke is deprovisioning %s.\n\n", who)
-	fmt.Fprintf(&b, "Remove their access by hand from %s:\n", plural(len(list), "this app"))
+	heading := "this app"
+	if len(list) > 1 {
+		heading = "these apps"
+	}
+	fmt.Fprintf(&b, "Remove their access by hand from %s:\n", heading)
 	for _, a := range list {
 		fmt.Fprintf(&b, "- %s\n", a)
 	}

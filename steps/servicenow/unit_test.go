@@ -203,3 +203,22 @@ func TestRetryAfter(t *testing.T) {
 		t.Errorf("retryAfter(date in 90s) = %v", got)
 	}
 }
+
+// The ticket's description lists the apps under a heading that agrees
+// with their number (it read "this apps" for two).
+func TestTicketHeadingAgreesWithItsApps(t *testing.T) {
+	tests := []struct {
+		apps []string
+		want string
+	}{
+		{[]string{"Legacy"}, "Remove their access by hand from this app:\n- Legacy\n"},
+		{[]string{"Legacy", "Timesheets"}, "Remove their access by hand from these apps:\n- Legacy\n- Timesheets\n"},
+	}
+	for _, tc := range tests {
+		call := ticketCall(&Conn{}, leaver(), nil)
+		desc := ticket(call, &Conn{}, "revoke:"+runID+":ticket", tc.apps, "")["description"]
+		if !strings.Contains(desc, "\n\n"+tc.want+"\n") {
+			t.Errorf("%d apps: description\n%s\nwants\n%s", len(tc.apps), desc, tc.want)
+		}
+	}
+}
