@@ -116,7 +116,7 @@ func (g *gate) do(ctx context.Context, call func() error) error {
 		var err error
 		f, at, err = g.lockShared(ctx, at)
 		if err != nil {
-			return fmt.Errorf("Identity Protection's shared rate limit (%s): %w", g.file, err)
+			return fmt.Errorf("shared Identity Protection rate limit (%s): %w", g.file, err)
 		}
 		defer f.Close() // drops the lock
 	}

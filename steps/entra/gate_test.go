@@ -169,7 +169,7 @@ func TestGateOutlivesACrashedHolder(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	err := g.do(ctx, noop)
-	want := "Identity Protection's shared rate limit (" + file + "): context deadline exceeded"
+	want := "shared Identity Protection rate limit (" + file + "): context deadline exceeded"
 	if err == nil || err.Error() != want {
 		t.Errorf("wait while another process holds the lock: %v, want %s", err, want)
 	}
