@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -31,7 +30,6 @@ type Conn struct {
 	credential string
 	manualApps []string
 	http       *http.Client
-	logger     *slog.Logger
 
 	username, password     string // basic
 	clientID, clientSecret string // oauth_client_credentials

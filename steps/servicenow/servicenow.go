@@ -142,7 +142,7 @@ func open(_ context.Context, env *steps.Env) (steps.Conn, error) {
 	base.RawQuery, base.Fragment = "", ""
 	c := &Conn{
 		base: base, table: s.String(fieldTable), group: s.String(fieldAssignmentGroup),
-		credential: s.String(fieldCredential), manualApps: s.Strings(fieldManualApps), logger: env.Logger,
+		credential: s.String(fieldCredential), manualApps: s.Strings(fieldManualApps),
 	}
 	switch c.credential {
 	case credBasic:
