@@ -115,70 +115,82 @@ func details(r record, table string, list []string) map[string]any {
 		"correlation_id": r.get("correlation_id"), "apps": list}
 }
 
-// Check says what Apply would open, or that the run's ticket exists.
-func (ticketStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+// ticketPlan is what Check and Apply start from.
+type ticketPlan struct {
+	conn *Conn
+	// apps are the apps the ticket lists (none: no ticket is wanted, and
+	// the instance was not asked), note says why all manual apps are.
+	apps []string
+	note string
+	// corr is the run's correlation id; found its ticket, nil when none
+	// is open.
+	corr  string
+	found record
+}
+
+// planTicket reads the apps to list and, when there are some, looks for
+// the run's ticket: an earlier attempt may have opened it and lost the
+// answer (a timeout, a crash before the journal line).
+func planTicket(ctx context.Context, call *steps.Call) (*ticketPlan, error) {
 	c, err := conn(call)
 	if err != nil {
-		return steps.Change{}, err
+		return nil, err
 	}
-	list, note := apps(call, c)
-	if len(list) == 0 {
+	p := &ticketPlan{conn: c}
+	if p.apps, p.note = apps(call, c); len(p.apps) == 0 {
+		return p, nil
+	}
+	if p.corr, err = correlationID(call); err != nil {
+		return nil, err
+	}
+	if p.found, err = c.find(ctx, p.corr); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Check says what Apply would open, or that the run's ticket exists.
+func (ticketStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	p, err := planTicket(ctx, call)
+	switch {
+	case err != nil:
+		return steps.Change{}, err
+	case len(p.apps) == 0:
 		return steps.Change{Satisfied: true, Summary: "no app needs a person"}, nil
+	case p.found != nil:
+		return steps.Change{Satisfied: true, Summary: p.found.get("number") + " already opened by this run", Details: details(p.found, p.conn.table, p.apps)}, nil
 	}
-	corr, err := correlationID(call)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	r, err := c.find(ctx, corr)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	if r != nil {
-		return steps.Change{Satisfied: true, Summary: r.get("number") + " already opened by this run", Details: details(r, c.table, list)}, nil
-	}
-	ch := steps.Change{Summary: "would open a ticket for " + appsText(list), Details: map[string]any{"table": c.table, "apps": list}}
-	if note != "" {
-		ch.Details["note"] = note
+	ch := steps.Change{Summary: "would open a ticket for " + appsText(p.apps), Details: map[string]any{"table": p.conn.table, "apps": p.apps}}
+	if p.note != "" {
+		ch.Details["note"] = p.note
 	}
 	return ch, nil
 }
 
 // Apply opens the run's ticket unless an earlier attempt did.
 func (ticketStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	c, err := conn(call)
-	if err != nil {
+	p, err := planTicket(ctx, call)
+	switch {
+	case err != nil:
 		return steps.Change{}, err
-	}
-	list, note := apps(call, c)
-	if len(list) == 0 {
+	case len(p.apps) == 0:
 		return steps.Change{Satisfied: true, Summary: "no app needs a person"}, nil
+	case p.found != nil:
+		return steps.Change{Summary: "found " + p.found.get("number") + ", opened earlier by this run, for " + appsText(p.apps),
+			Details: details(p.found, p.conn.table, p.apps)}, nil
 	}
-	corr, err := correlationID(call)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	// An earlier attempt may have opened it and lost the answer (a
-	// timeout, a crash before the journal line): look first.
-	r, err := c.find(ctx, corr)
-	if err != nil {
-		return steps.Change{}, err
-	}
-	if r != nil {
-		return steps.Change{Summary: "found " + r.get("number") + ", opened earlier by this run, for " + appsText(list),
-			Details: details(r, c.table, list)}, nil
-	}
-	body := ticket(call, c, corr, list, note)
+	c := p.conn
+	body := ticket(call, c, p.corr, p.apps, p.note)
 	q := url.Values{"sysparm_fields": {ticketFields}, "sysparm_exclude_reference_link": {"true"}}
-	r = record{}
+	r := record{}
 	if _, err := c.do(ctx, "POST", "/api/now/table/"+c.table, q, body, 201, &r); err != nil {
 		return steps.Change{}, err
 	}
 	if r.get("sys_id") == "" || r.get("number") == "" {
 		return steps.Change{}, steps.Errorf(steps.Other, "servicenow: POST /api/now/table/%s: 201 without sys_id or number", c.table)
 	}
-	d := details(r, c.table, list)
 	call.Report("opened "+r.get("number"), map[string]any{"number": r.get("number"), "sys_id": r.get("sys_id")})
-	return steps.Change{Summary: "opened " + r.get("number") + " for " + appsText(list), Details: d}, nil
+	return steps.Change{Summary: "opened " + r.get("number") + " for " + appsText(p.apps), Details: details(r, c.table, p.apps)}, nil
 }
 
 // ticket is the new record's fields.
