@@ -1,6 +1,7 @@
 package steps
 
 import (
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
 	"time"
@@ -47,6 +48,27 @@ func RootCAs(backend, caFile string) (*x509.CertPool, error) {
 		return nil, Errorf(Invalid, "%s %s %s holds no PEM certificate", backend, FieldCAFile, caFile)
 	}
 	return pool, nil
+}
+
+// TLSConfig is the TLS configuration of a backend's connections to an
+// HTTPS server: TLS 1.2 at least, verified against the system's roots plus
+// caFile's (RootCAs), or not verified at all when insecure (the section's
+// insecure_skip_verify, which every run warns about). Errors are RootCAs'.
+func TLSConfig(backend, caFile string, insecure bool) (*tls.Config, error) {
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if insecure {
+		cfg.InsecureSkipVerify = true
+		return cfg, nil
+	}
+	if caFile == "" {
+		return cfg, nil // nil RootCAs: the system's pool
+	}
+	pool, err := RootCAs(backend, caFile)
+	if err != nil {
+		return nil, err
+	}
+	cfg.RootCAs = pool
+	return cfg, nil
 }
 
 // Count renders a number of things for a summary: "1 group", "3 groups".

@@ -1,6 +1,10 @@
 package steps
 
 import (
+	"crypto/tls"
+	"encoding/pem"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"testing"
@@ -32,6 +36,46 @@ func TestRootCAs(t *testing.T) {
 			}
 			if err == nil || err.Error() != tc.want || ClassOf(err) != Invalid {
 				t.Errorf("err %v (class %v), want %q (invalid)", err, ClassOf(err), tc.want)
+			}
+		})
+	}
+}
+
+func TestTLSConfig(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.txt")
+	if err := os.WriteFile(notPEM, []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	srv.Close()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		file     string
+		insecure bool
+		roots    bool // RootCAs set (not the system's pool by nil)
+		want     string
+	}{
+		{"no file: verified against the system's roots", "", false, false, ""},
+		{"a CA file: its roots added", ca, false, true, ""},
+		{"insecure: not verified, the file not read", notPEM, true, false, ""},
+		{"a file with no PEM certificate", notPEM, false, false, "servicenow ca_file " + notPEM + " holds no PEM certificate"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := TLSConfig("servicenow", tc.file, tc.insecure)
+			if tc.want != "" {
+				if err == nil || err.Error() != tc.want || ClassOf(err) != Invalid {
+					t.Errorf("err %v (class %v), want %q (invalid)", err, ClassOf(err), tc.want)
+				}
+				return
+			}
+			if err != nil || cfg.MinVersion != tls.VersionTLS12 || cfg.InsecureSkipVerify != tc.insecure || (cfg.RootCAs != nil) != tc.roots {
+				t.Errorf("TLSConfig = %+v, %v", cfg, err)
 			}
 		})
 	}

@@ -12,7 +12,6 @@ package servicenow
 
 import (
 	"context"
-	"crypto/tls"
 	"net/http"
 	"net/url"
 	"strings"
@@ -162,7 +161,7 @@ func open(_ context.Context, env *steps.Env) (steps.Conn, error) {
 	if caFile != "" && env.Path != nil {
 		caFile = env.Path(caFile)
 	}
-	tc, err := tlsConfig(caFile, s.Bool(fieldInsecureSkipVerify))
+	tc, err := steps.TLSConfig("servicenow", caFile, s.Bool(fieldInsecureSkipVerify))
 	if err != nil {
 		return nil, err
 	}
@@ -176,23 +175,4 @@ func open(_ context.Context, env *steps.Env) (steps.Conn, error) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}
 	return c, nil
-}
-
-// tlsConfig is the TLS of every request: the system's roots plus caFile's
-// PEM certificates, or no verification at all when insecure.
-func tlsConfig(caFile string, insecure bool) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if insecure {
-		cfg.InsecureSkipVerify = true
-		return cfg, nil
-	}
-	if caFile == "" {
-		return cfg, nil // nil RootCAs: the system's pool
-	}
-	pool, err := steps.RootCAs("servicenow", caFile)
-	if err != nil {
-		return nil, err
-	}
-	cfg.RootCAs = pool
-	return cfg, nil
 }
