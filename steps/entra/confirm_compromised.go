@@ -54,9 +54,12 @@ func (confirmCompromisedStep) Apply(ctx context.Context, call *steps.Call) (step
 		return steps.Change{}, err
 	}
 	n, err := c.risk.confirm(ctx, id, c.postConfirmCompromised)
-	if err != nil && n > 1 && steps.ClassOf(classify(ctx, "", err, confirmCompromisedErrors)) != steps.Retryable {
-		// Refused for the lot (an id Identity Protection rejects): the
-		// subject's own request, alone, says whether it was this one.
+	if class := steps.ClassOf(classify(ctx, "", err, confirmCompromisedErrors)); err != nil && n > 1 &&
+		(class == steps.Invalid || class == steps.NotFound) {
+		// Refused for the lot because of an id (one Identity Protection
+		// rejects): the subject's own request, alone, says whether it
+		// was this one. Throttling and a missing permission are the
+		// same for every id, and are not asked again one by one.
 		n, err = 1, c.postConfirmCompromisedAlone(ctx, id)
 	}
 	if err != nil {
