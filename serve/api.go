@@ -253,15 +253,14 @@ func (s *Server) accept(w http.ResponseWriter, r *http.Request, caller *Caller, 
 		}
 	}
 	for _, rs := range fresh {
+		// Logged before the driver may start it and change its status.
+		s.Logger.Info("run accepted", "run", rs.ID, "runbook", rs.Request.Runbook, "subject", rs.Request.User,
+			"caller", caller.ID, "status", rs.Status, "request_id", rs.RequestID)
 		if rs.Status == StatusQueued || rs.Status == StatusScheduled {
 			s.Driver.Submit(rs.ID, rs.startAt())
 		}
 	}
 	s.mu.Unlock()
-	for _, rs := range fresh {
-		s.Logger.Info("run accepted", "run", rs.ID, "runbook", rs.Request.Runbook, "subject", rs.Request.User,
-			"caller", caller.ID, "status", rs.Status, "request_id", rs.RequestID)
-	}
 	if req.User != "" {
 		writeJSON(w, http.StatusAccepted, refs[0])
 		return
