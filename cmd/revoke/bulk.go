@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -163,8 +164,13 @@ func (r *runCmd) runBulk(ctx context.Context, c *cli, args []string) error {
 	defer sess.Close()
 	m := &engine.BulkManifest{BulkID: engine.NewRunID(), Created: time.Now().UTC(), Runbook: rb.Name,
 		Request: r.request(c, engine.Request{})}
-	if _, ok := ws.Runbooks[rb.Name]; !ok || ws.Runbooks[rb.Name].Digest != rb.Digest {
+	if known := ws.Runbooks[rb.Name]; known == nil || known.Digest != rb.Digest {
+		// Given by path: absolute, so that a resume from another
+		// directory finds it.
 		m.File = rb.File
+		if abs, err := filepath.Abs(rb.File); err == nil {
+			m.File = abs
+		}
 	}
 	for _, u := range users {
 		m.Subjects = append(m.Subjects, engine.BulkEntry{Line: u.line, Ref: u.ref, RunID: engine.NewRunID()})
