@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"regexp"
 	"slices"
@@ -60,6 +61,11 @@ func writeError(w http.ResponseWriter, code int, msg string, reasons ...string) 
 func (s *Server) authenticate(w http.ResponseWriter, r *http.Request) *Caller {
 	caller, err := s.Authn.Authenticate(r)
 	if err != nil || caller == nil {
+		// Failures count against the remote address, so that guessing
+		// or replaying credentials is slowed like any caller.
+		if s.limited(w, "addr:"+remoteHost(r)) {
+			return nil
+		}
 		msg := "unauthenticated"
 		if err != nil {
 			msg = err.Error()
@@ -77,12 +83,30 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, caller *Caller) *
 	if info := infoOf(r.Context()); info != nil {
 		info.caller = caller.ID
 	}
-	if wait := s.limiter.take(caller.ID); wait > 0 {
-		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)+1))
-		writeError(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit: at most %g requests a second per caller", s.Rate))
+	if s.limited(w, caller.ID) {
 		return nil
 	}
 	return caller
+}
+
+// limited spends one of key's tokens; when there is none it answers 429
+// with Retry-After (whole seconds, rounded up) and reports true.
+func (s *Server) limited(w http.ResponseWriter, key string) bool {
+	wait := s.limiter.take(key)
+	if wait <= 0 {
+		return false
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("rate limit: at most %g requests a second per caller", s.Rate))
+	return true
+}
+
+// remoteHost is the request's remote address without its port.
+func remoteHost(r *http.Request) string {
+	if host, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		return host
+	}
+	return r.RemoteAddr
 }
 
 // readBody reads a bounded body; on failure it has answered.

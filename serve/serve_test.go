@@ -3,7 +3,9 @@ package serve
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -224,3 +226,30 @@ func TestAccessLogHasNoCredentials(t *testing.T) {
 		t.Errorf("X-Request-Id %q", rec.h.Get("X-Request-Id"))
 	}
 }
+
+// TestRateLimitAnswers: beyond its burst a caller gets 429 with
+// Retry-After in whole seconds; failed authentications count against the
+// remote address, so guessing credentials is slowed too.
+func TestRateLimitAnswers(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s := &Server{Rate: 0.5, Burst: 2, Authn: denyAll{}}
+	s.limiter = newLimiter(s.Rate, s.Burst, func() time.Time { return now })
+	var codes []int
+	var retry string
+	for range 3 {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/v1/runs", nil)
+		req.RemoteAddr = "192.0.2.7:50000"
+		s.authenticate(rec, req)
+		codes = append(codes, rec.Code)
+		retry = rec.Header().Get("Retry-After")
+	}
+	if !slices.Equal(codes, []int{401, 401, 429}) || retry != "2" {
+		t.Errorf("codes %v, Retry-After %q", codes, retry)
+	}
+}
+
+// denyAll authenticates nobody.
+type denyAll struct{}
+
+func (denyAll) Authenticate(*http.Request) (*Caller, error) { return nil, errors.New("no credentials") }

@@ -971,3 +971,30 @@ func TestServeQueueBound(t *testing.T) {
 		t.Errorf("%d journals", n)
 	}
 }
+
+// TestServeFlags: what `revoke serve` refuses to start with, exit 2 and
+// the exact reason.
+func TestServeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve"}, "serve needs --env FILE: runs against the embedded sandbox could not be resumed after a restart"},
+		{[]string{"serve", "--env", "e.yaml", "--insecure-http", "--listen", "0.0.0.0:8080"},
+			"--insecure-http only on a loopback address (127.0.0.1, ::1, localhost), not 0.0.0.0:8080"},
+		{[]string{"serve", "--env", "e.yaml", "--listen", "127.0.0.1:8080"},
+			"serve needs --tls-cert and --tls-key (or --insecure-http on a loopback address)"},
+		{[]string{"serve", "--env", "e.yaml", "--insecure-http", "--tls-cert", "c", "--tls-key", "k"},
+			"--insecure-http and --tls-cert/--tls-key exclude each other"},
+		{[]string{"serve", "--env", "e.yaml", "--insecure-http", "--hook", "hr"}, `--hook "hr": want NAME=RUNBOOK`},
+		{[]string{"serve", "--env", "e.yaml", "--insecure-http", "--max-queued", "0"}, "--max-runs, --max-queued and --max-parallel must be at least 1"},
+	} {
+		_, stderr, code := runCLI(t, tc.args...)
+		if code != exitUsage || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, stderr %q, want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	if !loopback("[::1]:8443") || !loopback("localhost:1") || loopback("10.0.0.1:80") || loopback("example.com:80") {
+		t.Error("loopback")
+	}
+}
