@@ -162,24 +162,20 @@ func appList(ws []*appWork, note func(w *appWork) string) string {
 
 // planSummary: `3 app assignments: "Slack" (provisioned), …`.
 func planSummary(ws []*appWork) string {
-	n := 0
-	var waiting []*appWork
-	for _, w := range ws {
-		n += len(w.assignments)
-		if len(w.assignments) == 0 {
-			waiting = append(waiting, w)
-		}
-	}
 	if len(ws) == 0 {
 		return "no app assignment of the user's own"
 	}
-	var parts []string
-	var own []*appWork
+	n := 0
+	var own, waiting []*appWork
 	for _, w := range ws {
-		if len(w.assignments) > 0 {
-			own = append(own, w)
+		if len(w.assignments) == 0 {
+			waiting = append(waiting, w)
+			continue
 		}
+		n += len(w.assignments)
+		own = append(own, w)
 	}
+	var parts []string
 	if n > 0 {
 		parts = append(parts, steps.Count(n, "app assignment")+": "+appList(own, func(w *appWork) string {
 			if w.provisioned() {
