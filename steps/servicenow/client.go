@@ -69,9 +69,8 @@ type record map[string]any
 func (r record) get(field string) string { s, _ := r[field].(string); return s }
 
 // do sends one Table API request and decodes its "result" into out.
-// query carries sysparm_*; body, when not nil, is sent as JSON. The
-// answer's Location header is returned.
-func (c *Conn) do(ctx context.Context, method, path string, query url.Values, body any, want int, out any) (http.Header, error) {
+// query carries sysparm_*; body, when not nil, is sent as JSON.
+func (c *Conn) do(ctx context.Context, method, path string, query url.Values, body any, want int, out any) error {
 	u := *c.base
 	u.Path += path
 	u.RawQuery = query.Encode()
@@ -79,47 +78,47 @@ func (c *Conn) do(ctx context.Context, method, path string, query url.Values, bo
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return nil, steps.Errorf(steps.Invalid, "servicenow: %v", err)
+		return steps.Errorf(steps.Invalid, "servicenow: %v", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if err := c.authorize(ctx, req); err != nil {
-		return nil, err
+		return err
 	}
 	op := method + " " + path
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return nil, transportError(ctx, op, err)
+		return transportError(ctx, op, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
-		return nil, transportError(ctx, op, err)
+		return transportError(ctx, op, err)
 	}
 	if resp.StatusCode != want {
-		return nil, statusError(op, resp, data)
+		return statusError(op, resp, data)
 	}
 	if len(data) > maxResponse {
-		return nil, steps.Errorf(steps.Other, "servicenow: %s: the answer is larger than %s", op, steps.SizeText(maxResponse))
+		return steps.Errorf(steps.Other, "servicenow: %s: the answer is larger than %s", op, steps.SizeText(maxResponse))
 	}
 	var env struct {
 		Result json.RawMessage `json:"result"`
 	}
 	if err := json.Unmarshal(data, &env); err != nil || len(env.Result) == 0 {
-		return nil, steps.Errorf(steps.Other, "servicenow: %s: %d without a JSON result (is %s a ServiceNow instance?)", op, resp.StatusCode, c.base.Host)
+		return steps.Errorf(steps.Other, "servicenow: %s: %d without a JSON result (is %s a ServiceNow instance?)", op, resp.StatusCode, c.base.Host)
 	}
 	if err := json.Unmarshal(env.Result, out); err != nil {
-		return nil, steps.Errorf(steps.Other, "servicenow: %s: result: %v", op, err)
+		return steps.Errorf(steps.Other, "servicenow: %s: result: %v", op, err)
 	}
-	return resp.Header, nil
+	return nil
 }
 
 // authorize sets the request's credential: basic, or a bearer token.

@@ -95,7 +95,7 @@ func (c *Conn) find(ctx context.Context, corr string) (record, error) {
 		"sysparm_exclude_reference_link": {"true"},
 	}
 	var recs []record
-	if _, err := c.do(ctx, "GET", "/api/now/table/"+c.table, q, nil, 200, &recs); err != nil {
+	if err := c.do(ctx, "GET", "/api/now/table/"+c.table, q, nil, 200, &recs); err != nil {
 		return nil, err
 	}
 	for _, r := range recs {
@@ -183,7 +183,7 @@ func (ticketStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, er
 	body := ticket(call, c, p.corr, p.apps, p.note)
 	q := url.Values{"sysparm_fields": {ticketFields}, "sysparm_exclude_reference_link": {"true"}}
 	r := record{}
-	if _, err := c.do(ctx, "POST", "/api/now/table/"+c.table, q, body, 201, &r); err != nil {
+	if err := c.do(ctx, "POST", "/api/now/table/"+c.table, q, body, 201, &r); err != nil {
 		return steps.Change{}, err
 	}
 	if r.get("sys_id") == "" || r.get("number") == "" {
@@ -283,7 +283,7 @@ func (ticketStep) Verify(ctx context.Context, call *steps.Call) error {
 	}
 	var r record
 	q := url.Values{"sysparm_fields": {ticketFields}, "sysparm_exclude_reference_link": {"true"}}
-	if _, err := c.do(ctx, "GET", "/api/now/table/"+c.table+"/"+sysID, q, nil, 200, &r); err != nil {
+	if err := c.do(ctx, "GET", "/api/now/table/"+c.table+"/"+sysID, q, nil, 200, &r); err != nil {
 		return err
 	}
 	if r.get("correlation_id") != corr {
