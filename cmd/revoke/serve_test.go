@@ -423,6 +423,19 @@ func TestServeContainsOverHTTPS(t *testing.T) {
 		t.Errorf("list: %d %s", code, b)
 	}
 
+	code, b = s.do(t, "GET", "/healthz", "", nil)
+	if code != http.StatusOK || string(b) != "{\"status\":\"ok\"}\n" {
+		t.Errorf("healthz: %d %s", code, b)
+	}
+	code, b = s.do(t, "GET", "/v1/openapi.json", "", nil)
+	var doc struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); code != http.StatusOK || err != nil || doc.OpenAPI != "3.1.0" || doc.Paths["/v1/runs/{id}"] == nil {
+		t.Errorf("openapi.json: %d %.200s", code, b)
+	}
+
 	// The access log names the caller and never a credential.
 	_, stderr, code2 := s.stop()
 	if code2 != 0 {
