@@ -413,7 +413,7 @@ func (s *snowServer) render(r *http.Request, rec map[string]string, fields []str
 		}
 		v := rec[f]
 		if f == "assignment_group" && v != "" && !noLinks {
-			out[f] = map[string]string{"link": "https://" + r.Host + "/api/now/table/sys_user_group/" + v, "value": v}
+			out[f] = map[string]string{"link": s.recordURL(r, "sys_user_group", v), "value": v}
 			continue
 		}
 		out[f] = v
