@@ -1,6 +1,9 @@
 package steps
 
-import "sort"
+import (
+	"maps"
+	"slices"
+)
 
 // Fact keys more than one backend publishes or reads. A backend reads
 // another's facts through these keys and the helpers below, never by
@@ -40,7 +43,7 @@ func AssignedApps(s *Subject) (apps []string, published bool) {
 			}
 		}
 	}
-	sort.Strings(apps)
+	slices.Sort(apps)
 	return apps, published
 }
 
@@ -86,12 +89,7 @@ func DisplayName(s *Subject) string {
 	if s == nil {
 		return ""
 	}
-	names := make([]string, 0, len(s.Facts))
-	for b := range s.Facts {
-		names = append(names, b)
-	}
-	sort.Strings(names)
-	for _, b := range names {
+	for _, b := range slices.Sorted(maps.Keys(s.Facts)) {
 		if v, _ := s.Facts[b][FactDisplayName].(string); v != "" {
 			return v
 		}
@@ -105,12 +103,7 @@ func UPN(s *Subject) string {
 	if s == nil {
 		return ""
 	}
-	names := make([]string, 0, len(s.Identities))
-	for b := range s.Identities {
-		names = append(names, b)
-	}
-	sort.Strings(names)
-	for _, b := range names {
+	for _, b := range slices.Sorted(maps.Keys(s.Identities)) {
 		if v := s.Identities[b].IDs[IDUPN]; v != "" {
 			return v
 		}

@@ -50,4 +50,20 @@ func TestDisplayNameAndUPN(t *testing.T) {
 	if DisplayName(nil) != "" || UPN(nil) != "" || UPN(&Subject{}) != "" {
 		t.Error("nil or empty subject gave a name")
 	}
+	// Two backends that both know: the first by name, whatever the map's order.
+	both := &Subject{
+		Facts: map[string]map[string]any{"b": {FactDisplayName: "B"}, "a": {FactDisplayName: "A"}, "c": {FactDisplayName: ""}},
+		Identities: map[string]Identity{
+			"b": {IDs: map[string]string{IDUPN: "b@contoso.test"}},
+			"a": {IDs: map[string]string{IDUPN: "a@contoso.test"}},
+		},
+	}
+	for range 20 {
+		if got := DisplayName(both); got != "A" {
+			t.Fatalf("DisplayName of two = %q, want the first backend's", got)
+		}
+		if got := UPN(both); got != "a@contoso.test" {
+			t.Fatalf("UPN of two = %q, want the first backend's", got)
+		}
+	}
 }
