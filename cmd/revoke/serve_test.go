@@ -1011,3 +1011,39 @@ func TestServeFlags(t *testing.T) {
 		t.Error("loopback")
 	}
 }
+
+// TestServeWaitsForTheCLIsRun: while another revoke process (a CLI run)
+// holds the subject's lock, the service's run on that person waits
+// without a journal or a write, and runs once the lock is let go.
+func TestServeWaitsForTheCLIsRun(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	s := startServe(t, e)
+	var out, errOut bytes.Buffer
+	c := newCLI(strings.NewReader(""), &out, &errOut)
+	sess, err := c.openSession(context.Background(), e.file, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	adele, err := sess.resolve(context.Background(), "CONTOSO\\adele")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err := engine.LockSubject(context.Background(), e.stateDir, adele, engine.NewRunID(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := s.post(t, soar, adeleRequest, http.StatusAccepted)
+	time.Sleep(time.Second)
+	if v := s.get(t, ref.ID); v.Status != serve.StatusRunning || len(v.Steps) != 0 {
+		t.Errorf("while the CLI holds the lock: %+v", v)
+	}
+	if w := writes(e.tenant.Log().Entries()); len(w) != 0 || len(e.runIDs(t)) != 0 {
+		t.Errorf("the service acted while the CLI held the lock:\n%s", fmtEntries(w))
+	}
+	lock.Release()
+	if v := s.wait(t, ref.ID); v.Status != serve.StatusCompleted || !v.Contained {
+		t.Errorf("after the CLI let go: %+v", v)
+	}
+	adeleWrites(t, e.tenant.Log().Entries())
+}
