@@ -64,7 +64,8 @@ func planMove(ctx context.Context, call *steps.Call) (*movePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	ou, err := targetOU(c, strings.TrimSpace(call.With.String(paramOU)))
+	ouText := strings.TrimSpace(call.With.String(paramOU))
+	ou, err := targetOU(c, ouText)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +73,7 @@ func planMove(ctx context.Context, call *steps.Call) (*movePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := newMovePlan(c, a, strings.TrimSpace(call.With.String(paramOU)), ou)
+	p, err := newMovePlan(c, a, ouText, ou)
 	if err != nil || p.done {
 		return p, err
 	}
