@@ -1047,3 +1047,29 @@ func TestServeWaitsForTheCLIsRun(t *testing.T) {
 	}
 	adeleWrites(t, e.tenant.Log().Entries())
 }
+
+// TestServeMetricsCountThrottling: a 429 with Retry-After during a run is
+// counted as a retry wait, with its time.
+func TestServeMetricsCountThrottling(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{Faults: []sandbox.FaultRule{
+		{Path: "/v1.0/users/", Method: "PATCH", Nth: 1, Status: 429, RetryAfter: time.Second},
+	}})
+	s := startServe(t, e)
+	ref := s.post(t, soar, adeleRequest, http.StatusAccepted)
+	if v := s.wait(t, ref.ID); !v.Contained {
+		t.Fatalf("run %+v", v)
+	}
+	_, b := s.do(t, "GET", "/metrics", "", nil)
+	if !strings.Contains(string(b), `revoke_retry_waits_total{class="retryable"} 1`) {
+		t.Errorf("metrics lack the retry wait:\n%s", b)
+	}
+	var waited float64
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "revoke_retry_wait_seconds_total "); ok {
+			fmt.Sscan(v, &waited)
+		}
+	}
+	if waited < 1 {
+		t.Errorf("retry wait seconds %v, want at least the Retry-After's 1", waited)
+	}
+}
