@@ -53,26 +53,6 @@ func parseGraphURL(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// tlsConfig builds the TLS settings of every connection the backend makes,
-// to Graph and to the token authority alike: the system's roots plus the
-// PEM certificates of caFile, or no verification at all when insecure.
-func tlsConfig(caFile string, insecure bool) (*tls.Config, error) {
-	cfg := &tls.Config{MinVersion: tls.VersionTLS12}
-	if insecure {
-		cfg.InsecureSkipVerify = true
-		return cfg, nil
-	}
-	if caFile == "" {
-		return cfg, nil // nil RootCAs: the system's pool
-	}
-	pool, err := steps.RootCAs("entra", caFile)
-	if err != nil {
-		return nil, err
-	}
-	cfg.RootCAs = pool
-	return cfg, nil
-}
-
 // baseTransport is the HTTP transport under both the Graph middleware
 // pipeline and the credential: proxies from the environment, as
 // net/http's default, with revoke's TLS settings.

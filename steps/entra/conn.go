@@ -71,7 +71,7 @@ func open(ctx context.Context, env *steps.Env) (steps.Conn, error) {
 		env.Logger.Warn("entra: TLS certificate verification is OFF (insecure_skip_verify): anyone on the path can read revoke's tokens",
 			"environment", env.Name)
 	}
-	tc, err := tlsConfig(path(s.String(entraspec.FieldCAFile)), insecure)
+	tc, err := steps.TLSConfig("entra", path(s.String(entraspec.FieldCAFile)), insecure)
 	if err != nil {
 		return nil, err
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/revoke-dev/revoke/steps"
 )
 
 // fakeToken is a JWT with the given payload and a meaningless signature.
@@ -93,7 +94,7 @@ func (f *fakeGraph) caFile(t *testing.T) string {
 // conn opens a Conn to the fake Graph with cred, trusting its certificate.
 func (f *fakeGraph) conn(t *testing.T, cred azcore.TokenCredential) *Conn {
 	t.Helper()
-	tc, err := tlsConfig(f.caFile(t), false)
+	tc, err := steps.TLSConfig("entra", f.caFile(t), false)
 	if err != nil {
 		t.Fatal(err)
 	}
