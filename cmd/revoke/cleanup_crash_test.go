@@ -54,8 +54,18 @@ func TestCrashDuringCleanUpThenResume(t *testing.T) {
 	if deletes != 5 {
 		t.Fatalf("the clean run deleted %d objects, want 5:\n%s", deletes, strings.Join(want, "\n"))
 	}
-	lines := len(clean.journal(t, clean.onlyRun(t)).Events)
+	crashEveryLineThenResume(t, clean, runArgs, changes, nil)
+}
 
+// crashEveryLineThenResume kills the run runArgs starts right after each
+// journal line of clean's run but the last, in a fresh tenant each time,
+// and resumes it: the run must end contained, with changesOf the tenant's
+// log equal to the clean run's (each change made exactly once across both
+// processes); check, when set, looks at each resumed tenant too.
+func crashEveryLineThenResume(t *testing.T, clean *e2eEnv, runArgs []string, changesOf func([]sandbox.Entry) []string, check func(t *testing.T, e *e2eEnv, id string)) {
+	t.Helper()
+	want := changesOf(clean.tenant.Log().Entries())
+	lines := len(clean.journal(t, clean.onlyRun(t)).Events)
 	eachCrashPoint(t, lines, func(t *testing.T, k int) {
 		e := newE2E(t, nil, sandbox.Options{})
 		res := runChild(t, []string{crashAfterEnv + "=" + strconv.Itoa(k)}, append(runArgs, "--env", e.file)...)
@@ -70,8 +80,11 @@ func TestCrashDuringCleanUpThenResume(t *testing.T) {
 		if got := finished(e.journal(t, id)); got != engine.OutcomeContained {
 			t.Errorf("outcome %q", got)
 		}
-		if got := changes(e.tenant.Log().Entries()); !slices.Equal(got, want) {
+		if got := changesOf(e.tenant.Log().Entries()); !slices.Equal(got, want) {
 			t.Errorf("changes:\n%s\nwant each exactly once, as a clean run makes them:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+		if check != nil {
+			check(t, e, id)
 		}
 	})
 }

@@ -4,9 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/go-ldap/ldap/v3"
@@ -210,27 +208,9 @@ func TestTerminationCrashAtEveryJournalLineThenResume(t *testing.T) {
 	if stdout, stderr, code := clean.cli(t, runArgs...); code != 0 {
 		t.Fatalf("clean run: exit %d\n%s\n%s", code, stdout, stderr)
 	}
-	want := leaverChanges(clean.tenant.Log().Entries())
-	lines := len(clean.journal(t, clean.onlyRun(t)).Events)
-	eachCrashPoint(t, lines, func(t *testing.T, k int) {
-		e := newE2E(t, nil, sandbox.Options{})
-		res := runChild(t, []string{crashAfterEnv + "=" + strconv.Itoa(k)}, append(runArgs, "--env", e.file)...)
-		if res.signal != syscall.SIGKILL {
-			t.Fatalf("the run was not killed (exit %d)\n%s\n%s", res.code, res.stdout, res.stderr)
-		}
-		id := e.onlyRun(t)
-		stdout, stderr, code := e.cli(t, "resume", id)
-		if code != 0 {
-			t.Fatalf("resume: exit %d\n%s\n%s\njournal:\n%s", code, stdout, stderr, e.journalBytes(t, id))
-		}
-		if got := finished(e.journal(t, id)); got != engine.OutcomeContained {
-			t.Errorf("outcome %q", got)
-		}
-		if got := leaverChanges(e.tenant.Log().Entries()); !slices.Equal(got, want) {
-			t.Errorf("changes:\n%s\nwant each exactly once, as a clean run makes them:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
-		}
+	crashEveryLineThenResume(t, clean, runArgs, leaverChanges, func(t *testing.T, e *e2eEnv, id string) {
 		if recs := e.tenant.ServiceNowRecords("incident"); len(recs) != 1 {
-			t.Errorf("after a crash at line %d: %d tickets, want 1", k, len(recs))
+			t.Errorf("%d tickets after the resume, want 1: %v", len(recs), recs)
 		}
 	})
 }
