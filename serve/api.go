@@ -419,6 +419,9 @@ func (s *Server) prepare(ctx context.Context, caller *Caller, req RunRequest) (*
 	if !allowed {
 		return nil, http.StatusForbidden, "forbidden", reasons
 	}
+	if msg := s.heldElsewhere(ctx, req.Runbook, subject); msg != "" {
+		return nil, http.StatusConflict, msg, nil
+	}
 	protected := engine.Protection(s.Env.Facts, subject)
 	approval = approval || len(protected) > 0
 	ereq := engine.Request{RequestedBy: requester(caller), Reason: req.Reason, Ticket: req.Ticket}
@@ -449,6 +452,52 @@ func (s *Server) prepare(ctx context.Context, caller *Caller, req RunRequest) (*
 		p.plan = append(p.plan, PlannedStep{ID: ps.Def.ID, Uses: ps.Def.Uses, Run: ps.Run, Reason: ps.Reason})
 	}
 	return p, 0, "", nil
+}
+
+// heldElsewhere says who, outside this service, is acting on subject now
+// (a `revoke run` or `revoke resume`), or "" when nobody is or only this
+// service's own runs are. A request for that person is refused rather
+// than queued behind it: that run would be doubled (passwords reset
+// again), and its caller can ask again once it ended. A request this
+// service will answer with its own active run is not probed at all.
+func (s *Server) heldElsewhere(ctx context.Context, runbook string, subject *steps.Subject) string {
+	keys := engine.SubjectKeys(subject)
+	s.mu.Lock()
+	dup := s.activeFor(runbook, keys) != nil
+	s.mu.Unlock()
+	if dup {
+		return ""
+	}
+	// One probe at a time: two requests' probes must not see each other
+	// as a foreign holder.
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	holder := "another revoke process"
+	for try := 0; try < 3; try++ {
+		probe, err := engine.LockSubject(ctx, s.Env.StateDir, subject, engine.NewRunID(), false)
+		if err == nil {
+			probe.Release()
+			return ""
+		}
+		busy := (*engine.SubjectBusyError)(nil)
+		if !errors.As(err, &busy) {
+			return ""
+		}
+		if busy.RunID == "" {
+			// Taken an instant ago and not yet named: look again.
+			time.Sleep(20 * time.Millisecond)
+			continue
+		}
+		s.mu.Lock()
+		_, ours := s.runs[busy.RunID]
+		s.mu.Unlock()
+		if ours {
+			return ""
+		}
+		holder = fmt.Sprintf("run %s (pid %d)", busy.RunID, busy.PID)
+		break
+	}
+	return fmt.Sprintf("%s is being acted on by %s outside this service: ask again once it has ended", subject.Ref, holder)
 }
 
 // lookup finds run id for a read or change by caller: it has answered 404

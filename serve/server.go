@@ -83,6 +83,7 @@ type Server struct {
 	Now func() time.Time
 
 	mu      sync.Mutex
+	probeMu sync.Mutex // heldElsewhere's
 	runs    map[string]*runState
 	order   []string // run ids, oldest first
 	idem    map[string]*idemEntry

@@ -1013,10 +1013,12 @@ func TestServeFlags(t *testing.T) {
 	}
 }
 
-// TestServeWaitsForTheCLIsRun: while another revoke process (a CLI run)
-// holds the subject's lock, the service's run on that person waits
-// without a journal or a write, and runs once the lock is let go.
-func TestServeWaitsForTheCLIsRun(t *testing.T) {
+// TestServeRefusesWhileTheCLIActs: while another revoke process (a CLI
+// run) holds a person's lock, a request for that person is 409 naming
+// that run, not queued behind it to do it again; a run the service
+// accepted before the CLI took the lock waits for it, writing nothing;
+// once the lock is let go, both go through.
+func TestServeRefusesWhileTheCLIActs(t *testing.T) {
 	e := newE2E(t, nil, sandbox.Options{})
 	s := startServe(t, e)
 	var out, errOut bytes.Buffer
@@ -1030,23 +1032,45 @@ func TestServeWaitsForTheCLIsRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lock, err := engine.LockSubject(context.Background(), e.stateDir, adele, engine.NewRunID(), false)
+	cliRun := engine.NewRunID()
+	lock, err := engine.LockSubject(context.Background(), e.stateDir, adele, cliRun, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ref := s.post(t, soar, adeleRequest, http.StatusAccepted)
-	time.Sleep(time.Second)
-	if v := s.get(t, ref.ID); v.Status != serve.StatusRunning || len(v.Steps) != 0 {
+	code, b := s.do(t, "POST", "/v1/runs", soar, adeleRequest)
+	want := fmt.Sprintf("adele@contoso.test is being acted on by run %s (pid %d) outside this service: ask again once it has ended", cliRun, os.Getpid())
+	if msg, _ := errorOf(t, b); code != http.StatusConflict || msg != want {
+		t.Errorf("while the CLI acts: %d %s, want 409 %q", code, b, want)
+	}
+	lock.Release()
+
+	// Accepted first, then the CLI takes the lock before the run starts:
+	// the run waits for it.
+	held := s.post(t, soar, map[string]any{"runbook": "compromised", "user": "alex@contoso.test", "reason": "INC-2",
+		"not_before": time.Now().Add(time.Second)}, http.StatusAccepted)
+	alex, err := sess.resolve(context.Background(), "alex@contoso.test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lock, err = engine.LockSubject(context.Background(), e.stateDir, alex, engine.NewRunID(), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if v := s.get(t, held.ID); v.Status != serve.StatusRunning || len(v.Steps) != 0 {
 		t.Errorf("while the CLI holds the lock: %+v", v)
 	}
 	if w := writes(e.tenant.Log().Entries()); len(w) != 0 || len(e.runIDs(t)) != 0 {
 		t.Errorf("the service acted while the CLI held the lock:\n%s", fmtEntries(w))
 	}
 	lock.Release()
-	if v := s.wait(t, ref.ID); v.Status != serve.StatusCompleted || !v.Contained {
+	if v := s.wait(t, held.ID); v.Status != serve.StatusCompleted || !v.Contained {
 		t.Errorf("after the CLI let go: %+v", v)
 	}
-	adeleWrites(t, e.tenant.Log().Entries())
+	ref := s.post(t, soar, adeleRequest, http.StatusAccepted)
+	if v := s.wait(t, ref.ID); !v.Contained {
+		t.Errorf("adele after the CLI let go: %+v", v)
+	}
 }
 
 // TestServeMetricsCountThrottling: a 429 with Retry-After during a run is
