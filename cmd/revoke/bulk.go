@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sort"
 	"strings"
 	"sync"
@@ -71,6 +72,10 @@ type bulkResult struct {
 
 	started bool // its journal exists
 }
+
+// bulkMemoryLimit is the Go runtime's soft memory limit during a bulk,
+// unless GOMEMLIMIT sets one (docs/benchmarks.md: a thousand subjects).
+const bulkMemoryLimit = 112 << 20
 
 // bulkRunner runs the subjects of one bulk.
 type bulkRunner struct {
@@ -261,6 +266,14 @@ func (b *bulkRunner) run(ctx context.Context, started func(engine.BulkEntry) boo
 		if b.c.isTerminal(b.c.stdout) {
 			b.progress = newBulkProgress(ctx, b.out, len(m.Subjects), b.sched)
 		}
+	}
+	if b.c.getenv("GOMEMLIMIT") == "" {
+		// Most of a bulk's heap is subjects contained and waiting for the
+		// others' containment before their clean-up; a soft limit makes
+		// the collector (and the scavenger returning pages to the system)
+		// work harder near it instead of letting the heap double. The CPU
+		// that costs, a bulk paced by a write quota has to spare.
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(bulkMemoryLimit))
 	}
 	start := time.Now()
 	subs := make([]*engine.BulkSubject, len(m.Subjects))
