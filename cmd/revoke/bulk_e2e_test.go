@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -50,14 +51,23 @@ func (e *e2eEnv) bulkIDs(t *testing.T) []string {
 
 var runIDRE = regexp.MustCompile(`[0-9A-HJKMNP-TV-Z]{26}`)
 
-// TestBulkRunMixedSubjects runs compromised for the seed's fourteen people
-// and a fifteenth line naming Adele again by her sAMAccountName: every
-// containable subject is contained, the protected ones denied alone, the
-// unknown one failed alone, the repeated person skipped; each run has its
-// journal with the bulk id, and -o json says the same one line a subject.
+// TestBulkRunMixedSubjects runs compromised for twenty lines: the seed's
+// fourteen people, five synthetic ones (synced and cloud-only) and Adele
+// again by her sAMAccountName. Every containable subject is contained, the
+// protected ones denied alone, the unknown one failed alone, the repeated
+// person skipped; each run has its journal with the bulk id, and -o json
+// says the same, one line a subject.
 func TestBulkRunMixedSubjects(t *testing.T) {
-	e := newE2E(t, nil, sandbox.Options{})
-	lines := append(slices.Clone(bulkSeedUsers), `CONTOSO\adele`)
+	seed := sandbox.DefaultSeed()
+	if err := seed.AddSyntheticUsers(5); err != nil {
+		t.Fatal(err)
+	}
+	e := newE2E(t, seed, sandbox.Options{})
+	lines := slices.Clone(bulkSeedUsers)
+	for i := 1; i <= 5; i++ {
+		lines = append(lines, fmt.Sprintf("user%05d@contoso.test", i))
+	}
+	lines = append(lines, `CONTOSO\adele`)
 	users := e.writeUsers(t, "users.txt", "# the wave of 7 December\n"+strings.Join(lines, "\n")+"\n\n")
 	stdout, stderr, code := e.cli(t, "run", "compromised", "--users", users, "--yes")
 	if code != exitFailure {
@@ -71,10 +81,10 @@ func TestBulkRunMixedSubjects(t *testing.T) {
 	got := runIDRE.ReplaceAllString(stdout, "ID")
 	got = regexp.MustCompile(`ended in [0-9.]+m?s`).ReplaceAllString(got, "ended in T")
 	got = regexp.MustCompile(`(?m)^Throttled answers.*\n`).ReplaceAllString(got, "")
-	want := `Running bulk ID: compromised for 15 subjects in sandbox
+	want := `Running bulk ID: compromised for 20 subjects in sandbox
 
-Bulk ID ended in T: 15 subjects
-  contained  10
+Bulk ID ended in T: 20 subjects
+  contained  15
   failed     1
   denied     3
   skipped    1
@@ -84,7 +94,7 @@ Not contained, or contained with clean-up failed:
   line 10   breakglass@contoso.test      denied                     ID  the run was denied: nothing ran
   line 11   nestor@contoso.test          denied                     ID  the run was denied: nothing ran
   line 15   nobody@contoso.test          failed                     (no run)  nobody@contoso.test was not found in ad or entra: check the reference (UPN, object id, sAMAccountName, DOMAIN\user, DN or SID); nothing was changed
-  line 16   CONTOSO\adele                skipped                    (no run)  the same person as line 2: one run per person
+  line 21   CONTOSO\adele                skipped                    (no run)  the same person as line 2: one run per person
 
 Manifest: ` + filepath.Join(e.stateDir, "bulks", "ID.json") + ` (one journal per subject under runs/)
 `
@@ -95,14 +105,14 @@ Manifest: ` + filepath.Join(e.stateDir, "bulks", "ID.json") + ` (one journal per
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Subjects) != 15 || m.Runbook != "compromised" || m.Request.RequestedBy != "tester" {
+	if len(m.Subjects) != 20 || m.Runbook != "compromised" || m.Request.RequestedBy != "tester" {
 		t.Errorf("manifest %+v", m)
 	}
-	// A journal for each of the thirteen runs that started, each tied to
+	// A journal for each of the eighteen runs that started, each tied to
 	// the bulk; none for the unknown and the repeated.
 	runs := e.runIDs(t)
-	if len(runs) != 13 {
-		t.Errorf("%d journals, want 13", len(runs))
+	if len(runs) != 18 {
+		t.Errorf("%d journals, want 18", len(runs))
 	}
 	outcomes := map[engine.Outcome]int{}
 	for _, id := range runs {
@@ -112,7 +122,7 @@ Manifest: ` + filepath.Join(e.stateDir, "bulks", "ID.json") + ` (one journal per
 		}
 		outcomes[finished(log)]++
 	}
-	if want := map[engine.Outcome]int{engine.OutcomeContained: 10, engine.OutcomeDenied: 3}; !maps.Equal(outcomes, want) {
+	if want := map[engine.Outcome]int{engine.OutcomeContained: 15, engine.OutcomeDenied: 3}; !maps.Equal(outcomes, want) {
 		t.Errorf("outcomes %v, want %v", outcomes, want)
 	}
 	// Nothing was written for the denied.
@@ -147,11 +157,12 @@ Manifest: ` + filepath.Join(e.stateDir, "bulks", "ID.json") + ` (one journal per
 		}
 		status[r.User] = r.Status
 	}
-	if len(status) != 15 {
-		t.Errorf("%d JSON lines, want 15:\n%s", len(status), stdout)
+	if len(status) != 20 {
+		t.Errorf("%d JSON lines, want 20:\n%s", len(status), stdout)
 	}
 	for user, want := range map[string]string{"adele@contoso.test": "contained", "breakglass@contoso.test": "denied",
-		"nobody@contoso.test": "failed", `CONTOSO\adele`: "skipped", "lynne@contoso.test": "contained"} {
+		"nobody@contoso.test": "failed", `CONTOSO\adele`: "skipped", "lynne@contoso.test": "contained",
+		"user00001@contoso.test": "contained", "user00002@contoso.test": "contained"} {
 		if status[user] != want {
 			t.Errorf("%s: status %q, want %q", user, status[user], want)
 		}
@@ -212,22 +223,38 @@ func TestBulkUsersFromStdinCSV(t *testing.T) {
 var bulkCrashUsers = []string{"adele@contoso.test", "alex@contoso.test", "megan@contoso.test", "isaiah@contoso.test",
 	"diego@contoso.test", "lidia@contoso.test", "miriam@contoso.test", "lynne@contoso.test"}
 
-// TestBulkThrottledSandboxContainsAll: with a resource-unit budget so
-// tight that resolution, checks and writes all meet 429s, every subject
-// is still contained, and the scheduler says it absorbed throttled
-// answers.
+// TestBulkThrottledSandboxContainsAll: under a write quota far below what
+// the bulk writes (10 directory writes per 2 s), or a resource-unit budget
+// so tight that resolution and checks meet 429s too, every subject is
+// still contained, and the scheduler says it absorbed throttled answers.
 func TestBulkThrottledSandboxContainsAll(t *testing.T) {
-	e := newE2E(t, nil, sandbox.Options{Throttle: &sandbox.ThrottleConfig{RU: 40, Per: 2 * time.Second}})
-	users := e.writeUsers(t, "users.txt", strings.Join(bulkCrashUsers, "\n"))
-	stdout, stderr, code := e.cli(t, "run", "compromised", "--users", users, "--yes")
-	if code != 0 {
-		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
-	}
-	if !strings.Contains(stdout, "  contained  8\n  failed     0\n  denied     0\n  skipped    0\n") {
-		t.Errorf("summary:\n%s", stdout)
-	}
-	if !strings.Contains(stdout, "Throttled answers absorbed by the scheduler: ") {
-		t.Errorf("no throttled answers met: the budget did not bite\n%s", stdout)
+	for _, tc := range []struct {
+		name    string
+		opts    sandbox.Options
+		refused func(sandbox.AppQuota) int
+	}{
+		{"a write quota", sandbox.Options{WriteQuota: sandbox.WriteQuota{Writes: 10, Window: 2 * time.Second}},
+			func(a sandbox.AppQuota) int { return a.WritesRefused }},
+		{"a resource-unit budget", sandbox.Options{Throttle: &sandbox.ThrottleConfig{RU: 40, Per: 2 * time.Second}},
+			func(a sandbox.AppQuota) int { return a.RURefused }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newE2E(t, nil, tc.opts)
+			users := e.writeUsers(t, "users.txt", strings.Join(bulkCrashUsers, "\n"))
+			stdout, stderr, code := e.cli(t, "run", "compromised", "--users", users, "--yes")
+			if code != 0 {
+				t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+			}
+			if !strings.Contains(stdout, "  contained  8\n  failed     0\n  denied     0\n  skipped    0\n") {
+				t.Errorf("summary:\n%s", stdout)
+			}
+			if !strings.Contains(stdout, "Throttled answers absorbed by the scheduler: ") {
+				t.Errorf("no throttled answers met: the budget did not bite\n%s", stdout)
+			}
+			if q := e.tenant.Quota(); len(q.Apps) != 1 || tc.refused(q.Apps[0]) == 0 {
+				t.Errorf("the budget refused nothing: %+v", q)
+			}
+		})
 	}
 }
 
