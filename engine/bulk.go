@@ -481,6 +481,9 @@ func (b *BulkSubject) Throttled() int {
 
 // wrap puts a step's calls under the scheduler.
 func (b *BulkSubject) wrap(inner steps.Step, backend, spec string) steps.Step {
+	if inner == nil {
+		return nil // the executor refuses a step without an implementation
+	}
 	ws := &bulkStep{inner: inner, b: b, backend: backend, spec: spec}
 	if v, ok := inner.(steps.Verifier); ok {
 		return &bulkVerifier{bulkStep: ws, v: v}
