@@ -186,6 +186,16 @@ func TestBulkOneStepKindHoldsHalfTheBackend(t *testing.T) {
 			})
 		}()
 	}
+	inFlight := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return held
+	}
+	// Wait for two slow calls in flight (the machine may be slow to start
+	// them), then give the others time to get in, which they must not.
+	for deadline := time.Now().Add(5 * time.Second); inFlight() < 2 && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	time.Sleep(100 * time.Millisecond)
 	fast := &bulkStep{b: b, backend: "demo", spec: "demo.fast"}
 	fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
@@ -193,11 +203,9 @@ func TestBulkOneStepKindHoldsHalfTheBackend(t *testing.T) {
 	if _, err := fast.do(fctx, func(context.Context) (steps.Change, error) { return steps.Change{}, nil }); err != nil {
 		t.Errorf("the other kind's call: %v", err)
 	}
-	mu.Lock()
-	if held != 2 {
-		t.Errorf("%d slow calls in flight, want 2 (half of 4)", held)
+	if n := inFlight(); n != 2 {
+		t.Errorf("%d slow calls in flight, want 2 (half of 4)", n)
 	}
-	mu.Unlock()
 	close(release)
 	started.Wait()
 }
