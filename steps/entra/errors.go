@@ -29,7 +29,14 @@ type graphError struct {
 	code    string // Graph's error.code, when the body had one
 	message string // Graph's error.message, or the SDK's description
 	err     error
+	// throttleScope is a 429's x-ms-throttle-scope (the budget it met,
+	// such as Tenant_Application/Write/APP/TENANT), "" otherwise.
+	throttleScope string
 }
+
+// ThrottleScope names the budget a 429 met, for a bulk run to pause every
+// step that shares it (engine.ThrottleScoper).
+func (e *graphError) ThrottleScope() string { return e.throttleScope }
 
 func (e *graphError) Error() string {
 	var b strings.Builder
@@ -173,12 +180,16 @@ func classifyStatus(op string, err error, apiErr abs.ApiErrorable, ec errorConte
 	} else if a, ok := apiErr.(*abs.ApiError); ok {
 		ge.message = a.Message
 	}
-	var headers []string
+	var headers, scope []string
 	if h := apiErr.GetResponseHeaders(); h != nil {
 		headers = h.Get("Retry-After") // kiota lower-cases header names
+		scope = h.Get("x-ms-throttle-scope")
 	}
 	switch status := ge.status; {
 	case status == http.StatusTooManyRequests:
+		if len(scope) > 0 {
+			ge.throttleScope = scope[0]
+		}
 		return steps.RetryableAfter(ge, retryAfter(headers, ec.throttleWait))
 	case retryableStatus(status):
 		return steps.RetryableAfter(ge, retryAfter(headers, 0))

@@ -3,6 +3,7 @@ package entra
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -634,6 +635,27 @@ func TestSandboxThrottlingIsTheEnginesToRetry(t *testing.T) {
 			}
 			wantLog(t, tn, tt.wantLog)
 		})
+	}
+}
+
+// A 429 names the budget it met (x-ms-throttle-scope), so that a bulk run
+// pauses every step that draws on it, not only the one that met it.
+func TestSandboxThrottleNamesItsScope(t *testing.T) {
+	tn := startTenant(t)
+	tn.SetWriteQuota(sandbox.WriteQuota{Writes: 1, Window: time.Minute})
+	c := openSandbox(t, tn, appID, appSecret)
+	ctx := context.Background()
+	call, _ := newCall(c, meganID, steps.Values{})
+	if _, err := disableUser.New().Apply(ctx, call); err != nil {
+		t.Fatalf("the first write: %v", err)
+	}
+	_, err := revokeSessions.New().Apply(ctx, call)
+	var scoper interface{ ThrottleScope() string }
+	if steps.ClassOf(err) != steps.Retryable || !errors.As(err, &scoper) {
+		t.Fatalf("the second write: %v (%v), want a Retryable error naming its scope", err, steps.ClassOf(err))
+	}
+	if got, want := scoper.ThrottleScope(), "Tenant_Application/Write/"+appID+"/7a3e9f1c-2b4d-4e8a-9c61-0d5f3b2a1e47"; got != want {
+		t.Errorf("scope %q, want %q", got, want)
 	}
 }
 
