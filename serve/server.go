@@ -45,9 +45,13 @@ const (
 	DefaultMaxRuns     = 4
 	DefaultMaxQueued   = 1000
 	DefaultApprovalTTL = time.Hour
-	DefaultMaxBody     = 64 << 10
-	DefaultRate        = 5.0
-	DefaultBurst       = 20
+	// DefaultHeaderTimeout is how long a client may take to send a
+	// request's headers before the connection is cut (a slow client would
+	// otherwise hold it open).
+	DefaultHeaderTimeout = 10 * time.Second
+	DefaultMaxBody       = 64 << 10
+	DefaultRate          = 5.0
+	DefaultBurst         = 20
 	// maxUsers bounds the subjects of one request.
 	maxUsers = 100
 )
@@ -81,6 +85,10 @@ type Server struct {
 	WrapEvents func(next func(engine.Event)) func(engine.Event)
 	// Now is the clock (tests); nil is time.Now.
 	Now func() time.Time
+	// HeaderTimeout bounds how long a client may take to send a request's
+	// headers; 0 is DefaultHeaderTimeout. Reading a body is bounded by
+	// three times as long.
+	HeaderTimeout time.Duration
 
 	mu      sync.Mutex
 	probeMu sync.Mutex // heldElsewhere's
@@ -195,6 +203,13 @@ func (s *Server) Drive(ctx context.Context) {
 	s.ready.Store(false)
 }
 
+func (s *Server) headerTimeout() time.Duration {
+	if s.HeaderTimeout > 0 {
+		return s.HeaderTimeout
+	}
+	return DefaultHeaderTimeout
+}
+
 // shutdownGrace is how long a shutdown lets requests in flight end: less
 // than the CLI's grace after SIGTERM (5 s), so that the runs' journals are
 // closed before the process is ended anyway.
@@ -212,8 +227,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener, cfg *tls.Config) er
 	}
 	srv := &http.Server{
 		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: s.headerTimeout(),
+		ReadTimeout:       3 * s.headerTimeout(),
 		// Long enough for any answer but an event stream, which extends
 		// its own deadline as it writes.
 		WriteTimeout:   60 * time.Second,

@@ -27,6 +27,7 @@ type serveCmd struct {
 	maxQueued   int
 	maxParallel int
 	approvalTTL time.Duration
+	headerTO    time.Duration
 	maxBody     int64
 	rate        float64
 	burst       int
@@ -58,6 +59,7 @@ func (s *serveCmd) SetFlags(fs *pflag.FlagSet) {
 	fs.IntVar(&s.maxQueued, "max-queued", serve.DefaultMaxQueued, "how many runs may wait (queued, scheduled or awaiting approval) before requests are refused with 503")
 	fs.IntVar(&s.maxParallel, "max-parallel", 8, "how many steps of one run may run at once")
 	fs.DurationVar(&s.approvalTTL, "approval-ttl", serve.DefaultApprovalTTL, "how long a run waits for approval before it expires")
+	fs.DurationVar(&s.headerTO, "header-timeout", serve.DefaultHeaderTimeout, "how long a client may take to send a request's headers before its connection is cut (a body may take three times as long)")
 	fs.Int64Var(&s.maxBody, "max-body", serve.DefaultMaxBody, "largest request body, in bytes")
 	fs.Float64Var(&s.rate, "rate", serve.DefaultRate, "requests a second per caller")
 	fs.IntVar(&s.burst, "burst", serve.DefaultBurst, "requests a caller may send at once")
@@ -87,6 +89,9 @@ func (s *serveCmd) Run(ctx context.Context, c *cli, args []string) error {
 	}
 	if s.maxRuns < 1 || s.maxParallel < 1 || s.maxQueued < 1 {
 		return usageErrorf("--max-runs, --max-queued and --max-parallel must be at least 1")
+	}
+	if s.headerTO <= 0 {
+		return usageErrorf("--header-timeout must be more than 0")
 	}
 	hooks := map[string]serve.Hook{}
 	for _, h := range s.hooks {
@@ -156,7 +161,7 @@ func (s *serveCmd) Run(ctx context.Context, c *cli, args []string) error {
 		Env: serve.Env{Registry: c.reg, Conns: sess.conns, Runbooks: ws.Runbooks, Policy: ws.Policy,
 			Facts: sess.facts(), StateDir: sess.env.StateDir, MaxParallel: s.maxParallel},
 		Authn: authn, Authz: authz, Webhooks: hooksVerifier, Hooks: hooks, Logger: logger,
-		MaxRuns: s.maxRuns, MaxQueued: s.maxQueued, ApprovalTTL: s.approvalTTL, MaxBody: s.maxBody, Rate: s.rate, Burst: s.burst,
+		MaxRuns: s.maxRuns, MaxQueued: s.maxQueued, ApprovalTTL: s.approvalTTL, HeaderTimeout: s.headerTO, MaxBody: s.maxBody, Rate: s.rate, Burst: s.burst,
 		WrapEvents: wrapRunEvents,
 	}
 	if err := srv.Open(); err != nil {
