@@ -119,3 +119,99 @@ func scalar(v any) bool {
 	}
 	return false
 }
+
+// environmentCache remembers the environment's part of the input from
+// the last decision, as OPA's term: every subject of a bulk run, and
+// every decision of one workspace, is decided in the same environment,
+// and building its part again each time (its name, kind, protected list
+// and backend sections) was a tenth of an input's allocations. Like
+// runbookCache it keeps an exact copy of what the term was built from,
+// compared on every use (EnvironmentFacts is passed by value, but its
+// lists and sections are shared and could change), so a different or
+// changed environment is built again, never decided on stale.
+type environmentCache struct {
+	name, kind string
+	protected  []string
+	backends   map[string]map[string]any
+	value      *ast.Term
+}
+
+// cachedEnvironmentTerm is environmentTerm(env), from c when env equals
+// what c was built from, else built and, when every backend field is a
+// value that can be compared exactly, remembered in c.
+func cachedEnvironmentTerm(c *atomic.Pointer[environmentCache], env EnvironmentFacts) (*ast.Term, error) {
+	if e := c.Load(); e != nil && e.matches(env) {
+		return e.value, nil
+	}
+	value, err := environmentTerm(env)
+	if err != nil {
+		return nil, err
+	}
+	if backends, ok := copyParams(env.Backends); ok {
+		c.Store(&environmentCache{name: env.Name, kind: env.Kind, protected: slices.Clone(env.Protected),
+			backends: backends, value: value})
+	}
+	return value, nil
+}
+
+// copyParams copies sections of fields whose values are scalars or lists
+// of strings; false when one is anything else, which sameParams could not
+// compare exactly.
+func copyParams(sections map[string]map[string]any) (map[string]map[string]any, bool) {
+	out := make(map[string]map[string]any, len(sections))
+	for name, section := range sections {
+		fields := make(map[string]any, len(section))
+		for k, v := range section {
+			switch x := v.(type) {
+			case []string:
+				fields[k] = slices.Clone(x)
+			default:
+				if !scalar(v) {
+					return nil, false
+				}
+				fields[k] = v
+			}
+		}
+		out[name] = fields
+	}
+	return out, true
+}
+
+// matches reports whether env holds exactly what the cache copied.
+func (e *environmentCache) matches(env EnvironmentFacts) bool {
+	if env.Name != e.name || env.Kind != e.kind || !slices.Equal(env.Protected, e.protected) ||
+		len(env.Backends) != len(e.backends) {
+		return false
+	}
+	for name, section := range env.Backends {
+		was, ok := e.backends[name]
+		if !ok || !sameParams(section, was) {
+			return false
+		}
+	}
+	return true
+}
+
+// sameParams reports whether fields holds exactly the copied fields was.
+func sameParams(fields, was map[string]any) bool {
+	if len(fields) != len(was) {
+		return false
+	}
+	for k, v := range fields {
+		old, ok := was[k]
+		if !ok {
+			return false
+		}
+		if list, isList := v.([]string); isList {
+			oldList, _ := old.([]string)
+			if oldList == nil || !slices.Equal(list, oldList) {
+				return false
+			}
+			continue
+		}
+		if !scalar(v) || v != old {
+			return false
+		}
+	}
+	return true
+}

@@ -18,8 +18,19 @@ import (
 // two to the same value, key for key, so a key renamed in one and not the
 // other fails there.
 // The runbook comes already converted (runbookValue, or the Policy's
-// cache of it).
+// cache of it); decisions take the environment's part from the Policy's
+// cache too (inputValueWith, cachedEnvironmentTerm).
 func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject, req Request, protected []string) (ast.Value, error) {
+	environment, err := environmentTerm(env)
+	if err != nil {
+		return nil, err
+	}
+	return inputValueWith(runbook, environment, subject, req, protected)
+}
+
+// inputValueWith is inputValue with the environment's part already built
+// (environmentTerm, or the Policy's cache of it).
+func inputValueWith(runbook ast.Object, environment *ast.Term, subject *steps.Subject, req Request, protected []string) (ast.Value, error) {
 	subj := ast.NewObjectWithCapacity(3 + len(subjectFacts(subject)))
 	subj.Insert(inputKey("protected"), stringsTerm(protected))
 	if subject != nil {
@@ -29,11 +40,11 @@ func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject
 			if backend == "ref" || backend == "protected" || backend == "gaps" || facts == nil {
 				continue
 			}
-			v, err := jsonValue(facts)
+			v, err := jsonTerm(facts)
 			if err != nil {
 				return nil, err
 			}
-			subj.Insert(inputKey(backend), ast.NewTerm(v))
+			subj.Insert(inputKey(backend), v)
 		}
 	} else {
 		subj.Insert(inputKey("ref"), ast.InternedTerm(""))
@@ -51,27 +62,30 @@ func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject
 		request.Insert(inputKey("approved_by"), ast.StringTerm(req.ApprovedBy))
 	}
 
+	return ast.NewObject(
+		ast.Item(inputKey("scenario"), runbook.Get(inputKey("scenario"))),
+		ast.Item(inputKey("runbook"), ast.NewTerm(runbook)),
+		ast.Item(inputKey("environment"), environment),
+		ast.Item(inputKey("subject"), ast.NewTerm(subj)),
+		ast.Item(inputKey("request"), ast.NewTerm(request)),
+	), nil
+}
+
+// environmentTerm is the environment's part of the input.
+func environmentTerm(env EnvironmentFacts) (*ast.Term, error) {
 	backends := ast.NewObjectWithCapacity(len(env.Backends))
 	for name, section := range env.Backends {
-		v, err := jsonValue(section)
+		v, err := jsonTerm(section)
 		if err != nil {
 			return nil, err
 		}
-		backends.Insert(inputKey(name), ast.NewTerm(v))
+		backends.Insert(inputKey(name), v)
 	}
-	environment := ast.NewObject(
+	return ast.ObjectTerm(
 		ast.Item(inputKey("name"), ast.StringTerm(env.Name)),
 		ast.Item(inputKey("kind"), ast.StringTerm(env.Kind)),
 		ast.Item(inputKey("protected"), stringsTerm(env.Protected)),
 		ast.Item(inputKey("backends"), ast.NewTerm(backends)),
-	)
-
-	return ast.NewObject(
-		ast.Item(inputKey("scenario"), runbook.Get(inputKey("scenario"))),
-		ast.Item(inputKey("runbook"), ast.NewTerm(runbook)),
-		ast.Item(inputKey("environment"), ast.NewTerm(environment)),
-		ast.Item(inputKey("subject"), ast.NewTerm(subj)),
-		ast.Item(inputKey("request"), ast.NewTerm(request)),
 	), nil
 }
 
@@ -91,14 +105,14 @@ func runbookValue(rb *Runbook) (ast.Object, error) {
 	}
 	stepList := make([]*ast.Term, len(rb.Steps))
 	for i, s := range rb.Steps {
-		with, err := jsonValue(map[string]any(s.With))
+		with, err := jsonTerm(map[string]any(s.With))
 		if err != nil {
 			return nil, err
 		}
 		stepList[i] = ast.ObjectTerm(
 			ast.Item(inputKey("id"), ast.StringTerm(s.ID)),
 			ast.Item(inputKey("uses"), ast.StringTerm(s.Uses)),
-			ast.Item(inputKey("with"), ast.NewTerm(with)),
+			ast.Item(inputKey("with"), with),
 			ast.Item(inputKey("needs"), stringsTerm(s.Needs)),
 			ast.Item(inputKey("tags"), stringsTerm(s.Tags)),
 		)
@@ -111,8 +125,13 @@ func runbookValue(rb *Runbook) (ast.Object, error) {
 }
 
 // stringsTerm is stringsJSON as OPA's value: an array, empty rather than
-// null.
+// null. An empty list is OPA's own interned empty array, shared as OPA
+// shares it (evaluation never changes a term): most facts' lists (roles,
+// gaps, groups) are empty, and each was two allocations per decision.
 func stringsTerm(ss []string) *ast.Term {
+	if len(ss) == 0 {
+		return ast.InternedEmptyArray
+	}
 	terms := make([]*ast.Term, len(ss))
 	for i, s := range ss {
 		terms[i] = ast.StringTerm(s)
@@ -120,52 +139,65 @@ func stringsTerm(ss []string) *ast.Term {
 	return ast.ArrayTerm(terms...)
 }
 
-// jsonValue is ast.InterfaceToValue(plainJSON(v)) in one pass: containers
-// are walked here, every other value goes through plainJSON (so a typed
-// integer, a duration or a time becomes exactly what it became before)
-// and OPA's own conversion.
-func jsonValue(v any) (ast.Value, error) {
+// jsonTerm is ast.NewTerm(ast.InterfaceToValue(plainJSON(v))) in one
+// pass: containers are walked here, every other value goes through
+// plainJSON (so a typed integer, a duration or a time becomes exactly
+// what it became before) and OPA's own conversion. Booleans, the empty
+// string and the small ints OPA interns come back as OPA's interned
+// terms, the same values without an allocation each.
+func jsonTerm(v any) (*ast.Term, error) {
 	switch x := v.(type) {
 	case string:
-		return ast.String(x), nil
+		if x == "" {
+			return ast.InternedEmptyString, nil
+		}
+		return ast.StringTerm(x), nil
 	case bool:
-		return ast.Boolean(x), nil
+		return ast.InternedTerm(x), nil
+	case int:
+		if ast.HasInternedIntNumberTerm(x) {
+			return ast.InternedTerm(x), nil
+		}
 	case map[string]any:
-		return objectValue(x)
+		return objectTerm(x)
 	case steps.Values:
-		return objectValue(x)
+		return objectTerm(x)
 	case []any:
-		return arrayValue(x)
+		return arrayTerm(x)
 	case []map[string]any:
-		return arrayValue(x)
+		return arrayTerm(x)
 	case []string:
-		return stringsTerm(x).Value, nil
+		return stringsTerm(x), nil
 	}
-	return ast.InterfaceToValue(plainJSON(v))
+	value, err := ast.InterfaceToValue(plainJSON(v))
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewTerm(value), nil
 }
 
-func objectValue[M ~map[string]any](m M) (ast.Value, error) {
+func objectTerm[M ~map[string]any](m M) (*ast.Term, error) {
 	obj := ast.NewObjectWithCapacity(len(m))
 	for k, e := range m {
-		v, err := jsonValue(e)
+		v, err := jsonTerm(e)
 		if err != nil {
 			return nil, err
 		}
-		obj.Insert(inputKey(k), ast.NewTerm(v))
+		obj.Insert(inputKey(k), v)
 	}
-	return obj, nil
+	return ast.NewTerm(obj), nil
 }
 
-func arrayValue[E any](list []E) (ast.Value, error) {
+func arrayTerm[E any](list []E) (*ast.Term, error) {
 	terms := make([]*ast.Term, len(list))
 	for i, e := range list {
-		v, err := jsonValue(e)
+		v, err := jsonTerm(e)
 		if err != nil {
 			return nil, err
 		}
-		terms[i] = ast.NewTerm(v)
+		terms[i] = v
 	}
-	return ast.NewArray(terms...), nil
+	return ast.ArrayTerm(terms...), nil
 }
 
 // inputKeys are the terms of the object keys inputs have held, shared by

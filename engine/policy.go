@@ -108,6 +108,9 @@ type Policy struct {
 	// runbooks holds the last runbook decided on as OPA's value
 	// (cachedRunbookValue); a pointer, so that copies (Defaults) share it.
 	runbooks *atomic.Pointer[runbookCache]
+	// environments holds the last environment decided in as OPA's term
+	// (cachedEnvironmentTerm), shared by copies the same way.
+	environments *atomic.Pointer[environmentCache]
 	// defaults compiles the built-in modules alone, once and only when
 	// asked (validate's built-in tests: see Defaults), so plan and run do
 	// not pay for a second compilation; nil when every module is a
@@ -215,7 +218,8 @@ func compileModules(srcs []PolicySource, all map[string]*ast.Module) (*Policy, L
 		}
 	}
 
-	p := &Policy{Digest: policyDigest(srcs), Files: files, modules: all, runbooks: new(atomic.Pointer[runbookCache])}
+	p := &Policy{Digest: policyDigest(srcs), Files: files, modules: all, runbooks: new(atomic.Pointer[runbookCache]),
+		environments: new(atomic.Pointer[environmentCache])}
 	var err error
 	ctx := context.Background()
 	if p.decision, err = prepare(ctx, compiler, decisionQuery, rego.GenerateJSON(keepTerms)); err != nil {
@@ -479,7 +483,11 @@ func (p *Policy) decideFor(ctx context.Context, rb *Runbook, env EnvironmentFact
 	if err != nil {
 		return nil, inputError(err)
 	}
-	input, err := inputValue(runbook, env, subject, req, protected)
+	environment, err := cachedEnvironmentTerm(p.environments, env)
+	if err != nil {
+		return nil, inputError(err)
+	}
+	input, err := inputValueWith(runbook, environment, subject, req, protected)
 	if err != nil {
 		return nil, inputError(err)
 	}
