@@ -25,6 +25,15 @@ package engine
 // throttled answer per step kind per pause. An error that implements
 // ThrottleScoper names its budget instead (BACKEND:NAME), and every step
 // kind that met that budget waits for it.
+//
+// Budgets: a step spec may declare the budget its Apply calls draw on
+// (steps.Spec.Budget: Requests per Per, a token bucket shared by the specs
+// of the same backend and Scope). Each Apply then takes a request of it
+// before the call, so a bulk is paced to the budget before any throttled
+// answer; and a throttled answer of such a step empties the budget as of
+// the pause's end, so the calls waiting on the pause are released at the
+// rate the budget refills, one interval apart, not all at once. A step
+// without a declared budget is only paused, as above.
 
 import (
 	"context"
@@ -87,7 +96,72 @@ type BulkScheduler struct {
 	sems      map[string]chan struct{}
 	kindSems  map[string]chan struct{}
 	pauses    map[string]*pause
+	buckets   map[string]*bucket
 	throttled int
+}
+
+// bucket is a declared budget's token bucket. tokens may go below zero:
+// each call reserves its request and waits until the bucket has refilled
+// it, so waiters leave one refill interval apart. last is when tokens was
+// counted; it is in the future while a pause lasts.
+type bucket struct {
+	tokens float64
+	burst  float64
+	rate   float64 // requests a second
+	last   time.Time
+	// drains counts the throttled answers that emptied the bucket: a call
+	// that reserved its request before one takes another, so the calls
+	// reserved before a 429 do not all leave together when its pause ends.
+	drains int
+}
+
+// bucketKey is a declared budget's key: its backend and scope.
+func bucketKey(backend string, b *steps.Budget) string { return backend + ":" + b.Scope }
+
+// take reserves one request of backend's budget b and returns how long to
+// wait for it (0 when none is declared or the bucket has one now) and the
+// bucket's drains then (for drainedSince).
+func (s *BulkScheduler) take(backend string, b *steps.Budget) (time.Duration, int) {
+	if b == nil || b.Requests <= 0 || b.Per <= 0 {
+		return 0, 0
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	k := s.bucketOf(backend, b, now)
+	if now.After(k.last) {
+		k.tokens = min(k.burst, k.tokens+now.Sub(k.last).Seconds()*k.rate)
+		k.last = now
+	}
+	k.tokens--
+	ready := k.last
+	if k.tokens < 0 {
+		ready = ready.Add(time.Duration(-k.tokens / k.rate * float64(time.Second)))
+	}
+	return max(0, ready.Sub(now)), k.drains
+}
+
+// drainedSince reports whether a throttled answer emptied backend's budget
+// b after a take that saw drains.
+func (s *BulkScheduler) drainedSince(backend string, b *steps.Budget, drains int) bool {
+	if b == nil || b.Requests <= 0 || b.Per <= 0 {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.buckets[bucketKey(backend, b)].drains != drains
+}
+
+// bucketOf returns (creating full) the bucket of backend's budget b; s.mu
+// is held.
+func (s *BulkScheduler) bucketOf(backend string, b *steps.Budget, now time.Time) *bucket {
+	key := bucketKey(backend, b)
+	k := s.buckets[key]
+	if k == nil {
+		k = &bucket{tokens: float64(b.Requests), burst: float64(b.Requests), rate: float64(b.Requests) / b.Per.Seconds(), last: now}
+		s.buckets[key] = k
+	}
+	return k
 }
 
 // pause is one scope's wait; specs are the steps that met it, for a scope
@@ -107,7 +181,7 @@ func NewBulkScheduler(cfg BulkConfig) *BulkScheduler {
 		cfg.DefaultConcurrency = DefaultBackendConcurrency
 	}
 	return &BulkScheduler{cfg: cfg, window: make(chan struct{}, cfg.Window), changed: make(chan struct{}),
-		sems: map[string]chan struct{}{}, kindSems: map[string]chan struct{}{}, pauses: map[string]*pause{}}
+		sems: map[string]chan struct{}{}, kindSems: map[string]chan struct{}{}, pauses: map[string]*pause{}, buckets: map[string]*bucket{}}
 }
 
 // Add registers a subject. Add every subject before starting any: until a
@@ -260,8 +334,10 @@ func (s *BulkScheduler) waitPause(ctx context.Context, backend, spec string) err
 	}
 }
 
-// throttle records a throttled answer: its scope pauses until after.
-func (s *BulkScheduler) throttle(backend, spec string, err error, after time.Duration) {
+// throttle records a throttled answer: its scope pauses until after, and
+// the budget the step declared (nil for none) is empty as of then, so the
+// calls waiting on it leave at its refill rate.
+func (s *BulkScheduler) throttle(backend, spec string, budget *steps.Budget, err error, after time.Duration) {
 	scope := spec
 	var ts ThrottleScoper
 	if errors.As(err, &ts) && ts.ThrottleScope() != "" {
@@ -279,6 +355,12 @@ func (s *BulkScheduler) throttle(backend, spec string, err error, after time.Dur
 	p.specs[spec] = true
 	if until.After(p.Until) {
 		p.Until, p.Reason = until, errText(err)
+	}
+	if budget != nil && budget.Requests > 0 && budget.Per > 0 {
+		if k := s.bucketOf(backend, budget, s.now()); until.After(k.last) {
+			k.tokens, k.last = 0, until
+			k.drains++
+		}
 	}
 	s.wake()
 }
@@ -336,8 +418,8 @@ func (b *BulkSubject) Plan(plan *Plan, state *ResumeState) *Plan {
 		c := *ps
 		if ps.Def != nil && ps.Def.Spec != nil && ps.Def.Spec.New != nil {
 			def, spec := *ps.Def, *ps.Def.Spec
-			inner, backend, name := ps.Def.Spec.New, spec.Backend(), spec.Name
-			spec.New = func() steps.Step { return b.wrap(inner(), backend, name) }
+			inner, backend, name, budget := ps.Def.Spec.New, spec.Backend(), spec.Name, spec.Budget
+			spec.New = func() steps.Step { return b.wrap(inner(), backend, name, budget) }
 			def.Spec = &spec
 			c.Def = &def
 		}
@@ -480,11 +562,11 @@ func (b *BulkSubject) Throttled() int {
 }
 
 // wrap puts a step's calls under the scheduler.
-func (b *BulkSubject) wrap(inner steps.Step, backend, spec string) steps.Step {
+func (b *BulkSubject) wrap(inner steps.Step, backend, spec string, budget *steps.Budget) steps.Step {
 	if inner == nil {
 		return nil // the executor refuses a step without an implementation
 	}
-	ws := &bulkStep{inner: inner, b: b, backend: backend, spec: spec}
+	ws := &bulkStep{inner: inner, b: b, backend: backend, spec: spec, budget: budget}
 	if v, ok := inner.(steps.Verifier); ok {
 		return &bulkVerifier{bulkStep: ws, v: v}
 	}
@@ -498,14 +580,16 @@ type bulkStep struct {
 	b       *BulkSubject
 	backend string
 	spec    string
+	// budget is the spec's declared budget, drawn on by Apply; nil for none.
+	budget *steps.Budget
 }
 
 func (w *bulkStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	return w.do(ctx, func(ctx context.Context) (steps.Change, error) { return w.inner.Check(ctx, call) })
+	return w.do(ctx, nil, func(ctx context.Context) (steps.Change, error) { return w.inner.Check(ctx, call) })
 }
 
 func (w *bulkStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	return w.do(ctx, func(ctx context.Context) (steps.Change, error) { return w.inner.Apply(ctx, call) })
+	return w.do(ctx, w.budget, func(ctx context.Context) (steps.Change, error) { return w.inner.Apply(ctx, call) })
 }
 
 // bulkVerifier is a bulkStep whose step reads its change back.
@@ -515,7 +599,7 @@ type bulkVerifier struct {
 }
 
 func (w *bulkVerifier) Verify(ctx context.Context, call *steps.Call) error {
-	_, err := w.do(ctx, func(ctx context.Context) (steps.Change, error) { return steps.Change{}, w.v.Verify(ctx, call) })
+	_, err := w.do(ctx, nil, func(ctx context.Context) (steps.Change, error) { return steps.Change{}, w.v.Verify(ctx, call) })
 	return err
 }
 
@@ -526,11 +610,24 @@ func (w *bulkVerifier) Verify(ctx context.Context, call *steps.Call) error {
 // executor, which journals it and retries or fails the step as it would
 // alone. Throttled answers the scheduler absorbed are counted
 // (Throttled), not journaled: they are the bulk's pacing, not the step's
-// failures.
-func (w *bulkStep) do(ctx context.Context, fn func(context.Context) (steps.Change, error)) (steps.Change, error) {
+// failures. budget is the declared budget the call draws on (Apply's;
+// nil for reads): the call waits for a request of it first.
+func (w *bulkStep) do(ctx context.Context, budget *steps.Budget, fn func(context.Context) (steps.Change, error)) (steps.Change, error) {
 	s := w.b.s
 	sem, kind := s.sem(w.backend), s.kindSem(w.backend, w.spec)
 	for {
+		for {
+			wait, drains := s.take(w.backend, budget)
+			if wait <= 0 {
+				break
+			}
+			if err := sleepContext(ctx, wait); err != nil {
+				return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's budget: %w", w.spec, err)
+			}
+			if !s.drainedSince(w.backend, budget, drains) {
+				break
+			}
+		}
 		if err := s.waitPause(ctx, w.backend, w.spec); err != nil {
 			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's throttling to end: %w", w.spec, err)
 		}
@@ -552,7 +649,7 @@ func (w *bulkStep) do(ctx context.Context, fn func(context.Context) (steps.Chang
 		if err == nil || steps.ClassOf(err) != steps.Retryable || after <= 0 {
 			return ch, err
 		}
-		s.throttle(w.backend, w.spec, err, after)
+		s.throttle(w.backend, w.spec, w.budget, err, after)
 		w.b.mu.Lock()
 		w.b.throttled++
 		w.b.mu.Unlock()

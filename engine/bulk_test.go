@@ -147,7 +147,7 @@ func TestBulkThrottlePausesTheStepKindForEverySubject(t *testing.T) {
 func TestBulkWaitsReportThePause(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	s := NewBulkScheduler(BulkConfig{Now: func() time.Time { return now }})
-	s.throttle("entra", "entra.disable_user", steps.RetryableAfter(errors.New("entra: disable: 429 Too Many Requests"), 2*time.Second), 2*time.Second)
+	s.throttle("entra", "entra.disable_user", nil, steps.RetryableAfter(errors.New("entra: disable: 429 Too Many Requests"), 2*time.Second), 2*time.Second)
 	want := []BulkWait{{Scope: "entra.disable_user", Until: now.Add(2 * time.Second), Reason: "entra: disable: 429 Too Many Requests"}}
 	if got := s.Waits(); !slices.Equal(got, want) {
 		t.Errorf("waits %+v, want %+v", got, want)
@@ -177,7 +177,7 @@ func TestBulkOneStepKindHoldsHalfTheBackend(t *testing.T) {
 		started.Add(1)
 		go func() {
 			defer started.Done()
-			slow.do(ctx, func(context.Context) (steps.Change, error) {
+			slow.do(ctx, nil, func(context.Context) (steps.Change, error) {
 				mu.Lock()
 				held++
 				mu.Unlock()
@@ -200,7 +200,7 @@ func TestBulkOneStepKindHoldsHalfTheBackend(t *testing.T) {
 	fast := &bulkStep{b: b, backend: "demo", spec: "demo.fast"}
 	fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
 	defer fcancel()
-	if _, err := fast.do(fctx, func(context.Context) (steps.Change, error) { return steps.Change{}, nil }); err != nil {
+	if _, err := fast.do(fctx, nil, func(context.Context) (steps.Change, error) { return steps.Change{}, nil }); err != nil {
 		t.Errorf("the other kind's call: %v", err)
 	}
 	if n := inFlight(); n != 2 {
@@ -208,4 +208,137 @@ func TestBulkOneStepKindHoldsHalfTheBackend(t *testing.T) {
 	}
 	close(release)
 	started.Wait()
+}
+
+// A declared budget is a token bucket: its burst goes at once, then each
+// request waits a refill interval more than the one before; a throttled
+// answer empties it as of the pause's end, so the calls waiting on the
+// pause leave one interval apart from then, not all at once.
+func TestBulkBudgetTakeAndThrottle(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := NewBulkScheduler(BulkConfig{Now: func() time.Time { return now }})
+	budget := &steps.Budget{Scope: "writes", Requests: 3, Per: 3 * time.Second} // 1 a second
+	want := []time.Duration{0, 0, 0, time.Second, 2 * time.Second}
+	for i, w := range want {
+		if got, _ := s.take("demo", budget); got != w {
+			t.Errorf("take %d: wait %s, want %s", i, got, w)
+		}
+	}
+	// Another spec naming the same scope shares the bucket.
+	if got, _ := s.take("demo", &steps.Budget{Scope: "writes", Requests: 3, Per: 3 * time.Second}); got != 3*time.Second {
+		t.Errorf("the shared budget's next wait is %s, want 3s", got)
+	}
+	if got, _ := s.take("other", budget); got != 0 {
+		t.Errorf("another backend's budget of the same scope waits %s, want 0", got)
+	}
+	now = now.Add(10 * time.Second) // refilled to its burst, no more
+	s.throttle("demo", "demo.disable", budget, steps.RetryableAfter(errors.New("429"), 2*time.Second), 2*time.Second)
+	for i, w := range []time.Duration{3 * time.Second, 4 * time.Second, 5 * time.Second} {
+		if got, _ := s.take("demo", budget); got != w {
+			t.Errorf("take %d after the 429: wait %s, want %s", i, got, w)
+		}
+	}
+	if got, _ := s.take("demo", nil); got != 0 {
+		t.Errorf("a call with no budget waits %s", got)
+	}
+}
+
+// Through the calls themselves: with a declared budget of 2 requests per
+// 200 ms, six Applies start two at once, then one every 100 ms, and none
+// is throttled; after a 429 with a 200 ms
+// Retry-After, the waiting calls leave 100 ms apart from the pause's end.
+func TestBulkBudgetPacesCalls(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		budget   steps.Budget
+		pause    time.Duration
+		earliest []time.Duration // each call's earliest start, sorted
+	}{
+		{"before any 429", steps.Budget{Scope: "w", Requests: 2, Per: 200 * time.Millisecond}, 0,
+			[]time.Duration{0, 0, 100 * time.Millisecond, 200 * time.Millisecond, 300 * time.Millisecond, 400 * time.Millisecond}},
+		{"after a 429", steps.Budget{Scope: "w", Requests: 1000, Per: 100 * time.Second}, 200 * time.Millisecond,
+			[]time.Duration{300 * time.Millisecond, 400 * time.Millisecond, 500 * time.Millisecond, 600 * time.Millisecond}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := NewBulkScheduler(BulkConfig{DefaultConcurrency: 16})
+			b := s.Add()
+			w := &bulkStep{b: b, backend: "demo", spec: "demo.disable", budget: &tc.budget}
+			start := time.Now()
+			if tc.pause > 0 {
+				s.throttle("demo", "demo.disable", w.budget, steps.RetryableAfter(errors.New("429"), tc.pause), tc.pause)
+			}
+			var mu sync.Mutex
+			var at []time.Duration
+			var wg sync.WaitGroup
+			for range tc.earliest {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := w.do(context.Background(), w.budget, func(context.Context) (steps.Change, error) {
+						mu.Lock()
+						at = append(at, time.Since(start))
+						mu.Unlock()
+						return steps.Change{}, nil
+					})
+					if err != nil {
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+			slices.Sort(at)
+			for i, e := range tc.earliest {
+				if at[i] < e-5*time.Millisecond {
+					t.Errorf("call %d started at %s, before %s: %v", i, at[i], e, at)
+				}
+			}
+			if got, want := s.Throttled(), min(1, int(tc.pause)); got != want {
+				t.Errorf("throttled %d, want %d", got, want)
+			}
+		})
+	}
+}
+
+// Calls that reserved their request before a 429 reserve again after it:
+// with a budget of one request per 200 ms, four calls reserve 0, 200, 400
+// and 600 ms; a 429 at about 20 ms with a 200 ms Retry-After makes the
+// three still waiting leave 200 ms apart from the pause's end, not
+// together when it ends.
+func TestBulkBudgetReservedBeforeA429Wait(t *testing.T) {
+	s := NewBulkScheduler(BulkConfig{DefaultConcurrency: 16})
+	b := s.Add()
+	budget := &steps.Budget{Scope: "w", Requests: 1, Per: 200 * time.Millisecond}
+	w := &bulkStep{b: b, backend: "demo", spec: "demo.disable", budget: budget}
+	start := time.Now()
+	var mu sync.Mutex
+	var at []time.Duration
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := w.do(context.Background(), budget, func(context.Context) (steps.Change, error) {
+				mu.Lock()
+				at = append(at, time.Since(start))
+				mu.Unlock()
+				return steps.Change{}, nil
+			}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	time.Sleep(20 * time.Millisecond)
+	const pause = 200 * time.Millisecond
+	throttledAt := time.Since(start)
+	s.throttle("demo", "demo.disable", budget, steps.RetryableAfter(errors.New("429"), pause), pause)
+	wg.Wait()
+	if throttledAt >= 150*time.Millisecond {
+		t.Skipf("the 429 came %s after the start: the machine is too loaded for this timing", throttledAt)
+	}
+	slices.Sort(at)
+	for i := 1; i < 4; i++ {
+		if e := throttledAt + pause + time.Duration(i)*200*time.Millisecond; at[i] < e {
+			t.Errorf("call %d started at %s, before %s: %v", i, at[i], e, at)
+		}
+	}
 }

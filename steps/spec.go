@@ -118,9 +118,26 @@ type Spec struct {
 	// Containment steps close a way in (disable, revoke): the run's time to
 	// containment ends when the last of them ends.
 	Containment bool
+	// Budget is the rate limit the step's Apply calls draw on, when its
+	// backend documents one (Graph's directory writes: 3,000 per 150 s per
+	// app and tenant). Optional. A bulk run spends one request of it per
+	// Apply before the call, and after a throttled answer releases the
+	// waiting calls at its refill rate; specs naming the same Scope share
+	// one budget.
+	Budget *Budget
 	// New returns the step's implementation. Nil while a step exists only as
 	// a spec: the engine refuses to execute it rather than pretend.
 	New func() Step
+}
+
+// Budget is a backend's documented rate limit: Requests per Per,
+// refilled continuously (a token bucket, as Graph's are). Scope names it
+// within its backend; every spec with the same backend and Scope shares
+// it.
+type Budget struct {
+	Scope    string
+	Requests int
+	Per      time.Duration
 }
 
 // Backend is the part of Name before the dot.

@@ -61,6 +61,7 @@ var RemoveAuthMethods = steps.Spec{
 	},
 	Permissions: append(Graph(PermAuthMethods), Role("Authentication Administrator (Privileged Authentication Administrator for an administrator; delegated callers)")),
 	Idempotent:  true,
+	Budget:      &DirectoryWrites,
 }
 
 func typesText() string {

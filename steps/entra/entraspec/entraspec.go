@@ -163,6 +163,22 @@ func validate(s steps.Values) []string {
 const RoleOverAdmins = "a role that may act on the subject's directory roles, if they hold any " +
 	"(Privileged Authentication Administrator for a Global Administrator)"
 
+// DirectoryWrites is Graph's directory write budget of one app in one
+// tenant: 3,000 requests per 150 s, a token bucket
+// (../shared/reference/graph.md). The steps whose Apply writes the
+// directory draw on it, so a bulk run paces them to it. An Apply may send
+// more than one write (reset_password's times, one PATCH per device): the
+// bulk spends one request an Apply, and the throttled answers the
+// difference brings empty the budget until their Retry-After has passed.
+//
+// Identity Protection's ~1 request a second is not declared here:
+// entra.confirm_compromised spaces its calls itself, across processes, and
+// carries several users in one request, which a per-Apply budget would
+// forbid. No step of entra calls provisioning on demand (5 per 10 s), and
+// disable_devices's Intune actions (100 writes per 20 s) are optional
+// extras of a step whose budget is the directory's.
+var DirectoryWrites = steps.Budget{Scope: "directory_writes", Requests: 3000, Per: 150 * time.Second}
+
 // DisableUser is the spec of entra.disable_user.
 var DisableUser = steps.Spec{
 	Name:    "entra.disable_user",
@@ -172,6 +188,7 @@ var DisableUser = steps.Spec{
 	Permissions: append(Graph("User.EnableDisableAccount.All", "User.Read.All"), Role(RoleOverAdmins)),
 	Idempotent:  true,
 	Containment: true,
+	Budget:      &DirectoryWrites,
 }
 
 // RevokeSessions is the spec of entra.revoke_sessions.
@@ -184,6 +201,7 @@ var RevokeSessions = steps.Spec{
 	Permissions: append(Graph("User.RevokeSessions.All", "User.Read.All"), Role(RoleOverAdmins)),
 	Idempotent:  true,
 	Containment: true,
+	Budget:      &DirectoryWrites,
 }
 
 // DisableDevices is the spec of entra.disable_devices.
@@ -201,6 +219,7 @@ var DisableDevices = steps.Spec{
 	Permissions: append(Graph("Device.ReadWrite.All", "User.Read.All"), Role("Cloud Device Administrator (delegated callers)")),
 	Idempotent:  true,
 	Containment: true,
+	Budget:      &DirectoryWrites,
 }
 
 // ResetPassword is the spec of entra.reset_password.
@@ -218,6 +237,7 @@ var ResetPassword = steps.Spec{
 			Description: "Length of each generated password."},
 	},
 	Permissions: append(Graph("User-PasswordProfile.ReadWrite.All", "User.Read.All"), Role("User Administrator", RoleOverAdmins)),
+	Budget:      &DirectoryWrites,
 }
 
 // ConfirmCompromised is the spec of entra.confirm_compromised.
