@@ -149,7 +149,7 @@ func (t *throttler) report() QuotaReport {
 		if a.accepted > 0 {
 			first, last := a.firstWrite.UTC(), a.lastWrite.UTC()
 			q.FirstWrite, q.LastWrite = &first, &last
-			possible := a.writes.capacity + last.Sub(first).Seconds()*a.writes.capacity/a.window.Seconds()
+			possible := a.writes.capacity + last.Sub(first).Seconds()*a.writes.rate
 			q.WritesPossible = math.Round(possible*1000) / 1000
 			q.BudgetUsed = math.Round(float64(a.accepted)/possible*10000) / 10000
 		}

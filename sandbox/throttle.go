@@ -85,7 +85,6 @@ type throttler struct {
 // its write quota accepted and refused, for GET /_sandbox/throttle.
 type appBudget struct {
 	ru, writes                *bucket
-	window                    time.Duration // the write quota's
 	accepted, refused, ruRefs int
 	firstWrite, lastWrite     time.Time
 }
@@ -156,7 +155,7 @@ func (t *throttler) take(app string, cost int, write bool, now time.Time) thrott
 			a.ru = newBucket(t.ru.RU, t.ru.Per, now)
 		}
 		if wq.on() {
-			a.writes, a.window = newBucket(wq.Writes, wq.Window, now), wq.Window
+			a.writes = newBucket(wq.Writes, wq.Window, now)
 		}
 		t.apps[app] = a
 	}
