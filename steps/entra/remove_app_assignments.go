@@ -378,9 +378,31 @@ type ownAssignment struct{ id, resourceID, app string }
 // through a group are the group's (principalType Group) and are not
 // listed under the user in Graph; any that were are skipped.
 func (c *Conn) ownAssignments(ctx context.Context, id string) ([]ownAssignment, error) {
-	b := c.graph.Users().ByUserId(id).AppRoleAssignments()
 	var out []ownAssignment
-	err := eachPage(ctx, "list app role assignments of "+id, appAssignErrors,
+	err := c.eachAppRoleAssignment(ctx, id, func(a models.AppRoleAssignmentable) {
+		aid := deref(a.GetId())
+		principal := ""
+		if pid := a.GetPrincipalId(); pid != nil {
+			principal = pid.String()
+		}
+		// An empty id would aim the DELETE at the collection.
+		if aid == "" || !strings.EqualFold(deref(a.GetPrincipalType()), "User") || !strings.EqualFold(principal, id) {
+			return
+		}
+		o := ownAssignment{id: aid, app: deref(a.GetResourceDisplayName())}
+		if r := a.GetResourceId(); r != nil {
+			o.resourceID = r.String()
+		}
+		out = append(out, o)
+	})
+	return out, err
+}
+
+// eachAppRoleAssignment visits every app role assignment listed under the
+// user named by idOrUPN, page by page.
+func (c *Conn) eachAppRoleAssignment(ctx context.Context, idOrUPN string, visit func(models.AppRoleAssignmentable)) error {
+	b := c.graph.Users().ByUserId(idOrUPN).AppRoleAssignments()
+	return eachPage(ctx, "list app role assignments of "+idOrUPN, appAssignErrors,
 		func(next string) (models.AppRoleAssignmentCollectionResponseable, error) {
 			if next != "" {
 				return b.WithUrl(next).Get(ctx, nil)
@@ -389,23 +411,9 @@ func (c *Conn) ownAssignments(ctx context.Context, id string) ([]ownAssignment, 
 		},
 		func(p models.AppRoleAssignmentCollectionResponseable) {
 			for _, a := range p.GetValue() {
-				aid := deref(a.GetId())
-				principal := ""
-				if pid := a.GetPrincipalId(); pid != nil {
-					principal = pid.String()
-				}
-				// An empty id would aim the DELETE at the collection.
-				if aid == "" || !strings.EqualFold(deref(a.GetPrincipalType()), "User") || !strings.EqualFold(principal, id) {
-					continue
-				}
-				o := ownAssignment{id: aid, app: deref(a.GetResourceDisplayName())}
-				if r := a.GetResourceId(); r != nil {
-					o.resourceID = r.String()
-				}
-				out = append(out, o)
+				visit(a)
 			}
 		})
-	return out, err
 }
 
 // planApps is the work left on the user's apps: the apps of their own

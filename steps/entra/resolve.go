@@ -152,22 +152,12 @@ type appFact struct {
 // assignments cannot be read the fact is not published (nobody looked),
 // which differs from an empty list (none), and the run goes on.
 func (c *Conn) appAssignmentsFact(ctx context.Context, idOrUPN string) appFact {
-	b := c.graph.Users().ByUserId(idOrUPN).AppRoleAssignments()
 	var names []string
-	err := eachPage(ctx, "list app role assignments of "+idOrUPN, appAssignErrors,
-		func(next string) (models.AppRoleAssignmentCollectionResponseable, error) {
-			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
-			}
-			return b.Get(ctx, nil)
-		},
-		func(p models.AppRoleAssignmentCollectionResponseable) {
-			for _, a := range p.GetValue() {
-				if n := deref(a.GetResourceDisplayName()); n != "" && strings.EqualFold(deref(a.GetPrincipalType()), "User") {
-					names = append(names, n)
-				}
-			}
-		})
+	err := c.eachAppRoleAssignment(ctx, idOrUPN, func(a models.AppRoleAssignmentable) {
+		if n := deref(a.GetResourceDisplayName()); n != "" && strings.EqualFold(deref(a.GetPrincipalType()), "User") {
+			names = append(names, n)
+		}
+	})
 	if err != nil {
 		return appFact{}
 	}
