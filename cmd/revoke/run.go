@@ -274,12 +274,29 @@ func previewNote(previews map[string]*engine.Preview) func(id string) string {
 	}
 }
 
+// runHeadline is the summary's first line after "Run ": the outcome, and
+// a time that cannot be mistaken for the time to containment. A contained
+// run is "contained in" its time to containment, not in the time its
+// clean-up kept it going.
+func runHeadline(res *engine.Result) string {
+	took := fmtDur(res.Ended.Sub(res.Started))
+	switch {
+	case res.Contained && res.Outcome == engine.OutcomeContainedCleanupFailed:
+		return fmt.Sprintf("%s contained in %s, a clean-up step failed; the run took %s", res.RunID, fmtDur(res.Containment), took)
+	case res.Contained:
+		return fmt.Sprintf("%s contained in %s; the run took %s", res.RunID, fmtDur(res.Containment), took)
+	case res.Outcome == engine.OutcomeNotContained:
+		return fmt.Sprintf("%s not contained in the %s the run took", res.RunID, took)
+	}
+	return fmt.Sprintf("%s %s in %s", res.RunID, strings.ReplaceAll(string(res.Outcome), "_", " "), took)
+}
+
 // printSummary prints, first and plainly, whether the subject is
 // contained and if not what is missing; then each step's outcome and
 // duration, the time to containment (only when it was reached), and what
 // no API call can close.
 func printSummary(w io.Writer, res *engine.Result) {
-	fmt.Fprintf(w, "\nRun %s %s in %s\n", res.RunID, strings.ReplaceAll(string(res.Outcome), "_", " "), fmtDur(res.Ended.Sub(res.Started)))
+	fmt.Fprintf(w, "\nRun %s\n", runHeadline(res))
 	if len(res.NotContained) > 0 && res.Outcome != engine.OutcomeDenied {
 		fmt.Fprintln(w, "\nNOT CONTAINED: the subject may still have access. What did not happen:")
 		for _, m := range res.NotContained {
