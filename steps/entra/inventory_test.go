@@ -190,14 +190,7 @@ func TestInventory(t *testing.T) {
 			change: map[string]answer{"/users/" + invUser + "?licenseAssignmentStates": {http.StatusBadRequest,
 				graphErrorBody("BadRequest", "Could not find a property named 'licenseAssignmentStates' on type 'microsoft.graph.user'.")}},
 			want: func(all []steps.Residual) []steps.Residual {
-				var out []steps.Residual
-				for _, r := range all {
-					if r.Kind == "license" {
-						r.Why = ""
-					}
-					out = append(out, r)
-				}
-				return append(out, steps.Residual{Backend: "entra", Kind: "unchecked", What: "which licences are inherited from a group",
+				return append(withoutWhy(all, "license"), steps.Residual{Backend: "entra", Kind: "unchecked", What: "which licences are inherited from a group",
 					Until: "unknown: check by hand", Why: "Graph 400 BadRequest: Could not find a property named 'licenseAssignmentStates' on type 'microsoft.graph.user'."})
 			}},
 		{name: "licences whose names cannot be read keep their sku ids, and nothing is unchecked for it",
@@ -239,14 +232,7 @@ func TestInventory(t *testing.T) {
 		{name: "roles whose source cannot be read are listed without saying which come through a group",
 			change: map[string]answer{"/roleManagement/directory/roleAssignments": forbidden},
 			want: func(all []steps.Residual) []steps.Residual {
-				var out []steps.Residual
-				for _, r := range all {
-					if r.Kind == "role" {
-						r.Why = ""
-					}
-					out = append(out, r)
-				}
-				return append(out, steps.Residual{Backend: "entra", Kind: "unchecked", What: "which directory roles are held through a group",
+				return append(withoutWhy(all, "role"), steps.Residual{Backend: "entra", Kind: "unchecked", What: "which directory roles are held through a group",
 					Until: "unknown: check by hand", Why: "needs RoleManagement.Read.Directory (Graph 403 ErrorAccessDenied: Access is denied. Check credentials and try again.)"})
 			}},
 		{name: "a disabled account with nothing left lists only its tokens and what Graph cannot read",
@@ -302,6 +288,19 @@ func TestInventory(t *testing.T) {
 			}
 		})
 	}
+}
+
+// withoutWhy is items with the Why of those of the kind cleared: what a
+// backend lists when it cannot read where they come from.
+func withoutWhy(items []steps.Residual, kind string) []steps.Residual {
+	var out []steps.Residual
+	for _, r := range items {
+		if r.Kind == kind {
+			r.Why = ""
+		}
+		out = append(out, r)
+	}
+	return out
 }
 
 func withoutKind(items []steps.Residual, kind string) []steps.Residual {
