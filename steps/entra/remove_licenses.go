@@ -222,25 +222,18 @@ func readLicenses(ctx context.Context, call *steps.Call, named bool) (licensePla
 	return p, nil
 }
 
-// groupName is a group's display name, read once per group. The name only
-// helps a person read the change: when it cannot be read (no permission
-// to read groups) the id stands in. Only a cancelled call is an error.
+// groupName is a group's display name, read once per group; the id
+// stands in when it cannot be read (no permission to read groups).
 func (c *Conn) groupName(ctx context.Context, id string, cache map[string]string) (string, error) {
-	if name, ok := cache[id]; ok {
-		return name, nil
-	}
-	name := id
-	g, err := c.graph.Groups().ByGroupId(id).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
-		QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+	return nameOnce(ctx, id, cache, "read group "+id, errorContext{permission: permGroupsRead}, func() (string, error) {
+		g, err := c.graph.Groups().ByGroupId(id).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
+			QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
+		})
+		if err != nil || g == nil {
+			return "", err
+		}
+		return deref(g.GetDisplayName()), nil
 	})
-	if ctx.Err() != nil {
-		return "", classify(ctx, "read group "+id, err, errorContext{permission: permGroupsRead})
-	}
-	if err == nil && g != nil && deref(g.GetDisplayName()) != "" {
-		name = deref(g.GetDisplayName())
-	}
-	cache[id] = name
-	return name, nil
 }
 
 // skuNames reads the tenant's subscriptions for their part numbers by sku

@@ -184,26 +184,17 @@ func (c *Conn) listGrants(ctx context.Context, id string, ec errorContext) ([]mo
 }
 
 // appName is the display name of the service principal a grant was made
-// to, read once per app. The name only helps a person read the change:
-// when it cannot be read (no Application.Read.All, the app deleted) the
-// client id stands in, and the consent is still revoked. Only a cancelled
-// call is an error.
+// to, read once per app; the client id stands in when it cannot be read
+// (no Application.Read.All, the app deleted), and the consent is still
+// revoked.
 func (c *Conn) appName(ctx context.Context, clientID string, cache map[string]string) (string, error) {
-	if name, ok := cache[clientID]; ok {
-		return name, nil
-	}
-	name := clientID
-	if clientID != "" {
+	return nameOnce(ctx, clientID, cache, "read service principal "+clientID, errorContext{permission: entraspec.PermAppRead}, func() (string, error) {
 		sp, err := c.graph.ServicePrincipals().ByServicePrincipalId(clientID).Get(ctx, &serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: []string{"id", "appId", "displayName"}},
 		})
-		if ctx.Err() != nil {
-			return "", classify(ctx, "read service principal "+clientID, err, errorContext{permission: entraspec.PermAppRead})
+		if err != nil || sp == nil {
+			return "", err
 		}
-		if err == nil && sp != nil && deref(sp.GetDisplayName()) != "" {
-			name = deref(sp.GetDisplayName())
-		}
-	}
-	cache[clientID] = name
-	return name, nil
+		return deref(sp.GetDisplayName()), nil
+	})
 }
