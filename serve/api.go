@@ -500,9 +500,14 @@ func (s *Server) heldElsewhere(ctx context.Context, runbook string, subject *ste
 	return fmt.Sprintf("%s is being acted on by %s outside this service: ask again once it has ended", subject.Ref, holder)
 }
 
-// lookup finds run id for a read or change by caller: it has answered 404
-// (or 403) and returns nil when it may not.
-func (s *Server) lookup(w http.ResponseWriter, r *http.Request, caller *Caller, action string) *runState {
+// lookup authenticates the caller and finds run id for a read or change
+// by them: it has answered 401, 404 or 403 and returns a nil run when
+// they may not.
+func (s *Server) lookup(w http.ResponseWriter, r *http.Request, action string) (*Caller, *runState) {
+	caller := s.authenticate(w, r)
+	if caller == nil {
+		return nil, nil
+	}
 	id := r.PathValue("id")
 	s.mu.Lock()
 	_ = s.expireLocked()
@@ -515,29 +520,34 @@ func (s *Server) lookup(w http.ResponseWriter, r *http.Request, caller *Caller, 
 	s.mu.Unlock()
 	if rs == nil {
 		writeError(w, http.StatusNotFound, "no run "+id)
-		return nil
+		return nil, nil
 	}
 	if subject == nil {
 		subject = &steps.Subject{Ref: req.User}
 	}
-	allowed, _, reasons, err := s.Authz.Authorize(r.Context(), caller, action, &req, subject)
+	if !s.allow(w, r, caller, action, &req, subject) {
+		return nil, nil
+	}
+	return caller, rs
+}
+
+// allow asks Authz whether caller may take action; it has answered 500
+// or 403 and returns false when they may not.
+func (s *Server) allow(w http.ResponseWriter, r *http.Request, caller *Caller, action string, req *RunRequest, subject *steps.Subject) bool {
+	allowed, _, reasons, err := s.Authz.Authorize(r.Context(), caller, action, req, subject)
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "authorization failed: "+err.Error())
-		return nil
+		return false
 	}
 	if !allowed {
 		writeError(w, http.StatusForbidden, "forbidden", reasons...)
-		return nil
+		return false
 	}
-	return rs
+	return true
 }
 
 func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
-	caller := s.authenticate(w, r)
-	if caller == nil {
-		return
-	}
-	rs := s.lookup(w, r, caller, ActionRead)
+	_, rs := s.lookup(w, r, ActionRead)
 	if rs == nil {
 		return
 	}
@@ -546,16 +556,7 @@ func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 	caller := s.authenticate(w, r)
-	if caller == nil {
-		return
-	}
-	allowed, _, reasons, err := s.Authz.Authorize(r.Context(), caller, ActionRead, nil, nil)
-	if err != nil {
-		writeError(w, http.StatusInternalServerError, "authorization failed: "+err.Error())
-		return
-	}
-	if !allowed {
-		writeError(w, http.StatusForbidden, "forbidden", reasons...)
+	if caller == nil || !s.allow(w, r, caller, ActionRead, nil, nil) {
 		return
 	}
 	q := r.URL.Query()
@@ -588,11 +589,7 @@ func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
-	caller := s.authenticate(w, r)
-	if caller == nil {
-		return
-	}
-	rs := s.lookup(w, r, caller, ActionCancel)
+	caller, rs := s.lookup(w, r, ActionCancel)
 	if rs == nil {
 		return
 	}
@@ -601,11 +598,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) rejectRun(w http.ResponseWriter, r *http.Request) {
-	caller := s.authenticate(w, r)
-	if caller == nil {
-		return
-	}
-	rs := s.lookup(w, r, caller, ActionApprove)
+	caller, rs := s.lookup(w, r, ActionApprove)
 	if rs == nil {
 		return
 	}
@@ -638,11 +631,7 @@ func (s *Server) end(w http.ResponseWriter, rs *runState, caller *Caller, typ st
 }
 
 func (s *Server) approveRun(w http.ResponseWriter, r *http.Request) {
-	caller := s.authenticate(w, r)
-	if caller == nil {
-		return
-	}
-	rs := s.lookup(w, r, caller, ActionApprove)
+	caller, rs := s.lookup(w, r, ActionApprove)
 	if rs == nil {
 		return
 	}
