@@ -63,6 +63,19 @@ func token(t testing.TB, tn *Tenant, clientID, secret string) string {
 // headers and the decoded body (nil when empty).
 func do(t testing.TB, tn *Tenant, tok, method, path, body string) (int, http.Header, map[string]any) {
 	t.Helper()
+	status, h, b := doRaw(t, tn, tok, method, path, body)
+	var m map[string]any
+	if len(b) > 0 {
+		if err := json.Unmarshal([]byte(b), &m); err != nil {
+			t.Fatalf("%s %s: body %q is not JSON: %v", method, path, b, err)
+		}
+	}
+	return status, h, m
+}
+
+// doRaw is do with the body as sent.
+func doRaw(t testing.TB, tn *Tenant, tok, method, path, body string) (int, http.Header, string) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -83,13 +96,7 @@ func do(t testing.TB, tn *Tenant, tok, method, path, body string) (int, http.Hea
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	if len(b) > 0 {
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("%s %s: body %q is not JSON: %v", method, path, b, err)
-		}
-	}
-	return resp.StatusCode, resp.Header, m
+	return resp.StatusCode, resp.Header, string(b)
 }
 
 // errCode is error.code of a Graph error body.

@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -88,30 +87,6 @@ func startClockedTenant(t *testing.T, opts Options) (*Tenant, *fakeClock) {
 	clock := &fakeClock{base: time.Now()}
 	tn.graph.now = clock.now // before any request: the server reads it after
 	return tn, clock
-}
-
-// doRaw is do with the body as sent.
-func doRaw(t *testing.T, tn *Tenant, tok, method, path, body string) (int, http.Header, string) {
-	t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(context.Background(), method, tn.GraphURL()+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := httpClient(tn).Do(req)
-	if err != nil {
-		t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
 }
 
 // A write quota of 5 per 50 s (one write back every 10 s): five writes
