@@ -81,24 +81,8 @@ func (sh *runbookShape) matches(rb *Runbook) bool {
 	for i, s := range rb.Steps {
 		was := &sh.steps[i]
 		if s.ID != was.id || s.Uses != was.uses || !slices.Equal(s.Needs, was.needs) ||
-			!slices.Equal(s.Tags, was.tags) || len(s.With) != len(was.with) {
+			!slices.Equal(s.Tags, was.tags) || !sameParams(s.With, was.with) {
 			return false
-		}
-		for k, v := range s.With {
-			old, ok := was.with[k]
-			if !ok {
-				return false
-			}
-			if list, isList := v.([]string); isList {
-				oldList, _ := old.([]string)
-				if oldList == nil || !slices.Equal(list, oldList) {
-					return false
-				}
-				continue
-			}
-			if !scalar(v) || v != old {
-				return false
-			}
 		}
 	}
 	return true
