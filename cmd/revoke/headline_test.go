@@ -24,6 +24,10 @@ func TestRunHeadline(t *testing.T) {
 			"R contained in 88ms, a clean-up step failed; the run took 2.01s"},
 		{"not contained", engine.Result{RunID: "R", Outcome: engine.OutcomeNotContained, Started: start, Ended: end},
 			"R not contained in the 2.01s the run took"},
+		{"cancelled after containment", engine.Result{RunID: "R", Outcome: engine.OutcomeCancelled, Contained: true, Containment: 14 * time.Millisecond, Started: start, Ended: end},
+			"R cancelled after 2.01s, before every step ended; contained in 14ms"},
+		{"cancelled before containment", engine.Result{RunID: "R", Outcome: engine.OutcomeCancelled, Started: start, Ended: end},
+			"R cancelled after 2.01s, before every step ended; not contained"},
 		{"a runbook without containment", engine.Result{RunID: "R", Outcome: engine.OutcomeSucceeded, Started: start, Ended: end},
 			"R succeeded in 2.01s"},
 	}

@@ -281,6 +281,10 @@ func previewNote(previews map[string]*engine.Preview) func(id string) string {
 func runHeadline(res *engine.Result) string {
 	took := fmtDur(res.Ended.Sub(res.Started))
 	switch {
+	case res.Outcome == engine.OutcomeCancelled && res.Contained:
+		return fmt.Sprintf("%s cancelled after %s, before every step ended; contained in %s", res.RunID, took, fmtDur(res.Containment))
+	case res.Outcome == engine.OutcomeCancelled:
+		return fmt.Sprintf("%s cancelled after %s, before every step ended; not contained", res.RunID, took)
 	case res.Contained && res.Outcome == engine.OutcomeContainedCleanupFailed:
 		return fmt.Sprintf("%s contained in %s, a clean-up step failed; the run took %s", res.RunID, fmtDur(res.Containment), took)
 	case res.Contained:
