@@ -303,30 +303,7 @@ func TestServeSecurityUsageErrors(t *testing.T) {
 // against revoke serve as shipped, with a token the sandbox's authority
 // issued to the playbook: 202, the retry the same run, contained.
 func TestServeCurlScriptWithEntraToken(t *testing.T) {
-	if _, err := exec.LookPath("curl"); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("curl is not installed (scripts/test installs it)")
-		}
-		t.Skip("curl is not installed")
-	}
 	e := newE2E(t, nil, sandbox.Options{})
 	s := startSecureServe(t, e, "--api-audience", apiClientID)
-	header := filepath.Join(e.dir, "auth-header")
-	if err := os.WriteFile(header, []byte("Authorization: "+bearerFor(t, e.tenant, playbookApp)+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sh", filepath.Join("..", "..", "scripts", "serve-curl.sh"))
-	cmd.Env = append(os.Environ(), "BASE="+s.base, "CA_FILE="+filepath.Join(e.dir, "serve.crt"),
-		"AUTH_HEADER_FILE="+header, "UPN=adele@contoso.test", "KEY=curl-entra-1")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("serve-curl.sh: %v\n%s", err, out)
-	}
-	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-	if len(lines) != 3 || !strings.HasPrefix(lines[0], "accepted ") || lines[1] != "retried: same run" || lines[2] != "contained" {
-		t.Fatalf("serve-curl.sh printed:\n%s", out)
-	}
-	if ids := e.runIDs(t); !slices.Equal(ids, []string{strings.TrimPrefix(lines[0], "accepted ")}) {
-		t.Errorf("journals %v, want only %s", ids, lines[0])
-	}
+	runServeCurl(t, e, s.base, bearerFor(t, e.tenant, playbookApp), "curl-entra-1")
 }

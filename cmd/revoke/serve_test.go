@@ -729,21 +729,31 @@ func countType(log *engine.JournalLog, typ engine.EventType) int {
 // would call the service) against revoke serve: accepted, the retried
 // request the same run, contained.
 func TestServeCurlScript(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	s := startServe(t, e)
+	runServeCurl(t, e, s.base, soar, "curl-1")
+	adeleWrites(t, e.tenant.Log().Entries())
+}
+
+// runServeCurl runs scripts/serve-curl.sh (skipped without curl, failed
+// on CI) against base with auth as its Authorization header, asking for
+// adele under key, and wants it to print accepted, the retry the same
+// run, contained, and that run the only one journalled.
+func runServeCurl(t *testing.T, e *e2eEnv, base, auth, key string) {
+	t.Helper()
 	if _, err := exec.LookPath("curl"); err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatal("curl is not installed (scripts/test installs it)")
 		}
 		t.Skip("curl is not installed")
 	}
-	e := newE2E(t, nil, sandbox.Options{})
-	s := startServe(t, e)
 	header := filepath.Join(e.dir, "auth-header")
-	if err := os.WriteFile(header, []byte("Authorization: "+soar+"\n"), 0o600); err != nil {
+	if err := os.WriteFile(header, []byte("Authorization: "+auth+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("sh", filepath.Join("..", "..", "scripts", "serve-curl.sh"))
-	cmd.Env = append(os.Environ(), "BASE="+s.base, "CA_FILE="+filepath.Join(e.dir, "serve.crt"),
-		"AUTH_HEADER_FILE="+header, "UPN=adele@contoso.test", "KEY=curl-1")
+	cmd.Env = append(os.Environ(), "BASE="+base, "CA_FILE="+filepath.Join(e.dir, "serve.crt"),
+		"AUTH_HEADER_FILE="+header, "UPN=adele@contoso.test", "KEY="+key)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("serve-curl.sh: %v\n%s", err, out)
@@ -756,7 +766,6 @@ func TestServeCurlScript(t *testing.T) {
 	if ids := e.runIDs(t); !slices.Equal(ids, []string{id}) {
 		t.Errorf("journals %v, want only %s", ids, id)
 	}
-	adeleWrites(t, e.tenant.Log().Entries())
 }
 
 // fakeVerifier accepts a webhook whose webhook-signature is "good":
