@@ -372,16 +372,9 @@ func (c *Conn) appNames(ctx context.Context, ids []string) appNameSet {
 // user's account in the app at its next cycle; one without keeps it until
 // someone acts.
 func (c *Conn) appAssignmentItems(ctx context.Context, id string) []steps.Residual {
-	b := c.graph.Users().ByUserId(id).AppRoleAssignments()
 	var found []models.AppRoleAssignmentable
-	err := eachPage(ctx, "list app role assignments of "+id, errorContext{permission: permAssignRead},
-		func(next string) (models.AppRoleAssignmentCollectionResponseable, error) {
-			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
-			}
-			return b.Get(ctx, nil)
-		},
-		func(p models.AppRoleAssignmentCollectionResponseable) { found = append(found, p.GetValue()...) })
+	err := c.eachAppRoleAssignment(ctx, id, errorContext{permission: permAssignRead},
+		func(a models.AppRoleAssignmentable) { found = append(found, a) })
 	if err != nil {
 		return []steps.Residual{unchecked("app role assignments", permAssignRead, err)}
 	}

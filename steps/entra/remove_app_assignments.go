@@ -379,7 +379,7 @@ type ownAssignment struct{ id, resourceID, app string }
 // listed under the user in Graph; any that were are skipped.
 func (c *Conn) ownAssignments(ctx context.Context, id string) ([]ownAssignment, error) {
 	var out []ownAssignment
-	err := c.eachAppRoleAssignment(ctx, id, func(a models.AppRoleAssignmentable) {
+	err := c.eachAppRoleAssignment(ctx, id, appAssignErrors, func(a models.AppRoleAssignmentable) {
 		aid := deref(a.GetId())
 		principal := ""
 		if pid := a.GetPrincipalId(); pid != nil {
@@ -399,10 +399,10 @@ func (c *Conn) ownAssignments(ctx context.Context, id string) ([]ownAssignment, 
 }
 
 // eachAppRoleAssignment visits every app role assignment listed under the
-// user named by idOrUPN, page by page.
-func (c *Conn) eachAppRoleAssignment(ctx context.Context, idOrUPN string, visit func(models.AppRoleAssignmentable)) error {
+// user named by idOrUPN, page by page; a failed read is classified with ec.
+func (c *Conn) eachAppRoleAssignment(ctx context.Context, idOrUPN string, ec errorContext, visit func(models.AppRoleAssignmentable)) error {
 	b := c.graph.Users().ByUserId(idOrUPN).AppRoleAssignments()
-	return eachPage(ctx, "list app role assignments of "+idOrUPN, appAssignErrors,
+	return eachPage(ctx, "list app role assignments of "+idOrUPN, ec,
 		func(next string) (models.AppRoleAssignmentCollectionResponseable, error) {
 			if next != "" {
 				return b.WithUrl(next).Get(ctx, nil)

@@ -153,7 +153,7 @@ type appFact struct {
 // which differs from an empty list (none), and the run goes on.
 func (c *Conn) appAssignmentsFact(ctx context.Context, idOrUPN string) appFact {
 	var names []string
-	err := c.eachAppRoleAssignment(ctx, idOrUPN, func(a models.AppRoleAssignmentable) {
+	err := c.eachAppRoleAssignment(ctx, idOrUPN, appAssignErrors, func(a models.AppRoleAssignmentable) {
 		if n := deref(a.GetResourceDisplayName()); n != "" && strings.EqualFold(deref(a.GetPrincipalType()), "User") {
 			names = append(names, n)
 		}
