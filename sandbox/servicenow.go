@@ -1,7 +1,6 @@
 package sandbox
 
 import (
-	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -11,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log"
 	"net"
 	"net/http"
 	"slices"
@@ -111,11 +109,7 @@ func startServiceNow(seed *SeedServiceNow, tc *tls.Config, reqLog *RequestLog, n
 		return nil, fmt.Errorf("listen for servicenow: %w", err)
 	}
 	s.ln = ln
-	s.srv = &http.Server{
-		Handler: s, TLSConfig: tc,
-		ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
+	s.srv = newHTTPSServer(s, tc)
 	go func() { _ = s.srv.ServeTLS(ln, "", "") }()
 	return s, nil
 }
@@ -123,13 +117,7 @@ func startServiceNow(seed *SeedServiceNow, tc *tls.Config, reqLog *RequestLog, n
 // url is the instance URL clients use, https://127.0.0.1:PORT.
 func (s *snowServer) url() string { return "https://" + s.ln.Addr().String() }
 
-func (s *snowServer) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if err := s.srv.Shutdown(ctx); err != nil {
-		_ = s.srv.Close()
-	}
-}
+func (s *snowServer) close() { shutdownHTTPS(s.srv) }
 
 // ServiceNowURL is the ServiceNow instance URL, https://127.0.0.1:PORT, or
 // "" when the seed has no servicenow section.

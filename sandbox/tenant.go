@@ -96,15 +96,7 @@ func Start(ctx context.Context, seed *Seed, opts Options) (*Tenant, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sandbox: listen for graph: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           g,
-		TLSConfig:         certs.serverTLS(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
-		// Clients that drop TLS handshakes (scanners, tests of bad CAs)
-		// are not the tenant's problem to report.
-		ErrorLog: log.New(io.Discard, "", 0),
-	}
+	srv := newHTTPSServer(g, certs.serverTLS())
 	ldapSrv, err := startLDAP(dir, certs.serverTLS(), reqLog)
 	if err != nil {
 		ln.Close()
@@ -204,11 +196,7 @@ func (t *Tenant) Close() error {
 	var err error
 	t.once.Do(func() {
 		t.cancel()
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if e := t.http.Shutdown(ctx); e != nil {
-			_ = t.http.Close()
-		}
+		shutdownHTTPS(t.http)
 		err = t.ldap.Close()
 		if t.snow != nil {
 			t.snow.close()
@@ -220,3 +208,26 @@ func (t *Tenant) Close() error {
 // Handler is the tenant's HTTP handler (Graph, OAuth, /_sandbox), for
 // driving it without the network (fuzzing).
 func (t *Tenant) Handler() http.Handler { return t.graph }
+
+// newHTTPSServer is the server of one of the tenant's HTTPS faces (Graph
+// and its authority, ServiceNow).
+func newHTTPSServer(h http.Handler, tc *tls.Config) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		TLSConfig:         tc,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// Clients that drop TLS handshakes (scanners, tests of bad CAs)
+		// are not the tenant's problem to report.
+		ErrorLog: log.New(io.Discard, "", 0),
+	}
+}
+
+// shutdownHTTPS stops srv, waiting up to 2 s for requests in flight.
+func shutdownHTTPS(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+	}
+}
