@@ -9,7 +9,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -220,22 +219,9 @@ func retryableStatus(status int) bool {
 		status == http.StatusGatewayTimeout
 }
 
-// retryAfter reads a Retry-After header: seconds, or an HTTP date. Without
-// a usable one it returns def.
+// retryAfter is steps.RetryAfterHeader.
 func retryAfter(values []string, def time.Duration) time.Duration {
-	for _, v := range values {
-		v = strings.TrimSpace(v)
-		if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-			return time.Duration(secs * float64(time.Second))
-		}
-		if t, err := http.ParseTime(v); err == nil {
-			if d := time.Until(t); d > 0 {
-				return d.Round(time.Second)
-			}
-			return 0
-		}
-	}
-	return def
+	return steps.RetryAfterHeader(values, def)
 }
 
 // certificateProblem describes err when a server certificate did not

@@ -12,7 +12,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -216,22 +215,9 @@ func statusError(op string, resp *http.Response, data []byte) error {
 	return err
 }
 
-// retryAfter reads Retry-After in seconds or as an HTTP date; 0 when
-// absent or unreadable.
-func retryAfter(v string) time.Duration {
-	if v == "" {
-		return 0
-	}
-	if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n >= 0 {
-		return time.Duration(n) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
-			return d.Round(time.Second)
-		}
-	}
-	return 0
-}
+// retryAfter reads Retry-After (steps.RetryAfterHeader); 0 when absent
+// or unreadable.
+func retryAfter(v string) time.Duration { return steps.RetryAfterHeader([]string{v}, 0) }
 
 // transportError classifies a request that got no answer: a certificate
 // that does not verify is the configuration's problem; a timeout or a
