@@ -19,7 +19,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -72,31 +71,8 @@ func sandboxClient(tn *sandbox.Tenant) *http.Client {
 func startSecureServe(t *testing.T, e *e2eEnv, extra ...string) *service {
 	t.Helper()
 	args, base, client := serveArgs(t, e, extra...)
-	s := &service{base: base, client: client, e: e, args: args}
-	ctx, cancel := context.WithCancel(context.Background())
-	var out, errOut syncBuffer
-	done := make(chan int, 1)
-	go func() {
-		c := newCLI(strings.NewReader(""), &out, &errOut)
-		c.getenv = func(k string) string {
-			switch k {
-			case "USER":
-				return "tester"
-			case "XDG_STATE_HOME":
-				return filepath.Join(e.dir, "xdg")
-			}
-			return ""
-		}
-		done <- c.Main(ctx, append(slices.Clone(args), "--env", e.file))
-	}()
-	var once sync.Once
-	var code int
-	s.stop = func() (string, string, int) {
-		once.Do(func() { cancel(); code = <-done })
-		return out.String(), errOut.String(), code
-	}
-	t.Cleanup(func() { s.stop() })
-	s.waitReady(t, done)
+	s := &service{base: base, client: client, e: e, args: args, secure: true}
+	s.start(t)
 	return s
 }
 

@@ -156,6 +156,9 @@ type service struct {
 	args   []string
 	// webhooks is the verifier the service gets (nil: none).
 	webhooks serve.WebhookVerifier
+	// secure keeps the security serve ships with (serveSecurity) instead
+	// of the test authentication.
+	secure bool
 }
 
 // serveArgs are the command line of `revoke serve` on a fresh address
@@ -197,7 +200,7 @@ func (s *service) start(t *testing.T) {
 			return ""
 		}
 		for _, cmd := range c.commands {
-			if sc, ok := cmd.(*serveCmd); ok {
+			if sc, ok := cmd.(*serveCmd); ok && !s.secure {
 				sc.security = func(context.Context, *cli, *serveCmd, *session) (serve.Authenticator, serve.Authorizer, serve.WebhookVerifier, error) {
 					return headerAuth{}, roleAuthz{}, s.webhooks, nil
 				}
