@@ -3,6 +3,7 @@ package steps
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -78,4 +79,18 @@ func Count(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// CertificateUntrusted reports whether err is a server certificate that
+// did not verify (unknown authority, wrong host name, invalid, or a
+// failed verification): the configuration's problem (ca_file), not the
+// network's.
+func CertificateUntrusted(err error) bool {
+	var (
+		unknown  x509.UnknownAuthorityError
+		hostname x509.HostnameError
+		invalid  x509.CertificateInvalidError
+		verify   *tls.CertificateVerificationError
+	)
+	return errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify)
 }

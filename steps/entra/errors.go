@@ -2,8 +2,6 @@ package entra
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -227,14 +225,8 @@ func retryAfter(values []string, def time.Duration) time.Duration {
 // certificateProblem describes err when a server certificate did not
 // verify, or returns "".
 func certificateProblem(err error) string {
-	var (
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		verify   *tls.CertificateVerificationError
-	)
 	switch {
-	case errors.As(err, &unknown), errors.As(err, &hostname), errors.As(err, &invalid), errors.As(err, &verify):
+	case steps.CertificateUntrusted(err):
 	case strings.Contains(err.Error(), "x509: "):
 		// MSAL flattens transport errors into text.
 	default:

@@ -3,8 +3,6 @@ package servicenow
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -226,13 +224,7 @@ func transportError(ctx context.Context, op string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	var (
-		unknown  x509.UnknownAuthorityError
-		hostname x509.HostnameError
-		invalid  x509.CertificateInvalidError
-		verify   *tls.CertificateVerificationError
-	)
-	if errors.As(err, &unknown) || errors.As(err, &hostname) || errors.As(err, &invalid) || errors.As(err, &verify) {
+	if steps.CertificateUntrusted(err) {
 		return steps.Errorf(steps.Invalid, "servicenow: %s: server certificate not trusted: set ca_file to the CA that signed it (%v)", op, trimURL(err))
 	}
 	var netErr net.Error
