@@ -12,8 +12,9 @@ import (
 // entra.remove_app_assignments on the seed's leaver through the engine,
 // provision on demand allowed once a second: Dropbox's provisioning and
 // then Verify's reads are refused with 429 and Retry-After 1; the engine
-// waits that long and retries, every assignment is deleted once, each app
-// is asked after its own unassignment, and the run succeeds with both
+// waits that long and retries, every assignment is deleted once (all in
+// one $batch), each app is asked after its unassignment, and the run
+// succeeds with both
 // provisioned apps done with her.
 func TestE2ERemoveAppAssignmentsWaitsOutProvisionOnDemandsRate(t *testing.T) {
 	e := newE2E(t, nil, sandbox.Options{})
@@ -55,9 +56,9 @@ steps:
 		got = append(got, what+" "+map[int]string{200: "200", 204: "204", 429: "429"}[en.Status])
 	}
 	want := []string{
-		"unassign 204", "provision Slack 200", // Slack, then asked at once
-		"unassign 204", "provision Dropbox 429", // Dropbox unassigned, its provisioning refused
-		"provision Dropbox 200", "unassign 204", // the retried Apply deletes nothing twice
+		"unassign 204", "unassign 204", "unassign 204", "POST /v1.0/$batch 200", // her three assignments in one $batch
+		"provision Slack 200", "provision Dropbox 429", // Slack asked, Dropbox's provisioning refused
+		"provision Dropbox 200",                        // the retried Apply deletes nothing twice
 		"provision Slack 429",                          // Verify refused at once
 		"provision Slack 200", "provision Dropbox 429", // Slack read, Dropbox refused
 		"provision Dropbox 200", // the retried Verify does not ask Slack again

@@ -183,7 +183,8 @@ func isWrite(e sandbox.Entry) bool {
 	case "graph":
 		switch e.Method {
 		case "POST", "PATCH", "PUT", "DELETE":
-			return !strings.Contains(e.Path, "/oauth2/")
+			// A $batch only carries requests, each logged on its own.
+			return !strings.Contains(e.Path, "/oauth2/") && !strings.HasSuffix(e.Path, "/$batch")
 		}
 	}
 	return false

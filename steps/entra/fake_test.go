@@ -1,6 +1,8 @@
 package entra
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -57,6 +59,9 @@ type fakeGraph struct {
 	srv  *httptest.Server
 	mu   sync.Mutex
 	reqs []seen
+	// refuseBatch, when set, answers every $batch itself, as Graph
+	// refusing the batch as a whole.
+	refuseBatch func(http.ResponseWriter)
 }
 
 func newFakeGraph(t *testing.T, handler http.HandlerFunc) *fakeGraph {
@@ -64,9 +69,24 @@ func newFakeGraph(t *testing.T, handler http.HandlerFunc) *fakeGraph {
 	f := &fakeGraph{}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
+		refuse := f.refuseBatch
+		f.mu.Unlock()
+		if r.Method == http.MethodPost && r.URL.Path == "/v1.0/$batch" && refuse != nil {
+			refuse(w)
+		} else if r.Method == http.MethodPost && r.URL.Path == "/v1.0/$batch" {
+			serveBatch(t, w, r, func(w http.ResponseWriter, item *http.Request) {
+				f.mu.Lock()
+				f.reqs = append(f.reqs, seen{item.Method, item.RequestURI, r.Header.Get("Authorization"), ""})
+				f.mu.Unlock()
+				handler(w, item)
+			})
+		}
+		f.mu.Lock()
 		f.reqs = append(f.reqs, seen{r.Method, r.RequestURI, r.Header.Get("Authorization"), r.Header.Get("Content-Encoding")})
 		f.mu.Unlock()
-		handler(w, r)
+		if r.URL.Path != "/v1.0/$batch" {
+			handler(w, r)
+		}
 	}))
 	f.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are tested, not news
 	f.srv.StartTLS()
@@ -119,4 +139,57 @@ func graphErrorBody(code, msg string) string {
 	b, _ := json.Marshal(map[string]any{"error": map[string]any{"code": code, "message": msg,
 		"innerError": map[string]any{"date": "2026-11-30T10:17:06", "request-id": "r1", "client-request-id": "c1"}}})
 	return string(b)
+}
+
+// serveBatch answers a $batch as Graph does, each item handed to handler
+// as a request of its own (its url under /v1.0), in the order sent, and
+// recorded before the batch itself, as the sandbox logs them.
+func serveBatch(t *testing.T, w http.ResponseWriter, r *http.Request, handler http.HandlerFunc) {
+	var in struct {
+		Requests []struct {
+			ID      string            `json:"id"`
+			Method  string            `json:"method"`
+			URL     string            `json:"url"`
+			Headers map[string]string `json:"headers"`
+			Body    json.RawMessage   `json:"body"`
+		} `json:"requests"`
+	}
+	var src io.Reader = r.Body
+	if r.Header.Get("Content-Encoding") == "gzip" { // the SDK compresses request bodies
+		zr, err := gzip.NewReader(r.Body)
+		if err != nil {
+			t.Errorf("batch body: %v", err)
+			return
+		}
+		src = zr
+	}
+	if err := json.NewDecoder(src).Decode(&in); err != nil || len(in.Requests) == 0 || len(in.Requests) > 20 {
+		t.Errorf("bad batch (%d requests): %v", len(in.Requests), err)
+		writeJSON(w, 400, graphErrorBody("BadRequest", "Invalid batch payload format."))
+		return
+	}
+	var out []map[string]any
+	for _, item := range in.Requests {
+		var body io.Reader = http.NoBody
+		if len(item.Body) > 0 && string(item.Body) != "null" {
+			body = bytes.NewReader(item.Body)
+		}
+		req := httptest.NewRequest(item.Method, "/v1.0"+item.URL, body)
+		for k, v := range item.Headers {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		handler(rec, req)
+		headers := map[string]string{}
+		for k := range rec.Header() {
+			headers[k] = rec.Header().Get(k)
+		}
+		resp := map[string]any{"id": item.ID, "status": rec.Code, "headers": headers}
+		if rec.Body.Len() > 0 {
+			resp["body"] = json.RawMessage(rec.Body.Bytes())
+		}
+		out = append(out, resp)
+	}
+	b, _ := json.Marshal(map[string]any{"responses": out})
+	writeJSON(w, 200, string(b))
 }

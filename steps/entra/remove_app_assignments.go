@@ -254,11 +254,12 @@ func (removeAppAssignmentsStep) Check(ctx context.Context, call *steps.Call) (st
 	return steps.Change{Satisfied: len(ws) == 0, Summary: planSummary(ws), Details: planDetails(ws)}, nil
 }
 
-// Apply works app by app: the user's assignments to it go, each
-// journaled, and only then is a provisioning app asked to provision the
-// user on demand (each job journaled too). A refusal for the rate (429)
-// ends Apply with a Retryable error carrying Retry-After; the retried
-// Apply skips what is journaled.
+// Apply deletes the user's assignments to every app at once (removeAll:
+// a $batch), each journaled; then each provisioning app whose
+// assignments are all gone is asked to provision the user on demand (each
+// job journaled too), never one whose assignment is still there. A
+// refusal for the rate (429) ends Apply with a Retryable error carrying
+// Retry-After; the retried Apply skips what is journaled.
 func (removeAppAssignmentsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, id, err := target(call)
 	if err != nil {
@@ -268,30 +269,43 @@ func (removeAppAssignmentsStep) Apply(ctx context.Context, call *steps.Call) (st
 	if err != nil {
 		return steps.Change{}, err
 	}
-	prior := priorRemoved(call)
+	var rs []removal
+	var owner []*appWork // owner[i] is the app of rs[i]
+	for _, w := range ws {
+		for _, aid := range w.assignments {
+			req, err := c.graph.Users().ByUserId(id).AppRoleAssignments().ByAppRoleAssignmentId(aid).ToDeleteRequestInformation(ctx, nil)
+			if err != nil {
+				return steps.Change{}, fmt.Errorf("entra: delete the assignment %s of %s: %w", aid, id, err)
+			}
+			rs = append(rs, removal{id: aid,
+				call:    batchCall{op: "delete the assignment to app " + quote(w.app) + " (" + aid + ") of " + id, req: req, ec: appAssignErrors},
+				done:    "removed the assignment to app " + quote(w.app),
+				gone:    "the assignment to app " + quote(w.app) + " was already gone",
+				details: map[string]any{progressResource: w.resourceID, progressApp: w.app}})
+			owner = append(owner, w)
+		}
+	}
+	removed, failure := c.removeAll(ctx, call, rs)
+	// An app is provisioned on demand only once none of its assignments
+	// is left: each went now or in an earlier attempt.
+	went := priorRemoved(call)
+	deleted := map[*appWork][]string{}
+	for _, i := range removed {
+		went[rs[i].id] = true
+		deleted[owner[i]] = append(deleted[owner[i]], rs[i].id)
+	}
+	left := map[*appWork]bool{}
+	for i, r := range rs {
+		left[owner[i]] = left[owner[i]] || !went[r.id]
+	}
 	var ch appChange
 	var failed []string
 	for _, w := range ws {
-		done := &appWork{resourceID: w.resourceID, app: w.app, jobs: w.jobs}
-		for _, aid := range w.assignments {
-			if prior[aid] {
-				continue
-			}
-			err := classify(ctx, "delete the assignment to app "+quote(w.app)+" ("+aid+") of "+id,
-				c.graph.Users().ByUserId(id).AppRoleAssignments().ByAppRoleAssignmentId(aid).Delete(ctx, nil), appAssignErrors)
-			msg := "removed the assignment to app " + quote(w.app)
-			switch {
-			case err == nil:
-			case gone(err):
-				msg = "the assignment to app " + quote(w.app) + " was already gone"
-			default:
-				return steps.Change{Summary: ch.summary(), Details: ch.details()}, err
-			}
-			call.Report(msg, map[string]any{progressRemoved: aid, progressResource: w.resourceID, progressApp: w.app})
-			done.assignments = append(done.assignments, aid)
+		if ids := deleted[w]; len(ids) > 0 {
+			ch.removed = append(ch.removed, &appWork{resourceID: w.resourceID, app: w.app, jobs: w.jobs, assignments: ids})
 		}
-		if len(done.assignments) > 0 {
-			ch.removed = append(ch.removed, done)
+		if left[w] {
+			continue
 		}
 		for _, job := range w.jobs {
 			if w.done[job] {
@@ -299,7 +313,7 @@ func (removeAppAssignmentsStep) Apply(ctx context.Context, call *steps.Call) (st
 			}
 			r, err := c.provisionOnDemand(ctx, w, job, id)
 			if err != nil {
-				return steps.Change{Summary: ch.summary(), Details: ch.details()}, err
+				return steps.Change{Summary: ch.summary(), Details: ch.details()}, graver(failure, err)
 			}
 			call.Report("provisioned on demand: "+r.text(), map[string]any{progressProvisioned: job, progressResource: w.resourceID,
 				progressApp: w.app, progressRule: r.rule, progressOutcome: r.outcome(), "result": r.result, "action": r.action})
@@ -308,6 +322,9 @@ func (removeAppAssignmentsStep) Apply(ctx context.Context, call *steps.Call) (st
 				failed = append(failed, r.text())
 			}
 		}
+	}
+	if failure != nil {
+		return steps.Change{Summary: ch.summary(), Details: ch.details()}, failure
 	}
 	if len(failed) > 0 {
 		return steps.Change{Summary: ch.summary(), Details: ch.details()},

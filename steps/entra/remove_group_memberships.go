@@ -2,6 +2,7 @@ package entra
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -103,8 +104,8 @@ func (removeGroupMembershipsStep) Check(ctx context.Context, call *steps.Call) (
 }
 
 // Apply removes the user from each group through the membership's $ref,
-// one by one, each journaled; a group an earlier attempt journaled is not
-// asked again.
+// all at once (removeAll: a $batch), each journaled; a group an earlier
+// attempt journaled is not asked again.
 func (removeGroupMembershipsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, id, err := target(call)
 	if err != nil {
@@ -114,12 +115,8 @@ func (removeGroupMembershipsStep) Apply(ctx context.Context, call *steps.Call) (
 	if err != nil {
 		return steps.Change{}, err
 	}
-	prior := priorRemoved(call)
-	done := membershipPlan{skipped: p.skipped}
-	for _, g := range p.remove {
-		if prior[g.id] {
-			continue
-		}
+	rs := make([]removal, len(p.remove))
+	for i, g := range p.remove {
 		ec := groupsErrors
 		if g.roleAssignable {
 			ec.permission = entraspec.PermGroupMembers + " and " + entraspec.PermRoles
@@ -127,19 +124,19 @@ func (removeGroupMembershipsStep) Apply(ctx context.Context, call *steps.Call) (
 		// Ref() makes the URL end in /$ref: the membership, never the
 		// user object itself, which DELETE /groups/{id}/members/{id}
 		// would delete.
-		err := classify(ctx, "remove "+id+" from group "+quoteName(g.name)+" ("+g.id+")",
-			c.graph.Groups().ByGroupId(g.id).Members().ByDirectoryObjectId(id).Ref().Delete(ctx, nil), ec)
-		switch {
-		case err == nil:
-			call.Report("removed from group "+quoteName(g.name), map[string]any{progressRemoved: g.id, "group": g.detail()})
-		case gone(err):
-			call.Report("was no longer in group "+quoteName(g.name), map[string]any{progressRemoved: g.id, "group": g.detail()})
-		default:
-			return steps.Change{Summary: done.summary("removed from "), Details: done.details()}, err
+		req, err := c.graph.Groups().ByGroupId(g.id).Members().ByDirectoryObjectId(id).Ref().ToDeleteRequestInformation(ctx, nil)
+		if err != nil {
+			return steps.Change{}, fmt.Errorf("entra: remove %s from group %s: %w", id, g.id, err)
 		}
-		done.remove = append(done.remove, g)
+		rs[i] = removal{id: g.id,
+			call:    batchCall{op: "remove " + id + " from group " + quoteName(g.name) + " (" + g.id + ")", req: req, ec: ec},
+			done:    "removed from group " + quoteName(g.name),
+			gone:    "was no longer in group " + quoteName(g.name),
+			details: map[string]any{"group": g.detail()}}
 	}
-	return steps.Change{Summary: done.summary("removed from "), Details: done.details()}, nil
+	removed, err := c.removeAll(ctx, call, rs)
+	done := membershipPlan{remove: pick(p.remove, removed), skipped: p.skipped}
+	return steps.Change{Summary: done.summary("removed from "), Details: done.details()}, err
 }
 
 // Verify lists the groups again: none Graph can change may remain.

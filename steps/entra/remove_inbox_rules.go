@@ -121,9 +121,9 @@ func (removeInboxRulesStep) Check(ctx context.Context, call *steps.Call) (steps.
 	return steps.Change{Satisfied: len(p.remove) == 0, Unchecked: p.noMailbox, Summary: p.summary(""), Details: p.details()}, nil
 }
 
-// Apply deletes the rules one by one, each journaled with what it did, so
-// a resume skips it and the journal keeps where the mail went even if
-// the run ends before its report.
+// Apply deletes the matching rules, all at once (removeAll: a $batch),
+// each journaled with what it did, so a resume skips it and the journal
+// keeps where the mail went even if the run ends before its report.
 func (removeInboxRulesStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, id, err := target(call)
 	if err != nil {
@@ -133,25 +133,22 @@ func (removeInboxRulesStep) Apply(ctx context.Context, call *steps.Call) (steps.
 	if err != nil {
 		return steps.Change{}, err
 	}
-	prior := priorRemoved(call)
-	done := rulePlan{others: p.others, match: p.match, noMailbox: p.noMailbox}
 	rules := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
-	for _, r := range p.remove {
-		if prior[r.id] {
-			continue
+	rs := make([]removal, len(p.remove))
+	for i, r := range p.remove {
+		req, err := rules.ByMessageRuleId(r.id).ToDeleteRequestInformation(ctx, nil)
+		if err != nil {
+			return steps.Change{}, fmt.Errorf("entra: delete inbox rule %s of %s: %w", r.id, id, err)
 		}
-		err := classify(ctx, "delete inbox "+r.label()+" ("+r.id+") of "+id, rules.ByMessageRuleId(r.id).Delete(ctx, nil), inboxRulesErrors)
-		switch {
-		case err == nil:
-			call.Report("deleted inbox "+r.label(), map[string]any{progressRemoved: r.id, "rule": r.detail()})
-		case gone(err):
-			call.Report("inbox "+r.label()+" was already gone", map[string]any{progressRemoved: r.id, "rule": r.detail()})
-		default:
-			return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, err
-		}
-		done.remove = append(done.remove, r)
+		rs[i] = removal{id: r.id,
+			call:    batchCall{op: "delete inbox " + r.label() + " (" + r.id + ") of " + id, req: req, ec: inboxRulesErrors},
+			done:    "deleted inbox " + r.label(),
+			gone:    "inbox " + r.label() + " was already gone",
+			details: map[string]any{"rule": r.detail()}}
 	}
-	return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, nil
+	removed, err := c.removeAll(ctx, call, rs)
+	done := rulePlan{remove: pick(p.remove, removed), others: p.others, match: p.match, noMailbox: p.noMailbox}
+	return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, err
 }
 
 // Verify lists the rules again: none that match may remain.

@@ -2,6 +2,7 @@ package entra
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/models"
@@ -91,7 +92,8 @@ func (revokeConsentsStep) Check(ctx context.Context, call *steps.Call) (steps.Ch
 	return steps.Change{Satisfied: len(p.remove) == 0, Summary: p.summary(""), Details: p.details()}, nil
 }
 
-// Apply deletes the user's own grants one by one, each journaled.
+// Apply deletes the user's own grants, all at once (removeAll: a
+// $batch), each journaled.
 func (revokeConsentsStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	c, id, err := target(call)
 	if err != nil {
@@ -101,25 +103,21 @@ func (revokeConsentsStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 	if err != nil {
 		return steps.Change{}, err
 	}
-	prior := priorRemoved(call)
-	done := consentPlan{tenantWide: p.tenantWide}
-	for _, g := range p.remove {
-		if prior[g.id] {
-			continue
+	rs := make([]removal, len(p.remove))
+	for i, g := range p.remove {
+		req, err := c.graph.Oauth2PermissionGrants().ByOAuth2PermissionGrantId(g.id).ToDeleteRequestInformation(ctx, nil)
+		if err != nil {
+			return steps.Change{}, fmt.Errorf("entra: delete the consent %s: %w", g.id, err)
 		}
-		err := classify(ctx, "delete the consent to "+g.label()+" ("+g.id+") of "+id,
-			c.graph.Oauth2PermissionGrants().ByOAuth2PermissionGrantId(g.id).Delete(ctx, nil), consentsErrors)
-		switch {
-		case err == nil:
-			call.Report("deleted the consent to "+g.label(), map[string]any{progressRemoved: g.id, "grant": g.detail()})
-		case gone(err):
-			call.Report("the consent to "+g.label()+" was already gone", map[string]any{progressRemoved: g.id, "grant": g.detail()})
-		default:
-			return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, err
-		}
-		done.remove = append(done.remove, g)
+		rs[i] = removal{id: g.id,
+			call:    batchCall{op: "delete the consent to " + g.label() + " (" + g.id + ") of " + id, req: req, ec: consentsErrors},
+			done:    "deleted the consent to " + g.label(),
+			gone:    "the consent to " + g.label() + " was already gone",
+			details: map[string]any{"grant": g.detail()}}
 	}
-	return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, nil
+	removed, err := c.removeAll(ctx, call, rs)
+	done := consentPlan{remove: pick(p.remove, removed), tenantWide: p.tenantWide}
+	return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, err
 }
 
 // Verify lists the grants again: none of the user's own may remain.

@@ -18,8 +18,9 @@ var RemoveAppAssignments = steps.Spec{
 	Name:    "entra.remove_app_assignments",
 	Summary: "Remove the user's app assignments and have provisioned apps deprovision them now",
 	Description: "Deletes the user's own app role assignments (DELETE " +
-		"/users/{id}/appRoleAssignments/{id}), each journaled so a resumed run does not repeat " +
-		"it, app by app; right after an app's assignments are gone, an app that Entra provisions " +
+		"/users/{id}/appRoleAssignments/{id}), all at once in Graph's $batch (20 to a request), " +
+		"each journaled so a resumed run does not repeat it; once an app's assignments are all " +
+		"gone, never before, an app that Entra provisions " +
 		"(a service principal with a synchronization job) is asked to provision the user on " +
 		"demand, so it disables or deletes the user's account in the app now instead of at its " +
 		"next cycle (20 to 40 minutes later). Unassigning comes first: a user who is only " +

@@ -82,7 +82,8 @@ var RemoveInboxRules = steps.Spec{
 	Description: "Lists the rules of the user's inbox and deletes those that forward, forward as " +
 		"attachment or redirect mail, delete or permanently delete it, or move it to a folder " +
 		"people do not look at (RSS Feeds, RSS Subscriptions, Archive, Deleted Items, Junk Email, " +
-		"Conversation History; the folder is read to know its name), or every rule with match all. " +
+		"Conversation History; the folder is read to know its name), or every rule with match all, " +
+		"all at once in Graph's $batch (20 to a request). " +
 		"Mail flow is not sign-in: these rules keep working on a disabled account. The change " +
 		"lists each rule deleted with its conditions and actions (where the mail went), which the " +
 		"responder needs. Rules hidden at the MAPI level do not show in Graph and are not seen; " +
@@ -103,7 +104,8 @@ var RevokeConsents = steps.Spec{
 		"consentType Principal), so an app the user (or an attacker as the user) consented to " +
 		"cannot go on acting as them with a refresh token it holds. A grant an administrator made " +
 		"for everyone (consentType AllPrincipals) is tenant-wide and is never touched: it is " +
-		"listed in the change instead, for a person to judge. Each grant is named by its app.",
+		"listed in the change instead, for a person to judge. Each grant is named by its app. The " +
+		"grants go at once in Graph's $batch (20 to a request), each journaled.",
 	Permissions: Graph(PermConsents, PermAppRead),
 	Idempotent:  true,
 }

@@ -18,8 +18,10 @@ var RemoveGroupMemberships = steps.Spec{
 	Name:    "entra.remove_group_memberships",
 	Summary: "Remove the user from their cloud groups",
 	Description: "Lists the groups the user is a direct member of and removes the user from each " +
-		"(DELETE /groups/{id}/members/{user}/$ref; the reference, never the user object), one by " +
-		"one, each journaled so a resumed run does not repeat it. Removing a membership also " +
+		"(DELETE /groups/{id}/members/{user}/$ref; the reference, never the user object), all " +
+		"at once in Graph's $batch (20 to a request, one round trip), each journaled so a resumed " +
+		"or retried run does not repeat it: a removal Graph throttles inside the batch is the only " +
+		"one sent again. Removing a membership also " +
 		"takes the licences and app assignments that came with the group. Groups Graph cannot " +
 		"change are skipped with the reason and stay in the inventory: dynamic groups (their rule " +
 		"puts the user back: change the rule or the user's attributes), groups synced from AD " +

@@ -1,0 +1,218 @@
+package entra
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
+
+	"github.com/revoke-dev/revoke/sandbox"
+	"github.com/revoke-dev/revoke/steps"
+	"github.com/revoke-dev/revoke/steps/entra/entraspec"
+)
+
+// Graph throttles each request inside a batch on its own. With a write
+// quota of one, the leaver's two group removals go in one $batch and come
+// back 204 and 429 inside its 200: Sales is journaled, the step fails
+// Retryable with the item's Retry-After and throttle scope, and the
+// retried Apply sends Marketing alone, nothing else.
+func TestSandboxBatchRetriesOnlyTheThrottledItem(t *testing.T) {
+	tn := startCleanupTenant(t, 0)
+	c := openSandbox(t, tn, appID, appSecret)
+	step := removeGroupMemberships.New()
+	ctx := context.Background()
+	tn.SetWriteQuota(sandbox.WriteQuota{Writes: 1, Window: 30 * time.Second})
+	tn.Log().Reset()
+	call, progress := newCall(c, leaverID, steps.Values{})
+	ch, err := step.Apply(ctx, call)
+	var ge *graphError
+	if steps.ClassOf(err) != steps.Retryable || !errors.As(err, &ge) || ge.status != http.StatusTooManyRequests {
+		t.Fatalf("Apply: %v (%v), want the 429 of Marketing's removal, Retryable", err, steps.ClassOf(err))
+	}
+	if after := steps.RetryAfterOf(err); after < 29*time.Second || after > 30*time.Second {
+		t.Errorf("Retry-After %v, want the quota's 30s window", after)
+	}
+	if want := "Tenant_Application/Write/" + appID + "/" + tn.TenantID(); ge.ThrottleScope() != want {
+		t.Errorf("throttle scope %q, want %q", ge.ThrottleScope(), want)
+	}
+	if !strings.HasPrefix(err.Error(), "entra: remove "+leaverID+" from group 'Marketing' ("+marketingGroup+"): Graph 429 ") {
+		t.Errorf("error %q", err)
+	}
+	if want := "removed from 1 group: 'Sales'"; !strings.HasPrefix(ch.Summary, want) {
+		t.Errorf("summary %q, want it to start %q", ch.Summary, want)
+	}
+	wantLog(t, tn,
+		"GET /v1.0/users/"+leaverID+memberOfGroups+" 200",
+		"DELETE /v1.0/groups/"+salesGroup+"/members/"+leaverID+"/$ref 204",
+		"DELETE /v1.0/groups/"+marketingGroup+"/members/"+leaverID+"/$ref 429",
+		sentBatch)
+	if len(*progress) != 1 || (*progress)[0].Details[progressRemoved] != salesGroup {
+		t.Fatalf("progress %+v, want Sales alone", *progress)
+	}
+
+	// The engine waits Retry-After, then calls Apply again with what was
+	// journaled; the quota has room again.
+	tn.SetWriteQuota(sandbox.WriteQuota{})
+	tn.Log().Reset()
+	retry, more := newCall(c, leaverID, steps.Values{})
+	retry.Prior = *progress
+	if _, err := step.Apply(ctx, retry); err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, tn,
+		"GET /v1.0/users/"+leaverID+memberOfGroups+" 200",
+		"DELETE /v1.0/groups/"+marketingGroup+"/members/"+leaverID+"/$ref 204")
+	if len(*more) != 1 || (*more)[0].Details[progressRemoved] != marketingGroup {
+		t.Errorf("retried progress %+v, want Marketing alone", *more)
+	}
+	if g := groupsOf(tn, leaverID); !reflect.DeepEqual(g, []string{"Marketing (everyone)"}) {
+		t.Errorf("her groups %q, want only the dynamic one", g)
+	}
+}
+
+// manyRules is a mailbox with n forwarding rules, all suspicious.
+func manyRules(n int) *fakeMailbox {
+	mb := &fakeMailbox{folders: map[string]string{}}
+	for i := range n {
+		mb.rules = append(mb.rules, map[string]any{"id": fmt.Sprintf("r%02d", i), "displayName": fmt.Sprintf("rule %d", i),
+			"actions": map[string]any{"forwardTo": []map[string]any{{"emailAddress": map[string]any{"address": "x@evil.test"}}}}})
+	}
+	return mb
+}
+
+// 45 deletions go in three batches of 20, 20 and 5, every one journaled
+// once, in the listing's order.
+func TestBatchSplitsAtTwenty(t *testing.T) {
+	mb := manyRules(45)
+	f, call, progress := rulesCall(t, mb, entraspec.MatchSuspicious)
+	ch, err := removeInboxRulesStep{}.Apply(context.Background(), call)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batches, deletes := 0, 0
+	for _, l := range requestLines(f) {
+		switch {
+		case l == "POST /v1.0/$batch":
+			batches++
+		case strings.HasPrefix(l, "DELETE /mailFolders/inbox/messageRules/r"):
+			deletes++
+		}
+	}
+	if batches != 3 || deletes != 45 {
+		t.Errorf("%d batches carrying %d deletions, want 3 and 45", batches, deletes)
+	}
+	if len(*progress) != 45 || (*progress)[0].Details[progressRemoved] != "r00" || (*progress)[44].Details[progressRemoved] != "r44" {
+		t.Errorf("%d progress records, want 45 from r00 to r44", len(*progress))
+	}
+	if !strings.HasPrefix(ch.Summary, "deleted 45 inbox rules: ") || len(mb.rules) != 0 {
+		t.Errorf("summary %q, %d rules left", ch.Summary, len(mb.rules))
+	}
+}
+
+// A batch refused as a whole gives each of its requests that answer:
+// throttled, each is Retryable after the batch's Retry-After, Graph's
+// message kept; nothing is journaled.
+func TestBatchRefusedAsAWhole(t *testing.T) {
+	mb := seedMailbox()
+	f := newFakeGraph(t, mb.handler(t))
+	f.refuseBatch = func(w http.ResponseWriter) {
+		w.Header().Set("Retry-After", "7")
+		writeJSON(w, http.StatusTooManyRequests, graphErrorBody("TooManyRequests", "Too many requests."))
+	}
+	c := f.conn(t, &staticCred{token: fakeToken(t, map[string]any{"roles": []string{entraspec.PermMailbox}})})
+	call, progress := newCall(c, rulesUser, steps.Values{entraspec.ParamMatch: entraspec.MatchSuspicious})
+	_, err := removeInboxRulesStep{}.Apply(context.Background(), call)
+	want := `entra: delete inbox rule "invoices" (forwards to drop@evil.test; deletes mail) (r1) of ` + rulesUser +
+		`: Graph 429 TooManyRequests: Too many requests.`
+	if err == nil || err.Error() != want || steps.ClassOf(err) != steps.Retryable || steps.RetryAfterOf(err) != 7*time.Second {
+		t.Errorf("Apply: %v (%v after %v)\nwant %s (Retryable after 7s)", err, steps.ClassOf(err), steps.RetryAfterOf(err), want)
+	}
+	if len(*progress) != 0 || len(mb.rules) != 5 {
+		t.Errorf("progress %+v, %d rules left; want none journaled, all 5 there", *progress, len(mb.rules))
+	}
+}
+
+// An item's answer is classified as the same answer to a request sent
+// alone would be.
+func TestItemError(t *testing.T) {
+	status := func(n int32) *int32 { return &n }
+	item := func(s *int32, headers map[string]string, body map[string]any) msgraphgocore.BatchItem {
+		i := msgraphgocore.NewBatchItem()
+		i.SetStatus(s)
+		i.SetHeaders(headers)
+		if body != nil {
+			i.SetBody(body)
+		}
+		return i
+	}
+	odata := map[string]any{"error": map[string]any{"code": "Request_ResourceNotFound", "message": "Resource 'x' does not exist."}}
+	tests := []struct {
+		name  string
+		item  msgraphgocore.BatchItem
+		err   string
+		class steps.Class
+		after time.Duration
+		scope string
+	}{
+		{name: "no content", item: item(status(204), nil, nil)},
+		{name: "created", item: item(status(201), map[string]string{"Content-Type": "application/json"}, map[string]any{"id": "x"})},
+		{name: "not found", item: item(status(404), map[string]string{"Content-Type": "application/json"}, odata),
+			err: "entra: op: Graph 404 Request_ResourceNotFound: Resource 'x' does not exist.", class: steps.NotFound},
+		{name: "throttled", item: item(status(429), map[string]string{"Retry-After": "3", "x-ms-throttle-scope": "Tenant_Application/Write/a/t"},
+			map[string]any{"error": map[string]any{"code": "TooManyRequests", "message": "slow down"}}),
+			err: "entra: op: Graph 429 TooManyRequests: slow down", class: steps.Retryable, after: 3 * time.Second, scope: "Tenant_Application/Write/a/t"},
+		{name: "a body that is no OData error", item: item(status(503), nil, map[string]any{"oops": "1"}),
+			err: "entra: op: Graph 503", class: steps.Retryable},
+		{name: "no body", item: item(status(500), nil, nil),
+			err: "entra: op: Graph 500: Graph answered 500 Internal Server Error", class: steps.Other},
+		{name: "no answer for it", item: nil,
+			err: "entra: op: the batch's answer from Graph has no response for it", class: steps.Retryable},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := classify(context.Background(), "op", itemError(tt.item), errorContext{})
+			if tt.err == "" {
+				if err != nil {
+					t.Fatalf("got %v, want success", err)
+				}
+				return
+			}
+			if err == nil || err.Error() != tt.err || steps.ClassOf(err) != tt.class || steps.RetryAfterOf(err) != tt.after {
+				t.Fatalf("got %v (%v after %v)\nwant %s (%v after %v)", err, steps.ClassOf(err), steps.RetryAfterOf(err), tt.err, tt.class, tt.after)
+			}
+			var ge *graphError
+			if errors.As(err, &ge) && ge.ThrottleScope() != tt.scope {
+				t.Errorf("scope %q, want %q", ge.ThrottleScope(), tt.scope)
+			}
+		})
+	}
+}
+
+func TestGraver(t *testing.T) {
+	forbidden := steps.Errorf(steps.Forbidden, "forbidden")
+	soon := steps.RetryableAfter(errors.New("soon"), time.Second)
+	later := steps.RetryableAfter(errors.New("later"), time.Minute)
+	other := errors.New("other")
+	tests := []struct {
+		a, b, want error
+	}{
+		{nil, soon, soon},
+		{soon, forbidden, forbidden},
+		{forbidden, soon, forbidden},
+		{soon, later, later},
+		{later, soon, later},
+		{soon, other, other},
+		{forbidden, other, forbidden},
+	}
+	for _, tt := range tests {
+		if got := graver(tt.a, tt.b); got != tt.want {
+			t.Errorf("graver(%v, %v) = %v, want %v", tt.a, tt.b, got, tt.want)
+		}
+	}
+}
