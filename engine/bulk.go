@@ -122,6 +122,11 @@ func bucketKey(backend string, b *steps.Budget) string { return backend + ":" + 
 // wait for it (0 when none is declared or the bucket has one now) and the
 // bucket's drains then (for drainedSince).
 func (s *BulkScheduler) take(backend string, b *steps.Budget) (time.Duration, int) {
+	return s.takeN(backend, b, 1)
+}
+
+// takeN is take for n requests at once.
+func (s *BulkScheduler) takeN(backend string, b *steps.Budget, n int) (time.Duration, int) {
 	if b == nil || b.Requests <= 0 || b.Per <= 0 {
 		return 0, 0
 	}
@@ -133,7 +138,7 @@ func (s *BulkScheduler) take(backend string, b *steps.Budget) (time.Duration, in
 		k.tokens = min(k.burst, k.tokens+now.Sub(k.last).Seconds()*k.rate)
 		k.last = now
 	}
-	k.tokens--
+	k.tokens -= float64(n)
 	ready := k.last
 	if k.tokens < 0 {
 		ready = ready.Add(time.Duration(-k.tokens / k.rate * float64(time.Second)))
@@ -589,7 +594,35 @@ func (w *bulkStep) Check(ctx context.Context, call *steps.Call) (steps.Change, e
 }
 
 func (w *bulkStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	if w.budget != nil && call != nil {
+		// The step's requests beyond the one Apply is charged draw on the
+		// same budget, waited for as Apply's own is.
+		call.Spend = func(ctx context.Context, n int) error {
+			if err := w.b.s.await(ctx, w.backend, w.budget, n); err != nil {
+				return steps.Errorf(steps.Retryable, "waiting for %s's budget: %w", w.spec, err)
+			}
+			return nil
+		}
+	}
 	return w.do(ctx, w.budget, func(ctx context.Context) (steps.Change, error) { return w.inner.Apply(ctx, call) })
+}
+
+// await waits until backend's budget b has n requests for the caller; a
+// throttled answer that empties the budget during the wait makes it
+// reserve again, behind the pause.
+func (s *BulkScheduler) await(ctx context.Context, backend string, b *steps.Budget, n int) error {
+	for {
+		wait, drains := s.takeN(backend, b, n)
+		if wait <= 0 {
+			return nil
+		}
+		if err := sleepContext(ctx, wait); err != nil {
+			return err
+		}
+		if !s.drainedSince(backend, b, drains) {
+			return nil
+		}
+	}
 }
 
 // bulkVerifier is a bulkStep whose step reads its change back.
@@ -616,17 +649,8 @@ func (w *bulkStep) do(ctx context.Context, budget *steps.Budget, fn func(context
 	s := w.b.s
 	sem, kind := s.sem(w.backend), s.kindSem(w.backend, w.spec)
 	for {
-		for {
-			wait, drains := s.take(w.backend, budget)
-			if wait <= 0 {
-				break
-			}
-			if err := sleepContext(ctx, wait); err != nil {
-				return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's budget: %w", w.spec, err)
-			}
-			if !s.drainedSince(w.backend, budget, drains) {
-				break
-			}
+		if err := s.await(ctx, w.backend, budget, 1); err != nil {
+			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's budget: %w", w.spec, err)
 		}
 		if err := s.waitPause(ctx, w.backend, w.spec); err != nil {
 			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's throttling to end: %w", w.spec, err)

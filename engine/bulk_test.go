@@ -342,3 +342,62 @@ func TestBulkBudgetReservedBeforeA429Wait(t *testing.T) {
 		}
 	}
 }
+
+// spendStep is a step whose Apply sends n requests beyond the one it is
+// charged, spending them first, and records when they were spent.
+type spendStep struct {
+	n     int
+	start time.Time
+	at    *time.Duration
+}
+
+func (spendStep) Check(context.Context, *steps.Call) (steps.Change, error) {
+	return steps.Change{}, nil
+}
+func (s spendStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	if err := call.Charge(ctx, s.n); err != nil {
+		return steps.Change{}, err
+	}
+	*s.at = time.Since(s.start)
+	return steps.Change{}, nil
+}
+
+// A step that sends several writes draws them all from its budget: with 2
+// requests per 200 ms (one every 100 ms), an Apply charged its one that
+// spends 3 more has overdrawn the bucket by 2 and waits 200 ms for them,
+// and the next reservation waits behind that. Without a declared budget
+// nothing is spent and nothing waits.
+func TestBulkSpendPacesAStepsOtherRequests(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := NewBulkScheduler(BulkConfig{Now: func() time.Time { return now }})
+	budget := &steps.Budget{Scope: "w", Requests: 2, Per: 200 * time.Millisecond}
+	for i, tc := range []struct {
+		n    int
+		want time.Duration
+	}{{1, 0}, {3, 200 * time.Millisecond}, {1, 300 * time.Millisecond}} {
+		if got, _ := clock.takeN("demo", budget, tc.n); got != tc.want {
+			t.Errorf("take %d of %d: wait %s, want %s", i, tc.n, got, tc.want)
+		}
+	}
+
+	s := NewBulkScheduler(BulkConfig{DefaultConcurrency: 16})
+	b := s.Add()
+	var spentAt time.Duration
+	start := time.Now()
+	w := &bulkStep{inner: spendStep{n: 3, start: start, at: &spentAt}, b: b, backend: "demo", spec: "demo.cleanup", budget: budget}
+	if _, err := w.Apply(context.Background(), &steps.Call{}); err != nil {
+		t.Fatal(err)
+	}
+	if spentAt < 195*time.Millisecond {
+		t.Errorf("the 3 further requests were spent after %s, want the 200 ms the budget needs to refill 2", spentAt)
+	}
+	if wait, _ := s.take("demo", budget); wait < 50*time.Millisecond {
+		t.Errorf("the next request waits %s: the Apply's 4 requests were not all counted", wait)
+	}
+
+	call := &steps.Call{}
+	free := &bulkStep{inner: spendStep{n: 3, start: time.Now(), at: &spentAt}, b: b, backend: "demo", spec: "demo.read"}
+	if _, err := free.Apply(context.Background(), call); err != nil || call.Spend != nil || spentAt > 50*time.Millisecond {
+		t.Errorf("without a budget: %v, Spend set %v, spent after %s", err, call.Spend != nil, spentAt)
+	}
+}

@@ -198,6 +198,22 @@ type Call struct {
 	Resumed bool
 	// Prior is the progress journaled by earlier attempts, oldest first.
 	Prior []Progress
+	// Spend, set by a bulk run for a step whose spec declares a Budget,
+	// waits until the budget has room for more of Apply's requests: each
+	// Apply is charged one request before it starts, so a step that sends
+	// several writes spends the others before sending them (Charge), and
+	// a bulk is paced by the requests it really makes. It returns ctx's
+	// error if ctx ends first.
+	Spend func(ctx context.Context, requests int) error
+}
+
+// Charge spends requests more of the step's budget (Spend), when a bulk
+// run set one; nothing otherwise.
+func (c *Call) Charge(ctx context.Context, requests int) error {
+	if c == nil || c.Spend == nil || requests <= 0 {
+		return nil
+	}
+	return c.Spend(ctx, requests)
 }
 
 // Progress is one journaled progress record of a step.

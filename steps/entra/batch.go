@@ -176,6 +176,11 @@ func (c *Conn) removeAll(ctx context.Context, call *steps.Call, rs []removal) ([
 			calls = append(calls, r.call)
 		}
 	}
+	// Apply was charged one request of its budget; the rest are spent
+	// before they go.
+	if err := call.Charge(ctx, len(calls)-1); err != nil {
+		return nil, err
+	}
 	errs := c.sendAll(ctx, calls)
 	var removed []int
 	var failed error

@@ -216,3 +216,61 @@ func TestGraver(t *testing.T) {
 		}
 	}
 }
+
+// A bulk run charges each Apply one request of its budget; a step that
+// sends more writes spends the others (Call.Charge) before sending them,
+// so the bulk is paced by the writes really made.
+func TestSandboxApplySpendsItsOtherWrites(t *testing.T) {
+	tests := []struct {
+		name   string
+		step   steps.Step
+		id     string
+		with   steps.Values
+		writes int // the directory writes Apply sent
+		spent  []int
+	}{
+		{"two group removals in one batch", removeGroupMemberships.New(), leaverID, steps.Values{}, 2, []int{1}},
+		{"two password resets", resetPassword.New(), diegoID, steps.Values{entraspec.ParamTimes: 2, entraspec.ParamLength: 20}, 2, []int{1}},
+		{"two devices", disableDevices.New(), alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone}, 2, []int{1}},
+		{"two sign-in methods", removeAuthMethods.New(), lidiaID, steps.Values{entraspec.ParamKeep: []string{}}, 2, []int{1}},
+		{"one password reset spends nothing more", resetPassword.New(), diegoID, steps.Values{entraspec.ParamTimes: 1, entraspec.ParamLength: 20}, 1, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tn := startCleanupTenant(t, 0)
+			c := openSandbox(t, tn, appID, appSecret)
+			call, _ := newCall(c, tt.id, tt.with)
+			var spent []int
+			call.Spend = func(_ context.Context, n int) error { spent = append(spent, n); return nil }
+			tn.Log().Reset()
+			if _, err := tt.step.Apply(context.Background(), call); err != nil {
+				t.Fatal(err)
+			}
+			writes := 0
+			for _, e := range tn.Log().Entries() {
+				if e.Protocol == "graph" && strings.HasPrefix(e.Path, "/v1.0/") && e.Method != "GET" && e.Status < 300 && !strings.HasSuffix(e.Path, "/$batch") {
+					writes++
+				}
+			}
+			if writes != tt.writes || !reflect.DeepEqual(spent, tt.spent) {
+				t.Errorf("%d writes, spent %v; want %d, %v", writes, spent, tt.writes, tt.spent)
+			}
+		})
+	}
+	// A bulk that cannot wait for the budget any longer stops the step
+	// before it sends anything more.
+	tn := startCleanupTenant(t, 0)
+	c := openSandbox(t, tn, appID, appSecret)
+	call, progress := newCall(c, leaverID, steps.Values{})
+	call.Spend = func(ctx context.Context, n int) error {
+		return steps.Errorf(steps.Retryable, "waiting for entra.remove_group_memberships's budget: %w", context.DeadlineExceeded)
+	}
+	tn.Log().Reset()
+	if _, err := removeGroupMemberships.New().Apply(context.Background(), call); steps.ClassOf(err) != steps.Retryable {
+		t.Errorf("Apply: %v, want the budget's Retryable error", err)
+	}
+	wantLog(t, tn, "GET /v1.0/users/"+leaverID+memberOfGroups+" 200")
+	if len(*progress) != 0 {
+		t.Errorf("progress %+v", *progress)
+	}
+}

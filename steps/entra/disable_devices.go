@@ -124,6 +124,12 @@ func (s *disableDevicesStep) Apply(ctx context.Context, call *steps.Call) (steps
 	for _, m := range p.managed {
 		actions = append(actions, func(ctx context.Context) error { return c.managedAction(ctx, p.action, m) })
 	}
+	// Apply was charged one directory write; the devices' other PATCHes
+	// are spent before they go (the Intune actions are not the
+	// directory's).
+	if err := call.Charge(ctx, len(p.devices)-1); err != nil {
+		return steps.Change{}, err
+	}
 	ok := make([]bool, len(actions))
 	var first error
 	failed := 0

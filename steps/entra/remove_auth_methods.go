@@ -128,10 +128,18 @@ func (removeAuthMethodsStep) Apply(ctx context.Context, call *steps.Call) (steps
 		return 1
 	})
 	var deleted []authMethod
+	sent := 0
 	for len(pending) > 0 {
 		var refused []authMethod
 		var refusal error
 		for _, m := range pending {
+			// Apply was charged its first deletion; the others spend
+			// their own.
+			if sent++; sent > 1 {
+				if err := call.Charge(ctx, 1); err != nil {
+					return methodPlan{remove: deleted, kept: p.kept}.change(), err
+				}
+			}
 			err := c.deleteMethod(ctx, id, m)
 			switch {
 			case err == nil:

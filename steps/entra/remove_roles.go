@@ -133,9 +133,16 @@ func (removeRolesStep) Apply(ctx context.Context, call *steps.Call) (steps.Chang
 	todo := slices.Clone(p.remove)
 	slices.SortStableFunc(todo, func(a, b heldRole) int { return order[a.how] - order[b.how] })
 	done := rolePlan{viaGroups: p.viaGroups}
+	sent := 0
 	for _, r := range todo {
 		if prior[r.key()] {
 			continue
+		}
+		// Apply was charged its first write; the others spend their own.
+		if sent++; sent > 1 {
+			if err := call.Charge(ctx, 1); err != nil {
+				return steps.Change{Summary: done.summary("removed "), Details: done.details()}, err
+			}
 		}
 		err := c.removeRole(ctx, id, r)
 		switch {

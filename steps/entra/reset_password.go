@@ -49,6 +49,12 @@ func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Cha
 	times, length := call.With.Int(entraspec.ParamTimes), call.With.Int(entraspec.ParamLength)
 	done := priorResets(call)
 	for n := done + 1; n <= times; n++ {
+		// Apply was charged its first PATCH; the others spend their own.
+		if n > done+1 {
+			if err := call.Charge(ctx, 1); err != nil {
+				return steps.Change{}, err
+			}
+		}
 		pw, err := generatePassword(length)
 		if err != nil {
 			return steps.Change{}, fmt.Errorf("entra: reset password of %s: %w", id, err)

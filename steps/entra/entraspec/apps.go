@@ -37,5 +37,6 @@ var RemoveAppAssignments = steps.Spec{
 		"which Verify's listing reports first, or through a group) would be provisioned, as the next " +
 		"cycle would do anyway.",
 	Permissions: Graph(PermAppAssignments, PermSynchronization, PermAppRead),
+	Budget:      &DirectoryWrites,
 	Idempotent:  true,
 }

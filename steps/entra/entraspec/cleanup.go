@@ -107,6 +107,7 @@ var RevokeConsents = steps.Spec{
 		"listed in the change instead, for a person to judge. Each grant is named by its app. The " +
 		"grants go at once in Graph's $batch (20 to a request), each journaled.",
 	Permissions: Graph(PermConsents, PermAppRead),
+	Budget:      &DirectoryWrites,
 	Idempotent:  true,
 }
 
@@ -124,5 +125,6 @@ var RemoveRoles = steps.Spec{
 		"is not seen as privileged at resolution, so the default policy skips this step unless " +
 		"the request names who approved it.",
 	Permissions: append(Graph(PermRoles), Role("Privileged Role Administrator (delegated callers)")),
+	Budget:      &DirectoryWrites,
 	Idempotent:  true,
 }

@@ -166,17 +166,20 @@ const RoleOverAdmins = "a role that may act on the subject's directory roles, if
 // DirectoryWrites is Graph's directory write budget of one app in one
 // tenant: 3,000 requests per 150 s, a token bucket
 // (../shared/reference/graph.md). The steps whose Apply writes the
-// directory draw on it, so a bulk run paces them to it. An Apply may send
-// more than one write (reset_password's times, one PATCH per device): the
-// bulk spends one request an Apply, and the throttled answers the
-// difference brings empty the budget until their Retry-After has passed.
+// directory draw on it, so a bulk run paces them to it: each Apply is
+// charged one request, and a step that sends more (reset_password's
+// times, a PATCH per device, a deletion per group, consent, role or
+// sign-in method) spends the others before sending them (steps.Call's
+// Charge), so the bulk is paced by the writes really made.
 //
 // Identity Protection's ~1 request a second is not declared here:
 // entra.confirm_compromised spaces its calls itself, across processes, and
 // carries several users in one request, which a per-Apply budget would
-// forbid. No step of entra calls provisioning on demand (5 per 10 s), and
-// disable_devices's Intune actions (100 writes per 20 s) are optional
-// extras of a step whose budget is the directory's.
+// forbid. Provisioning on demand (5 per 10 s, remove_app_assignments)
+// is waited out on its 429s, and disable_devices's Intune actions (100
+// writes per 20 s) are optional extras of a step whose budget is the
+// directory's. Mailbox writes (inbox rules) are Exchange's, not the
+// directory's.
 var DirectoryWrites = steps.Budget{Scope: "directory_writes", Requests: 3000, Per: 150 * time.Second}
 
 // DisableUser is the spec of entra.disable_user.

@@ -31,6 +31,7 @@ var RemoveGroupMemberships = steps.Spec{
 		"which the permission preflight asks for only when the subject is in one. Verify lists " +
 		"the groups again.",
 	Permissions: Graph(PermGroupMembers),
+	Budget:      &DirectoryWrites,
 	Idempotent:  true,
 }
 
@@ -47,5 +48,6 @@ var RemoveLicenses = steps.Spec{
 		"licence by its part number (ENTERPRISEPACK) from the tenant's subscribedSkus, or by its " +
 		"sku id where those cannot be read. Verify reads the licence assignment states back.",
 	Permissions: Graph(PermLicenses, PermUserRead),
+	Budget:      &DirectoryWrites,
 	Idempotent:  true,
 }
