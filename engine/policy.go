@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
@@ -393,19 +392,15 @@ func (p *Policy) timeout() time.Duration {
 
 // eval runs a prepared query on an input already in OPA's form (so a
 // conversion error stays ours to word: inputError) within the policy's
-// time limit and returns its only result's bindings.
+// time limit (evalBounded) and returns its only result's bindings.
 func (p *Policy) eval(ctx context.Context, q rego.PreparedEvalQuery, input ast.Value) (rego.Vars, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("policy evaluation cancelled: %w", err)
 	}
 	limit := p.timeout()
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	// No metrics: nothing reads them, and OPA would otherwise make a fresh
-	// set and time the evaluation on every call.
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(metrics.NoOp()))
+	rs, timedOut, err := evalBounded(ctx, q, rego.EvalParsedInput(input), limit)
 	if err != nil {
-		return nil, evalError(ctx, limit, err)
+		return nil, evalError(ctx, limit, timedOut, err)
 	}
 	if len(rs) != 1 {
 		// The comprehensions make the query always defined, once.
@@ -420,10 +415,11 @@ func inputError(err error) error {
 }
 
 // evalError locates an evaluation error in the policy and words a
-// timeout as one.
-func evalError(ctx context.Context, limit time.Duration, err error) error {
+// timeout as one: timedOut when the time limit stopped the evaluation;
+// otherwise a cancelled one was stopped by ctx, the caller's.
+func evalError(ctx context.Context, limit time.Duration, timedOut bool, err error) error {
 	if topdown.IsCancel(err) {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if timedOut || ctx.Err() == nil {
 			return &PolicyError{Code: topdown.CancelErr,
 				Message: fmt.Sprintf("policy evaluation took longer than %s: a rule iterates over too much", limit)}
 		}
@@ -824,7 +820,7 @@ func (p *Policy) runTests(ctx context.Context, modules map[string]*ast.Module) (
 			case r.Error != nil && topdown.IsCancel(r.Error) && ctx.Err() == nil:
 				msg += fmt.Sprintf(": took longer than %s", p.timeout())
 			case r.Error != nil:
-				msg += ": " + evalError(ctx, p.timeout(), r.Error).Error()
+				msg += ": " + evalError(ctx, p.timeout(), false, r.Error).Error()
 			}
 			l := Lint{Level: Error, Code: "policy-test", Message: msg}
 			if r.Location != nil {
