@@ -18,22 +18,23 @@ import (
 // two to the same value, key for key, so a key renamed in one and not the
 // other fails there.
 // The runbook comes already converted (runbookValue, or the Policy's
-// cache of it); decisions take the environment's part from the Policy's
-// cache too (inputValueWith, cachedEnvironmentTerm).
+// cache of it); decisions take the environment's and the request's parts
+// from the Policy's caches too (inputValueWith, cachedEnvironmentTerm,
+// cachedRequestTerm).
 func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject, req Request, protected []string) (ast.Value, error) {
 	environment, err := environmentTerm(env)
 	if err != nil {
 		return nil, err
 	}
-	return inputValueWith(runbook, environment, subject, req, protected)
+	return inputValueWith(runbook, environment, requestTerm(req), subject, protected)
 }
 
-// inputValueWith is inputValue with the environment's part already built
-// (environmentTerm, or the Policy's cache of it). The subject's and the
-// request's terms come from one block (termBlock), not one allocation
-// each: they are most of what a decision allocates besides the
-// evaluation, and they live exactly as long as the input.
-func inputValueWith(runbook ast.Object, environment *ast.Term, subject *steps.Subject, req Request, protected []string) (ast.Value, error) {
+// inputValueWith is inputValue with the environment's and the request's
+// parts already built (environmentTerm and requestTerm, or the Policy's
+// caches of them). The subject's terms come from one block (termBlock),
+// not one allocation each: they are most of what a decision allocates
+// besides the evaluation, and they live exactly as long as the input.
+func inputValueWith(runbook ast.Object, environment, request *ast.Term, subject *steps.Subject, protected []string) (ast.Value, error) {
 	ts := &termBlock{}
 	subj := ast.NewObjectWithCapacity(3 + len(subjectFacts(subject)))
 	subj.Insert(inputKey("protected"), ts.strings(protected))
@@ -55,24 +56,28 @@ func inputValueWith(runbook ast.Object, environment *ast.Term, subject *steps.Su
 		subj.Insert(inputKey("gaps"), stringsTerm(nil))
 	}
 
-	request := ast.NewObjectWithCapacity(5)
-	request.Insert(inputKey("requested_by"), ts.term(ast.String(req.RequestedBy)))
-	request.Insert(inputKey("reason"), ts.term(ast.String(req.Reason)))
-	request.Insert(inputKey("allow_protected"), ast.InternedTerm(req.AllowProtected))
-	if req.Ticket != "" {
-		request.Insert(inputKey("ticket"), ts.term(ast.String(req.Ticket)))
-	}
-	if req.ApprovedBy != "" {
-		request.Insert(inputKey("approved_by"), ts.term(ast.String(req.ApprovedBy)))
-	}
-
 	return ast.NewObject(
 		ast.Item(inputKey("scenario"), runbook.Get(inputKey("scenario"))),
 		ast.Item(inputKey("runbook"), ts.term(runbook)),
 		ast.Item(inputKey("environment"), environment),
 		ast.Item(inputKey("subject"), ts.term(subj)),
-		ast.Item(inputKey("request"), ts.term(request)),
+		ast.Item(inputKey("request"), request),
 	), nil
+}
+
+// requestTerm is the request's part of the input.
+func requestTerm(req Request) *ast.Term {
+	request := ast.NewObjectWithCapacity(5)
+	request.Insert(inputKey("requested_by"), ast.StringTerm(req.RequestedBy))
+	request.Insert(inputKey("reason"), ast.StringTerm(req.Reason))
+	request.Insert(inputKey("allow_protected"), ast.InternedTerm(req.AllowProtected))
+	if req.Ticket != "" {
+		request.Insert(inputKey("ticket"), ast.StringTerm(req.Ticket))
+	}
+	if req.ApprovedBy != "" {
+		request.Insert(inputKey("approved_by"), ast.StringTerm(req.ApprovedBy))
+	}
+	return ast.NewTerm(request)
 }
 
 // environmentTerm is the environment's part of the input.
@@ -150,8 +155,8 @@ func jsonTerm(v any) (*ast.Term, error) { return (*termBlock)(nil).json(v) }
 // that no cached term keeps a decision's block alive.
 type termBlock struct{ free []ast.Term }
 
-// termBlockSize fits the subject and request of a hybrid subject's
-// input (about fifteen terms) in one block.
+// termBlockSize fits the subject's part of a hybrid subject's input
+// (about a dozen terms) in one block.
 const termBlockSize = 16
 
 // term is ast.NewTerm(v), from the block.

@@ -108,8 +108,10 @@ type Policy struct {
 	// (cachedRunbookValue); a pointer, so that copies (Defaults) share it.
 	runbooks *atomic.Pointer[runbookCache]
 	// environments holds the last environment decided in as OPA's term
-	// (cachedEnvironmentTerm), shared by copies the same way.
+	// (cachedEnvironmentTerm), shared by copies the same way; requests
+	// the last request (cachedRequestTerm).
 	environments *atomic.Pointer[environmentCache]
+	requests     *atomic.Pointer[requestCache]
 	// defaults compiles the built-in modules alone, once and only when
 	// asked (validate's built-in tests: see Defaults), so plan and run do
 	// not pay for a second compilation; nil when every module is a
@@ -218,7 +220,7 @@ func compileModules(srcs []PolicySource, all map[string]*ast.Module) (*Policy, L
 	}
 
 	p := &Policy{Digest: policyDigest(srcs), Files: files, modules: all, runbooks: new(atomic.Pointer[runbookCache]),
-		environments: new(atomic.Pointer[environmentCache])}
+		environments: new(atomic.Pointer[environmentCache]), requests: new(atomic.Pointer[requestCache])}
 	var err error
 	ctx := context.Background()
 	if p.decision, err = prepare(ctx, compiler, decisionQuery, rego.GenerateJSON(keepTerms)); err != nil {
@@ -483,7 +485,7 @@ func (p *Policy) decideFor(ctx context.Context, rb *Runbook, env EnvironmentFact
 	if err != nil {
 		return nil, inputError(err)
 	}
-	input, err := inputValueWith(runbook, environment, subject, req, protected)
+	input, err := inputValueWith(runbook, environment, cachedRequestTerm(p.requests, req), subject, protected)
 	if err != nil {
 		return nil, inputError(err)
 	}
