@@ -13,7 +13,10 @@
 //     (the generated step reference), lint.go (the Lint type every
 //     problem is reported as).
 //   - Deciding: policy.go (Rego compiled with OPA, without network or
-//     non-deterministic builtins), input.go (the policy input), plan.go
+//     non-deterministic builtins), policy_bound.go (each evaluation
+//     stopped at Policy.Timeout), input.go (the policy input; built as
+//     OPA's value in input_value.go, its parts cached in input_cache.go),
+//     plan.go
 //     (Plan: the decision applied, the built-in protection after it),
 //     identity.go (resolution across backends, linking, gaps, protection),
 //     preview.go (live Checks and the permission preflight).

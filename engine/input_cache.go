@@ -199,3 +199,25 @@ func sameParams(fields, was map[string]any) bool {
 	}
 	return true
 }
+
+// requestCache remembers the request's part of the input from the last
+// decision, as OPA's term: a bulk run decides every subject for one
+// request (who asked, why, the ticket, who approved). A Request holds
+// only strings and a boolean, so == compares all of it exactly and there
+// is nothing to copy (a field that could change unseen, a slice or a map,
+// would no longer compile here).
+type requestCache struct {
+	req   Request
+	value *ast.Term
+}
+
+// cachedRequestTerm is requestTerm(req), from c when req equals the
+// request c was built from, else built and remembered in c.
+func cachedRequestTerm(c *atomic.Pointer[requestCache], req Request) *ast.Term {
+	if e := c.Load(); e != nil && e.req == req {
+		return e.value
+	}
+	value := requestTerm(req)
+	c.Store(&requestCache{req: req, value: value})
+	return value
+}

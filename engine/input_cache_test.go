@@ -124,3 +124,59 @@ func TestConcurrentDecisionsEachGetTheirRunbook(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// requestEchoPolicy warns with the request it is given, so a test can see
+// what a decision was made on.
+const requestEchoPolicy = `package revoke
+
+warn contains sprintf("%v", [input.request])
+`
+
+// A bulk run decides every subject for one request: its part of the
+// input is built once. Any other request, however little it differs, is
+// decided on what it holds, and one decided before is built again.
+func TestDecisionsFollowTheRequest(t *testing.T) {
+	p := mustPolicy(t, regoSources("echo.rego", requestEchoPolicy))
+	rb := &Runbook{Name: "r"}
+	base := Request{RequestedBy: "soc", Reason: "INC-1"}
+	var c atomic.Pointer[requestCache]
+	cases := []struct {
+		name   string
+		req    Request
+		want   string
+		reused bool // the cached term is handed back
+	}{
+		{"the first decision builds it", base,
+			`{"allow_protected": false, "reason": "INC-1", "requested_by": "soc"}`, false},
+		{"the same request again reuses it", base,
+			`{"allow_protected": false, "reason": "INC-1", "requested_by": "soc"}`, true},
+		{"another reason", Request{RequestedBy: "soc", Reason: "INC-2"},
+			`{"allow_protected": false, "reason": "INC-2", "requested_by": "soc"}`, false},
+		{"a ticket added", Request{RequestedBy: "soc", Reason: "INC-2", Ticket: "T-1"},
+			`{"allow_protected": false, "reason": "INC-2", "requested_by": "soc", "ticket": "T-1"}`, false},
+		{"protection allowed", Request{RequestedBy: "soc", Reason: "INC-2", Ticket: "T-1", AllowProtected: true},
+			`{"allow_protected": true, "reason": "INC-2", "requested_by": "soc", "ticket": "T-1"}`, false},
+		{"an approver named", Request{RequestedBy: "soc", Reason: "INC-2", Ticket: "T-1", AllowProtected: true, ApprovedBy: "ciso"},
+			`{"allow_protected": true, "approved_by": "ciso", "reason": "INC-2", "requested_by": "soc", "ticket": "T-1"}`, false},
+		{"back to the first request", base,
+			`{"allow_protected": false, "reason": "INC-1", "requested_by": "soc"}`, false},
+	}
+	var last *requestCache
+	for _, tt := range cases {
+		d, err := p.decideFor(context.Background(), rb, contosoFacts, nil, tt.req, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if !reflect.DeepEqual(d.Warn, []string{tt.want}) {
+			t.Errorf("%s: warn %q, want %q", tt.name, d.Warn, tt.want)
+		}
+		got := cachedRequestTerm(&c, tt.req)
+		if got.Value.Compare(requestTerm(tt.req).Value) != 0 {
+			t.Errorf("%s: cached term %v, want %v", tt.name, got, requestTerm(tt.req))
+		}
+		if reused := last != nil && got == last.value; reused != tt.reused {
+			t.Errorf("%s: reused %v, want %v", tt.name, reused, tt.reused)
+		}
+		last = c.Load()
+	}
+}

@@ -51,3 +51,30 @@ func TestJSONTermIsOPAsConversion(t *testing.T) {
 		})
 	}
 }
+
+// TestInputTermsShareABlock: the subject's terms come from one block, not
+// one allocation each. A synced hybrid subject's part of the input (its
+// two backends' facts, ref, gaps and protection; the runbook, environment
+// and request parts come built) took 53 allocations with a term apiece;
+// the block takes 43, and its terms are the same values
+// (TestInputValueIsPolicyInput).
+func TestInputTermsShareABlock(t *testing.T) {
+	rb, err := runbookValue(policyTestRunbook(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := environmentTerm(contosoFacts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject := syncedSubject()
+	request := requestTerm(Request{RequestedBy: "soc-oncall", Reason: "INC-4711"})
+	n := testing.AllocsPerRun(100, func() {
+		if _, err := inputValueWith(rb, env, request, subject, nil); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 43 {
+		t.Errorf("building a synced subject's input made %v allocations, want at most 43", n)
+	}
+}

@@ -18,29 +18,34 @@ import (
 // two to the same value, key for key, so a key renamed in one and not the
 // other fails there.
 // The runbook comes already converted (runbookValue, or the Policy's
-// cache of it); decisions take the environment's part from the Policy's
-// cache too (inputValueWith, cachedEnvironmentTerm).
+// cache of it); decisions take the environment's and the request's parts
+// from the Policy's caches too (inputValueWith, cachedEnvironmentTerm,
+// cachedRequestTerm).
 func inputValue(runbook ast.Object, env EnvironmentFacts, subject *steps.Subject, req Request, protected []string) (ast.Value, error) {
 	environment, err := environmentTerm(env)
 	if err != nil {
 		return nil, err
 	}
-	return inputValueWith(runbook, environment, subject, req, protected)
+	return inputValueWith(runbook, environment, requestTerm(req), subject, protected)
 }
 
-// inputValueWith is inputValue with the environment's part already built
-// (environmentTerm, or the Policy's cache of it).
-func inputValueWith(runbook ast.Object, environment *ast.Term, subject *steps.Subject, req Request, protected []string) (ast.Value, error) {
+// inputValueWith is inputValue with the environment's and the request's
+// parts already built (environmentTerm and requestTerm, or the Policy's
+// caches of them). The subject's terms come from one block (termBlock),
+// not one allocation each: they are most of what a decision allocates
+// besides the evaluation, and they live exactly as long as the input.
+func inputValueWith(runbook ast.Object, environment, request *ast.Term, subject *steps.Subject, protected []string) (ast.Value, error) {
+	ts := &termBlock{}
 	subj := ast.NewObjectWithCapacity(3 + len(subjectFacts(subject)))
-	subj.Insert(inputKey("protected"), stringsTerm(protected))
+	subj.Insert(inputKey("protected"), ts.strings(protected))
 	if subject != nil {
-		subj.Insert(inputKey("ref"), ast.StringTerm(subject.Ref))
-		subj.Insert(inputKey("gaps"), stringsTerm(subject.Gaps))
+		subj.Insert(inputKey("ref"), ts.term(ast.String(subject.Ref)))
+		subj.Insert(inputKey("gaps"), ts.strings(subject.Gaps))
 		for backend, facts := range subject.Facts {
 			if backend == "ref" || backend == "protected" || backend == "gaps" || facts == nil {
 				continue
 			}
-			v, err := jsonTerm(facts)
+			v, err := ts.json(facts)
 			if err != nil {
 				return nil, err
 			}
@@ -51,6 +56,17 @@ func inputValueWith(runbook ast.Object, environment *ast.Term, subject *steps.Su
 		subj.Insert(inputKey("gaps"), stringsTerm(nil))
 	}
 
+	return ast.NewObject(
+		ast.Item(inputKey("scenario"), runbook.Get(inputKey("scenario"))),
+		ast.Item(inputKey("runbook"), ts.term(runbook)),
+		ast.Item(inputKey("environment"), environment),
+		ast.Item(inputKey("subject"), ts.term(subj)),
+		ast.Item(inputKey("request"), request),
+	), nil
+}
+
+// requestTerm is the request's part of the input.
+func requestTerm(req Request) *ast.Term {
 	request := ast.NewObjectWithCapacity(5)
 	request.Insert(inputKey("requested_by"), ast.StringTerm(req.RequestedBy))
 	request.Insert(inputKey("reason"), ast.StringTerm(req.Reason))
@@ -61,14 +77,7 @@ func inputValueWith(runbook ast.Object, environment *ast.Term, subject *steps.Su
 	if req.ApprovedBy != "" {
 		request.Insert(inputKey("approved_by"), ast.StringTerm(req.ApprovedBy))
 	}
-
-	return ast.NewObject(
-		ast.Item(inputKey("scenario"), runbook.Get(inputKey("scenario"))),
-		ast.Item(inputKey("runbook"), ast.NewTerm(runbook)),
-		ast.Item(inputKey("environment"), environment),
-		ast.Item(inputKey("subject"), ast.NewTerm(subj)),
-		ast.Item(inputKey("request"), ast.NewTerm(request)),
-	), nil
+	return ast.NewTerm(request)
 }
 
 // environmentTerm is the environment's part of the input.
@@ -128,16 +137,7 @@ func runbookValue(rb *Runbook) (ast.Object, error) {
 // null. An empty list is OPA's own interned empty array, shared as OPA
 // shares it (evaluation never changes a term): most facts' lists (roles,
 // gaps, groups) are empty, and each was two allocations per decision.
-func stringsTerm(ss []string) *ast.Term {
-	if len(ss) == 0 {
-		return ast.InternedEmptyArray
-	}
-	terms := make([]*ast.Term, len(ss))
-	for i, s := range ss {
-		terms[i] = ast.StringTerm(s)
-	}
-	return ast.ArrayTerm(terms...)
-}
+func stringsTerm(ss []string) *ast.Term { return (*termBlock)(nil).strings(ss) }
 
 // jsonTerm is ast.NewTerm(ast.InterfaceToValue(plainJSON(v))) in one
 // pass: containers are walked here, every other value goes through
@@ -145,13 +145,54 @@ func stringsTerm(ss []string) *ast.Term {
 // what it became before) and OPA's own conversion. Booleans, the empty
 // string and the small ints OPA interns come back as OPA's interned
 // terms, the same values without an allocation each.
-func jsonTerm(v any) (*ast.Term, error) {
+func jsonTerm(v any) (*ast.Term, error) { return (*termBlock)(nil).json(v) }
+
+// termBlock hands out the terms of one input from blocks of termBlockSize,
+// one allocation a block rather than one a term. A term holds on to its
+// whole block, so a block serves one input, whose terms all live as long
+// as it does; the parts cached across decisions (the runbook's, the
+// environment's) are built with a nil termBlock, a term an allocation, so
+// that no cached term keeps a decision's block alive.
+type termBlock struct{ free []ast.Term }
+
+// termBlockSize fits the subject's part of a hybrid subject's input
+// (about a dozen terms) in one block.
+const termBlockSize = 16
+
+// term is ast.NewTerm(v), from the block.
+func (ts *termBlock) term(v ast.Value) *ast.Term {
+	if ts == nil {
+		return ast.NewTerm(v)
+	}
+	if len(ts.free) == 0 {
+		ts.free = make([]ast.Term, termBlockSize)
+	}
+	t := &ts.free[0]
+	ts.free = ts.free[1:]
+	t.Value = v
+	return t
+}
+
+// strings is stringsTerm, from the block.
+func (ts *termBlock) strings(ss []string) *ast.Term {
+	if len(ss) == 0 {
+		return ast.InternedEmptyArray
+	}
+	terms := make([]*ast.Term, len(ss))
+	for i, s := range ss {
+		terms[i] = ts.term(ast.String(s))
+	}
+	return ts.term(ast.NewArray(terms...))
+}
+
+// json is jsonTerm, from the block.
+func (ts *termBlock) json(v any) (*ast.Term, error) {
 	switch x := v.(type) {
 	case string:
 		if x == "" {
 			return ast.InternedEmptyString, nil
 		}
-		return ast.StringTerm(x), nil
+		return ts.term(ast.String(x)), nil
 	case bool:
 		return ast.InternedTerm(x), nil
 	case int:
@@ -159,45 +200,45 @@ func jsonTerm(v any) (*ast.Term, error) {
 			return ast.InternedTerm(x), nil
 		}
 	case map[string]any:
-		return objectTerm(x)
+		return objectTerm(ts, x)
 	case steps.Values:
-		return objectTerm(x)
+		return objectTerm(ts, x)
 	case []any:
-		return arrayTerm(x)
+		return arrayTerm(ts, x)
 	case []map[string]any:
-		return arrayTerm(x)
+		return arrayTerm(ts, x)
 	case []string:
-		return stringsTerm(x), nil
+		return ts.strings(x), nil
 	}
 	value, err := ast.InterfaceToValue(plainJSON(v))
 	if err != nil {
 		return nil, err
 	}
-	return ast.NewTerm(value), nil
+	return ts.term(value), nil
 }
 
-func objectTerm[M ~map[string]any](m M) (*ast.Term, error) {
+func objectTerm[M ~map[string]any](ts *termBlock, m M) (*ast.Term, error) {
 	obj := ast.NewObjectWithCapacity(len(m))
 	for k, e := range m {
-		v, err := jsonTerm(e)
+		v, err := ts.json(e)
 		if err != nil {
 			return nil, err
 		}
 		obj.Insert(inputKey(k), v)
 	}
-	return ast.NewTerm(obj), nil
+	return ts.term(obj), nil
 }
 
-func arrayTerm[E any](list []E) (*ast.Term, error) {
+func arrayTerm[E any](ts *termBlock, list []E) (*ast.Term, error) {
 	terms := make([]*ast.Term, len(list))
 	for i, e := range list {
-		v, err := jsonTerm(e)
+		v, err := ts.json(e)
 		if err != nil {
 			return nil, err
 		}
 		terms[i] = v
 	}
-	return ast.ArrayTerm(terms...), nil
+	return ts.term(ast.NewArray(terms...)), nil
 }
 
 // inputKeys are the terms of the object keys inputs have held, shared by

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
-	"github.com/open-policy-agent/opa/v1/metrics"
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
@@ -109,8 +108,10 @@ type Policy struct {
 	// (cachedRunbookValue); a pointer, so that copies (Defaults) share it.
 	runbooks *atomic.Pointer[runbookCache]
 	// environments holds the last environment decided in as OPA's term
-	// (cachedEnvironmentTerm), shared by copies the same way.
+	// (cachedEnvironmentTerm), shared by copies the same way; requests
+	// the last request (cachedRequestTerm).
 	environments *atomic.Pointer[environmentCache]
+	requests     *atomic.Pointer[requestCache]
 	// defaults compiles the built-in modules alone, once and only when
 	// asked (validate's built-in tests: see Defaults), so plan and run do
 	// not pay for a second compilation; nil when every module is a
@@ -219,7 +220,7 @@ func compileModules(srcs []PolicySource, all map[string]*ast.Module) (*Policy, L
 	}
 
 	p := &Policy{Digest: policyDigest(srcs), Files: files, modules: all, runbooks: new(atomic.Pointer[runbookCache]),
-		environments: new(atomic.Pointer[environmentCache])}
+		environments: new(atomic.Pointer[environmentCache]), requests: new(atomic.Pointer[requestCache])}
 	var err error
 	ctx := context.Background()
 	if p.decision, err = prepare(ctx, compiler, decisionQuery, rego.GenerateJSON(keepTerms)); err != nil {
@@ -393,19 +394,15 @@ func (p *Policy) timeout() time.Duration {
 
 // eval runs a prepared query on an input already in OPA's form (so a
 // conversion error stays ours to word: inputError) within the policy's
-// time limit and returns its only result's bindings.
+// time limit (evalBounded) and returns its only result's bindings.
 func (p *Policy) eval(ctx context.Context, q rego.PreparedEvalQuery, input ast.Value) (rego.Vars, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("policy evaluation cancelled: %w", err)
 	}
 	limit := p.timeout()
-	ctx, cancel := context.WithTimeout(ctx, limit)
-	defer cancel()
-	// No metrics: nothing reads them, and OPA would otherwise make a fresh
-	// set and time the evaluation on every call.
-	rs, err := q.Eval(ctx, rego.EvalParsedInput(input), rego.EvalMetrics(metrics.NoOp()))
+	rs, timedOut, err := evalBounded(ctx, q, rego.EvalParsedInput(input), limit)
 	if err != nil {
-		return nil, evalError(ctx, limit, err)
+		return nil, evalError(ctx, limit, timedOut, err)
 	}
 	if len(rs) != 1 {
 		// The comprehensions make the query always defined, once.
@@ -420,10 +417,11 @@ func inputError(err error) error {
 }
 
 // evalError locates an evaluation error in the policy and words a
-// timeout as one.
-func evalError(ctx context.Context, limit time.Duration, err error) error {
+// timeout as one: timedOut when the time limit stopped the evaluation;
+// otherwise a cancelled one was stopped by ctx, the caller's.
+func evalError(ctx context.Context, limit time.Duration, timedOut bool, err error) error {
 	if topdown.IsCancel(err) {
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		if timedOut || ctx.Err() == nil {
 			return &PolicyError{Code: topdown.CancelErr,
 				Message: fmt.Sprintf("policy evaluation took longer than %s: a rule iterates over too much", limit)}
 		}
@@ -487,7 +485,7 @@ func (p *Policy) decideFor(ctx context.Context, rb *Runbook, env EnvironmentFact
 	if err != nil {
 		return nil, inputError(err)
 	}
-	input, err := inputValueWith(runbook, environment, subject, req, protected)
+	input, err := inputValueWith(runbook, environment, cachedRequestTerm(p.requests, req), subject, protected)
 	if err != nil {
 		return nil, inputError(err)
 	}
@@ -605,23 +603,31 @@ func stringSet(v any, rule string) ([]string, error) {
 	if x == nil {
 		return nil, nil
 	}
-	// A user may define an array as well as a set.
+	// A user may define an array as well as a set. Read without a
+	// callback: one capturing the result cost three allocations a rule.
 	var out []string
-	bad := false
-	each := func(e *ast.Term) {
-		s, ok := e.Value.(ast.String)
-		bad = bad || !ok
-		out = append(out, string(s))
-	}
 	switch c := x.Value.(type) {
 	case ast.Set:
-		c.Foreach(each)
+		// Slice is the set's own sorted list, read here, never changed.
+		elems := c.Slice()
+		out = make([]string, 0, len(elems))
+		for _, e := range elems {
+			s, ok := e.Value.(ast.String)
+			if !ok {
+				return nil, shapeError(rule, "a set of strings", native(x.Value))
+			}
+			out = append(out, string(s))
+		}
 	case *ast.Array:
-		c.Foreach(each)
+		out = make([]string, 0, c.Len())
+		for i := range c.Len() {
+			s, ok := c.Elem(i).Value.(ast.String)
+			if !ok {
+				return nil, shapeError(rule, "a set of strings", native(x.Value))
+			}
+			out = append(out, string(s))
+		}
 	default:
-		bad = true
-	}
-	if bad {
 		return nil, shapeError(rule, "a set of strings", native(x.Value))
 	}
 	if len(out) == 0 {
@@ -824,7 +830,7 @@ func (p *Policy) runTests(ctx context.Context, modules map[string]*ast.Module) (
 			case r.Error != nil && topdown.IsCancel(r.Error) && ctx.Err() == nil:
 				msg += fmt.Sprintf(": took longer than %s", p.timeout())
 			case r.Error != nil:
-				msg += ": " + evalError(ctx, p.timeout(), r.Error).Error()
+				msg += ": " + evalError(ctx, p.timeout(), false, r.Error).Error()
 			}
 			l := Lint{Level: Error, Code: "policy-test", Message: msg}
 			if r.Location != nil {

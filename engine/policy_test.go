@@ -340,6 +340,57 @@ warn contains "y" if true
 	}
 }
 
+// deny and warn are read from a set or, should a policy define one, an
+// array: sorted, each once, nothing when empty; anything but strings is
+// the policy's error. Reading one costs the list it gives and nothing
+// more.
+func TestDecideReadsDenyAndWarnFromSetsAndArrays(t *testing.T) {
+	tests := []struct {
+		name       string
+		src        string
+		deny, warn []string
+		err        string
+	}{
+		{name: "sets are sorted", src: "deny contains \"b\"\ndeny contains \"a\"\nwarn contains \"w\"\n",
+			deny: []string{"a", "b"}, warn: []string{"w"}},
+		{name: "an array is sorted and each message kept once", src: "deny := [\"b\", \"a\", \"b\"]\nwarn := [\"w\"]\n",
+			deny: []string{"a", "b"}, warn: []string{"w"}},
+		{name: "empty set and array give nothing", src: "deny := set()\nwarn := []\n"},
+		{name: "a number in an array is an error", src: "deny := [\"a\", 1]\n",
+			err: "policy: data.revoke.deny must be a set of strings, got a list"},
+		{name: "a number in a set is an error", src: "warn := {\"a\", 1}\n",
+			err: "policy: data.revoke.warn must be a set of strings, got a list"},
+		{name: "an object is an error", src: "warn := {\"a\": 1}\n",
+			err: "policy: data.revoke.warn must be a set of strings, got a mapping"},
+	}
+	input := PolicyInput(policyTestRunbook(t), contosoFacts, &steps.Subject{Ref: "x"}, Request{})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := mustPolicy(t, regoSources("d.rego", "package revoke\n\n"+tt.src))
+			d, err := p.Decide(context.Background(), input)
+			if tt.err != "" {
+				if err == nil || err.Error() != tt.err {
+					t.Fatalf("error %v, want %q", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(d.Deny, tt.deny) || !reflect.DeepEqual(d.Warn, tt.warn) {
+				t.Errorf("deny %#v warn %#v, want %#v and %#v", d.Deny, d.Warn, tt.deny, tt.warn)
+			}
+		})
+	}
+	set := ast.ArrayTerm(ast.SetTerm(ast.StringTerm("b"), ast.StringTerm("a")))
+	array := ast.ArrayTerm(ast.ArrayTerm(ast.StringTerm("b"), ast.StringTerm("a")))
+	for name, v := range map[string]*ast.Term{"a set": set, "an array": array} {
+		if n := testing.AllocsPerRun(100, func() { _, _ = stringSet(v, "deny") }); n != 1 {
+			t.Errorf("reading %s of two messages made %v allocations, want 1 (the list)", name, n)
+		}
+	}
+}
+
 func TestDecideReportsEvaluationErrors(t *testing.T) {
 	tests := []struct {
 		name    string
