@@ -38,6 +38,7 @@ package engine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -57,6 +58,15 @@ const DefaultBulkWindow = 32
 // pauses every step kind that met that budget until its wait is over.
 type ThrottleScoper interface {
 	ThrottleScope() string
+}
+
+// BudgetScoper is implemented by a throttled error that says which of its
+// backend's declared budgets (steps.Budget.Scope) it met, "" for a limit
+// of its own that no declared budget models (provisioning on demand's 5
+// per 10 s). A throttled answer empties the step's declared budget only
+// when it names that budget or does not say.
+type BudgetScoper interface {
+	BudgetScope() string
 }
 
 // BulkConfig tunes a BulkScheduler; the zero value takes the defaults.
@@ -125,7 +135,7 @@ func (s *BulkScheduler) take(backend string, b *steps.Budget) (time.Duration, in
 	return s.takeN(backend, b, 1)
 }
 
-// takeN is take for n requests at once.
+// takeN is take for n requests at once; a negative n gives requests back.
 func (s *BulkScheduler) takeN(backend string, b *steps.Budget, n int) (time.Duration, int) {
 	if b == nil || b.Requests <= 0 || b.Per <= 0 {
 		return 0, 0
@@ -138,7 +148,7 @@ func (s *BulkScheduler) takeN(backend string, b *steps.Budget, n int) (time.Dura
 		k.tokens = min(k.burst, k.tokens+now.Sub(k.last).Seconds()*k.rate)
 		k.last = now
 	}
-	k.tokens -= float64(n)
+	k.tokens = min(k.burst, k.tokens-float64(n)) // n < 0 gives requests back
 	ready := k.last
 	if k.tokens < 0 {
 		ready = ready.Add(time.Duration(-k.tokens / k.rate * float64(time.Second)))
@@ -360,6 +370,10 @@ func (s *BulkScheduler) throttle(backend, spec string, budget *steps.Budget, err
 	p.specs[spec] = true
 	if until.After(p.Until) {
 		p.Until, p.Reason = until, errText(err)
+	}
+	var bs BudgetScoper
+	if budget != nil && errors.As(err, &bs) && bs.BudgetScope() != budget.Scope {
+		budget = nil // another limit than the budget's: it stays as it is
 	}
 	if budget != nil && budget.Requests > 0 && budget.Per > 0 {
 		if k := s.bucketOf(backend, budget, s.now()); until.After(k.last) {
@@ -590,26 +604,37 @@ type bulkStep struct {
 }
 
 func (w *bulkStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
-	return w.do(ctx, nil, func(ctx context.Context) (steps.Change, error) { return w.inner.Check(ctx, call) })
+	return w.do(ctx, nil, func(ctx context.Context, _ *slotHold) (steps.Change, error) { return w.inner.Check(ctx, call) })
 }
 
 func (w *bulkStep) Apply(ctx context.Context, call *steps.Call) (steps.Change, error) {
+	var held *slotHold // the slots of the attempt under way
 	if w.budget != nil && call != nil {
 		// The step's requests beyond the one Apply is charged draw on the
-		// same budget, waited for as Apply's own is.
+		// same budget, waited for as Apply's own is: outside the
+		// backend's slots, which others use meanwhile.
 		call.Spend = func(ctx context.Context, n int) error {
-			if err := w.b.s.await(ctx, w.backend, w.budget, n); err != nil {
+			held.release()
+			err := w.b.s.await(ctx, w.backend, w.budget, n)
+			if err == nil {
+				err = held.acquire(ctx)
+			}
+			if err != nil {
 				return steps.Errorf(steps.Retryable, "waiting for %s's budget: %w", w.spec, err)
 			}
 			return nil
 		}
 	}
-	return w.do(ctx, w.budget, func(ctx context.Context) (steps.Change, error) { return w.inner.Apply(ctx, call) })
+	return w.do(ctx, w.budget, func(ctx context.Context, h *slotHold) (steps.Change, error) {
+		held = h
+		return w.inner.Apply(ctx, call)
+	})
 }
 
 // await waits until backend's budget b has n requests for the caller; a
 // throttled answer that empties the budget during the wait makes it
-// reserve again, behind the pause.
+// reserve again, behind the pause. A wait given up (ctx ended) gives its
+// requests back: they were not sent.
 func (s *BulkScheduler) await(ctx context.Context, backend string, b *steps.Budget, n int) error {
 	for {
 		wait, drains := s.takeN(backend, b, n)
@@ -617,11 +642,44 @@ func (s *BulkScheduler) await(ctx context.Context, backend string, b *steps.Budg
 			return nil
 		}
 		if err := sleepContext(ctx, wait); err != nil {
+			s.takeN(backend, b, -n)
 			return err
 		}
 		if !s.drainedSince(backend, b, drains) {
 			return nil
 		}
+	}
+}
+
+// slotHold is a call's hold on its backend's slot and its step kind's.
+type slotHold struct {
+	sem, kind chan struct{}
+	held      bool
+}
+
+// acquire takes both slots, the step kind's first.
+func (h *slotHold) acquire(ctx context.Context) error {
+	select {
+	case h.kind <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a slot of its step kind: %w", ctx.Err())
+	}
+	select {
+	case h.sem <- struct{}{}:
+	case <-ctx.Done():
+		<-h.kind
+		return fmt.Errorf("waiting for a slot of its backend: %w", ctx.Err())
+	}
+	h.held = true
+	return nil
+}
+
+// release gives both slots back if they are held.
+func (h *slotHold) release() {
+	if h != nil && h.held {
+		<-h.sem
+		<-h.kind
+		h.held = false
 	}
 }
 
@@ -632,7 +690,9 @@ type bulkVerifier struct {
 }
 
 func (w *bulkVerifier) Verify(ctx context.Context, call *steps.Call) error {
-	_, err := w.do(ctx, nil, func(ctx context.Context) (steps.Change, error) { return steps.Change{}, w.v.Verify(ctx, call) })
+	_, err := w.do(ctx, nil, func(ctx context.Context, _ *slotHold) (steps.Change, error) {
+		return steps.Change{}, w.v.Verify(ctx, call)
+	})
 	return err
 }
 
@@ -644,10 +704,11 @@ func (w *bulkVerifier) Verify(ctx context.Context, call *steps.Call) error {
 // alone. Throttled answers the scheduler absorbed are counted
 // (Throttled), not journaled: they are the bulk's pacing, not the step's
 // failures. budget is the declared budget the call draws on (Apply's;
-// nil for reads): the call waits for a request of it first.
-func (w *bulkStep) do(ctx context.Context, budget *steps.Budget, fn func(context.Context) (steps.Change, error)) (steps.Change, error) {
+// nil for reads): the call waits for a request of it first, and only its
+// throttled answers empty it. fn is given the call's hold on its slots,
+// which it may let go of while it waits (Call.Spend).
+func (w *bulkStep) do(ctx context.Context, budget *steps.Budget, fn func(context.Context, *slotHold) (steps.Change, error)) (steps.Change, error) {
 	s := w.b.s
-	sem, kind := s.sem(w.backend), s.kindSem(w.backend, w.spec)
 	for {
 		if err := s.await(ctx, w.backend, budget, 1); err != nil {
 			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's budget: %w", w.spec, err)
@@ -655,25 +716,17 @@ func (w *bulkStep) do(ctx context.Context, budget *steps.Budget, fn func(context
 		if err := s.waitPause(ctx, w.backend, w.spec); err != nil {
 			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's throttling to end: %w", w.spec, err)
 		}
-		select {
-		case kind <- struct{}{}:
-		case <-ctx.Done():
-			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for a slot of %s's concurrency: %w", w.spec, ctx.Err())
+		h := &slotHold{sem: s.sem(w.backend), kind: s.kindSem(w.backend, w.spec)}
+		if err := h.acquire(ctx); err != nil {
+			return steps.Change{}, steps.Errorf(steps.Retryable, "%s: %w", w.spec, err)
 		}
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			<-kind
-			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for a slot of %s's concurrency: %w", w.backend, ctx.Err())
-		}
-		ch, err := fn(ctx)
-		<-sem
-		<-kind
+		ch, err := fn(ctx, h)
+		h.release()
 		after := steps.RetryAfterOf(err)
 		if err == nil || steps.ClassOf(err) != steps.Retryable || after <= 0 {
 			return ch, err
 		}
-		s.throttle(w.backend, w.spec, w.budget, err, after)
+		s.throttle(w.backend, w.spec, budget, err, after)
 		w.b.mu.Lock()
 		w.b.throttled++
 		w.b.mu.Unlock()

@@ -177,7 +177,7 @@ func TestBulkOneStepKindHoldsHalfTheBackend(t *testing.T) {
 		started.Add(1)
 		go func() {
 			defer started.Done()
-			slow.do(ctx, nil, func(context.Context) (steps.Change, error) {
+			slow.do(ctx, nil, func(context.Context, *slotHold) (steps.Change, error) {
 				mu.Lock()
 				held++
 				mu.Unlock()
@@ -200,7 +200,7 @@ func TestBulkOneStepKindHoldsHalfTheBackend(t *testing.T) {
 	fast := &bulkStep{b: b, backend: "demo", spec: "demo.fast"}
 	fctx, fcancel := context.WithTimeout(context.Background(), time.Second)
 	defer fcancel()
-	if _, err := fast.do(fctx, nil, func(context.Context) (steps.Change, error) { return steps.Change{}, nil }); err != nil {
+	if _, err := fast.do(fctx, nil, func(context.Context, *slotHold) (steps.Change, error) { return steps.Change{}, nil }); err != nil {
 		t.Errorf("the other kind's call: %v", err)
 	}
 	if n := inFlight(); n != 2 {
@@ -274,7 +274,7 @@ func TestBulkBudgetPacesCalls(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					_, err := w.do(context.Background(), w.budget, func(context.Context) (steps.Change, error) {
+					_, err := w.do(context.Background(), w.budget, func(context.Context, *slotHold) (steps.Change, error) {
 						mu.Lock()
 						at = append(at, time.Since(start))
 						mu.Unlock()
@@ -317,7 +317,7 @@ func TestBulkBudgetReservedBeforeA429Wait(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := w.do(context.Background(), budget, func(context.Context) (steps.Change, error) {
+			if _, err := w.do(context.Background(), budget, func(context.Context, *slotHold) (steps.Change, error) {
 				mu.Lock()
 				at = append(at, time.Since(start))
 				mu.Unlock()
@@ -399,5 +399,96 @@ func TestBulkSpendPacesAStepsOtherRequests(t *testing.T) {
 	free := &bulkStep{inner: spendStep{n: 3, start: time.Now(), at: &spentAt}, b: b, backend: "demo", spec: "demo.read"}
 	if _, err := free.Apply(context.Background(), call); err != nil || call.Spend != nil || spentAt > 50*time.Millisecond {
 		t.Errorf("without a budget: %v, Spend set %v, spent after %s", err, call.Spend != nil, spentAt)
+	}
+}
+
+// A step waiting to spend its further requests lets go of its slots: with
+// one slot for the backend, another step kind's Check runs during the
+// wait, not after it.
+func TestBulkSpendWaitsOutsideTheSlots(t *testing.T) {
+	s := NewBulkScheduler(BulkConfig{DefaultConcurrency: 1})
+	b := s.Add()
+	budget := &steps.Budget{Scope: "w", Requests: 1, Per: 300 * time.Millisecond}
+	var spentAt time.Duration
+	start := time.Now()
+	slow := &bulkStep{inner: spendStep{n: 1, start: start, at: &spentAt}, b: b, backend: "demo", spec: "demo.cleanup", budget: budget}
+	done := make(chan error, 1)
+	go func() {
+		_, err := slow.Apply(context.Background(), &steps.Call{})
+		done <- err
+	}()
+	time.Sleep(50 * time.Millisecond) // the Apply is waiting for its second request
+	other := &bulkStep{inner: bulkFake{log: &bulkLog{}, kind: "read"}, b: b, backend: "demo", spec: "demo.read"}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	if _, err := other.Check(ctx, &steps.Call{}); err != nil {
+		t.Errorf("another kind's Check during the wait: %v", err)
+	}
+	if err := <-done; err != nil || spentAt < 290*time.Millisecond {
+		t.Errorf("Apply: %v, spent after %s, want after the budget's 300 ms", err, spentAt)
+	}
+}
+
+// A wait for the budget given up gives its requests back: they were never
+// sent, and the next caller does not wait for them.
+func TestBulkSpendGivenUpIsRefunded(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := NewBulkScheduler(BulkConfig{Now: func() time.Time { return now }})
+	budget := &steps.Budget{Scope: "w", Requests: 1, Per: time.Second}
+	s.take("demo", budget) // the bucket is empty now
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if err := s.await(ctx, "demo", budget, 5); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("await: %v", err)
+	}
+	if wait, _ := s.take("demo", budget); wait != time.Second {
+		t.Errorf("the next request waits %s, want 1s: the 5 given up were not refunded", wait)
+	}
+}
+
+// budgetScoped is a throttled error that names the budget it met.
+type budgetScoped struct{ scope string }
+
+func (e budgetScoped) Error() string       { return "429 " + e.scope }
+func (e budgetScoped) BudgetScope() string { return e.scope }
+
+// A throttled answer empties a declared budget only when it met that
+// budget or does not say; a read's never does.
+func TestBulkThrottleEmptiesOnlyTheBudgetItMet(t *testing.T) {
+	budget := &steps.Budget{Scope: "w", Requests: 10, Per: time.Second}
+	for _, tc := range []struct {
+		name    string
+		err     error
+		emptied bool
+	}{
+		{"a 429 that does not say", errors.New("429"), true},
+		{"a 429 of the budget", budgetScoped{"w"}, true},
+		{"a 429 of a limit of its own", budgetScoped{"provisioning"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+			s := NewBulkScheduler(BulkConfig{Now: func() time.Time { return now }})
+			s.throttle("demo", "demo.cleanup", budget, steps.RetryableAfter(tc.err, time.Second), time.Second)
+			wait, _ := s.take("demo", budget)
+			if emptied := wait > 0; emptied != tc.emptied {
+				t.Errorf("next request waits %s; emptied %v, want %v", wait, emptied, tc.emptied)
+			}
+		})
+	}
+	// Through a step: its Verify's 429 pauses it but leaves its Apply's
+	// budget as it was.
+	s := NewBulkScheduler(BulkConfig{DefaultConcurrency: 4})
+	w := &bulkStep{b: s.Add(), backend: "demo", spec: "demo.cleanup", budget: budget}
+	calls := 0
+	if _, err := w.do(context.Background(), nil, func(context.Context, *slotHold) (steps.Change, error) {
+		if calls++; calls == 1 {
+			return steps.Change{}, steps.RetryableAfter(errors.New("429 on a read"), 10*time.Millisecond)
+		}
+		return steps.Change{}, nil
+	}); err != nil || calls != 2 {
+		t.Fatalf("read: %v after %d calls", err, calls)
+	}
+	if wait, _ := s.take("demo", budget); wait > 0 {
+		t.Errorf("a read's 429 emptied the write budget: the next write waits %s", wait)
 	}
 }

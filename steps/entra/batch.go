@@ -20,8 +20,8 @@ import (
 // JSON batching. A clean-up step that deletes several objects (a user's
 // group memberships, consents, inbox rules, app assignments) used to send
 // one DELETE after another: n round trips. The deletions do not depend on
-// one another, so they go together in Graph's $batch, 20 to a request, the
-// requests at once: one round trip for up to 20 objects.
+// one another, so they go together in Graph's $batch, 20 to a request, a
+// few requests at once: one round trip for up to 20 objects.
 //
 // Graph throttles each request inside a batch on its own: a 200 batch can
 // carry a 429 for one item and 204s for the rest. Each item's answer is
@@ -29,27 +29,41 @@ import (
 // body, its Retry-After and x-ms-throttle-scope), each deletion that went
 // is journaled, and the step's error is the one for what did not go: the
 // engine retries the step, a retry skips what was journaled, so only the
-// throttled items are sent again, after their Retry-After.
+// throttled items are sent again, after their Retry-After. An item whose
+// outcome the answer does not make plain (no answer for it, a status that
+// is neither a success nor an error) is never reported done: it is
+// Retryable, and the retry lists again and finds it there or gone.
+//
+// The SDK builds the batch (msgraphgocore.BatchRequest: item URLs from the
+// request builders, relative to the version); its answer is read here with
+// encoding/json, since the SDK's reader panics on answers it does not
+// expect (a header value that is not a string, an item without an id, an
+// empty body), and a panic in a batch's goroutine would end the process
+// with Graph's deletions unjournaled.
 //
 // Requests of different subjects are not batched together: they already
 // go at once over one HTTP/2 connection, so a batch would save no round
 // trip, and Graph counts every item against its limits all the same
-// (docs/benchmarks.md, "JSON batching").
+// (docs/benchmarks.md, "JSON batching, where it saves round trips").
 
-// maxBatch is Graph's limit of requests in one $batch.
-const maxBatch = 20
+// batchShape is how many requests go in one $batch and how many batches
+// are in flight at once.
+type batchShape struct{ size, inFlight int }
+
+var (
+	// directoryBatches: Graph's limit of 20 requests a batch, and a few
+	// batches at once.
+	directoryBatches = batchShape{size: 20, inFlight: 4}
+	// mailboxBatches: Outlook runs at most four requests at once for a
+	// mailbox, batch items included, and answers the others 429
+	// (MailboxConcurrency), so a mailbox gets batches of four, one at a
+	// time.
+	mailboxBatches = batchShape{size: 4, inFlight: 1}
+)
 
 // odataErrors maps every error status to Graph's OData error, as the
 // SDK's request builders do.
 var odataErrors = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
-
-func init() {
-	// A batch refused as a whole is read with the error mapping the SDK
-	// keeps in a registry under this key; with none, Graph's message is
-	// lost. The registry is a map without a lock: written here, before
-	// any request.
-	_ = msgraphgocore.RegisterError(msgraphgocore.BatchRequestErrorRegistryKey, odataErrors)
-}
 
 // batchCall is one of several independent requests that answer no
 // content: what it does, in classify's words; the request, made by the
@@ -62,15 +76,35 @@ type batchCall struct {
 }
 
 // sendAll sends calls, which must not depend on one another, in as few
-// round trips as Graph allows: one alone as the request builder would
-// send it, more in $batch requests of up to 20, sent at once. It returns
-// each call's classified error, nil when it succeeded, in calls' order.
-func (c *Conn) sendAll(ctx context.Context, calls []batchCall) []error {
+// round trips as shape allows: one alone as the request builder would
+// send it, more in $batch requests of shape.size, shape.inFlight at once.
+// Before each batch it spends its requests with charge (a bulk run's
+// budget, Call.Charge), less the one Apply was charged; a batch whose
+// budget cannot be had is not sent, and each of its calls gets that
+// error. It returns each call's classified error, nil when it succeeded,
+// in calls' order.
+func (c *Conn) sendAll(ctx context.Context, calls []batchCall, shape batchShape, charge func(context.Context, int) error) []error {
 	errs := make([]error, len(calls))
+	slots := make(chan struct{}, shape.inFlight)
 	var wg sync.WaitGroup
-	for start := 0; start < len(calls); start += maxBatch {
-		chunk, out := calls[start:min(start+maxBatch, len(calls))], errs[start:min(start+maxBatch, len(calls))]
-		wg.Go(func() { c.sendBatch(ctx, chunk, out) })
+	for start := 0; start < len(calls); start += shape.size {
+		end := min(start+shape.size, len(calls))
+		chunk, out := calls[start:end], errs[start:end]
+		spend := len(chunk)
+		if start == 0 {
+			spend-- // the request Apply was charged
+		}
+		wg.Go(func() {
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if err := charge(ctx, spend); err != nil {
+				for i := range out {
+					out[i] = err
+				}
+				return
+			}
+			c.sendBatch(ctx, chunk, out)
+		})
 	}
 	wg.Wait()
 	return errs
@@ -84,65 +118,126 @@ func (c *Conn) sendBatch(ctx context.Context, calls []batchCall, errs []error) {
 		errs[0] = classify(ctx, calls[0].op, adapter.SendNoContent(ctx, calls[0].req, odataErrors), calls[0].ec)
 		return
 	}
+	all := func(err error) {
+		for i, call := range calls {
+			errs[i] = classify(ctx, call.op, err, call.ec)
+		}
+	}
 	batch := msgraphgocore.NewBatchRequest(adapter)
 	ids := make([]string, len(calls))
 	for i, call := range calls {
 		item, err := batch.AddBatchRequestStep(*call.req)
 		if err != nil {
-			// A request the SDK cannot put in a batch is a bug here,
-			// not Graph's answer: nothing was sent.
-			for j := range calls {
-				errs[j] = fmt.Errorf("entra: %s: build the batch: %w", calls[j].op, err)
-			}
+			// Nothing was sent: a request the SDK cannot batch is a bug
+			// here, not Graph's answer.
+			all(fmt.Errorf("build the batch: %w", err))
 			return
 		}
 		ids[i] = *item.GetId()
 	}
-	resp, err := batch.Send(ctx, adapter)
+	req := abs.NewRequestInformation()
+	req.Method = abs.POST
+	req.UrlTemplate = "{+baseurl}/$batch"
+	if err := req.SetContentFromParsable(ctx, adapter, "application/json", batch); err != nil {
+		all(fmt.Errorf("build the batch: %w", err))
+		return
+	}
+	req.Headers.TryAdd("Accept", "application/json")
+	raw, err := adapter.SendPrimitive(ctx, req, "[]byte", odataErrors)
 	if err != nil {
 		// The batch as a whole was refused or lost: each call gets that
 		// answer (a 429 for the batch throttles all of them).
-		for i, call := range calls {
-			errs[i] = classify(ctx, call.op, err, call.ec)
-		}
+		all(err)
+		return
+	}
+	body, _ := raw.([]byte)
+	answers, err := decodeBatch(body)
+	if err != nil {
+		// Graph took the batch and its answer cannot be read: whether
+		// each request was done is unknown.
+		all(steps.RetryableAfter(fmt.Errorf("read the batch's answer: %w: whether it was done is unknown", err), 0))
 		return
 	}
 	for i, call := range calls {
-		errs[i] = classify(ctx, call.op, itemError(resp.GetResponseById(ids[i])), call.ec)
+		errs[i] = classify(ctx, call.op, itemError(answers[ids[i]]), call.ec)
 	}
 }
 
-// itemError is what the SDK would have returned had the batch item's
-// request come alone: nil for a success, Graph's OData error (or an
-// ApiError when the body is not one) with the item's status and headers
-// otherwise, so classify reads its Retry-After and throttle scope.
-func itemError(item msgraphgocore.BatchItem) error {
-	if item == nil || item.GetStatus() == nil {
-		// Whether it ran is unknown; the deletions batched are safe to
-		// send again (a second DELETE finds the object gone).
-		return steps.RetryableAfter(errors.New("the batch's answer from Graph has no response for it"), 0)
+// batchAnswer is one item of a $batch answer.
+type batchAnswer struct {
+	status  int // 0 when the answer's status was not a whole number
+	headers map[string]string
+	body    json.RawMessage
+}
+
+// decodeBatch reads a $batch answer into its items by id. Odd items are
+// kept as well as they can be read (a header that is not a string is left
+// out, a status that is not a whole number is 0), so that each is judged
+// on its own; only an answer that is not a batch answer at all is an
+// error.
+func decodeBatch(body []byte) (map[string]*batchAnswer, error) {
+	var in struct {
+		Responses []struct {
+			ID      string          `json:"id"`
+			Status  json.RawMessage `json:"status"`
+			Headers map[string]any  `json:"headers"`
+			Body    json.RawMessage `json:"body"`
+		} `json:"responses"`
 	}
-	status := int(*item.GetStatus())
-	if status < 400 {
+	if len(body) == 0 {
+		return nil, errors.New("the answer is empty")
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		return nil, fmt.Errorf("not a batch answer: %w", err)
+	}
+	out := make(map[string]*batchAnswer, len(in.Responses))
+	for _, r := range in.Responses {
+		a := &batchAnswer{headers: map[string]string{}, body: r.Body}
+		if n, err := strconv.Atoi(string(r.Status)); err == nil {
+			a.status = n
+		}
+		for k, v := range r.Headers {
+			if s, ok := v.(string); ok {
+				a.headers[k] = s
+			}
+		}
+		if r.ID != "" {
+			out[r.ID] = a
+		}
+	}
+	return out, nil
+}
+
+// itemError is what the SDK would have returned had the batch item's
+// request come alone: nil for a success (2xx); for an error (4xx, 5xx)
+// Graph's OData error, or an ApiError when the body is not one, with the
+// item's status and headers, so classify reads its Retry-After and
+// throttle scope. Anything else leaves the outcome unknown: Retryable,
+// never done.
+func itemError(a *batchAnswer) error {
+	switch {
+	case a == nil:
+		return steps.RetryableAfter(errors.New("the batch's answer from Graph has no response for it: whether it was done is unknown"), 0)
+	case a.status >= 200 && a.status < 300:
 		return nil
+	case a.status < 400 || a.status > 599:
+		return steps.RetryableAfter(fmt.Errorf("graph answered %d for it inside the batch: whether it was done is unknown", a.status), 0)
 	}
 	headers := abs.NewResponseHeaders()
-	for k, v := range item.GetHeaders() {
+	for k, v := range a.headers {
 		headers.Add(k, v)
 	}
-	var apiErr abs.ApiErrorable = &abs.ApiError{Message: "Graph answered " + strconv.Itoa(status) + " " + http.StatusText(status)}
-	if body := item.GetBody(); body != nil {
-		if raw, err := json.Marshal(map[string]any(body)); err == nil {
-			if node, err := jsonser.NewJsonParseNode(raw); err == nil {
-				if v, err := node.GetObjectValue(odataerrors.CreateODataErrorFromDiscriminatorValue); err == nil {
-					if odata, ok := v.(*odataerrors.ODataError); ok {
-						apiErr = odata
-					}
+	var apiErr abs.ApiErrorable = &abs.ApiError{Message: "Graph answered " + strconv.Itoa(a.status) + " " + http.StatusText(a.status)}
+	if len(a.body) > 0 && a.body[0] == '{' {
+		if node, err := jsonser.NewJsonParseNode(a.body); err == nil {
+			if v, err := node.GetObjectValue(odataerrors.CreateODataErrorFromDiscriminatorValue); err == nil {
+				if odata, ok := v.(*odataerrors.ODataError); ok && odata.GetErrorEscaped() != nil {
+					apiErr = odata
 				}
 			}
 		}
 	}
-	apiErr.SetStatusCode(status)
+	apiErr.SetStatusCode(a.status)
 	apiErr.SetResponseHeaders(headers)
 	return apiErr.(error)
 }
@@ -155,18 +250,15 @@ type removal struct {
 	done    string         // the progress message when it was deleted
 	gone    string         // the progress message when it was already gone
 	details map[string]any // the progress record's details besides the id
-	// alsoGone, when set, says an error that means the object is gone
-	// besides a 404.
-	alsoGone func(error) bool
 }
 
 // removeAll deletes the objects rs names that earlier attempts did not
-// journal (sendAll: together, in as few round trips as Graph allows),
+// journal (sendAll: together, in as few round trips as shape allows),
 // journals each deletion that went or found the object gone, in rs'
 // order, and returns the indexes of those and the error for what did not
 // go: the one that needs a person (a refusal) before one the engine may
 // retry, and of retryable ones the longest wait.
-func (c *Conn) removeAll(ctx context.Context, call *steps.Call, rs []removal) ([]int, error) {
+func (c *Conn) removeAll(ctx context.Context, call *steps.Call, rs []removal, shape batchShape) ([]int, error) {
 	prior := priorRemoved(call)
 	var todo []int
 	var calls []batchCall
@@ -176,12 +268,7 @@ func (c *Conn) removeAll(ctx context.Context, call *steps.Call, rs []removal) ([
 			calls = append(calls, r.call)
 		}
 	}
-	// Apply was charged one request of its budget; the rest are spent
-	// before they go.
-	if err := call.Charge(ctx, len(calls)-1); err != nil {
-		return nil, err
-	}
-	errs := c.sendAll(ctx, calls)
+	errs := c.sendAll(ctx, calls, shape, call.Charge)
 	var removed []int
 	var failed error
 	for k, i := range todo {
@@ -193,7 +280,7 @@ func (c *Conn) removeAll(ctx context.Context, call *steps.Call, rs []removal) ([
 		switch {
 		case err == nil:
 			call.Report(r.done, details)
-		case gone(err) || (r.alsoGone != nil && r.alsoGone(err)):
+		case gone(err):
 			call.Report(r.gone, details)
 		default:
 			failed = graver(failed, err)

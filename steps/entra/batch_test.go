@@ -2,15 +2,16 @@ package entra
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
-
-	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 
 	"github.com/revoke-dev/revoke/sandbox"
 	"github.com/revoke-dev/revoke/steps"
@@ -76,42 +77,78 @@ func TestSandboxBatchRetriesOnlyTheThrottledItem(t *testing.T) {
 	}
 }
 
-// manyRules is a mailbox with n forwarding rules, all suspicious.
-func manyRules(n int) *fakeMailbox {
-	mb := &fakeMailbox{folders: map[string]string{}}
-	for i := range n {
-		mb.rules = append(mb.rules, map[string]any{"id": fmt.Sprintf("r%02d", i), "displayName": fmt.Sprintf("rule %d", i),
-			"actions": map[string]any{"forwardTo": []map[string]any{{"emailAddress": map[string]any{"address": "x@evil.test"}}}}})
+// sendAll cuts calls into batches of the shape's size, at most its
+// in-flight count at once, a last lone call sent alone; before each batch
+// it spends that batch's requests, less the one Apply was charged.
+func TestSendAllShapes(t *testing.T) {
+	tests := []struct {
+		name             string
+		calls            int
+		shape            batchShape
+		batches, singles int
+		spent            []int // sorted
+	}{
+		{"45 directory deletions", 45, directoryBatches, 3, 0, []int{5, 19, 20}},
+		{"9 mailbox deletions", 9, mailboxBatches, 2, 1, []int{1, 3, 4}},
+		{"one", 1, directoryBatches, 0, 1, []int{0}},
 	}
-	return mb
-}
-
-// 45 deletions go in three batches of 20, 20 and 5, every one journaled
-// once, in the listing's order.
-func TestBatchSplitsAtTwenty(t *testing.T) {
-	mb := manyRules(45)
-	f, call, progress := rulesCall(t, mb, entraspec.MatchSuspicious)
-	ch, err := removeInboxRulesStep{}.Apply(context.Background(), call)
-	if err != nil {
-		t.Fatal(err)
-	}
-	batches, deletes := 0, 0
-	for _, l := range requestLines(f) {
-		switch {
-		case l == "POST /v1.0/$batch":
-			batches++
-		case strings.HasPrefix(l, "DELETE /mailFolders/inbox/messageRules/r"):
-			deletes++
-		}
-	}
-	if batches != 3 || deletes != 45 {
-		t.Errorf("%d batches carrying %d deletions, want 3 and 45", batches, deletes)
-	}
-	if len(*progress) != 45 || (*progress)[0].Details[progressRemoved] != "r00" || (*progress)[44].Details[progressRemoved] != "r44" {
-		t.Errorf("%d progress records, want 45 from r00 to r44", len(*progress))
-	}
-	if !strings.HasPrefix(ch.Summary, "deleted 45 inbox rules: ") || len(mb.rules) != 0 {
-		t.Errorf("summary %q, %d rules left", ch.Summary, len(mb.rules))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var mu sync.Mutex
+			inFlight, most := 0, 0
+			f := newFakeGraph(t, func(w http.ResponseWriter, r *http.Request) {
+				if r.Method != http.MethodDelete {
+					t.Errorf("unexpected %s %s", r.Method, r.URL)
+				}
+				w.WriteHeader(http.StatusNoContent)
+			})
+			f.onBatch = func(enter bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				if enter {
+					inFlight++
+					most = max(most, inFlight)
+				} else {
+					inFlight--
+				}
+			}
+			c := f.conn(t, &staticCred{token: fakeToken(t, map[string]any{"roles": []string{entraspec.PermConsents}})})
+			ctx := context.Background()
+			calls := make([]batchCall, tt.calls)
+			for i := range calls {
+				req, err := c.graph.Oauth2PermissionGrants().ByOAuth2PermissionGrantId(fmt.Sprintf("g%02d", i)).ToDeleteRequestInformation(ctx, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				calls[i] = batchCall{op: "delete g", req: req}
+			}
+			var spent []int
+			errs := c.sendAll(ctx, calls, tt.shape, func(_ context.Context, n int) error {
+				mu.Lock()
+				spent = append(spent, n)
+				mu.Unlock()
+				return nil
+			})
+			for i, err := range errs {
+				if err != nil {
+					t.Errorf("call %d: %v", i, err)
+				}
+			}
+			batches, singles := 0, 0
+			for _, r := range f.requests() {
+				switch {
+				case r.Method == "POST" && r.URI == "/v1.0/$batch":
+					batches++
+				case r.Auth != "" && r.Method == "DELETE" && !r.Batched:
+					singles++
+				}
+			}
+			slices.Sort(spent)
+			if batches != tt.batches || singles != tt.singles || !slices.Equal(spent, tt.spent) || most > tt.shape.inFlight {
+				t.Errorf("%d batches, %d sent alone, spent %v, at most %d batches at once; want %d, %d, %v, at most %d",
+					batches, singles, spent, most, tt.batches, tt.singles, tt.spent, tt.shape.inFlight)
+			}
+		})
 	}
 }
 
@@ -139,40 +176,38 @@ func TestBatchRefusedAsAWhole(t *testing.T) {
 }
 
 // An item's answer is classified as the same answer to a request sent
-// alone would be.
+// alone would be; one whose outcome is not plain is Retryable, never done.
 func TestItemError(t *testing.T) {
-	status := func(n int32) *int32 { return &n }
-	item := func(s *int32, headers map[string]string, body map[string]any) msgraphgocore.BatchItem {
-		i := msgraphgocore.NewBatchItem()
-		i.SetStatus(s)
-		i.SetHeaders(headers)
-		if body != nil {
-			i.SetBody(body)
-		}
-		return i
-	}
-	odata := map[string]any{"error": map[string]any{"code": "Request_ResourceNotFound", "message": "Resource 'x' does not exist."}}
+	odata := `{"error":{"code":"Request_ResourceNotFound","message":"Resource 'x' does not exist."}}`
 	tests := []struct {
 		name  string
-		item  msgraphgocore.BatchItem
+		item  *batchAnswer
 		err   string
 		class steps.Class
 		after time.Duration
 		scope string
 	}{
-		{name: "no content", item: item(status(204), nil, nil)},
-		{name: "created", item: item(status(201), map[string]string{"Content-Type": "application/json"}, map[string]any{"id": "x"})},
-		{name: "not found", item: item(status(404), map[string]string{"Content-Type": "application/json"}, odata),
+		{name: "no content", item: &batchAnswer{status: 204}},
+		{name: "created", item: &batchAnswer{status: 201, body: json.RawMessage(`{"id":"x"}`)}},
+		{name: "not found", item: &batchAnswer{status: 404, headers: map[string]string{"Content-Type": "application/json"}, body: json.RawMessage(odata)},
 			err: "entra: op: Graph 404 Request_ResourceNotFound: Resource 'x' does not exist.", class: steps.NotFound},
-		{name: "throttled", item: item(status(429), map[string]string{"Retry-After": "3", "x-ms-throttle-scope": "Tenant_Application/Write/a/t"},
-			map[string]any{"error": map[string]any{"code": "TooManyRequests", "message": "slow down"}}),
+		{name: "throttled", item: &batchAnswer{status: 429, headers: map[string]string{"Retry-After": "3", "x-ms-throttle-scope": "Tenant_Application/Write/a/t"},
+			body: json.RawMessage(`{"error":{"code":"TooManyRequests","message":"slow down"}}`)},
 			err: "entra: op: Graph 429 TooManyRequests: slow down", class: steps.Retryable, after: 3 * time.Second, scope: "Tenant_Application/Write/a/t"},
-		{name: "a body that is no OData error", item: item(status(503), nil, map[string]any{"oops": "1"}),
-			err: "entra: op: Graph 503", class: steps.Retryable},
-		{name: "no body", item: item(status(500), nil, nil),
+		{name: "a body that is no OData error", item: &batchAnswer{status: 503, body: json.RawMessage(`{"oops":"1"}`)},
+			err: "entra: op: Graph 503: Graph answered 503 Service Unavailable", class: steps.Retryable},
+		{name: "a body that is base64", item: &batchAnswer{status: 400, body: json.RawMessage(`"aGVsbG8="`)},
+			err: "entra: op: Graph 400: Graph answered 400 Bad Request", class: steps.Invalid},
+		{name: "no body", item: &batchAnswer{status: 500},
 			err: "entra: op: Graph 500: Graph answered 500 Internal Server Error", class: steps.Other},
 		{name: "no answer for it", item: nil,
-			err: "entra: op: the batch's answer from Graph has no response for it", class: steps.Retryable},
+			err: "entra: op: the batch's answer from Graph has no response for it: whether it was done is unknown", class: steps.Retryable},
+		{name: "a redirect", item: &batchAnswer{status: 302},
+			err: "entra: op: graph answered 302 for it inside the batch: whether it was done is unknown", class: steps.Retryable},
+		{name: "no status", item: &batchAnswer{status: 0},
+			err: "entra: op: graph answered 0 for it inside the batch: whether it was done is unknown", class: steps.Retryable},
+		{name: "a status past 599", item: &batchAnswer{status: 700},
+			err: "entra: op: graph answered 700 for it inside the batch: whether it was done is unknown", class: steps.Retryable},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -189,6 +224,50 @@ func TestItemError(t *testing.T) {
 			var ge *graphError
 			if errors.As(err, &ge) && ge.ThrottleScope() != tt.scope {
 				t.Errorf("scope %q, want %q", ge.ThrottleScope(), tt.scope)
+			}
+		})
+	}
+}
+
+// Odd batch answers are read, never a panic: each item is judged on its
+// own, and only an answer that is no batch answer at all fails as a whole.
+func TestDecodeBatch(t *testing.T) {
+	tests := []struct {
+		name, body string
+		want       map[string]batchAnswer
+		err        string
+	}{
+		{"items", `{"responses":[{"id":"1","status":204},{"id":"2","status":429,"headers":{"Retry-After":"3"},"body":{"error":{}}}]}`,
+			map[string]batchAnswer{"1": {status: 204, headers: map[string]string{}}, "2": {status: 429, headers: map[string]string{"Retry-After": "3"}, body: json.RawMessage(`{"error":{}}`)}}, ""},
+		{"headers that are not strings are left out", `{"responses":[{"id":"1","status":204,"headers":{"Retry-After":3,"x":null,"y":true,"z":"ok"}}]}`,
+			map[string]batchAnswer{"1": {status: 204, headers: map[string]string{"z": "ok"}}}, ""},
+		{"a status that is not a whole number is 0", `{"responses":[{"id":"1","status":"204"},{"id":"2","status":204.5},{"id":"3"}]}`,
+			map[string]batchAnswer{"1": {headers: map[string]string{}}, "2": {headers: map[string]string{}}, "3": {headers: map[string]string{}}}, ""},
+		{"an item without an id has no one to answer", `{"responses":[{"status":204},{"id":"2","status":204}]}`,
+			map[string]batchAnswer{"2": {status: 204, headers: map[string]string{}}}, ""},
+		{"no responses", `{}`, map[string]batchAnswer{}, ""},
+		{"empty", ``, nil, "the answer is empty"},
+		{"not JSON", `<html>`, nil, "not a batch answer: invalid character '<' looking for beginning of value"},
+		{"responses of the wrong type", `{"responses":{"id":"1"}}`, nil, "not a batch answer"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := decodeBatch([]byte(tt.body))
+			if tt.err != "" {
+				if err == nil || !strings.HasPrefix(err.Error(), tt.err) {
+					t.Fatalf("got %v, want %s", err, tt.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			flat := map[string]batchAnswer{}
+			for k, v := range got {
+				flat[k] = *v
+			}
+			if !reflect.DeepEqual(flat, tt.want) {
+				t.Errorf("got %+v\nwant %+v", flat, tt.want)
 			}
 		})
 	}

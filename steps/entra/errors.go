@@ -49,6 +49,18 @@ func (e *graphError) Error() string {
 
 func (e *graphError) Unwrap() error { return e.err }
 
+// provisioningLimit marks a failure of provisioning on demand: a 429
+// there met that API's own limit (5 requests per 10 s), not the directory
+// write budget its step declares, so a bulk run leaves that budget as it
+// is (engine.BudgetScoper).
+type provisioningLimit struct{ err error }
+
+func (e provisioningLimit) Error() string { return e.err.Error() }
+func (e provisioningLimit) Unwrap() error { return e.err }
+
+// BudgetScope names the limit the failure met: none the step declares.
+func (provisioningLimit) BudgetScope() string { return "provisioning_on_demand" }
+
 // graphCode is the Graph error code (error.code) err carries, or "".
 func graphCode(err error) string {
 	var ge *graphError

@@ -51,6 +51,8 @@ func (c *staticCred) GetToken(_ context.Context, o policy.TokenRequestOptions) (
 // seen is one request the fake Graph received.
 type seen struct {
 	Method, URI, Auth, ContentEncoding string
+	// Batched is set for a request that came inside a $batch.
+	Batched bool
 }
 
 // fakeGraph is an HTTPS server standing in for Graph, answering with
@@ -62,6 +64,9 @@ type fakeGraph struct {
 	// refuseBatch, when set, answers every $batch itself, as Graph
 	// refusing the batch as a whole.
 	refuseBatch func(http.ResponseWriter)
+	// onBatch, when set, is called as a $batch's serving starts (true)
+	// and ends (false).
+	onBatch func(enter bool)
 }
 
 func newFakeGraph(t *testing.T, handler http.HandlerFunc) *fakeGraph {
@@ -69,20 +74,25 @@ func newFakeGraph(t *testing.T, handler http.HandlerFunc) *fakeGraph {
 	f := &fakeGraph{}
 	f.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
-		refuse := f.refuseBatch
+		refuse, onBatch := f.refuseBatch, f.onBatch
 		f.mu.Unlock()
 		if r.Method == http.MethodPost && r.URL.Path == "/v1.0/$batch" && refuse != nil {
 			refuse(w)
 		} else if r.Method == http.MethodPost && r.URL.Path == "/v1.0/$batch" {
+			if onBatch != nil {
+				onBatch(true)
+				time.Sleep(20 * time.Millisecond) // long enough for the others in flight to overlap
+				defer onBatch(false)
+			}
 			serveBatch(t, w, r, func(w http.ResponseWriter, item *http.Request) {
 				f.mu.Lock()
-				f.reqs = append(f.reqs, seen{item.Method, item.RequestURI, r.Header.Get("Authorization"), ""})
+				f.reqs = append(f.reqs, seen{item.Method, item.RequestURI, r.Header.Get("Authorization"), "", true})
 				f.mu.Unlock()
 				handler(w, item)
 			})
 		}
 		f.mu.Lock()
-		f.reqs = append(f.reqs, seen{r.Method, r.RequestURI, r.Header.Get("Authorization"), r.Header.Get("Content-Encoding")})
+		f.reqs = append(f.reqs, seen{r.Method, r.RequestURI, r.Header.Get("Authorization"), r.Header.Get("Content-Encoding"), false})
 		f.mu.Unlock()
 		if r.URL.Path != "/v1.0/$batch" {
 			handler(w, r)

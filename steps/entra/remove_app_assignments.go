@@ -285,7 +285,7 @@ func (removeAppAssignmentsStep) Apply(ctx context.Context, call *steps.Call) (st
 			owner = append(owner, w)
 		}
 	}
-	removed, failure := c.removeAll(ctx, call, rs)
+	removed, failure := c.removeAll(ctx, call, rs, directoryBatches)
 	// An app is provisioned on demand only once none of its assignments
 	// is left: each went now or in an earlier attempt.
 	went := priorRemoved(call)
@@ -313,7 +313,7 @@ func (removeAppAssignmentsStep) Apply(ctx context.Context, call *steps.Call) (st
 			}
 			r, err := c.provisionOnDemand(ctx, w, job, id)
 			if err != nil {
-				return steps.Change{Summary: ch.summary(), Details: ch.details()}, graver(failure, err)
+				return steps.Change{Summary: ch.summary(), Details: ch.details()}, graver(failure, provisioningLimit{err})
 			}
 			call.Report("provisioned on demand: "+r.text(), map[string]any{progressProvisioned: job, progressResource: w.resourceID,
 				progressApp: w.app, progressRule: r.rule, progressOutcome: r.outcome(), "result": r.result, "action": r.action})

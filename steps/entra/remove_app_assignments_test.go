@@ -259,6 +259,12 @@ func TestSandboxRemoveAppAssignmentsWaitsOutTheProvisioningRate(t *testing.T) {
 	if steps.ClassOf(err) != steps.Retryable || steps.RetryAfterOf(err) != 2*time.Second {
 		t.Fatalf("Apply: %v (%v, after %v), want Retryable after 2s", err, steps.ClassOf(err), steps.RetryAfterOf(err))
 	}
+	// Provisioning's own limit, not the directory write budget: a bulk
+	// does not empty that budget for it.
+	var bs interface{ BudgetScope() string }
+	if !errors.As(err, &bs) || bs.BudgetScope() != "provisioning_on_demand" {
+		t.Errorf("the 429 names no budget of its own: %#v", err)
+	}
 	wantLog(t, tn, listAssignments(), listJobs(slackSP), listJobs(dropboxSP), listJobs(expensesSP),
 		deleteAssignment(assignment[slackSP]), deleteAssignment(assignment[dropboxSP]), deleteAssignment(assignment[expensesSP]), sentBatch,
 		readSchema(slackSP, job[slackSP]), provisionOnDemand(slackSP, job[slackSP], 200),

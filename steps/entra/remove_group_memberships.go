@@ -134,7 +134,7 @@ func (removeGroupMembershipsStep) Apply(ctx context.Context, call *steps.Call) (
 			gone:    "was no longer in group " + quoteName(g.name),
 			details: map[string]any{"group": g.detail()}}
 	}
-	removed, err := c.removeAll(ctx, call, rs)
+	removed, err := c.removeAll(ctx, call, rs, directoryBatches)
 	done := membershipPlan{remove: pick(p.remove, removed), skipped: p.skipped}
 	return steps.Change{Summary: done.summary("removed from "), Details: done.details()}, err
 }

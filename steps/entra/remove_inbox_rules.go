@@ -146,7 +146,7 @@ func (removeInboxRulesStep) Apply(ctx context.Context, call *steps.Call) (steps.
 			gone:    "inbox " + r.label() + " was already gone",
 			details: map[string]any{"rule": r.detail()}}
 	}
-	removed, err := c.removeAll(ctx, call, rs)
+	removed, err := c.removeAll(ctx, call, rs, mailboxBatches)
 	done := rulePlan{remove: pick(p.remove, removed), others: p.others, match: p.match, noMailbox: p.noMailbox}
 	return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, err
 }

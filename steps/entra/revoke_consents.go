@@ -115,7 +115,7 @@ func (revokeConsentsStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 			gone:    "the consent to " + g.label() + " was already gone",
 			details: map[string]any{"grant": g.detail()}}
 	}
-	removed, err := c.removeAll(ctx, call, rs)
+	removed, err := c.removeAll(ctx, call, rs, directoryBatches)
 	done := consentPlan{remove: pick(p.remove, removed), tenantWide: p.tenantWide}
 	return steps.Change{Summary: done.summary("deleted "), Details: done.details()}, err
 }
