@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/microsoftgraph/msgraph-sdk-go/identityprotection"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
@@ -15,6 +14,9 @@ import (
 
 // riskConfirmedCompromised is the riskState the step sets.
 const riskConfirmedCompromised = "confirmedCompromised"
+
+// riskNone is the riskState of a user Identity Protection sees no risk in.
+const riskNone = "none"
 
 var confirmCompromised = implement(entraspec.ConfirmCompromised, func() steps.Step { return confirmCompromisedStep{} })
 
@@ -108,22 +110,22 @@ func riskState(ctx context.Context, call *steps.Call) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var ru models.RiskyUserable
+	var ru *graphRiskyUser
 	err = c.inRiskTurn(ctx, func() (err error) {
-		ru, err = c.graph.IdentityProtection().RiskyUsers().ByRiskyUserId(id).Get(ctx, nil)
+		ru, err = send[graphRiskyUser](ctx, c, req(c.graph.IdentityProtection().RiskyUsers().ByRiskyUserId(id).ToGetRequestInformation(ctx, nil)))
 		return err
 	})
 	if err != nil {
 		err = classify(ctx, "read riskState of "+id, err, confirmCompromisedErrors)
 		if steps.ClassOf(err) == steps.NotFound {
-			return models.NONE_RISKSTATE.String(), nil
+			return riskNone, nil
 		}
 		return "", err
 	}
-	if s := ru.GetRiskState(); s != nil {
-		return s.String(), nil
+	if ru != nil && ru.riskState != nil {
+		return *ru.riskState, nil
 	}
-	return models.NONE_RISKSTATE.String(), nil
+	return riskNone, nil
 }
 
 // inRiskTurn runs call in the connection's turn to call Identity

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/devicemanagement"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
@@ -114,10 +114,9 @@ func (s *disableDevicesStep) Apply(ctx context.Context, call *steps.Call) (steps
 	actions := make([]func(context.Context) error, 0, len(p.devices)+len(p.managed))
 	for _, d := range p.devices {
 		actions = append(actions, func(ctx context.Context) error {
-			body := models.NewDevice()
 			off := false
-			body.SetAccountEnabled(&off)
-			_, err := c.graph.Devices().ByDeviceId(d.id).Patch(ctx, body, nil)
+			body := &objectPatch{odataType: "#microsoft.graph.device", accountEnabled: &off}
+			_, err := send[graphObject](ctx, c, c.withBody(ctx, abs.PATCH, &c.graph.Devices().ByDeviceId(d.id).BaseRequestBuilder, body))
 			return classify(ctx, "disable device "+d.name+" ("+d.id+")", err, disableDevicesErrors)
 		})
 	}
@@ -216,7 +215,7 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 	// The managed devices are listed alongside the directory ones: one
 	// round trip, not two, on the way to containment.
 	var (
-		managed    []models.ManagedDeviceable
+		managed    []*graphManagedDevice
 		managedErr error
 		wg         sync.WaitGroup
 	)
@@ -232,14 +231,14 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 		return devicePlan{}, managedErr
 	}
 	for _, d := range devices {
-		if e := d.GetAccountEnabled(); e == nil || *e {
+		if e := d.accountEnabled; e == nil || *e {
 			// An unknown state counts as enabled: disabling twice is harmless.
-			p.devices = append(p.devices, object{id: deref(d.GetId()), name: nameOr(d.GetDisplayName(), d.GetId())})
+			p.devices = append(p.devices, object{id: deref(d.id), name: nameOr(d.displayName, d.id)})
 		}
 	}
 	for _, m := range managed {
-		if !managedDone(p.action, m.GetManagementState()) {
-			p.managed = append(p.managed, object{id: deref(m.GetId()), name: nameOr(m.GetDeviceName(), m.GetId())})
+		if !managedDone(p.action, m.managementState) {
+			p.managed = append(p.managed, object{id: deref(m.id), name: nameOr(m.deviceName, m.id)})
 		}
 	}
 	return p, nil
@@ -247,36 +246,36 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 
 // userDevices lists the devices the user registered or owns, each once.
 // Both relations hold directoryObjects; only #microsoft.graph.device ones
-// (which the SDK decodes as models.Deviceable) are devices. The two lists
+// (the SDK would decode as models.Device) are devices. The two lists
 // are fetched at once: this step sits on the containment path, and each
 // round trip is time the attacker keeps.
-func (c *Conn) userDevices(ctx context.Context, id string) ([]models.Deviceable, error) {
+func (c *Conn) userDevices(ctx context.Context, id string) ([]*graphObject, error) {
 	user := c.graph.Users().ByUserId(id)
-	list := func(what string, get func(next string) (models.DirectoryObjectCollectionResponseable, error)) ([]models.DirectoryObjectable, error) {
-		var objs []models.DirectoryObjectable
+	list := func(what string, get func(next string) (*collection[graphObject, *graphObject], error)) ([]*graphObject, error) {
+		var objs []*graphObject
 		err := eachPage(ctx, what+" of "+id, disableDevicesErrors, get,
-			func(p models.DirectoryObjectCollectionResponseable) { objs = append(objs, p.GetValue()...) })
+			func(p *collection[graphObject, *graphObject]) { objs = append(objs, p.value...) })
 		return objs, err
 	}
 	reg, own := user.RegisteredDevices(), user.OwnedDevices()
 	var (
 		wg     sync.WaitGroup
-		owned  []models.DirectoryObjectable
+		owned  []*graphObject
 		ownErr error
 	)
 	wg.Go(func() {
-		owned, ownErr = list("list owned devices", func(next string) (models.DirectoryObjectCollectionResponseable, error) {
+		owned, ownErr = list("list owned devices", func(next string) (*collection[graphObject, *graphObject], error) {
 			if next != "" {
-				return own.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphObject](ctx, c, req(own.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return own.Get(ctx, nil)
+			return sendPage[graphObject](ctx, c, req(own.ToGetRequestInformation(ctx, nil)))
 		})
 	})
-	registered, regErr := list("list registered devices", func(next string) (models.DirectoryObjectCollectionResponseable, error) {
+	registered, regErr := list("list registered devices", func(next string) (*collection[graphObject, *graphObject], error) {
 		if next != "" {
-			return reg.WithUrl(next).Get(ctx, nil)
+			return sendPage[graphObject](ctx, c, req(reg.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 		}
-		return reg.Get(ctx, nil)
+		return sendPage[graphObject](ctx, c, req(reg.ToGetRequestInformation(ctx, nil)))
 	})
 	wg.Wait()
 	if regErr != nil {
@@ -286,32 +285,31 @@ func (c *Conn) userDevices(ctx context.Context, id string) ([]models.Deviceable,
 		return nil, ownErr
 	}
 	seen := map[string]bool{}
-	var out []models.Deviceable
-	for _, o := range append(registered, owned...) {
-		d, ok := o.(models.Deviceable)
-		if !ok || d.GetId() == nil || seen[*d.GetId()] {
+	var out []*graphObject
+	for _, d := range append(registered, owned...) {
+		if d == nil || deref(d.odataType) != "#microsoft.graph.device" || d.id == nil || seen[*d.id] {
 			continue
 		}
-		seen[*d.GetId()] = true
+		seen[*d.id] = true
 		out = append(out, d)
 	}
 	return out, nil
 }
 
 // managedDevices lists the user's Intune managed devices.
-func (c *Conn) managedDevices(ctx context.Context, id string) ([]models.ManagedDeviceable, error) {
-	var out []models.ManagedDeviceable
+func (c *Conn) managedDevices(ctx context.Context, id string) ([]*graphManagedDevice, error) {
+	var out []*graphManagedDevice
 	b := c.graph.Users().ByUserId(id).ManagedDevices()
 	err := eachPage(ctx, "list managed devices of "+id, errorContext{permission: entraspec.PermManagedRead},
-		func(next string) (models.ManagedDeviceCollectionResponseable, error) {
+		func(next string) (*collection[graphManagedDevice, *graphManagedDevice], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphManagedDevice](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, nil)
+			return sendPage[graphManagedDevice](ctx, c, req(b.ToGetRequestInformation(ctx, nil)))
 		},
-		func(p models.ManagedDeviceCollectionResponseable) {
-			for _, m := range p.GetValue() {
-				if m.GetId() != nil {
+		func(p *collection[graphManagedDevice, *graphManagedDevice]) {
+			for _, m := range p.value {
+				if m.id != nil {
 					out = append(out, m)
 				}
 			}
@@ -342,14 +340,14 @@ func (c *Conn) managedAction(ctx context.Context, action string, m object) error
 // the action: a pending or issued retire or wipe (a wipe also ends a
 // device's management, so it satisfies retire too). A failed or cancelled
 // one is done again.
-func managedDone(action string, state *models.ManagementState) bool {
+func managedDone(action string, state *string) bool {
 	if state == nil {
 		return false
 	}
 	switch *state {
-	case models.WIPEPENDING_MANAGEMENTSTATE, models.WIPEISSUED_MANAGEMENTSTATE:
+	case "wipePending", "wipeIssued":
 		return true
-	case models.RETIREPENDING_MANAGEMENTSTATE, models.RETIREISSUED_MANAGEMENTSTATE:
+	case "retirePending", "retireIssued":
 		return action == entraspec.ManagedRetire
 	}
 	return false

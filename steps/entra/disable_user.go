@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	abs "github.com/microsoft/kiota-abstractions-go"
 
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
@@ -58,10 +58,9 @@ func (s *disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 	if err != nil {
 		return steps.Change{}, err
 	}
-	body := models.NewUser()
 	disabled := false
-	body.SetAccountEnabled(&disabled)
-	if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
+	body := &objectPatch{odataType: "#microsoft.graph.user", accountEnabled: &disabled}
+	if _, err := send[graphUser](ctx, c, c.withBody(ctx, abs.PATCH, &c.graph.Users().ByUserId(id).BaseRequestBuilder, body)); err != nil {
 		return steps.Change{}, classify(ctx, "disable user "+id, err, c.onTarget(ctx, call, disableUserErrors))
 	}
 	return steps.Change{Summary: "accountEnabled: true → false"}, nil
@@ -88,7 +87,7 @@ func accountEnabled(ctx context.Context, call *steps.Call) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	e := u.GetAccountEnabled()
+	e := u.accountEnabled
 	if e == nil {
 		return false, errors.New("entra: Graph returned user " + id + " without accountEnabled")
 	}

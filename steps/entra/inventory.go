@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/oauth2permissiongrants"
 	"github.com/microsoftgraph/msgraph-sdk-go/rolemanagement"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
@@ -94,7 +93,7 @@ func (c *Conn) Inventory(ctx context.Context, subject *steps.Subject) ([]steps.R
 		wg     sync.WaitGroup
 		groups []groupRef
 		gerr   error
-		states []models.LicenseAssignmentStateable
+		states []*graphLicense
 		serr   error
 		skus   map[string]string
 	)
@@ -187,17 +186,17 @@ func timeText(t *time.Time) string {
 }
 
 // accountItems are the account itself and the tokens issued to it.
-func accountItems(u models.Userable) []steps.Residual {
+func accountItems(u *graphUser) []steps.Residual {
 	var out []steps.Residual
-	upn := deref(u.GetUserPrincipalName())
-	switch e := u.GetAccountEnabled(); {
+	upn := deref(u.userPrincipalName)
+	switch e := u.accountEnabled; {
 	case e == nil:
 		out = append(out, residual(steps.ResidualUnchecked, "whether the account "+upn+" is enabled", untilUnknown,
 			"Graph did not return accountEnabled", ""))
 	case *e:
-		out = append(out, residual(steps.ResidualAccount, "the account "+upn+" is still enabled", untilDisabled, "", deref(u.GetId())))
+		out = append(out, residual(steps.ResidualAccount, "the account "+upn+" is still enabled", untilDisabled, "", deref(u.id)))
 	}
-	if t := u.GetSignInSessionsValidFromDateTime(); t != nil {
+	if t := u.signInSessionsValidFromDateTime; t != nil {
 		out = append(out, residual(steps.ResidualToken, "access tokens issued before "+timeText(t)+" stay valid", untilTokenExpiry, "", ""))
 	} else {
 		out = append(out, residual(steps.ResidualToken, "access tokens already issued stay valid (sign-in sessions were never revoked)", untilTokenExpiry, "", ""))
@@ -217,7 +216,7 @@ func (c *Conn) signInMethodItems(ctx context.Context, id string) []steps.Residua
 	}
 	var out []steps.Residual
 	for _, m := range listed {
-		what := "sign-in method of no known type (" + deref(m.GetId()) + ")"
+		what := "sign-in method of no known type (" + deref(m.id) + ")"
 		if am, err := describeMethod(m); err == nil {
 			if am.kind == "password" {
 				continue
@@ -225,7 +224,7 @@ func (c *Conn) signInMethodItems(ctx context.Context, id string) []steps.Residua
 			what = am.name
 		}
 		out = append(out, residual(steps.ResidualSignInMethod, what,
-			"until removed: a sign-in method outlives a password reset", "", deref(m.GetId())))
+			"until removed: a sign-in method outlives a password reset", "", deref(m.id)))
 	}
 	return out
 }
@@ -275,7 +274,7 @@ func quoteName(s string) string { return "'" + s + "'" }
 // for one person), naming each app.
 func (c *Conn) consentItems(ctx context.Context, id string) []steps.Residual {
 	var (
-		mine, all       []models.OAuth2PermissionGrantable
+		mine, all       []*graphGrant
 		mineErr, allErr error
 		wg              sync.WaitGroup
 	)
@@ -283,35 +282,35 @@ func (c *Conn) consentItems(ctx context.Context, id string) []steps.Residual {
 	filter := "consentType eq " + odataString("AllPrincipals")
 	tb := c.graph.Oauth2PermissionGrants()
 	allErr = eachPage(ctx, "list tenant-wide consents", errorContext{permission: permGrantsRead},
-		func(next string) (models.OAuth2PermissionGrantCollectionResponseable, error) {
+		func(next string) (*collection[graphGrant, *graphGrant], error) {
 			if next != "" {
-				return tb.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphGrant](ctx, c, req(tb.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return tb.Get(ctx, &oauth2permissiongrants.Oauth2PermissionGrantsRequestBuilderGetRequestConfiguration{
+			return sendPage[graphGrant](ctx, c, req(tb.ToGetRequestInformation(ctx, &oauth2permissiongrants.Oauth2PermissionGrantsRequestBuilderGetRequestConfiguration{
 				QueryParameters: &oauth2permissiongrants.Oauth2PermissionGrantsRequestBuilderGetQueryParameters{Filter: &filter},
-			})
+			})))
 		},
-		func(p models.OAuth2PermissionGrantCollectionResponseable) { all = append(all, p.GetValue()...) })
+		func(p *collection[graphGrant, *graphGrant]) { all = append(all, p.value...) })
 	wg.Wait()
 	var clients []string
 	for _, g := range append(slices.Clone(mine), all...) {
-		clients = append(clients, deref(g.GetClientId()))
+		clients = append(clients, deref(g.clientId))
 	}
 	names := c.appNames(ctx, clients)
 	var out []steps.Residual
-	add := func(g models.OAuth2PermissionGrantable, why string) {
-		what := "app " + names.of(deref(g.GetClientId())) + " may act as the user"
-		if sc := strings.Join(strings.Fields(deref(g.GetScope())), " "); sc != "" {
+	add := func(g *graphGrant, why string) {
+		what := "app " + names.of(deref(g.clientId)) + " may act as the user"
+		if sc := strings.Join(strings.Fields(deref(g.scope)), " "); sc != "" {
 			what += " with " + sc
 		}
 		out = append(out, residual(steps.ResidualConsent, what,
-			"until revoked: the app keeps any refresh token it holds if the account is enabled again", why, deref(g.GetId())))
+			"until revoked: the app keeps any refresh token it holds if the account is enabled again", why, deref(g.id)))
 	}
 	if mineErr != nil {
 		out = append(out, unchecked("the user's consents", permGrantsRead, mineErr))
 	}
 	for _, g := range mine {
-		if strings.EqualFold(deref(g.GetConsentType()), "AllPrincipals") {
+		if strings.EqualFold(deref(g.consentType), "AllPrincipals") {
 			continue // listed below, from the tenant-wide listing
 		}
 		add(g, "")
@@ -349,12 +348,12 @@ func (c *Conn) appNames(ctx context.Context, ids []string) appNameSet {
 			if sp == "" {
 				return nil
 			}
-			p, err := c.graph.ServicePrincipals().ByServicePrincipalId(sp).Get(ctx,
+			p, err := send[graphObject](ctx, c, req(c.graph.ServicePrincipals().ByServicePrincipalId(sp).ToGetRequestInformation(ctx,
 				&serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
 					QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
-				})
+				})))
 			if err == nil && p != nil {
-				names[i] = deref(p.GetDisplayName())
+				names[i] = deref(p.displayName)
 			}
 			return nil
 		})
@@ -372,15 +371,15 @@ func (c *Conn) appNames(ctx context.Context, ids []string) appNameSet {
 // user's account in the app at its next cycle; one without keeps it until
 // someone acts.
 func (c *Conn) appAssignmentItems(ctx context.Context, id string) []steps.Residual {
-	var found []models.AppRoleAssignmentable
+	var found []*graphAppRoleAssignment
 	err := c.eachAppRoleAssignment(ctx, id, errorContext{permission: permAssignRead},
-		func(a models.AppRoleAssignmentable) { found = append(found, a) })
+		func(a *graphAppRoleAssignment) { found = append(found, a) })
 	if err != nil {
 		return []steps.Residual{unchecked("app role assignments", permAssignRead, err)}
 	}
 	var apps []string
 	for _, a := range found {
-		if r := a.GetResourceId(); r != nil {
+		if r := a.resourceId; r != nil {
 			apps = append(apps, r.String())
 		}
 	}
@@ -398,16 +397,16 @@ func (c *Conn) appAssignmentItems(ctx context.Context, id string) []steps.Residu
 	var out []steps.Residual
 	for _, a := range found {
 		app, u := "", untilEitherOrActs
-		if r := a.GetResourceId(); r != nil {
+		if r := a.resourceId; r != nil {
 			app = r.String()
 			u = until[slices.Index(apps, app)]
 		}
-		name := deref(a.GetResourceDisplayName())
+		name := deref(a.resourceDisplayName)
 		what := "assigned to app " + quoteName(name)
 		if name == "" {
 			what = "assigned to app " + app
 		}
-		out = append(out, residual(steps.ResidualAppAssignment, what, u, "", deref(a.GetId())))
+		out = append(out, residual(steps.ResidualAppAssignment, what, u, "", deref(a.id)))
 	}
 	return out
 }
@@ -417,11 +416,11 @@ func (c *Conn) appAssignmentItems(ctx context.Context, id string) []steps.Residu
 // has a provisioning job, until someone acts when it has none, and both
 // when its jobs cannot be read.
 func (c *Conn) provisioningUntil(ctx context.Context, sp string) string {
-	jobs, err := c.graph.ServicePrincipals().ByServicePrincipalId(sp).Synchronization().Jobs().Get(ctx, nil)
+	jobs, err := sendPage[graphObject](ctx, c, req(c.graph.ServicePrincipals().ByServicePrincipalId(sp).Synchronization().Jobs().ToGetRequestInformation(ctx, nil)))
 	switch {
 	case err != nil || jobs == nil:
 		return untilEitherOrActs
-	case len(jobs.GetValue()) > 0:
+	case len(jobs.value) > 0:
 		return untilProvisioned
 	}
 	return untilSomeoneActs
@@ -465,19 +464,19 @@ func (c *Conn) memberGroups(ctx context.Context, id string) ([]groupRef, error) 
 		WithUrl(c.baseURL + "/users/" + pathSegment(id) + "/memberOf/microsoft.graph.group?$select=" + groupSelect)
 	var out []groupRef
 	err := eachPage(ctx, "list groups of "+id, errorContext{permission: permGroupsRead},
-		func(next string) (models.GroupCollectionResponseable, error) {
+		func(next string) (*collection[graphGroup, *graphGroup], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphGroup](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, nil)
+			return sendPage[graphGroup](ctx, c, req(b.ToGetRequestInformation(ctx, nil)))
 		},
-		func(p models.GroupCollectionResponseable) {
-			for _, g := range p.GetValue() {
-				types := g.GetGroupTypes()
-				out = append(out, groupRef{id: deref(g.GetId()), name: nameOr(g.GetDisplayName(), g.GetId()),
+		func(p *collection[graphGroup, *graphGroup]) {
+			for _, g := range p.value {
+				types := g.groupTypes
+				out = append(out, groupRef{id: deref(g.id), name: nameOr(g.displayName, g.id),
 					dynamic: hasFold(types, "DynamicMembership"), unified: hasFold(types, "Unified"),
-					synced: deref(g.GetOnPremisesSyncEnabled()), mailEnabled: deref(g.GetMailEnabled()),
-					roleAssignable: deref(g.GetIsAssignableToRole())})
+					synced: deref(g.onPremisesSyncEnabled), mailEnabled: deref(g.mailEnabled),
+					roleAssignable: deref(g.isAssignableToRole)})
 			}
 		})
 	return out, err
@@ -503,14 +502,14 @@ func groupItems(groups []groupRef, err error) []steps.Residual {
 }
 
 // licenseStates reads which group each of the user's licences comes from.
-func (c *Conn) licenseStates(ctx context.Context, id string) ([]models.LicenseAssignmentStateable, error) {
-	u, err := c.graph.Users().ByUserId(id).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+func (c *Conn) licenseStates(ctx context.Context, id string) ([]*graphLicense, error) {
+	u, err := send[graphUser](ctx, c, req(c.graph.Users().ByUserId(id).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: []string{"id", "licenseAssignmentStates"}},
-	})
+	})))
 	if err != nil {
 		return nil, classify(ctx, "read licence assignments of "+id, err, errorContext{permission: permUserRead})
 	}
-	return u.GetLicenseAssignmentStates(), nil
+	return u.licenseAssignmentStates, nil
 }
 
 // licenseItems lists the user's licences, saying which come from a group
@@ -518,15 +517,15 @@ func (c *Conn) licenseStates(ctx context.Context, id string) ([]models.LicenseAs
 // also assigned directly (then leaving the group is not enough). When the assignment
 // states cannot be read the licences are still listed, and an unchecked
 // item says which ones may be inherited is unknown.
-func licenseItems(u models.Userable, states []models.LicenseAssignmentStateable, err error, groups []groupRef, skus map[string]string) []steps.Residual {
+func licenseItems(u *graphUser, states []*graphLicense, err error, groups []groupRef, skus map[string]string) []steps.Residual {
 	byGroup := map[string][]string{}
 	direct := map[string]bool{}
 	for _, s := range states {
-		if s.GetSkuId() == nil {
+		if s.skuId == nil {
 			continue
 		}
-		sku := s.GetSkuId().String()
-		if g := deref(s.GetAssignedByGroup()); g != "" {
+		sku := s.skuId.String()
+		if g := deref(s.assignedByGroup); g != "" {
 			byGroup[sku] = append(byGroup[sku], g)
 		} else {
 			direct[sku] = true
@@ -541,11 +540,11 @@ func licenseItems(u models.Userable, states []models.LicenseAssignmentStateable,
 		return id
 	}
 	var out []steps.Residual
-	for _, l := range u.GetAssignedLicenses() {
-		if l.GetSkuId() == nil {
+	for _, l := range u.assignedLicenses {
+		if l.skuId == nil {
 			continue
 		}
-		sku := l.GetSkuId().String()
+		sku := l.skuId.String()
 		why := ""
 		if gs := byGroup[sku]; len(gs) > 0 {
 			names := make([]string, len(gs))
@@ -621,16 +620,16 @@ func (c *Conn) directRoles(ctx context.Context, id string) (map[string]bool, err
 	}
 	out := map[string]bool{}
 	err := eachPage(ctx, "list role assignments of "+id, errorContext{permission: permRolesRead},
-		func(next string) (models.UnifiedRoleAssignmentCollectionResponseable, error) {
+		func(next string) (*collection[graphRoleAssignment, *graphRoleAssignment], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphRoleAssignment](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, cfg)
+			return sendPage[graphRoleAssignment](ctx, c, req(b.ToGetRequestInformation(ctx, cfg)))
 		},
-		func(p models.UnifiedRoleAssignmentCollectionResponseable) {
-			for _, a := range p.GetValue() {
-				if d := a.GetRoleDefinition(); d != nil {
-					out[deref(d.GetDisplayName())] = true
+		func(p *collection[graphRoleAssignment, *graphRoleAssignment]) {
+			for _, a := range p.value {
+				if d := a.roleDefinition; d != nil {
+					out[deref(d.displayName)] = true
 				}
 			}
 		})
@@ -641,7 +640,7 @@ func (c *Conn) directRoles(ctx context.Context, id string) (map[string]bool, err
 // devices neither retired nor wiped.
 func (c *Conn) deviceItems(ctx context.Context, id string) []steps.Residual {
 	var (
-		managed    []models.ManagedDeviceable
+		managed    []*graphManagedDevice
 		managedErr error
 		wg         sync.WaitGroup
 	)
@@ -653,18 +652,18 @@ func (c *Conn) deviceItems(ctx context.Context, id string) []steps.Residual {
 		out = append(out, unchecked("devices", permDevicesRead, err))
 	}
 	for _, d := range devices {
-		if e := d.GetAccountEnabled(); e == nil || *e {
-			out = append(out, residual(steps.ResidualDevice, "device "+quoteName(nameOr(d.GetDisplayName(), d.GetId()))+" is still enabled",
-				"until disabled: its primary refresh token signs in without the user's password", "", deref(d.GetId())))
+		if e := d.accountEnabled; e == nil || *e {
+			out = append(out, residual(steps.ResidualDevice, "device "+quoteName(nameOr(d.displayName, d.id))+" is still enabled",
+				"until disabled: its primary refresh token signs in without the user's password", "", deref(d.id)))
 		}
 	}
 	if managedErr != nil {
 		out = append(out, unchecked("managed devices", entraspec.PermManagedRead, managedErr))
 	}
 	for _, m := range managed {
-		if !managedDone(entraspec.ManagedRetire, m.GetManagementState()) {
-			out = append(out, residual(steps.ResidualDevice, "managed device "+quoteName(nameOr(m.GetDeviceName(), m.GetId()))+" is neither retired nor wiped",
-				untilWiped+": company data stays on it", "", deref(m.GetId())))
+		if !managedDone(entraspec.ManagedRetire, m.managementState) {
+			out = append(out, residual(steps.ResidualDevice, "managed device "+quoteName(nameOr(m.deviceName, m.id))+" is neither retired nor wiped",
+				untilWiped+": company data stays on it", "", deref(m.id)))
 		}
 	}
 	return out

@@ -6,8 +6,8 @@ import (
 	"github.com/revoke-dev/revoke/steps"
 )
 
-// page is a Graph collection response.
-type page interface{ GetOdataNextLink() *string }
+// page is a Graph collection response (a *collection).
+type page interface{ nextLink() string }
 
 // eachPage fetches a collection page by page, following @odata.nextLink:
 // get("") fetches the first page, get(link) the next. At most maxPages
@@ -21,11 +21,9 @@ func eachPage[P page](ctx context.Context, op string, ec errorContext, get func(
 			return classify(ctx, op, err, ec)
 		}
 		visit(p)
-		link := p.GetOdataNextLink()
-		if link == nil || *link == "" {
+		if next = p.nextLink(); next == "" {
 			return nil
 		}
-		next = *link
 	}
 	return steps.Errorf(steps.Invalid, "entra: %s: more than %d pages: the listing does not end", op, maxPages)
 }

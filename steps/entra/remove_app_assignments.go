@@ -8,8 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
+	abs "github.com/microsoft/kiota-abstractions-go"
 
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
@@ -396,18 +395,18 @@ type ownAssignment struct{ id, resourceID, app string }
 // listed under the user in Graph; any that were are skipped.
 func (c *Conn) ownAssignments(ctx context.Context, id string) ([]ownAssignment, error) {
 	var out []ownAssignment
-	err := c.eachAppRoleAssignment(ctx, id, appAssignErrors, func(a models.AppRoleAssignmentable) {
-		aid := deref(a.GetId())
+	err := c.eachAppRoleAssignment(ctx, id, appAssignErrors, func(a *graphAppRoleAssignment) {
+		aid := deref(a.id)
 		principal := ""
-		if pid := a.GetPrincipalId(); pid != nil {
+		if pid := a.principalId; pid != nil {
 			principal = pid.String()
 		}
 		// An empty id would aim the DELETE at the collection.
-		if aid == "" || !strings.EqualFold(deref(a.GetPrincipalType()), "User") || !strings.EqualFold(principal, id) {
+		if aid == "" || !strings.EqualFold(deref(a.principalType), "User") || !strings.EqualFold(principal, id) {
 			return
 		}
-		o := ownAssignment{id: aid, app: deref(a.GetResourceDisplayName())}
-		if r := a.GetResourceId(); r != nil {
+		o := ownAssignment{id: aid, app: deref(a.resourceDisplayName)}
+		if r := a.resourceId; r != nil {
 			o.resourceID = r.String()
 		}
 		out = append(out, o)
@@ -417,17 +416,17 @@ func (c *Conn) ownAssignments(ctx context.Context, id string) ([]ownAssignment, 
 
 // eachAppRoleAssignment visits every app role assignment listed under the
 // user named by idOrUPN, page by page; a failed read is classified with ec.
-func (c *Conn) eachAppRoleAssignment(ctx context.Context, idOrUPN string, ec errorContext, visit func(models.AppRoleAssignmentable)) error {
+func (c *Conn) eachAppRoleAssignment(ctx context.Context, idOrUPN string, ec errorContext, visit func(*graphAppRoleAssignment)) error {
 	b := c.graph.Users().ByUserId(idOrUPN).AppRoleAssignments()
 	return eachPage(ctx, "list app role assignments of "+idOrUPN, ec,
-		func(next string) (models.AppRoleAssignmentCollectionResponseable, error) {
+		func(next string) (*collection[graphAppRoleAssignment, *graphAppRoleAssignment], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphAppRoleAssignment](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, nil)
+			return sendPage[graphAppRoleAssignment](ctx, c, req(b.ToGetRequestInformation(ctx, nil)))
 		},
-		func(p models.AppRoleAssignmentCollectionResponseable) {
-			for _, a := range p.GetValue() {
+		func(p *collection[graphAppRoleAssignment, *graphAppRoleAssignment]) {
+			for _, a := range p.value {
 				visit(a)
 			}
 		})
@@ -503,15 +502,15 @@ func (c *Conn) syncJobs(ctx context.Context, sp string) ([]string, error) {
 	b := c.graph.ServicePrincipals().ByServicePrincipalId(sp).Synchronization().Jobs()
 	var ids []string
 	err := eachPage(ctx, "list the provisioning jobs of app "+sp, syncErrors,
-		func(next string) (models.SynchronizationJobCollectionResponseable, error) {
+		func(next string) (*collection[graphObject, *graphObject], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphObject](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, nil)
+			return sendPage[graphObject](ctx, c, req(b.ToGetRequestInformation(ctx, nil)))
 		},
-		func(p models.SynchronizationJobCollectionResponseable) {
-			for _, j := range p.GetValue() {
-				if id := deref(j.GetId()); id != "" {
+		func(p *collection[graphObject, *graphObject]) {
+			for _, j := range p.value {
+				if id := deref(j.id); id != "" {
 					ids = append(ids, id)
 				}
 			}
@@ -522,17 +521,17 @@ func (c *Conn) syncJobs(ctx context.Context, sp string) ([]string, error) {
 // provisionOnDemand reads the job's rule for users of Entra ID and asks
 // the job to provision the user now.
 func (c *Conn) provisionOnDemand(ctx context.Context, w *appWork, job, user string) (provisionResult, error) {
-	schema, err := c.graph.ServicePrincipals().ByServicePrincipalId(w.resourceID).Synchronization().Jobs().
-		BySynchronizationJobId(job).Schema().Get(ctx, nil)
+	schema, err := send[graphSyncSchema](ctx, c, req(c.graph.ServicePrincipals().ByServicePrincipalId(w.resourceID).Synchronization().Jobs().
+		BySynchronizationJobId(job).Schema().ToGetRequestInformation(ctx, nil)))
 	if err != nil {
 		return provisionResult{}, classify(ctx, "read the provisioning schema of app "+quote(w.app), err, syncErrors)
 	}
 	// The rule that provisions Entra ID's users into the app; the first
 	// rule when none names its source so.
 	rule := ""
-	for _, r := range schema.GetSynchronizationRules() {
-		src := strings.ToLower(deref(r.GetSourceDirectoryName()))
-		if id := deref(r.GetId()); id != "" && (strings.Contains(src, "azure active directory") || strings.Contains(src, "entra")) {
+	for _, r := range schema.synchronizationRules {
+		src := strings.ToLower(deref(r.sourceDirectoryName))
+		if id := deref(r.id); id != "" && (strings.Contains(src, "azure active directory") || strings.Contains(src, "entra")) {
 			rule = id
 			break
 		} else if rule == "" {
@@ -549,17 +548,9 @@ func (c *Conn) provisionOnDemand(ctx context.Context, w *appWork, job, user stri
 // reads the answer: the key's result and error details, the value's
 // action and scoping.
 func (c *Conn) provisionWithRule(ctx context.Context, w *appWork, job, rule, user string) (provisionResult, error) {
-	subject := models.NewSynchronizationJobSubject()
-	subject.SetObjectId(&user)
-	typ := "User"
-	subject.SetObjectTypeName(&typ)
-	params := models.NewSynchronizationJobApplicationParameters()
-	params.SetRuleId(&rule)
-	params.SetSubjects([]models.SynchronizationJobSubjectable{subject})
-	body := serviceprincipals.NewItemSynchronizationJobsItemProvisionOnDemandPostRequestBody()
-	body.SetParameters([]models.SynchronizationJobApplicationParametersable{params})
-	ans, err := c.graph.ServicePrincipals().ByServicePrincipalId(w.resourceID).Synchronization().Jobs().
-		BySynchronizationJobId(job).ProvisionOnDemand().Post(ctx, body, nil)
+	b := c.graph.ServicePrincipals().ByServicePrincipalId(w.resourceID).Synchronization().Jobs().
+		BySynchronizationJobId(job).ProvisionOnDemand()
+	ans, err := send[graphKeyValue](ctx, c, c.withBody(ctx, abs.POST, &b.BaseRequestBuilder, &provisionOnDemandBody{ruleID: rule, userID: user}))
 	if err != nil {
 		return provisionResult{}, classify(ctx, "provision "+user+" on demand in app "+quote(w.app), err, syncErrors)
 	}
@@ -582,11 +573,11 @@ func (c *Conn) provisionWithRule(ctx context.Context, w *appWork, job, rule, use
 			Details map[string]any `json:"details"`
 		} `json:"provisioningSteps"`
 	}
-	if err := json.Unmarshal([]byte(deref(ans.GetKey())), &key); err != nil {
+	if err := json.Unmarshal([]byte(deref(ans.key)), &key); err != nil {
 		r.result = "an unreadable result"
 		return r, nil
 	}
-	_ = json.Unmarshal([]byte(deref(ans.GetValue())), &value) // the action is a detail
+	_ = json.Unmarshal([]byte(deref(ans.value)), &value) // the action is a detail
 	r.result, r.code, r.message, r.action = key.Result, key.Details.ErrorCode, key.Details.ErrorMessage, value.Action
 	r.inScope = r.code != "NotEffectivelyEntitled"
 	for _, s := range value.Steps {

@@ -3,8 +3,6 @@ package entra
 import (
 	"context"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
-
 	"github.com/revoke-dev/revoke/steps"
 )
 
@@ -34,15 +32,17 @@ func (c *Conn) groupAppItems(ctx context.Context, groups []groupRef) []steps.Res
 // groupApps lists one group's app role assignments as the member's.
 func (c *Conn) groupApps(ctx context.Context, g groupRef) []steps.Residual {
 	b := c.graph.Groups().ByGroupId(g.id).AppRoleAssignments()
-	var found []models.AppRoleAssignmentable
+	var found []*graphAppRoleAssignment
 	err := eachPage(ctx, "list app role assignments of group "+g.id, errorContext{permission: permAssignRead},
-		func(next string) (models.AppRoleAssignmentCollectionResponseable, error) {
+		func(next string) (*collection[graphAppRoleAssignment, *graphAppRoleAssignment], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphAppRoleAssignment](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, nil)
+			return sendPage[graphAppRoleAssignment](ctx, c, req(b.ToGetRequestInformation(ctx, nil)))
 		},
-		func(p models.AppRoleAssignmentCollectionResponseable) { found = append(found, p.GetValue()...) })
+		func(p *collection[graphAppRoleAssignment, *graphAppRoleAssignment]) {
+			found = append(found, p.value...)
+		})
 	if err != nil {
 		return []steps.Residual{unchecked("app assignments of group "+quoteName(g.name), permAssignRead, err)}
 	}
@@ -52,14 +52,14 @@ func (c *Conn) groupApps(ctx context.Context, g groupRef) []steps.Residual {
 	}
 	var out []steps.Residual
 	for _, a := range found {
-		app := deref(a.GetResourceDisplayName())
+		app := deref(a.resourceDisplayName)
 		if app == "" {
-			if r := a.GetResourceId(); r != nil {
+			if r := a.resourceId; r != nil {
 				app = r.String()
 			}
 		}
 		out = append(out, residual(steps.ResidualAppAssignment,
-			"assigned to app "+quoteName(app)+" through group "+quoteName(g.name), untilRemoved, why, deref(a.GetId())))
+			"assigned to app "+quoteName(app)+" through group "+quoteName(g.name), untilRemoved, why, deref(a.id)))
 	}
 	return out
 }

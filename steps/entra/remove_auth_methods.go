@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -235,26 +234,26 @@ func (c *Conn) authMethods(ctx context.Context, id string) ([]authMethod, error)
 
 // listMethods reads every page of the user's sign-in methods, for the
 // step and the inventory alike; ec names the permission a 403 lacks.
-func (c *Conn) listMethods(ctx context.Context, id string, ec errorContext) ([]models.AuthenticationMethodable, error) {
+func (c *Conn) listMethods(ctx context.Context, id string, ec errorContext) ([]*graphAuthMethod, error) {
 	b := c.graph.Users().ByUserId(id).Authentication().Methods()
-	var out []models.AuthenticationMethodable
+	var out []*graphAuthMethod
 	err := eachPage(ctx, "list sign-in methods of "+id, ec,
-		func(next string) (models.AuthenticationMethodCollectionResponseable, error) {
+		func(next string) (*collection[graphAuthMethod, *graphAuthMethod], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphAuthMethod](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, nil)
+			return sendPage[graphAuthMethod](ctx, c, req(b.ToGetRequestInformation(ctx, nil)))
 		},
-		func(p models.AuthenticationMethodCollectionResponseable) { out = append(out, p.GetValue()...) })
+		func(p *collection[graphAuthMethod, *graphAuthMethod]) { out = append(out, p.value...) })
 	return out, err
 }
 
 // describeMethod reads a listed method's type from its @odata.type and
 // names it for a person. Secrets a method may carry (an OATH secret key, a
 // Temporary Access Pass) are never read.
-func describeMethod(m models.AuthenticationMethodable) (authMethod, error) {
-	id := deref(m.GetId())
-	t := deref(m.GetOdataType())
+func describeMethod(m *graphAuthMethod) (authMethod, error) {
+	id := deref(m.id)
+	t := deref(m.odataType)
 	kind, ok := strings.CutPrefix(t, "#microsoft.graph.")
 	if ok {
 		kind, ok = strings.CutSuffix(kind, "AuthenticationMethod")
@@ -265,12 +264,12 @@ func describeMethod(m models.AuthenticationMethodable) (authMethod, error) {
 		return authMethod{}, steps.Errorf(steps.Invalid, "a method with id %s and type %s cannot be deleted by type", quote(id), quote(t))
 	}
 	am := authMethod{id: id, kind: kind}
-	added := func(name string, created interface{ GetCreatedDateTime() *time.Time }) string {
+	added := func(name string) string {
 		var extra []string
 		if name != "" {
 			extra = append(extra, name)
 		}
-		if t := created.GetCreatedDateTime(); t != nil {
+		if t := m.createdDateTime; t != nil {
 			extra = append(extra, "added "+t.UTC().Format(time.DateOnly))
 		}
 		if len(extra) == 0 {
@@ -278,38 +277,38 @@ func describeMethod(m models.AuthenticationMethodable) (authMethod, error) {
 		}
 		return " (" + strings.Join(extra, ", ") + ")"
 	}
-	switch v := m.(type) {
-	case models.MicrosoftAuthenticatorAuthenticationMethodable:
-		am.name = "Microsoft Authenticator" + added(deref(v.GetDisplayName()), v)
-	case models.PhoneAuthenticationMethodable:
-		am.name = "phone " + deref(v.GetPhoneNumber())
-		if pt := v.GetPhoneType(); pt != nil {
-			am.name += " (" + pt.String() + ")"
-			am.mobile = *pt == models.MOBILE_AUTHENTICATIONPHONETYPE
+	// The kinds are the types the SDK's discriminator knows by the same
+	// exact @odata.type; any other is named by its kind.
+	switch kind {
+	case "microsoftAuthenticator":
+		am.name = "Microsoft Authenticator" + added(deref(m.displayName))
+	case "phone":
+		am.name = "phone " + deref(m.phoneNumber)
+		if pt := m.phoneType; pt != nil {
+			am.name += " (" + *pt + ")"
+			am.mobile = *pt == "mobile"
 		}
-	case models.Fido2AuthenticationMethodable:
-		name := deref(v.GetDisplayName())
-		if model := deref(v.GetModel()); model != "" && model != name {
+	case "fido2":
+		name := deref(m.displayName)
+		if model := deref(m.model); model != "" && model != name {
 			name = strings.TrimSpace(name + " " + model)
 		}
-		am.name = "FIDO2 key" + added(name, v)
-	case models.EmailAuthenticationMethodable:
-		am.name = "email " + deref(v.GetEmailAddress())
-	case models.SoftwareOathAuthenticationMethodable:
+		am.name = "FIDO2 key" + added(name)
+	case "email":
+		am.name = "email " + deref(m.emailAddress)
+	case "softwareOath":
 		am.name = "software OATH token"
-	case models.TemporaryAccessPassAuthenticationMethodable:
+	case "temporaryAccessPass":
 		// Whether it still signs in matters more than when it was made.
 		usable := ""
-		if deref(v.GetIsUsable()) {
+		if deref(m.isUsable) {
 			usable = "usable"
 		}
-		am.name = "Temporary Access Pass" + added(usable, v)
-	// A platform credential has every method of Windows Hello's and one
-	// more: it must be matched first.
-	case models.PlatformCredentialAuthenticationMethodable:
-		am.name = "platform credential" + added(deref(v.GetDisplayName()), v)
-	case models.WindowsHelloForBusinessAuthenticationMethodable:
-		am.name = "Windows Hello for Business" + added(deref(v.GetDisplayName()), v)
+		am.name = "Temporary Access Pass" + added(usable)
+	case "platformCredential":
+		am.name = "platform credential" + added(deref(m.displayName))
+	case "windowsHelloForBusiness":
+		am.name = "Windows Hello for Business" + added(deref(m.displayName))
 	default:
 		am.name = kind + " method " + id
 	}

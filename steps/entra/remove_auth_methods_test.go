@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
-
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
 )
@@ -285,28 +283,17 @@ func TestRemoveAuthMethodsRefusesAnUnknownKeep(t *testing.T) {
 // named for what it is.
 func TestDescribeMethodTellsWindowsHelloFromAPlatformCredential(t *testing.T) {
 	created := time.Date(2026, 10, 1, 8, 0, 0, 0, time.UTC)
-	hello := models.NewWindowsHelloForBusinessAuthenticationMethod()
-	platform := models.NewPlatformCredentialAuthenticationMethod()
-	for _, m := range []interface {
-		models.AuthenticationMethodable
-		SetDisplayName(*string)
-		SetCreatedDateTime(*time.Time)
-	}{hello, platform} {
+	method := func(odataType string) *graphAuthMethod {
 		name, id := "MacBook", "m1"
-		m.SetDisplayName(&name)
-		m.SetCreatedDateTime(&created)
-		m.SetId(&id)
+		return &graphAuthMethod{odataType: &odataType, id: &id, displayName: &name, createdDateTime: &created}
 	}
-	ht, pt := "#microsoft.graph.windowsHelloForBusinessAuthenticationMethod", "#microsoft.graph.platformCredentialAuthenticationMethod"
-	hello.SetOdataType(&ht)
-	platform.SetOdataType(&pt)
-	for m, want := range map[models.AuthenticationMethodable]string{
-		hello:    "Windows Hello for Business (MacBook, added 2026-10-01)",
-		platform: "platform credential (MacBook, added 2026-10-01)",
+	for m, want := range map[*graphAuthMethod]string{
+		method("#microsoft.graph.windowsHelloForBusinessAuthenticationMethod"): "Windows Hello for Business (MacBook, added 2026-10-01)",
+		method("#microsoft.graph.platformCredentialAuthenticationMethod"):      "platform credential (MacBook, added 2026-10-01)",
 	} {
 		got, err := describeMethod(m)
 		if err != nil || got.name != want {
-			t.Errorf("%s: %q %v, want %q", deref(m.GetOdataType()), got.name, err, want)
+			t.Errorf("%s: %q %v, want %q", deref(m.odataType), got.name, err, want)
 		}
 	}
 }

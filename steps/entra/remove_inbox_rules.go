@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -199,17 +198,17 @@ func planRules(ctx context.Context, call *steps.Call) (rulePlan, error) {
 
 // listRules reads every page of the rules of the user's inbox, for the
 // step and the inventory alike; ec names the permission a 403 lacks.
-func (c *Conn) listRules(ctx context.Context, id string, ec errorContext) ([]models.MessageRuleable, error) {
+func (c *Conn) listRules(ctx context.Context, id string, ec errorContext) ([]*graphMessageRule, error) {
 	b := c.graph.Users().ByUserId(id).MailFolders().ByMailFolderId("inbox").MessageRules()
-	var out []models.MessageRuleable
+	var out []*graphMessageRule
 	err := eachPage(ctx, "list inbox rules of "+id, ec,
-		func(next string) (models.MessageRuleCollectionResponseable, error) {
+		func(next string) (*collection[graphMessageRule, *graphMessageRule], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphMessageRule](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, nil)
+			return sendPage[graphMessageRule](ctx, c, req(b.ToGetRequestInformation(ctx, nil)))
 		},
-		func(page models.MessageRuleCollectionResponseable) { out = append(out, page.GetValue()...) })
+		func(page *collection[graphMessageRule, *graphMessageRule]) { out = append(out, page.value...) })
 	return out, err
 }
 
@@ -217,11 +216,11 @@ func (c *Conn) listRules(ctx context.Context, id string, ec errorContext) ([]mod
 // folder they move mail to once. A rule without an id is left out: an
 // empty id would drop the path segment, and there is nothing to delete
 // or report by.
-func (c *Conn) describeRules(ctx context.Context, user string, listed []models.MessageRuleable) ([]inboxRule, error) {
+func (c *Conn) describeRules(ctx context.Context, user string, listed []*graphMessageRule) ([]inboxRule, error) {
 	folders := map[string]string{} // id → display name, read once each
 	var out []inboxRule
 	for _, m := range listed {
-		if deref(m.GetId()) == "" {
+		if deref(m.id) == "" {
 			continue
 		}
 		r, err := c.describeRule(ctx, user, m, folders)
@@ -237,24 +236,24 @@ func (c *Conn) describeRules(ctx context.Context, user string, listed []models.M
 // suspicious: it forwards or redirects mail, deletes it, or moves it to a
 // folder people do not look at. The folder a rule moves to is read by id
 // (its display name), once per folder.
-func (c *Conn) describeRule(ctx context.Context, user string, m models.MessageRuleable, folders map[string]string) (inboxRule, error) {
-	r := inboxRule{id: deref(m.GetId()), name: deref(m.GetDisplayName()), disabled: m.GetIsEnabled() != nil && !*m.GetIsEnabled(),
+func (c *Conn) describeRule(ctx context.Context, user string, m *graphMessageRule, folders map[string]string) (inboxRule, error) {
+	r := inboxRule{id: deref(m.id), name: deref(m.displayName), disabled: m.isEnabled != nil && !*m.isEnabled,
 		conditions: map[string]any{}, actions: map[string]any{}}
-	if cond := m.GetConditions(); cond != nil {
-		addList(r.conditions, "fromAddresses", addresses(cond.GetFromAddresses()))
-		addList(r.conditions, "sentToAddresses", addresses(cond.GetSentToAddresses()))
-		addList(r.conditions, "senderContains", cond.GetSenderContains())
-		addList(r.conditions, "recipientContains", cond.GetRecipientContains())
-		addList(r.conditions, "subjectContains", cond.GetSubjectContains())
-		addList(r.conditions, "bodyContains", cond.GetBodyContains())
-		addList(r.conditions, "bodyOrSubjectContains", cond.GetBodyOrSubjectContains())
-		addList(r.conditions, "headerContains", cond.GetHeaderContains())
-		addList(r.conditions, "categories", cond.GetCategories())
-		if v := cond.GetHasAttachments(); v != nil {
+	if cond := m.conditions; cond != nil {
+		addList(r.conditions, "fromAddresses", addresses(cond.fromAddresses))
+		addList(r.conditions, "sentToAddresses", addresses(cond.sentToAddresses))
+		addList(r.conditions, "senderContains", cond.senderContains)
+		addList(r.conditions, "recipientContains", cond.recipientContains)
+		addList(r.conditions, "subjectContains", cond.subjectContains)
+		addList(r.conditions, "bodyContains", cond.bodyContains)
+		addList(r.conditions, "bodyOrSubjectContains", cond.bodyOrSubjectContains)
+		addList(r.conditions, "headerContains", cond.headerContains)
+		addList(r.conditions, "categories", cond.categories)
+		if v := cond.hasAttachments; v != nil {
 			r.conditions["hasAttachments"] = *v
 		}
 	}
-	a := m.GetActions()
+	a := m.actions
 	if a == nil {
 		return r, nil
 	}
@@ -262,23 +261,23 @@ func (c *Conn) describeRule(ctx context.Context, user string, m models.MessageRu
 		key, verb string
 		to        []string
 	}{
-		{"forwardTo", "forwards to ", addresses(a.GetForwardTo())},
-		{"forwardAsAttachmentTo", "forwards as attachment to ", addresses(a.GetForwardAsAttachmentTo())},
-		{"redirectTo", "redirects to ", addresses(a.GetRedirectTo())},
+		{"forwardTo", "forwards to ", addresses(a.forwardTo)},
+		{"forwardAsAttachmentTo", "forwards as attachment to ", addresses(a.forwardAsAttachmentTo)},
+		{"redirectTo", "redirects to ", addresses(a.redirectTo)},
 	} {
 		if addList(r.actions, fw.key, fw.to) {
 			r.why = append(r.why, fw.verb+strings.Join(fw.to, ", "))
 		}
 	}
-	if deref(a.GetDelete()) {
+	if deref(a.delete) {
 		r.actions["delete"] = true
 		r.why = append(r.why, "deletes mail")
 	}
-	if deref(a.GetPermanentDelete()) {
+	if deref(a.permanentDelete) {
 		r.actions["permanentDelete"] = true
 		r.why = append(r.why, "permanently deletes mail")
 	}
-	if f := deref(a.GetMoveToFolder()); f != "" {
+	if f := deref(a.moveToFolder); f != "" {
 		name, err := c.folderName(ctx, user, f, folders)
 		if err != nil {
 			return inboxRule{}, err
@@ -288,13 +287,13 @@ func (c *Conn) describeRule(ctx context.Context, user string, m models.MessageRu
 			r.why = append(r.why, "moves mail to "+name)
 		}
 	}
-	if f := deref(a.GetCopyToFolder()); f != "" {
+	if f := deref(a.copyToFolder); f != "" {
 		r.actions["copyToFolder"] = f
 	}
-	if deref(a.GetMarkAsRead()) {
+	if deref(a.markAsRead) {
 		r.actions["markAsRead"] = true
 	}
-	if deref(a.GetStopProcessingRules()) {
+	if deref(a.stopProcessingRules) {
 		r.actions["stopProcessingRules"] = true
 	}
 	return r, nil
@@ -307,30 +306,30 @@ func (c *Conn) folderName(ctx context.Context, user, folder string, cache map[st
 	if name, ok := cache[folder]; ok {
 		return name, nil
 	}
-	f, err := c.graph.Users().ByUserId(user).MailFolders().ByMailFolderId(folder).Get(ctx, &users.ItemMailFoldersMailFolderItemRequestBuilderGetRequestConfiguration{
+	f, err := send[graphObject](ctx, c, req(c.graph.Users().ByUserId(user).MailFolders().ByMailFolderId(folder).ToGetRequestInformation(ctx, &users.ItemMailFoldersMailFolderItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.ItemMailFoldersMailFolderItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
-	})
+	})))
 	err = classify(ctx, "read mail folder "+folder+" of "+user, err, inboxRulesErrors)
 	name := folder
 	switch {
 	case gone(err):
 	case err != nil:
 		return "", err
-	case f != nil && deref(f.GetDisplayName()) != "":
-		name = deref(f.GetDisplayName())
+	case f != nil && deref(f.displayName) != "":
+		name = deref(f.displayName)
 	}
 	cache[folder] = name
 	return name, nil
 }
 
 // addresses are the email addresses of recipients.
-func addresses(rs []models.Recipientable) []string {
+func addresses(rs []*graphRecipient) []string {
 	var out []string
 	for _, r := range rs {
-		if e := r.GetEmailAddress(); e != nil {
-			if a := deref(e.GetAddress()); a != "" {
+		if e := r.emailAddress; e != nil {
+			if a := deref(e.address); a != "" {
 				out = append(out, a)
-			} else if n := deref(e.GetName()); n != "" {
+			} else if n := deref(e.name); n != "" {
 				out = append(out, n)
 			}
 		}

@@ -6,10 +6,9 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/groups"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/subscribedskus"
-	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
@@ -136,11 +135,8 @@ func (removeLicensesStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 		}
 		remove = append(remove, u)
 	}
-	body := users.NewItemAssignLicensePostRequestBody()
-	// Graph wants both lists, an empty one for none.
-	body.SetAddLicenses([]models.AssignedLicenseable{})
-	body.SetRemoveLicenses(remove)
-	_, err = c.graph.Users().ByUserId(id).AssignLicense().Post(ctx, body, nil)
+	_, err = send[graphUser](ctx, c, c.withBody(ctx, abs.POST, &c.graph.Users().ByUserId(id).AssignLicense().BaseRequestBuilder,
+		&assignLicense{removeLicenses: remove}))
 	if err := classify(ctx, "remove the licences "+strings.Join(p.direct, ", ")+" of "+id, err, licensesErrors); err != nil {
 		return steps.Change{}, err
 	}
@@ -177,12 +173,12 @@ func readLicenses(ctx context.Context, call *steps.Call, named bool) (licensePla
 	var p licensePlan
 	byGroup := map[string]*inheritedLicense{}
 	var order []string
-	for _, s := range u.GetLicenseAssignmentStates() {
-		if s.GetSkuId() == nil {
+	for _, s := range u.licenseAssignmentStates {
+		if s.skuId == nil {
 			continue
 		}
-		sku := s.GetSkuId().String()
-		g := deref(s.GetAssignedByGroup())
+		sku := s.skuId.String()
+		g := deref(s.assignedByGroup)
 		if g == "" {
 			if !slices.Contains(p.direct, sku) {
 				p.direct = append(p.direct, sku)
@@ -226,13 +222,13 @@ func readLicenses(ctx context.Context, call *steps.Call, named bool) (licensePla
 // stands in when it cannot be read (no permission to read groups).
 func (c *Conn) groupName(ctx context.Context, id string, cache map[string]string) (string, error) {
 	return nameOnce(ctx, id, cache, "read group "+id, errorContext{permission: permGroupsRead}, func() (string, error) {
-		g, err := c.graph.Groups().ByGroupId(id).Get(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
+		g, err := send[graphObject](ctx, c, req(c.graph.Groups().ByGroupId(id).ToGetRequestInformation(ctx, &groups.GroupItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &groups.GroupItemRequestBuilderGetQueryParameters{Select: []string{"id", "displayName"}},
-		})
+		})))
 		if err != nil || g == nil {
 			return "", err
 		}
-		return deref(g.GetDisplayName()), nil
+		return deref(g.displayName), nil
 	})
 }
 
@@ -248,16 +244,16 @@ func (c *Conn) skuNames(ctx context.Context) (map[string]string, error) {
 	}
 	names := map[string]string{}
 	err := eachPage(ctx, "list the tenant's subscriptions", errorContext{permission: entraspec.PermLicenses},
-		func(next string) (models.SubscribedSkuCollectionResponseable, error) {
+		func(next string) (*collection[graphSku, *graphSku], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphSku](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, cfg)
+			return sendPage[graphSku](ctx, c, req(b.ToGetRequestInformation(ctx, cfg)))
 		},
-		func(page models.SubscribedSkuCollectionResponseable) {
-			for _, s := range page.GetValue() {
-				if s.GetSkuId() != nil && deref(s.GetSkuPartNumber()) != "" {
-					names[s.GetSkuId().String()] = deref(s.GetSkuPartNumber())
+		func(page *collection[graphSku, *graphSku]) {
+			for _, s := range page.value {
+				if s.skuId != nil && deref(s.skuPartNumber) != "" {
+					names[s.skuId.String()] = deref(s.skuPartNumber)
 				}
 			}
 		})

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	abs "github.com/microsoft/kiota-abstractions-go"
 	"github.com/microsoftgraph/msgraph-sdk-go/rolemanagement"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -175,27 +175,16 @@ func (c *Conn) removeRole(ctx context.Context, user string, r heldRole) error {
 	op := "remove " + r.label() + " of " + user
 	rm := c.graph.RoleManagement().Directory()
 	justification := "revoke: access removed"
-	action := models.ADMINREMOVE_UNIFIEDROLESCHEDULEREQUESTACTIONS
+	body := &roleScheduleRequest{action: "adminRemove", principalId: user, roleDefinitionId: r.definition,
+		directoryScopeId: r.scope, justification: justification}
 	var err error
 	switch r.how {
 	case roleStanding:
 		err = rm.RoleAssignments().ByUnifiedRoleAssignmentId(r.id).Delete(ctx, nil)
 	case roleEligible:
-		body := models.NewUnifiedRoleEligibilityScheduleRequest()
-		body.SetAction(&action)
-		body.SetPrincipalId(&user)
-		body.SetRoleDefinitionId(&r.definition)
-		body.SetDirectoryScopeId(&r.scope)
-		body.SetJustification(&justification)
-		_, err = rm.RoleEligibilityScheduleRequests().Post(ctx, body, nil)
+		_, err = send[graphObject](ctx, c, c.withBody(ctx, abs.POST, &rm.RoleEligibilityScheduleRequests().BaseRequestBuilder, body))
 	case roleActive:
-		body := models.NewUnifiedRoleAssignmentScheduleRequest()
-		body.SetAction(&action)
-		body.SetPrincipalId(&user)
-		body.SetRoleDefinitionId(&r.definition)
-		body.SetDirectoryScopeId(&r.scope)
-		body.SetJustification(&justification)
-		_, err = rm.RoleAssignmentScheduleRequests().Post(ctx, body, nil)
+		_, err = send[graphObject](ctx, c, c.withBody(ctx, abs.POST, &rm.RoleAssignmentScheduleRequests().BaseRequestBuilder, body))
 	default:
 		return fmt.Errorf("entra: %s: unknown kind %q", op, r.how)
 	}
@@ -218,27 +207,27 @@ func planRoles(ctx context.Context, call *steps.Call) (rolePlan, error) {
 	standing := map[string]bool{} // definition/scope of standing ones
 	direct := map[string]bool{}   // names held directly
 	group := map[string]bool{}
-	nameOf := func(def models.UnifiedRoleDefinitionable, defID *string) string {
-		if def != nil && deref(def.GetDisplayName()) != "" {
-			return deref(def.GetDisplayName())
+	nameOf := func(def *graphObject, defID *string) string {
+		if def != nil && deref(def.displayName) != "" {
+			return deref(def.displayName)
 		}
 		return deref(defID)
 	}
 
 	sb := rm(c).RoleAssignments()
 	err = eachPage(ctx, "list directory role assignments of "+id, rolesErrors,
-		func(next string) (models.UnifiedRoleAssignmentCollectionResponseable, error) {
+		func(next string) (*collection[graphRoleAssignment, *graphRoleAssignment], error) {
 			if next != "" {
-				return sb.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphRoleAssignment](ctx, c, req(sb.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return sb.Get(ctx, &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration{
-				QueryParameters: &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetQueryParameters{Filter: &filter, Expand: expand}})
+			return sendPage[graphRoleAssignment](ctx, c, req(sb.ToGetRequestInformation(ctx, &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetRequestConfiguration{
+				QueryParameters: &rolemanagement.DirectoryRoleAssignmentsRequestBuilderGetQueryParameters{Filter: &filter, Expand: expand}})))
 		},
-		func(page models.UnifiedRoleAssignmentCollectionResponseable) {
-			for _, a := range page.GetValue() {
-				r := heldRole{how: roleStanding, id: deref(a.GetId()), definition: deref(a.GetRoleDefinitionId()),
-					scope: deref(a.GetDirectoryScopeId()), name: nameOf(a.GetRoleDefinition(), a.GetRoleDefinitionId())}
-				if r.id == "" || !strings.EqualFold(deref(a.GetPrincipalId()), id) {
+		func(page *collection[graphRoleAssignment, *graphRoleAssignment]) {
+			for _, a := range page.value {
+				r := heldRole{how: roleStanding, id: deref(a.id), definition: deref(a.roleDefinitionId),
+					scope: deref(a.directoryScopeId), name: nameOf(a.roleDefinition, a.roleDefinitionId)}
+				if r.id == "" || !strings.EqualFold(deref(a.principalId), id) {
 					continue // another principal's (a group's): not the user's to lose
 				}
 				p.remove = append(p.remove, r)
@@ -253,22 +242,22 @@ func planRoles(ctx context.Context, call *steps.Call) (rolePlan, error) {
 	// PIM: a tenant without Entra ID P2 has none, which its 400 says.
 	eb := rm(c).RoleEligibilityScheduleInstances()
 	err = eachPage(ctx, "list eligible roles of "+id, rolesErrors,
-		func(next string) (models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable, error) {
+		func(next string) (*collection[graphRoleAssignment, *graphRoleAssignment], error) {
 			if next != "" {
-				return eb.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphRoleAssignment](ctx, c, req(eb.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return eb.Get(ctx, &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
-				QueryParameters: &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter, Expand: expand}})
+			return sendPage[graphRoleAssignment](ctx, c, req(eb.ToGetRequestInformation(ctx, &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
+				QueryParameters: &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter, Expand: expand}})))
 		},
-		func(page models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable) {
-			for _, e := range page.GetValue() {
-				name := nameOf(e.GetRoleDefinition(), e.GetRoleDefinitionId())
-				if !directMember(e.GetMemberType()) {
+		func(page *collection[graphRoleAssignment, *graphRoleAssignment]) {
+			for _, e := range page.value {
+				name := nameOf(e.roleDefinition, e.roleDefinitionId)
+				if !directMember(e.memberType) {
 					group[name] = true
 					continue
 				}
-				p.remove = append(p.remove, heldRole{how: roleEligible, definition: deref(e.GetRoleDefinitionId()),
-					scope: deref(e.GetDirectoryScopeId()), name: name})
+				p.remove = append(p.remove, heldRole{how: roleEligible, definition: deref(e.roleDefinitionId),
+					scope: deref(e.directoryScopeId), name: name})
 				direct[name] = true
 			}
 		})
@@ -280,21 +269,21 @@ func planRoles(ctx context.Context, call *steps.Call) (rolePlan, error) {
 	}
 	ab := rm(c).RoleAssignmentScheduleInstances()
 	err = eachPage(ctx, "list active roles of "+id, rolesErrors,
-		func(next string) (models.UnifiedRoleAssignmentScheduleInstanceCollectionResponseable, error) {
+		func(next string) (*collection[graphRoleAssignment, *graphRoleAssignment], error) {
 			if next != "" {
-				return ab.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphRoleAssignment](ctx, c, req(ab.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return ab.Get(ctx, &rolemanagement.DirectoryRoleAssignmentScheduleInstancesRequestBuilderGetRequestConfiguration{
-				QueryParameters: &rolemanagement.DirectoryRoleAssignmentScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter, Expand: expand}})
+			return sendPage[graphRoleAssignment](ctx, c, req(ab.ToGetRequestInformation(ctx, &rolemanagement.DirectoryRoleAssignmentScheduleInstancesRequestBuilderGetRequestConfiguration{
+				QueryParameters: &rolemanagement.DirectoryRoleAssignmentScheduleInstancesRequestBuilderGetQueryParameters{Filter: &filter, Expand: expand}})))
 		},
-		func(page models.UnifiedRoleAssignmentScheduleInstanceCollectionResponseable) {
-			for _, a := range page.GetValue() {
-				name := nameOf(a.GetRoleDefinition(), a.GetRoleDefinitionId())
-				if !directMember(a.GetMemberType()) {
+		func(page *collection[graphRoleAssignment, *graphRoleAssignment]) {
+			for _, a := range page.value {
+				name := nameOf(a.roleDefinition, a.roleDefinitionId)
+				if !directMember(a.memberType) {
 					group[name] = true
 					continue
 				}
-				def, scope := deref(a.GetRoleDefinitionId()), deref(a.GetDirectoryScopeId())
+				def, scope := deref(a.roleDefinitionId), deref(a.directoryScopeId)
 				if standing[def+"/"+scope] {
 					continue // the standing assignment's DELETE removes it
 				}

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
+	abs "github.com/microsoft/kiota-abstractions-go"
 
 	"github.com/revoke-dev/revoke/steps"
 	"github.com/revoke-dev/revoke/steps/entra/entraspec"
@@ -59,13 +59,9 @@ func (resetPasswordStep) Apply(ctx context.Context, call *steps.Call) (steps.Cha
 		if err != nil {
 			return steps.Change{}, fmt.Errorf("entra: reset password of %s: %w", id, err)
 		}
-		profile := models.NewPasswordProfile()
-		force := true
-		profile.SetPassword(&pw)
-		profile.SetForceChangePasswordNextSignIn(&force)
-		body := models.NewUser()
-		body.SetPasswordProfile(profile)
-		if _, err := c.graph.Users().ByUserId(id).Patch(ctx, body, nil); err != nil {
+		body := &objectPatch{odataType: "#microsoft.graph.user",
+			passwordProfile: &passwordProfile{password: pw, forceChangePasswordNextSignIn: true}}
+		if _, err := send[graphUser](ctx, c, c.withBody(ctx, abs.PATCH, &c.graph.Users().ByUserId(id).BaseRequestBuilder, body)); err != nil {
 			return steps.Change{}, classify(ctx, fmt.Sprintf("reset password of %s (%d of %d)", id, n, times), err, c.onTarget(ctx, call, resetPasswordErrors))
 		}
 		call.Report(fmt.Sprintf("password reset %d of %d", n, times), map[string]any{progressReset: n, "of": times})
@@ -88,7 +84,7 @@ func cloudOnlyUser(ctx context.Context, call *steps.Call) (*Conn, string, error)
 	if err != nil {
 		return nil, "", err
 	}
-	if deref(u.GetOnPremisesSyncEnabled()) {
+	if deref(u.onPremisesSyncEnabled) {
 		return nil, "", steps.Errorf(steps.Invalid, "entra: %s is a synced user: reset the password on-premises", id)
 	}
 	return c, id, nil

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	abs "github.com/microsoft/kiota-abstractions-go"
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/rolemanagement"
 	"github.com/microsoftgraph/msgraph-sdk-go/users"
 
@@ -112,13 +111,13 @@ func (c *Conn) resolveBy(ctx context.Context, ref, property, value string) (map[
 	if err != nil {
 		return nil, err
 	}
-	if deref(u.GetId()) == "" {
+	if deref(u.id) == "" {
 		return nil, errors.New("entra: resolve " + quote(ref) + ": Graph returned a user without an id")
 	}
 	var apps appFact
 	var wg sync.WaitGroup
-	wg.Go(func() { apps = c.appAssignmentsFact(ctx, *u.GetId()) })
-	roles, eligible, err := c.allRoles(ctx, *u.GetId())
+	wg.Go(func() { apps = c.appAssignmentsFact(ctx, *u.id) })
+	roles, eligible, err := c.allRoles(ctx, *u.id)
 	wg.Wait()
 	if err != nil {
 		return nil, err
@@ -127,8 +126,8 @@ func (c *Conn) resolveBy(ctx context.Context, ref, property, value string) (map[
 }
 
 // facts renders a resolved user, refusing one without an id.
-func (c *Conn) facts(u models.Userable, roles, eligible []any, apps appFact, ref string) (map[string]any, error) {
-	if deref(u.GetId()) == "" {
+func (c *Conn) facts(u *graphUser, roles, eligible []any, apps appFact, ref string) (map[string]any, error) {
+	if deref(u.id) == "" {
 		return nil, errors.New("entra: resolve " + quote(ref) + ": Graph returned a user without an id")
 	}
 	f := userFacts(u, roles)
@@ -153,8 +152,8 @@ type appFact struct {
 // which differs from an empty list (none), and the run goes on.
 func (c *Conn) appAssignmentsFact(ctx context.Context, idOrUPN string) appFact {
 	var names []string
-	err := c.eachAppRoleAssignment(ctx, idOrUPN, appAssignErrors, func(a models.AppRoleAssignmentable) {
-		if n := deref(a.GetResourceDisplayName()); n != "" && strings.EqualFold(deref(a.GetPrincipalType()), "User") {
+	err := c.eachAppRoleAssignment(ctx, idOrUPN, appAssignErrors, func(a *graphAppRoleAssignment) {
+		if n := deref(a.resourceDisplayName); n != "" && strings.EqualFold(deref(a.principalType), "User") {
 			names = append(names, n)
 		}
 	})
@@ -173,7 +172,7 @@ func (c *Conn) appAssignmentsFact(ctx context.Context, idOrUPN string) appFact {
 // only when they take more than one page are they asked for by id after
 // it (at once, when the reference is an id: isID, as steps.ParseRef
 // found).
-func (c *Conn) userAndRoles(ctx context.Context, ref string, isID bool) (u models.Userable, roles, eligible []any, err error) {
+func (c *Conn) userAndRoles(ctx context.Context, ref string, isID bool) (u *graphUser, roles, eligible []any, err error) {
 	// All the requests need the token: fetched by several at once, it
 	// would be fetched several times.
 	if _, err := c.token(ctx, "resolve "+quote(ref)); err != nil {
@@ -208,7 +207,7 @@ func (c *Conn) userAndRoles(ctx context.Context, ref string, isID bool) (u model
 	}
 	wg.Wait()
 	var eligErr error
-	if id := deref(u.GetId()); id != "" {
+	if id := deref(u.id); id != "" {
 		if all.complete {
 			eligible = all.of(id)
 		} else {
@@ -239,7 +238,7 @@ func odataString(s string) string {
 
 // userWhere finds the one user whose property (onPremisesSamAccountName,
 // onPremisesSecurityIdentifier, onPremisesImmutableId) equals value.
-func (c *Conn) userWhere(ctx context.Context, ref, property, value string) (models.Userable, error) {
+func (c *Conn) userWhere(ctx context.Context, ref, property, value string) (*graphUser, error) {
 	op := "resolve " + quote(ref)
 	filter := property + " eq " + odataString(value)
 	count := true
@@ -247,27 +246,27 @@ func (c *Conn) userWhere(ctx context.Context, ref, property, value string) (mode
 	// The on-premises properties are filterable as advanced queries:
 	// ConsistencyLevel eventual with $count.
 	headers.Add("ConsistencyLevel", "eventual")
-	resp, err := c.graph.Users().Get(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
+	resp, err := sendPage[graphUser](ctx, c, req(c.graph.Users().ToGetRequestInformation(ctx, &users.UsersRequestBuilderGetRequestConfiguration{
 		Headers: headers,
 		QueryParameters: &users.UsersRequestBuilderGetQueryParameters{
 			Filter: &filter, Count: &count, Select: userSelect,
 		},
-	})
+	})))
 	if err != nil {
 		return nil, classify(ctx, op, err, errorContext{permission: permUserRead})
 	}
-	found := resp.GetValue()
+	found := resp.value
 	switch {
-	case len(found) == 0 && resp.GetOdataNextLink() == nil:
+	case len(found) == 0 && resp.odataNextLink == nil:
 		return nil, steps.Errorf(steps.NotFound, "entra: %s: no user has %s %s", op, property, odataString(value))
-	case len(found) == 1 && resp.GetOdataNextLink() == nil:
+	case len(found) == 1 && resp.odataNextLink == nil:
 		return found[0], nil
 	}
 	upns := make([]string, 0, len(found)+1)
 	for _, u := range found {
-		upns = append(upns, deref(u.GetUserPrincipalName()))
+		upns = append(upns, deref(u.userPrincipalName))
 	}
-	if resp.GetOdataNextLink() != nil {
+	if resp.odataNextLink != nil {
 		// More match than one page holds: naming them all would take
 		// more requests, and one more name would change nothing.
 		upns = append(upns, "…")
@@ -280,14 +279,14 @@ func (c *Conn) userWhere(ctx context.Context, ref, property, value string) (mode
 // The SDK expands the id into the URL template with every reserved
 // character percent-encoded (o'brien@contoso.test → o%27brien%40contoso.test),
 // so a reference can never add a path segment or a query.
-func (c *Conn) getUser(ctx context.Context, op, idOrUPN string, ec errorContext, fields ...string) (models.Userable, error) {
+func (c *Conn) getUser(ctx context.Context, op, idOrUPN string, ec errorContext, fields ...string) (*graphUser, error) {
 	if idOrUPN == "" {
 		// ByUserId("") drops the segment: GET /users would list everyone.
 		return nil, steps.Errorf(steps.Invalid, "entra: %s: empty user id", op)
 	}
-	u, err := c.graph.Users().ByUserId(idOrUPN).Get(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
+	u, err := send[graphUser](ctx, c, req(c.graph.Users().ByUserId(idOrUPN).ToGetRequestInformation(ctx, &users.UserItemRequestBuilderGetRequestConfiguration{
 		QueryParameters: &users.UserItemRequestBuilderGetQueryParameters{Select: fields},
-	})
+	})))
 	if err != nil {
 		return nil, classify(ctx, op, err, ec)
 	}
@@ -310,15 +309,15 @@ func (c *Conn) directoryRoles(ctx context.Context, id string) ([]any, error) {
 		WithUrl(c.baseURL + "/users/" + pathSegment(id) + "/transitiveMemberOf/microsoft.graph.directoryRole")
 	var names []string
 	err := eachPage(ctx, "list directory roles of "+id, errorContext{permission: permRolesRead},
-		func(next string) (models.DirectoryRoleCollectionResponseable, error) {
+		func(next string) (*collection[graphObject, *graphObject], error) {
 			if next != "" {
-				return builder.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphObject](ctx, c, req(builder.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return builder.Get(ctx, nil)
+			return sendPage[graphObject](ctx, c, req(builder.ToGetRequestInformation(ctx, nil)))
 		},
-		func(p models.DirectoryRoleCollectionResponseable) {
-			for _, r := range p.GetValue() {
-				if n := deref(r.GetDisplayName()); n != "" {
+		func(p *collection[graphObject, *graphObject]) {
+			for _, r := range p.value {
+				if n := deref(r.displayName); n != "" {
 					names = append(names, n)
 				}
 			}
@@ -356,17 +355,17 @@ func (c *Conn) eligibleRoles(ctx context.Context, id string) ([]any, error) {
 	}
 	var names []string
 	err := eachPage(ctx, "list eligible roles of "+id, errorContext{permission: permRolesRead},
-		func(next string) (models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable, error) {
+		func(next string) (*collection[graphRoleAssignment, *graphRoleAssignment], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphRoleAssignment](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, cfg)
+			return sendPage[graphRoleAssignment](ctx, c, req(b.ToGetRequestInformation(ctx, cfg)))
 		},
-		func(p models.UnifiedRoleEligibilityScheduleInstanceCollectionResponseable) {
-			for _, e := range p.GetValue() {
-				if def := e.GetRoleDefinition(); def != nil && deref(def.GetDisplayName()) != "" {
-					names = append(names, deref(def.GetDisplayName()))
-				} else if rid := deref(e.GetRoleDefinitionId()); rid != "" {
+		func(p *collection[graphRoleAssignment, *graphRoleAssignment]) {
+			for _, e := range p.value {
+				if def := e.roleDefinition; def != nil && deref(def.displayName) != "" {
+					names = append(names, deref(def.displayName))
+				} else if rid := deref(e.roleDefinitionId); rid != "" {
 					names = append(names, rid) // still a role; its id says which
 				}
 			}
@@ -404,31 +403,31 @@ func (e tenantEligibilities) of(id string) []any {
 // before, so the fact is never read from a part of the listing.
 func (c *Conn) tenantEligibilities(ctx context.Context) tenantEligibilities {
 	b := c.graph.RoleManagement().Directory().RoleEligibilityScheduleInstances()
-	p, err := b.Get(ctx, &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
+	p, err := sendPage[graphRoleAssignment](ctx, c, req(b.ToGetRequestInformation(ctx, &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetRequestConfiguration{
 		QueryParameters: &rolemanagement.DirectoryRoleEligibilityScheduleInstancesRequestBuilderGetQueryParameters{
 			Expand: []string{"roleDefinition"},
 		},
-	})
+	})))
 	if err != nil {
 		if graphCode(classify(ctx, "list eligible roles", err, errorContext{permission: permRolesRead})) == "AadPremiumLicenseRequired" {
 			return tenantEligibilities{complete: true}
 		}
 		return tenantEligibilities{}
 	}
-	if p == nil || (p.GetOdataNextLink() != nil && *p.GetOdataNextLink() != "") {
+	if p == nil || (p.odataNextLink != nil && *p.odataNextLink != "") {
 		return tenantEligibilities{}
 	}
 	out := tenantEligibilities{byPrincipal: map[string][]string{}, complete: true}
-	for _, e := range p.GetValue() {
-		principal := strings.ToLower(deref(e.GetPrincipalId()))
+	for _, e := range p.value {
+		principal := strings.ToLower(deref(e.principalId))
 		if principal == "" {
 			// An eligibility whose principal is not said cannot be
 			// attributed: ask by id rather than guess.
 			return tenantEligibilities{}
 		}
-		name := deref(e.GetRoleDefinitionId()) // still a role; its id says which
-		if def := e.GetRoleDefinition(); def != nil && deref(def.GetDisplayName()) != "" {
-			name = deref(def.GetDisplayName())
+		name := deref(e.roleDefinitionId) // still a role; its id says which
+		if def := e.roleDefinition; def != nil && deref(def.displayName) != "" {
+			name = deref(def.displayName)
 		}
 		if name != "" {
 			out.byPrincipal[principal] = append(out.byPrincipal[principal], name)
@@ -458,32 +457,32 @@ func pathSegment(s string) string {
 // userFacts renders a user as the subject.entra document. A property Graph
 // did not return is left out rather than guessed, except
 // onPremisesSyncEnabled, whose null means "never synced".
-func userFacts(u models.Userable, roles []any) map[string]any {
+func userFacts(u *graphUser, roles []any) map[string]any {
 	if roles == nil {
 		roles = []any{}
 	}
 	f := map[string]any{
-		"id":                    deref(u.GetId()),
-		"userPrincipalName":     deref(u.GetUserPrincipalName()),
-		"displayName":           deref(u.GetDisplayName()),
-		"onPremisesSyncEnabled": deref(u.GetOnPremisesSyncEnabled()),
+		"id":                    deref(u.id),
+		"userPrincipalName":     deref(u.userPrincipalName),
+		"displayName":           deref(u.displayName),
+		"onPremisesSyncEnabled": deref(u.onPremisesSyncEnabled),
 		"privilegedRoles":       roles,
 	}
-	if t := u.GetUserType(); t != nil {
+	if t := u.userType; t != nil {
 		f["userType"] = *t
 	}
-	if e := u.GetAccountEnabled(); e != nil {
+	if e := u.accountEnabled; e != nil {
 		f["accountEnabled"] = *e
 	}
-	if t := u.GetSignInSessionsValidFromDateTime(); t != nil {
+	if t := u.signInSessionsValidFromDateTime; t != nil {
 		f["signInSessionsValidFromDateTime"] = t.UTC().Format(time.RFC3339)
 	}
 	for k, v := range map[string]*string{
-		"onPremisesSecurityIdentifier": u.GetOnPremisesSecurityIdentifier(),
-		"onPremisesImmutableId":        u.GetOnPremisesImmutableId(),
-		"onPremisesSamAccountName":     u.GetOnPremisesSamAccountName(),
-		"onPremisesDomainName":         u.GetOnPremisesDomainName(),
-		"onPremisesDistinguishedName":  u.GetOnPremisesDistinguishedName(),
+		"onPremisesSecurityIdentifier": u.onPremisesSecurityIdentifier,
+		"onPremisesImmutableId":        u.onPremisesImmutableId,
+		"onPremisesSamAccountName":     u.onPremisesSamAccountName,
+		"onPremisesDomainName":         u.onPremisesDomainName,
+		"onPremisesDistinguishedName":  u.onPremisesDistinguishedName,
 	} {
 		if v != nil && *v != "" {
 			f[k] = *v

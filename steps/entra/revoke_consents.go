@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
 	"github.com/microsoftgraph/msgraph-sdk-go/serviceprincipals"
 
 	"github.com/revoke-dev/revoke/steps"
@@ -146,7 +145,7 @@ func planConsents(ctx context.Context, call *steps.Call) (consentPlan, error) {
 	apps := map[string]string{}
 	var p consentPlan
 	for _, m := range listed {
-		g := grant{id: deref(m.GetId()), clientID: deref(m.GetClientId()), scope: deref(m.GetScope()), consentType: deref(m.GetConsentType())}
+		g := grant{id: deref(m.id), clientID: deref(m.clientId), scope: deref(m.scope), consentType: deref(m.consentType)}
 		if g.id == "" {
 			// An empty id would drop the path segment and aim the DELETE
 			// at the collection.
@@ -155,7 +154,7 @@ func planConsents(ctx context.Context, call *steps.Call) (consentPlan, error) {
 		if g.app, err = c.appName(ctx, g.clientID, apps); err != nil {
 			return consentPlan{}, err
 		}
-		if strings.EqualFold(g.consentType, consentPrincipal) && strings.EqualFold(deref(m.GetPrincipalId()), id) {
+		if strings.EqualFold(g.consentType, consentPrincipal) && strings.EqualFold(deref(m.principalId), id) {
 			p.remove = append(p.remove, g)
 		} else {
 			p.tenantWide = append(p.tenantWide, g)
@@ -167,17 +166,17 @@ func planConsents(ctx context.Context, call *steps.Call) (consentPlan, error) {
 // listGrants reads every page of the delegated grants listed under the
 // user, for the step and the inventory alike; ec names the permission a
 // 403 lacks.
-func (c *Conn) listGrants(ctx context.Context, id string, ec errorContext) ([]models.OAuth2PermissionGrantable, error) {
+func (c *Conn) listGrants(ctx context.Context, id string, ec errorContext) ([]*graphGrant, error) {
 	b := c.graph.Users().ByUserId(id).Oauth2PermissionGrants()
-	var out []models.OAuth2PermissionGrantable
+	var out []*graphGrant
 	err := eachPage(ctx, "list delegated consents of "+id, ec,
-		func(next string) (models.OAuth2PermissionGrantCollectionResponseable, error) {
+		func(next string) (*collection[graphGrant, *graphGrant], error) {
 			if next != "" {
-				return b.WithUrl(next).Get(ctx, nil)
+				return sendPage[graphGrant](ctx, c, req(b.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
-			return b.Get(ctx, nil)
+			return sendPage[graphGrant](ctx, c, req(b.ToGetRequestInformation(ctx, nil)))
 		},
-		func(page models.OAuth2PermissionGrantCollectionResponseable) { out = append(out, page.GetValue()...) })
+		func(page *collection[graphGrant, *graphGrant]) { out = append(out, page.value...) })
 	return out, err
 }
 
@@ -187,12 +186,12 @@ func (c *Conn) listGrants(ctx context.Context, id string, ec errorContext) ([]mo
 // revoked.
 func (c *Conn) appName(ctx context.Context, clientID string, cache map[string]string) (string, error) {
 	return nameOnce(ctx, clientID, cache, "read service principal "+clientID, errorContext{permission: entraspec.PermAppRead}, func() (string, error) {
-		sp, err := c.graph.ServicePrincipals().ByServicePrincipalId(clientID).Get(ctx, &serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
+		sp, err := send[graphObject](ctx, c, req(c.graph.ServicePrincipals().ByServicePrincipalId(clientID).ToGetRequestInformation(ctx, &serviceprincipals.ServicePrincipalItemRequestBuilderGetRequestConfiguration{
 			QueryParameters: &serviceprincipals.ServicePrincipalItemRequestBuilderGetQueryParameters{Select: []string{"id", "appId", "displayName"}},
-		})
+		})))
 		if err != nil || sp == nil {
 			return "", err
 		}
-		return deref(sp.GetDisplayName()), nil
+		return deref(sp.displayName), nil
 	})
 }

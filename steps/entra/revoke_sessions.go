@@ -121,7 +121,7 @@ func sessionsValidFrom(ctx context.Context, call *steps.Call) (time.Time, error)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return deref(u.GetSignInSessionsValidFromDateTime()), nil
+	return deref(u.signInSessionsValidFromDateTime), nil
 }
 
 // runStart is the run's start truncated to the second, and whether the

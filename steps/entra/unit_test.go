@@ -234,10 +234,7 @@ func TestOpenRefusesBadSections(t *testing.T) {
 
 type selfLinkedPage struct{}
 
-func (selfLinkedPage) GetOdataNextLink() *string {
-	s := "https://graph.test/v1.0/users?$skiptoken=same"
-	return &s
-}
+func (selfLinkedPage) nextLink() string { return "https://graph.test/v1.0/users?$skiptoken=same" }
 
 // A server that links a page to itself cannot hold a step forever.
 func TestEachPageStopsAtMaxPages(t *testing.T) {
