@@ -113,7 +113,7 @@ func ReadJournal(path string) (*JournalLog, error) {
 		off = next
 	}
 	if len(log.Events) == 0 {
-		return nil, fmt.Errorf("journal %s holds no complete event", path)
+		return nil, fmt.Errorf("journal %s %w", path, ErrNoEvent)
 	}
 	if first := log.Events[0]; first.Type != EventRunStarted || first.Run == nil {
 		return nil, fmt.Errorf("%s:1: the first event is %s, want run_started with the run's record", path, first.Type)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -743,5 +744,65 @@ func TestReadRunOfAnUnknownRun(t *testing.T) {
 	}
 	if _, _, err := OpenJournal(state, goldenRunID, false); err == nil || err.Error() != want || steps.ClassOf(err) != steps.NotFound {
 		t.Errorf("OpenJournal: %v, want NotFound %q", err, want)
+	}
+}
+
+// A journal created and left before its first line was written whole (a
+// kill between the two) is discarded, seal and all, so its run can start
+// afresh; one that records its run, or that another process holds, is
+// not.
+func TestDiscardUnstarted(t *testing.T) {
+	for _, tc := range []struct {
+		name, content string
+		discarded     bool
+	}{
+		{"no line", "", true},
+		{"a torn first line", `{"seq":1,"ti`, true},
+		{"a run that started", "", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			state := t.TempDir()
+			j, err := CreateJournal(state, goldenRunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tc.discarded {
+				if _, err := j.Append(Event{Type: EventRunStarted, Run: &RunRecord{Runbook: "test"}}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path, _ := RunPath(state, goldenRunID)
+			if tc.content != "" {
+				if err := os.WriteFile(path, []byte(tc.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if _, err := ReadJournal(path); tc.discarded != errors.Is(err, ErrNoEvent) {
+				t.Fatalf("ReadJournal: %v", err)
+			}
+			if runtime.GOOS != "plan9" && runtime.GOOS != "js" && runtime.GOOS != "wasip1" {
+				if err := DiscardUnstarted(state, goldenRunID); err == nil || err.Error() != "run "+goldenRunID+" is in use by another revoke process" {
+					t.Errorf("discard while held: %v", err)
+				}
+			}
+			j.Close()
+			err = DiscardUnstarted(state, goldenRunID)
+			_, statErr := os.Stat(path)
+			_, sealErr := os.Stat(sealPath(path))
+			if tc.discarded {
+				if err != nil || !errors.Is(statErr, fs.ErrNotExist) || !errors.Is(sealErr, fs.ErrNotExist) {
+					t.Errorf("discard: %v; journal %v, seal %v, want both gone", err, statErr, sealErr)
+				}
+				if j, err := CreateJournal(state, goldenRunID); err != nil {
+					t.Errorf("the run cannot start afresh: %v", err)
+				} else {
+					j.Close()
+				}
+				return
+			}
+			if want := "journal " + path + " records its run: not discarded (<nil>)"; err == nil || err.Error() != want || statErr != nil {
+				t.Errorf("discard: %v (journal %v)\nwant %s, the journal kept", err, statErr, want)
+			}
+		})
 	}
 }

@@ -116,6 +116,42 @@ func CreateJournal(stateDir, runID string) (*Journal, error) {
 	return j, nil
 }
 
+// ErrNoEvent is the error (wrapped) for a journal that holds no complete
+// event: its run was created and stopped before its first line was
+// written whole, before any step could act.
+var ErrNoEvent = errors.New("holds no complete event")
+
+// DiscardUnstarted removes run runID's journal and seal when the journal
+// holds no complete event (ErrNoEvent): the process died between creating
+// the journal and writing its first line, so nothing was done and the run
+// may start afresh under the same id. Any other journal is left as it is,
+// with an error; so is one another process holds.
+func DiscardUnstarted(stateDir, runID string) error {
+	path, err := RunPath(stateDir, runID)
+	if err != nil {
+		return err
+	}
+	lock, err := lockJournal(path)
+	if err != nil {
+		if errors.Is(err, errJournalLocked) {
+			return steps.Errorf(steps.Invalid, "run %s is in use by another revoke process", runID)
+		}
+		return fmt.Errorf("lock journal %s: %w", path, err)
+	}
+	_, err = ReadJournal(path)
+	lock.Close()
+	if !errors.Is(err, ErrNoEvent) {
+		return fmt.Errorf("journal %s records its run: not discarded (%v)", path, err)
+	}
+	for _, p := range []string{path, sealPath(path)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("discard the unstarted journal: %w", err)
+		}
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
 // lockJournal locks the journal at path for this process, through a
 // handle of its own: a read-only one, which every system's lock accepts
 // (Windows will not lock through the append-only handle the journal

@@ -71,7 +71,16 @@ func (s *Server) runOrResume(ctx context.Context, id string, req RunRequest, cal
 		return nil, err
 	}
 	if _, err := os.Stat(path); err == nil {
-		return s.resume(ctx, id)
+		res, err := s.resume(ctx, id)
+		if !errors.Is(err, engine.ErrNoEvent) {
+			return res, err
+		}
+		// Killed between creating the journal and writing its first
+		// line: nothing was done, so the run starts afresh.
+		if err := engine.DiscardUnstarted(s.Env.StateDir, id); err != nil {
+			return nil, err
+		}
+		s.Logger.Warn("the run's journal was created and holds no event: it never started, so it starts now", "run", id)
 	}
 	subject, err := s.Env.Conns.Resolve(ctx, s.Env.Registry, req.User)
 	if err != nil {

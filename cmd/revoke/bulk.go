@@ -237,8 +237,16 @@ func (r *resumeCmd) resumeBulk(ctx context.Context, c *cli, stateDir, bulkID str
 	b := &bulkRunner{c: c, sess: sess, ws: ws, rb: rb, manifest: m, wait: r.wait, force: r.force, jsonOut: r.output != "text", out: c.stdout,
 		sched: engine.NewBulkScheduler(engine.BulkConfig{Concurrency: concurrency, Window: r.window})}
 	return b.run(ctx, func(e engine.BulkEntry) bool {
-		_, err := os.Stat(mustRunPath(stateDir, e.RunID))
-		return err == nil
+		path := mustRunPath(stateDir, e.RunID)
+		if _, err := os.Stat(path); err != nil {
+			return false
+		}
+		// Killed between creating its journal and writing the first
+		// line, the run did nothing: it starts afresh under its id.
+		if _, err := engine.ReadJournal(path); errors.Is(err, engine.ErrNoEvent) && engine.DiscardUnstarted(stateDir, e.RunID) == nil {
+			return false
+		}
+		return true
 	})
 }
 

@@ -297,6 +297,23 @@ func TestBulkCrashThenResume(t *testing.T) {
 	if started := len(e.runIDs(t)); started >= len(bulkCrashUsers) {
 		t.Fatalf("%d runs started before the crash: the window did not hold the rest back", started)
 	}
+	// One subject more as if the kill came between creating its journal
+	// and writing the first line: a journal that records nothing, which
+	// the resume starts afresh.
+	m0, err := engine.ReadBulkManifest(e.stateDir, bulks[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range m0.Subjects {
+		if _, err := os.Stat(mustRunPath(e.stateDir, s.RunID)); err != nil {
+			j, err := engine.CreateJournal(e.stateDir, s.RunID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			j.Close()
+			break
+		}
+	}
 	stdout, stderr, code := e.cli(t, "resume", bulks[0])
 	if code != 0 {
 		t.Fatalf("resume: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)

@@ -359,6 +359,26 @@ func TestResumeRefusesARunInUse(t *testing.T) {
 	}
 }
 
+// A run killed between creating its journal and writing the first line
+// left a journal that does not even say what the run was: resume says so
+// and that nothing was done, and leaves it.
+func TestResumeOfARunThatNeverStarted(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	id := engine.NewRunID()
+	j, err := engine.CreateJournal(e.stateDir, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	path, _ := engine.RunPath(e.stateDir, id)
+	stdout, stderr, code := e.cli(t, "resume", id)
+	want := "revoke: journal " + path + " holds no complete event: run " + id +
+		" stopped before its first step (before it journaled what it was to do), so it changed nothing; run the runbook again\n"
+	if code != 1 || stdout != "" || stderr != want {
+		t.Errorf("exit %d\nstdout:\n%s\nstderr:\n%s\nwant %q", code, stdout, stderr, want)
+	}
+}
+
 // A journal whose end was cut off, or whose last line was edited, still
 // chains; its seal gives it away. show --verify says so, resume refuses it
 // and changes nothing (resuming would repeat what the lost lines record:

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 
@@ -63,6 +64,11 @@ func (r *resumeCmd) Run(ctx context.Context, c *cli, args []string) error {
 		return usageErrorf("%v", err)
 	}
 	journal, log, err := engine.OpenJournal(stateDir, args[0], r.force)
+	if errors.Is(err, engine.ErrNoEvent) {
+		// The journal does not even say what the run was: there is
+		// nothing to continue, and nothing was done.
+		return steps.Errorf(steps.Invalid, "%v: run %s stopped before its first step (before it journaled what it was to do), so it changed nothing; run the runbook again", err, args[0])
+	}
 	if err != nil {
 		return err
 	}

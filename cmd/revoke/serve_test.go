@@ -983,6 +983,30 @@ func TestServeKilledAfterAcceptingLosesNothing(t *testing.T) {
 	}
 }
 
+// TestServeStartsARunWhoseJournalHoldsNoLine: killed between creating a
+// run's journal and writing its first line, the service left a journal
+// that records nothing; the next start runs the run afresh instead of
+// failing to resume it ("holds no complete event", seen under load).
+func TestServeStartsARunWhoseJournalHoldsNoLine(t *testing.T) {
+	e := newE2E(t, nil, sandbox.Options{})
+	s := startServe(t, e)
+	scheduled := s.post(t, soar, map[string]any{"runbook": "compromised", "user": "alex@contoso.test", "reason": "leaver",
+		"not_before": time.Now().Add(2 * time.Second)}, http.StatusAccepted)
+	s.stop()
+	j, err := engine.CreateJournal(e.stateDir, scheduled.ID) // the journal and its seal, then the kill
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	s.start(t)
+	if v := s.wait(t, scheduled.ID); v.Status != serve.StatusCompleted || !v.Contained {
+		t.Errorf("the run after the restart: %+v", v)
+	}
+	if n := countType(e.journal(t, scheduled.ID), engine.EventRunStarted); n != 1 {
+		t.Errorf("%d run_started events, want the fresh run's one", n)
+	}
+}
+
 // TestServeQueueBound: beyond --max-queued runs accepted and not started,
 // a request is 503 with Retry-After, and nothing is accepted.
 func TestServeQueueBound(t *testing.T) {
