@@ -33,7 +33,8 @@ type batchResponse struct {
 // batch serves POST /$batch: at most 20 requests with unique ids, each
 // dispatched on its own (so each is throttled on its own and may come back
 // 429 inside a 200), in dependsOn order; a request whose dependency failed
-// gets 424. Items are logged as their own entries.
+// gets 424. Items are logged as their own entries (Entry.Batch names the
+// item), before the batch.
 func (s *graphServer) batch(claims *accessClaims, body []byte, ids requestIDs, remote, base string) *response {
 	now := s.now()
 	bad := func(msg string) *response { return errResp(http.StatusBadRequest, "BadRequest", msg, ids, now) }
@@ -152,13 +153,18 @@ func (s *graphServer) batchItem(claims *accessClaims, r batchRequest, outer requ
 	}
 	ids := requestIDs{request: newRequestID(), client: outer.client}
 	var resp *response
+	path := "/v1.0" + strings.SplitN(rel, "?", 2)[0]
 	if p := strings.ToLower(strings.SplitN(strings.TrimPrefix(rel, "/"), "?", 2)[0]); p == "$batch" {
 		resp = errResp(http.StatusBadRequest, "BadRequest", "Nested batch requests are not supported.", ids, s.now())
+	} else if f, ok := s.faults.pick(method, path); ok && !f.Reset {
+		// An item is a request of its own: a fault for it answers it
+		// inside the batch (a connection reset has no meaning there).
+		resp = faultResponse(f, ids, s.now())
 	} else {
 		resp = s.dispatch(claims, method, base, rel, h, body, ids)
 	}
 	s.log.Add(Entry{Time: s.now().UTC(), Client: claims.AppID, Protocol: "graph", Method: method, Path: "/v1.0" + rel,
-		Status: resp.status, Detail: strings.TrimSpace("batch item " + r.ID + " " + resp.detail)})
+		Status: resp.status, Detail: resp.detail, Batch: r.ID})
 	out := batchResponse{ID: r.ID, Status: resp.status, Headers: map[string]string{}}
 	for k := range resp.header {
 		out.Headers[k] = resp.header.Get(k)

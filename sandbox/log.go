@@ -18,6 +18,9 @@ type Entry struct {
 	Path     string    `json:"path"`             // URL path (+query), or the DN
 	Status   int       `json:"status"`           // HTTP status, or LDAP result code
 	Detail   string    `json:"detail,omitempty"` // e.g. "replace unicodePwd" — NEVER a password value
+	// Batch is the item id of a request that came inside a $batch (the
+	// batch itself is logged after its items); "" for one sent alone.
+	Batch string `json:"batch,omitempty"`
 }
 
 // RequestLog records every request the tenant serves. It is safe for

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -12,18 +11,13 @@ import (
 	"github.com/revoke-dev/revoke/sandbox"
 )
 
-// batchItem is the start of a $batch item's log detail.
-var batchItem = regexp.MustCompile(`^batch item \S+ `)
-
 // changes are the writes the tenant accepted, one string each, sorted. An
 // AD disable is one conditional modify on a fresh start and a read and
 // replace after a resume: both count as the same change.
 func changes(entries []sandbox.Entry) []string {
 	var out []string
 	for _, w := range applied(entries) {
-		// A batch item's log names the batch's random item id.
-		detail := batchItem.ReplaceAllString(w.Detail, "")
-		line := w.Protocol + " " + w.Method + " " + w.Path + " " + detail
+		line := w.Protocol + " " + w.Method + " " + w.Path + " " + w.Detail
 		if w.Protocol == "ldap" && (w.Detail == "replace userAccountControl" || w.Detail == "delete userAccountControl, add userAccountControl") {
 			line = w.Protocol + " " + w.Method + " " + w.Path + " disable"
 		}

@@ -61,10 +61,6 @@ var (
 	mailboxBatches = batchShape{size: 4, inFlight: 1}
 )
 
-// odataErrors maps every error status to Graph's OData error, as the
-// SDK's request builders do.
-var odataErrors = abs.ErrorMappings{"XXX": odataerrors.CreateODataErrorFromDiscriminatorValue}
-
 // batchCall is one of several independent requests that answer no
 // content: what it does, in classify's words; the request, made by the
 // SDK's request builder (so its URL is the builder's, a membership's
@@ -115,7 +111,7 @@ func (c *Conn) sendAll(ctx context.Context, calls []batchCall, shape batchShape,
 func (c *Conn) sendBatch(ctx context.Context, calls []batchCall, errs []error) {
 	adapter := c.graph.GetAdapter()
 	if len(calls) == 1 {
-		errs[0] = classify(ctx, calls[0].op, adapter.SendNoContent(ctx, calls[0].req, odataErrors), calls[0].ec)
+		errs[0] = classify(ctx, calls[0].op, adapter.SendNoContent(ctx, calls[0].req, graphErrors), calls[0].ec)
 		return
 	}
 	all := func(err error) {
@@ -135,32 +131,42 @@ func (c *Conn) sendBatch(ctx context.Context, calls []batchCall, errs []error) {
 		}
 		ids[i] = *item.GetId()
 	}
-	req := abs.NewRequestInformation()
-	req.Method = abs.POST
-	req.UrlTemplate = "{+baseurl}/$batch"
-	if err := req.SetContentFromParsable(ctx, adapter, "application/json", batch); err != nil {
-		all(fmt.Errorf("build the batch: %w", err))
-		return
-	}
-	req.Headers.TryAdd("Accept", "application/json")
-	raw, err := adapter.SendPrimitive(ctx, req, "[]byte", odataErrors)
+	answers, err := c.postBatch(ctx, batch)
 	if err != nil {
-		// The batch as a whole was refused or lost: each call gets that
-		// answer (a 429 for the batch throttles all of them).
+		// The batch as a whole was refused or lost, or its answer cannot
+		// be read: each call gets that (a 429 for the batch throttles all
+		// of them).
 		all(err)
-		return
-	}
-	body, _ := raw.([]byte)
-	answers, err := decodeBatch(body)
-	if err != nil {
-		// Graph took the batch and its answer cannot be read: whether
-		// each request was done is unknown.
-		all(steps.RetryableAfter(fmt.Errorf("read the batch's answer: %w: whether it was done is unknown", err), 0))
 		return
 	}
 	for i, call := range calls {
 		errs[i] = classify(ctx, call.op, itemError(answers[ids[i]]), call.ec)
 	}
+}
+
+// postBatch sends batch and reads Graph's answer into its items by id.
+// Its error is the SDK's for a batch refused as a whole (classify reads
+// it as any answer), or Retryable when Graph took the batch and its
+// answer cannot be read (whether each request was done is unknown).
+func (c *Conn) postBatch(ctx context.Context, batch msgraphgocore.BatchRequest) (map[string]*batchAnswer, error) {
+	adapter := c.graph.GetAdapter()
+	req := abs.NewRequestInformation()
+	req.Method = abs.POST
+	req.UrlTemplate = "{+baseurl}/$batch"
+	if err := req.SetContentFromParsable(ctx, adapter, "application/json", batch); err != nil {
+		return nil, fmt.Errorf("build the batch: %w", err)
+	}
+	req.Headers.TryAdd("Accept", "application/json")
+	raw, err := adapter.SendPrimitive(ctx, req, "[]byte", graphErrors)
+	if err != nil {
+		return nil, err
+	}
+	body, _ := raw.([]byte)
+	answers, err := decodeBatch(body)
+	if err != nil {
+		return nil, steps.RetryableAfter(fmt.Errorf("read the batch's answer: %w: whether it was done is unknown", err), 0)
+	}
+	return answers, nil
 }
 
 // batchAnswer is one item of a $batch answer.

@@ -71,7 +71,7 @@ func BenchmarkRemoveGroupMemberships(b *testing.B) {
 					b.Fatalf("she is still in %q", g)
 				}
 				for _, e := range tn.Log().Entries() {
-					if e.Protocol == "graph" && !strings.HasPrefix(e.Detail, "batch item ") {
+					if e.Protocol == "graph" && e.Batch == "" {
 						requests++
 					}
 				}

@@ -353,3 +353,58 @@ func TestSandboxApplySpendsItsOtherWrites(t *testing.T) {
 		t.Errorf("progress %+v", *progress)
 	}
 }
+
+// disableBatch is the log of disable_user's Apply on user id: its PATCH
+// and, after it, the device listings for disable_devices, in one $batch.
+func disableBatch(id string) []string {
+	return []string{"PATCH /v1.0/users/" + id + " 204", "GET /v1.0/users/" + id + "/registeredDevices 200",
+		"GET /v1.0/users/" + id + "/ownedDevices 200", sentBatch}
+}
+
+// disable_user lists the devices after the disable, in the same round
+// trip, and disable_devices starts from that listing: its Check asks
+// Graph nothing, its Apply disables both devices, its Verify lists again.
+// The listing is taken once: a second Check lists afresh.
+func TestSandboxDisableThenListDevices(t *testing.T) {
+	tn, c, step, call, _ := alexDevices(t)
+	ctx := context.Background()
+	ucall, _ := newCall(c, alexID, steps.Values{})
+	tn.Log().Reset()
+	if _, err := disableUser.New().Apply(ctx, ucall); err != nil {
+		t.Fatal(err)
+	}
+	wantLog(t, tn, disableBatch(alexID)...)
+	tn.Log().Reset()
+	ch, err := step.Check(ctx, call)
+	if err != nil || ch.Summary != "2 devices: ALEX-LAPTOP, Alex's iPhone" {
+		t.Fatalf("Check: %+v %v", ch, err)
+	}
+	wantLog(t, tn) // from the listing made after the disable
+	if _, err := step.Apply(ctx, call); err != nil {
+		t.Fatal(err)
+	}
+	tn.Log().Reset()
+	if err := step.(steps.Verifier).Verify(ctx, call); err != nil {
+		t.Fatal(err)
+	}
+	lists := []string{"GET /v1.0/users/" + alexID + "/registeredDevices 200", "GET /v1.0/users/" + alexID + "/ownedDevices 200"}
+	wantLogAnyOrder(t, tn, lists...)
+	tn.Log().Reset()
+	if _, err := disableDevices.New().Check(ctx, call); err != nil {
+		t.Fatal(err)
+	}
+	wantLogAnyOrder(t, tn, lists...)
+
+	// A disable Graph refuses keeps no listing: the dependent reads are
+	// not run, and the Check lists itself.
+	if err := tn.SetFaults(sandbox.FaultRule{Path: "/v1.0/users/" + alexID, Method: "PATCH", Status: 429, RetryAfter: time.Second}); err != nil {
+		t.Fatal(err)
+	}
+	defer tn.SetFaults()
+	if _, err := disableUser.New().Apply(ctx, ucall); steps.ClassOf(err) != steps.Retryable {
+		t.Fatalf("Apply under a 429: %v", err)
+	}
+	if _, ok := c.takeListing(alexID); ok {
+		t.Error("a listing was kept although the disable was refused")
+	}
+}

@@ -45,6 +45,11 @@ type Conn struct {
 	warm    chan struct{}
 	warmMu  sync.Mutex
 	warmErr error
+	// listed holds, by user id, the device listings disable_user's batch
+	// made right after the disable, until disable_devices takes them
+	// (devices_listed.go).
+	listedMu sync.Mutex
+	listed   map[string]deviceListing
 }
 
 var _ steps.Conn = (*Conn)(nil)

@@ -82,7 +82,7 @@ func (p devicePlan) details() map[string]any {
 
 func (s *disableDevicesStep) Check(ctx context.Context, call *steps.Call) (steps.Change, error) {
 	s.checked = nil
-	p, err := planDevices(ctx, call)
+	p, err := planDevices(ctx, call, true)
 	if err != nil {
 		return steps.Change{}, err
 	}
@@ -108,7 +108,7 @@ func (s *disableDevicesStep) Apply(ctx context.Context, call *steps.Call) (steps
 	var p devicePlan
 	if s.checked != nil {
 		p, s.checked = *s.checked, nil
-	} else if p, err = planDevices(ctx, call); err != nil {
+	} else if p, err = planDevices(ctx, call, true); err != nil {
 		return steps.Change{}, err
 	}
 	actions := make([]func(context.Context) error, 0, len(p.devices)+len(p.managed))
@@ -192,7 +192,7 @@ func runBounded(ctx context.Context, actions []func(context.Context) error, limi
 }
 
 func (*disableDevicesStep) Verify(ctx context.Context, call *steps.Call) error {
-	p, err := planDevices(ctx, call)
+	p, err := planDevices(ctx, call, false)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,10 @@ func (*disableDevicesStep) Verify(ctx context.Context, call *steps.Call) error {
 }
 
 // planDevices lists the subject's devices and keeps those still to act on.
-func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
+// listed says it may start from the listing disable_user's batch made
+// after the disable (Check and Apply may; Verify, which reads back, lists
+// again).
+func planDevices(ctx context.Context, call *steps.Call, listed bool) (devicePlan, error) {
 	c, id, err := target(call)
 	if err != nil {
 		return devicePlan{}, err
@@ -222,7 +225,7 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 	if p.action != entraspec.ManagedNone {
 		wg.Go(func() { managed, managedErr = c.managedDevices(ctx, id) })
 	}
-	devices, err := c.userDevices(ctx, id)
+	devices, err := c.userDevices(ctx, id, listed)
 	wg.Wait()
 	if err != nil {
 		return devicePlan{}, err
@@ -249,8 +252,14 @@ func planDevices(ctx context.Context, call *steps.Call) (devicePlan, error) {
 // (the SDK would decode as models.Device) are devices. The two lists
 // are fetched at once: this step sits on the containment path, and each
 // round trip is time the attacker keeps.
-func (c *Conn) userDevices(ctx context.Context, id string) ([]*graphObject, error) {
+func (c *Conn) userDevices(ctx context.Context, id string, listed bool) ([]*graphObject, error) {
 	user := c.graph.Users().ByUserId(id)
+	// The first pages disable_user's batch listed after the disable,
+	// when asked for and there.
+	var first deviceListing
+	if listed {
+		first, listed = c.takeListing(id)
+	}
 	list := func(what string, get func(next string) (*collection[graphObject, *graphObject], error)) ([]*graphObject, error) {
 		var objs []*graphObject
 		err := eachPage(ctx, what+" of "+id, disableDevicesErrors, get,
@@ -265,6 +274,9 @@ func (c *Conn) userDevices(ctx context.Context, id string) ([]*graphObject, erro
 	)
 	wg.Go(func() {
 		owned, ownErr = list("list owned devices", func(next string) (*collection[graphObject, *graphObject], error) {
+			if next == "" && listed {
+				return first.owned, nil
+			}
 			if next != "" {
 				return sendPage[graphObject](ctx, c, req(own.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 			}
@@ -272,6 +284,9 @@ func (c *Conn) userDevices(ctx context.Context, id string) ([]*graphObject, erro
 		})
 	})
 	registered, regErr := list("list registered devices", func(next string) (*collection[graphObject, *graphObject], error) {
+		if next == "" && listed {
+			return first.registered, nil
+		}
 		if next != "" {
 			return sendPage[graphObject](ctx, c, req(reg.WithUrl(next).ToGetRequestInformation(ctx, nil)))
 		}

@@ -1,0 +1,107 @@
+package entra
+
+import (
+	"context"
+	"time"
+
+	jsonser "github.com/microsoft/kiota-serialization-json-go"
+	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
+)
+
+// disable_devices must list the user's devices after the user is
+// disabled: listed before, a device the attacker registers in between is
+// missed. That ordering cost a round trip on the way to containment (the
+// disable, then the listing, then the devices' PATCHes). Now disable_user
+// sends its PATCH in a $batch with the two listings, each dependsOn the
+// PATCH, so Graph runs them after it, in the same round trip; the
+// listings wait in the Conn for disable_devices, whose Check then starts
+// from them instead of listing again (docs/benchmarks.md, "The floor").
+
+// listingFresh bounds how long a listing made after the disable is kept:
+// disable_devices follows disable_user at once in a run; one that comes
+// later lists afresh.
+const listingFresh = time.Minute
+
+// devicePage is one page of a user's registeredDevices or ownedDevices.
+type devicePage = collection[graphObject, *graphObject]
+
+// deviceListing is the first page of each of a user's two device
+// listings, made after the user was disabled.
+type deviceListing struct {
+	registered, owned *devicePage
+	at                time.Time
+}
+
+// disableThenList sends patch, the user's disable, in one $batch with the
+// listings of the user's registered and owned devices, which depend on it:
+// Graph runs them only after the disable succeeded. It returns the
+// disable's error, the same as for the PATCH sent alone (classify reads
+// it); listings that came back whole are kept for takeListing, others are
+// dropped (disable_devices lists again).
+func (c *Conn) disableThenList(ctx context.Context, id string, patch request) error {
+	if patch.err != nil {
+		return patch.err
+	}
+	user := c.graph.Users().ByUserId(id)
+	regInfo, regErr := user.RegisteredDevices().ToGetRequestInformation(ctx, nil)
+	ownInfo, ownErr := user.OwnedDevices().ToGetRequestInformation(ctx, nil)
+	batch := msgraphgocore.NewBatchRequest(c.graph.GetAdapter())
+	disable, err := batch.AddBatchRequestStep(*patch.info)
+	if err != nil || regErr != nil || ownErr != nil {
+		_, err := send[graphUser](ctx, c, patch)
+		return err
+	}
+	reg, err1 := batch.AddBatchRequestStep(*regInfo)
+	own, err2 := batch.AddBatchRequestStep(*ownInfo)
+	if err1 != nil || err2 != nil {
+		_, err := send[graphUser](ctx, c, patch)
+		return err
+	}
+	reg.DependsOnItem(disable)
+	own.DependsOnItem(disable)
+	answers, err := c.postBatch(ctx, batch)
+	if err != nil {
+		return err
+	}
+	if err := itemError(answers[*disable.GetId()]); err != nil {
+		return err
+	}
+	r, rok := pageOf(answers[*reg.GetId()])
+	o, ook := pageOf(answers[*own.GetId()])
+	if rok && ook {
+		c.listedMu.Lock()
+		if c.listed == nil {
+			c.listed = map[string]deviceListing{}
+		}
+		c.listed[id] = deviceListing{registered: r, owned: o, at: time.Now()}
+		c.listedMu.Unlock()
+	}
+	return nil
+}
+
+// pageOf decodes a batch item's answer as a page of devices; false when
+// it is not a 200 with one.
+func pageOf(a *batchAnswer) (*devicePage, bool) {
+	if a == nil || a.status != 200 || len(a.body) == 0 {
+		return nil, false
+	}
+	node, err := jsonser.NewJsonParseNode(a.body)
+	if err != nil {
+		return nil, false
+	}
+	v, err := node.GetObjectValue(factory[devicePage])
+	if err != nil || v == nil {
+		return nil, false
+	}
+	return v.(*devicePage), true
+}
+
+// takeListing returns, once, the listing disable_user's batch made for
+// user id, if it is fresh.
+func (c *Conn) takeListing(id string) (deviceListing, bool) {
+	c.listedMu.Lock()
+	defer c.listedMu.Unlock()
+	l, ok := c.listed[id]
+	delete(c.listed, id)
+	return l, ok && time.Since(l.at) < listingFresh
+}
