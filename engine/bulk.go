@@ -60,11 +60,11 @@ type ThrottleScoper interface {
 	ThrottleScope() string
 }
 
-// BudgetScoper is implemented by a throttled error that says which of its
-// backend's declared budgets (steps.Budget.Scope) it met, "" for a limit
-// of its own that no declared budget models (provisioning on demand's 5
-// per 10 s). A throttled answer empties the step's declared budget only
-// when it names that budget or does not say.
+// BudgetScoper is implemented by a throttled error that says which budget
+// it met: a declared one's Scope (steps.Budget.Scope), or the name of a
+// limit of its own that no declared budget models (entra's
+// "provisioning_on_demand"). A throttled answer empties the step's
+// declared budget only when it names that budget or does not say.
 type BudgetScoper interface {
 	BudgetScope() string
 }
@@ -713,20 +713,31 @@ func (w *bulkStep) do(ctx context.Context, budget *steps.Budget, fn func(context
 		if err := s.await(ctx, w.backend, budget, 1); err != nil {
 			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's budget: %w", w.spec, err)
 		}
-		if err := s.waitPause(ctx, w.backend, w.spec); err != nil {
-			return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's throttling to end: %w", w.spec, err)
-		}
 		h := &slotHold{sem: s.sem(w.backend), kind: s.kindSem(w.backend, w.spec)}
-		if err := h.acquire(ctx); err != nil {
-			return steps.Change{}, steps.Errorf(steps.Retryable, "%s: %w", w.spec, err)
+		for {
+			if err := s.waitPause(ctx, w.backend, w.spec); err != nil {
+				return steps.Change{}, steps.Errorf(steps.Retryable, "waiting for %s's throttling to end: %w", w.spec, err)
+			}
+			if err := h.acquire(ctx); err != nil {
+				return steps.Change{}, steps.Errorf(steps.Retryable, "%s: %w", w.spec, err)
+			}
+			// A throttled answer may have paused this kind while the
+			// call waited for its slot: it waits again.
+			if until, _ := s.pausedUntil(w.backend, w.spec); until.IsZero() {
+				break
+			}
+			h.release()
 		}
 		ch, err := fn(ctx, h)
-		h.release()
 		after := steps.RetryAfterOf(err)
 		if err == nil || steps.ClassOf(err) != steps.Retryable || after <= 0 {
+			h.release()
 			return ch, err
 		}
+		// The pause is in force before the slot is let go, so the call
+		// next in line for it waits.
 		s.throttle(w.backend, w.spec, budget, err, after)
+		h.release()
 		w.b.mu.Lock()
 		w.b.throttled++
 		w.b.mu.Unlock()

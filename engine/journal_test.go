@@ -806,3 +806,61 @@ func TestDiscardUnstarted(t *testing.T) {
 		})
 	}
 }
+
+// A journal cut to nothing while its seal records lines is not a run that
+// never started: it is neither discarded nor opened as one.
+func TestDiscardUnstartedRefusesACutJournal(t *testing.T) {
+	state := t.TempDir()
+	j, err := CreateJournal(state, goldenRunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(Event{Type: EventRunStarted, Run: &RunRecord{Runbook: "test"}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	path, _ := RunPath(state, goldenRunID)
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	want := "journal " + path + " holds no complete event, but its seal records 1 lines: it was cut, and cannot be trusted"
+	if err := DiscardUnstarted(state, goldenRunID); err == nil || err.Error() != want {
+		t.Errorf("discard: %v\nwant %s", err, want)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Errorf("the cut journal is gone: %v", err)
+	}
+	if _, _, err := OpenJournal(state, goldenRunID, false); err == nil || err.Error() != want || errors.Is(err, ErrNoEvent) {
+		t.Errorf("open: %v\nwant %s", err, want)
+	}
+}
+
+// A journal discarded between its creation and its lock (another process
+// found it empty and took it for a run that never started) is not written
+// to: CreateJournal sees the file at the path is no longer its own.
+func TestIsAt(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "j")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !isAt(f, path) {
+		t.Error("a file is not at its own path")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if isAt(f, path) {
+		t.Error("a removed file is still at its path")
+	}
+	g, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.Close()
+	if isAt(f, path) {
+		t.Error("another file at the path is taken for this one")
+	}
+}

@@ -99,6 +99,15 @@ func CreateJournal(stateDir, runID string) (*Journal, error) {
 		f.Close()
 		return nil, fmt.Errorf("lock journal %s: %w", path, err)
 	}
+	// Between the create and the lock the file was nobody's: another
+	// process may have found it empty and discarded it as a run that
+	// never started (DiscardUnstarted). Then this run must not go on
+	// writing to a file no longer there.
+	if !isAt(f, path) {
+		f.Close()
+		lock.Close()
+		return nil, fmt.Errorf("create journal %s: it was discarded by another process as it was created", path)
+	}
 	j := &Journal{f: f, lock: lock, path: path, runID: runID}
 	// The seal exists, sealing "no line yet", before the first line is
 	// written: a journal with lines and no seal was not left by revoke.
@@ -122,10 +131,13 @@ func CreateJournal(stateDir, runID string) (*Journal, error) {
 var ErrNoEvent = errors.New("holds no complete event")
 
 // DiscardUnstarted removes run runID's journal and seal when the journal
-// holds no complete event (ErrNoEvent): the process died between creating
-// the journal and writing its first line, so nothing was done and the run
-// may start afresh under the same id. Any other journal is left as it is,
-// with an error; so is one another process holds.
+// holds no complete event (ErrNoEvent) and its seal records no line: the
+// process died between creating the journal and writing its first line,
+// so nothing was done and the run may start afresh under the same id. A
+// journal that records its run, one whose seal says it had lines (it was
+// cut), or one another process holds is left as it is, with an error.
+// The files are removed while the journal's lock is held, so a process
+// creating it meanwhile finds it gone (CreateJournal checks).
 func DiscardUnstarted(stateDir, runID string) error {
 	path, err := RunPath(stateDir, runID)
 	if err != nil {
@@ -138,10 +150,12 @@ func DiscardUnstarted(stateDir, runID string) error {
 		}
 		return fmt.Errorf("lock journal %s: %w", path, err)
 	}
-	_, err = ReadJournal(path)
-	lock.Close()
-	if !errors.Is(err, ErrNoEvent) {
+	defer lock.Close()
+	if _, err := ReadJournal(path); !errors.Is(err, ErrNoEvent) {
 		return fmt.Errorf("journal %s records its run: not discarded (%v)", path, err)
+	}
+	if err := unstartedSeal(path); err != nil {
+		return err
 	}
 	for _, p := range []string{path, sealPath(path)} {
 		if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -150,6 +164,30 @@ func DiscardUnstarted(stateDir, runID string) error {
 	}
 	syncDir(filepath.Dir(path))
 	return nil
+}
+
+// unstartedSeal checks that the seal of the journal at path records no
+// line (or is missing: the kill came before CreateJournal wrote it). A
+// seal that records lines beside a journal with none says the journal
+// was cut: it cannot be trusted, and is not a run that never started.
+func unstartedSeal(path string) error {
+	s, err := readSeal(path)
+	switch {
+	case errors.Is(err, errNoSeal):
+		return nil
+	case err != nil:
+		return fmt.Errorf("journal %s: %w", path, err)
+	case s.Seq > 0:
+		return steps.Errorf(steps.Invalid, "journal %s holds no complete event, but its seal records %d lines: it was cut, and cannot be trusted", path, s.Seq)
+	}
+	return nil
+}
+
+// isAt reports whether f is the file at path now.
+func isAt(f *os.File, path string) bool {
+	fi, err1 := f.Stat()
+	pi, err2 := os.Stat(path)
+	return err1 == nil && err2 == nil && os.SameFile(fi, pi)
 }
 
 // lockJournal locks the journal at path for this process, through a
@@ -218,6 +256,13 @@ func OpenJournal(stateDir, runID string, force bool) (*Journal, *JournalLog, err
 	// Read only once the lock is held: what another process appended
 	// before it let go is part of the history.
 	log, err := ReadJournal(path)
+	if errors.Is(err, ErrNoEvent) {
+		// Empty and sealed as such: a run that never started. Empty
+		// with a seal of lines: cut, and not to be taken for one.
+		if serr := unstartedSeal(path); serr != nil {
+			err = serr
+		}
+	}
 	if err != nil {
 		j.Close()
 		return nil, nil, err

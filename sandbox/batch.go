@@ -156,9 +156,9 @@ func (s *graphServer) batchItem(claims *accessClaims, r batchRequest, outer requ
 	path := "/v1.0" + strings.SplitN(rel, "?", 2)[0]
 	if p := strings.ToLower(strings.SplitN(strings.TrimPrefix(rel, "/"), "?", 2)[0]); p == "$batch" {
 		resp = errResp(http.StatusBadRequest, "BadRequest", "Nested batch requests are not supported.", ids, s.now())
-	} else if f, ok := s.faults.pick(method, path); ok && !f.Reset {
+	} else if f, ok := s.faults.pick(method, path, true); ok {
 		// An item is a request of its own: a fault for it answers it
-		// inside the batch (a connection reset has no meaning there).
+		// inside the batch.
 		resp = faultResponse(f, ids, s.now())
 	} else {
 		resp = s.dispatch(claims, method, base, rel, h, body, ids)

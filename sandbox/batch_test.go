@@ -13,6 +13,7 @@ func TestBatch(t *testing.T) {
 	tests := []struct {
 		name     string
 		throttle *ThrottleConfig
+		faults   []FaultRule
 		body     string
 		status   int
 		message  string         // of a 400
@@ -26,6 +27,15 @@ func TestBatch(t *testing.T) {
 				{"id":"3","method":"GET","url":"/users/ghost@contoso.test"},
 				{"id":"4","method":"GET","url":"users/` + adeleID + `?$select=accountEnabled","dependsOn":["3"]}]}`,
 			status: 200, items: map[string]int{"1": 204, "2": 200, "3": 404, "4": 424},
+		},
+		{
+			name: "a fault for an item answers it inside the batch; a dropped connection is not for items",
+			faults: []FaultRule{{Path: "/v1.0/users/" + adeleID, Method: "PATCH", Status: 429, RetryAfter: time.Second},
+				{Path: "/v1.0/users/" + adeleID + "/revokeSignInSessions", Reset: true}},
+			body: `{"requests":[
+				{"id":"1","method":"PATCH","url":"/users/` + adeleID + `","headers":{"Content-Type":"application/json"},"body":{"accountEnabled":false}},
+				{"id":"2","method":"POST","url":"/users/` + adeleID + `/revokeSignInSessions"}]}`,
+			status: 200, items: map[string]int{"1": 429, "2": 200},
 		},
 		{
 			name:     "items are throttled on their own",
@@ -47,6 +57,7 @@ func TestBatch(t *testing.T) {
 	tests = append(tests, struct {
 		name     string
 		throttle *ThrottleConfig
+		faults   []FaultRule
 		body     string
 		status   int
 		message  string
@@ -56,7 +67,7 @@ func TestBatch(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tn := startTenant(t, Options{Throttle: tc.throttle})
+			tn := startTenant(t, Options{Throttle: tc.throttle, Faults: tc.faults})
 			tok := token(t, tn, revokeClientID, revokeSecret)
 			status, _, body := do(t, tn, tok, "POST", "/$batch", tc.body)
 			if status != tc.status {

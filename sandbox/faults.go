@@ -80,14 +80,16 @@ func (fs *faults) set(rules []FaultRule) error {
 
 // pick returns the first rule that makes this request fail, if any. Every
 // matching rule counts the request, so Nth and Every stay predictable when
-// rules overlap.
-func (fs *faults) pick(method, p string) (FaultRule, bool) {
+// rules overlap. A $batch item (item) is a request of its own, counted
+// like one, except by a rule that drops the connection: an item has none
+// of its own, so such a rule neither counts nor fires for it.
+func (fs *faults) pick(method, p string, item bool) (FaultRule, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	var hit FaultRule
 	found := false
 	for i, r := range fs.rules {
-		if !r.matches(method, p) {
+		if !r.matches(method, p) || item && r.Reset {
 			continue
 		}
 		fs.counts[i]++

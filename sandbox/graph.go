@@ -88,7 +88,7 @@ func (s *graphServer) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 		}
 	}
-	if f, ok := s.faults.pick(r.Method, r.URL.Path); ok {
+	if f, ok := s.faults.pick(r.Method, r.URL.Path, false); ok {
 		entry.Detail = "fault injected"
 		if f.Reset {
 			entry.Detail = "fault injected: connection reset"

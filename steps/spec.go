@@ -203,7 +203,9 @@ type Call struct {
 	// Apply is charged one request before it starts, so a step that sends
 	// several writes spends the others before sending them (Charge), and
 	// a bulk is paced by the requests it really makes. It returns ctx's
-	// error if ctx ends first.
+	// error if ctx ends first. A step calls it from one goroutine at a
+	// time: while it waits, the step's hold on its backend's slots is let
+	// go and taken again.
 	Spend func(ctx context.Context, requests int) error
 }
 

@@ -75,10 +75,10 @@ type batchCall struct {
 // round trips as shape allows: one alone as the request builder would
 // send it, more in $batch requests of shape.size, shape.inFlight at once.
 // Before each batch it spends its requests with charge (a bulk run's
-// budget, Call.Charge), less the one Apply was charged; a batch whose
-// budget cannot be had is not sent, and each of its calls gets that
-// error. It returns each call's classified error, nil when it succeeded,
-// in calls' order.
+// budget, Call.Charge), less the one Apply was charged, one batch after
+// another; a batch whose budget cannot be had is not sent, nor any after
+// it, and each of their calls gets that error. It returns each call's
+// classified error, nil when it succeeded, in calls' order.
 func (c *Conn) sendAll(ctx context.Context, calls []batchCall, shape batchShape, charge func(context.Context, int) error) []error {
 	errs := make([]error, len(calls))
 	slots := make(chan struct{}, shape.inFlight)
@@ -90,15 +90,18 @@ func (c *Conn) sendAll(ctx context.Context, calls []batchCall, shape batchShape,
 		if start == 0 {
 			spend-- // the request Apply was charged
 		}
-		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			if err := charge(ctx, spend); err != nil {
-				for i := range out {
-					out[i] = err
-				}
-				return
+		// Spent here, one batch after another, in Apply's goroutine (a
+		// bulk's Spend is not for several at once): a batch whose budget
+		// cannot be had is not sent, nor any after it.
+		if err := charge(ctx, spend); err != nil {
+			for i := start; i < len(calls); i++ {
+				errs[i] = err
 			}
+			break
+		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
 			c.sendBatch(ctx, chunk, out)
 		})
 	}

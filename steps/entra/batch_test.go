@@ -369,6 +369,7 @@ func TestSandboxDisableThenListDevices(t *testing.T) {
 	tn, c, step, call, _ := alexDevices(t)
 	ctx := context.Background()
 	ucall, _ := newCall(c, alexID, steps.Values{})
+	ucall.RunID, call.RunID = "run-a", "run-a"
 	tn.Log().Reset()
 	if _, err := disableUser.New().Apply(ctx, ucall); err != nil {
 		t.Fatal(err)
@@ -395,6 +396,21 @@ func TestSandboxDisableThenListDevices(t *testing.T) {
 	}
 	wantLogAnyOrder(t, tn, lists...)
 
+	// Another run for the same user never takes this run's listing.
+	if _, err := disableUser.New().Apply(ctx, ucall); err != nil {
+		t.Fatal(err)
+	}
+	other, _ := newCall(c, alexID, steps.Values{entraspec.ParamManagedAction: entraspec.ManagedNone})
+	other.RunID = "run-b"
+	tn.Log().Reset()
+	if _, err := disableDevices.New().Check(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	wantLogAnyOrder(t, tn, lists...)
+	if _, ok := c.takeListing("run-a", alexID); !ok {
+		t.Error("run-a's listing was taken by another run")
+	}
+
 	// A disable Graph refuses keeps no listing: the dependent reads are
 	// not run, and the Check lists itself.
 	if err := tn.SetFaults(sandbox.FaultRule{Path: "/v1.0/users/" + alexID, Method: "PATCH", Status: 429, RetryAfter: time.Second}); err != nil {
@@ -404,7 +420,7 @@ func TestSandboxDisableThenListDevices(t *testing.T) {
 	if _, err := disableUser.New().Apply(ctx, ucall); steps.ClassOf(err) != steps.Retryable {
 		t.Fatalf("Apply under a 429: %v", err)
 	}
-	if _, ok := c.takeListing(alexID); ok {
+	if _, ok := c.takeListing(ucall.RunID, alexID); ok {
 		t.Error("a listing was kept although the disable was refused")
 	}
 }

@@ -38,7 +38,7 @@ type deviceListing struct {
 // disable's error, the same as for the PATCH sent alone (classify reads
 // it); listings that came back whole are kept for takeListing, others are
 // dropped (disable_devices lists again).
-func (c *Conn) disableThenList(ctx context.Context, id string, patch request) error {
+func (c *Conn) disableThenList(ctx context.Context, runID, id string, patch request) error {
 	if patch.err != nil {
 		return patch.err
 	}
@@ -69,15 +69,28 @@ func (c *Conn) disableThenList(ctx context.Context, id string, patch request) er
 	r, rok := pageOf(answers[*reg.GetId()])
 	o, ook := pageOf(answers[*own.GetId()])
 	if rok && ook {
+		now := time.Now()
 		c.listedMu.Lock()
 		if c.listed == nil {
 			c.listed = map[string]deviceListing{}
 		}
-		c.listed[id] = deviceListing{registered: r, owned: o, at: time.Now()}
+		// Listings no run took (its plan had no disable_devices, or the
+		// run ended first) go once stale, so a long-lived connection
+		// (revoke serve, a bulk) keeps at most a minute's worth.
+		for k, l := range c.listed {
+			if now.Sub(l.at) >= listingFresh {
+				delete(c.listed, k)
+			}
+		}
+		c.listed[listingKey(runID, id)] = deviceListing{registered: r, owned: o, at: now}
 		c.listedMu.Unlock()
 	}
 	return nil
 }
+
+// listingKey keys a listing by run and user: only the run that disabled
+// the user takes it, never a later run for the same user.
+func listingKey(runID, id string) string { return runID + "\x00" + id }
 
 // pageOf decodes a batch item's answer as a page of devices; false when
 // it is not a 200 with one.
@@ -96,12 +109,13 @@ func pageOf(a *batchAnswer) (*devicePage, bool) {
 	return v.(*devicePage), true
 }
 
-// takeListing returns, once, the listing disable_user's batch made for
-// user id, if it is fresh.
-func (c *Conn) takeListing(id string) (deviceListing, bool) {
+// takeListing returns, once, the listing run runID's disable_user batch
+// made for user id, if it is fresh.
+func (c *Conn) takeListing(runID, id string) (deviceListing, bool) {
 	c.listedMu.Lock()
 	defer c.listedMu.Unlock()
-	l, ok := c.listed[id]
-	delete(c.listed, id)
+	k := listingKey(runID, id)
+	l, ok := c.listed[k]
+	delete(c.listed, k)
 	return l, ok && time.Since(l.at) < listingFresh
 }

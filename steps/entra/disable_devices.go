@@ -225,7 +225,11 @@ func planDevices(ctx context.Context, call *steps.Call, listed bool) (devicePlan
 	if p.action != entraspec.ManagedNone {
 		wg.Go(func() { managed, managedErr = c.managedDevices(ctx, id) })
 	}
-	devices, err := c.userDevices(ctx, id, listed)
+	runID := ""
+	if listed {
+		runID = call.RunID
+	}
+	devices, err := c.userDevices(ctx, id, runID, listed)
 	wg.Wait()
 	if err != nil {
 		return devicePlan{}, err
@@ -252,13 +256,13 @@ func planDevices(ctx context.Context, call *steps.Call, listed bool) (devicePlan
 // (the SDK would decode as models.Device) are devices. The two lists
 // are fetched at once: this step sits on the containment path, and each
 // round trip is time the attacker keeps.
-func (c *Conn) userDevices(ctx context.Context, id string, listed bool) ([]*graphObject, error) {
+func (c *Conn) userDevices(ctx context.Context, id, runID string, listed bool) ([]*graphObject, error) {
 	user := c.graph.Users().ByUserId(id)
 	// The first pages disable_user's batch listed after the disable,
 	// when asked for and there.
 	var first deviceListing
 	if listed {
-		first, listed = c.takeListing(id)
+		first, listed = c.takeListing(runID, id)
 	}
 	list := func(what string, get func(next string) (*collection[graphObject, *graphObject], error)) ([]*graphObject, error) {
 		var objs []*graphObject

@@ -62,7 +62,7 @@ func (s *disableUserStep) Apply(ctx context.Context, call *steps.Call) (steps.Ch
 	body := &objectPatch{odataType: "#microsoft.graph.user", accountEnabled: &disabled}
 	// The devices are listed in the same round trip, after the disable
 	// (devices_listed.go), for disable_devices.
-	if err := c.disableThenList(ctx, id, c.withBody(ctx, abs.PATCH, &c.graph.Users().ByUserId(id).BaseRequestBuilder, body)); err != nil {
+	if err := c.disableThenList(ctx, call.RunID, id, c.withBody(ctx, abs.PATCH, &c.graph.Users().ByUserId(id).BaseRequestBuilder, body)); err != nil {
 		return steps.Change{}, classify(ctx, "disable user "+id, err, c.onTarget(ctx, call, disableUserErrors))
 	}
 	return steps.Change{Summary: "accountEnabled: true → false"}, nil

@@ -645,7 +645,7 @@ func (c *Conn) deviceItems(ctx context.Context, id string) []steps.Residual {
 		wg         sync.WaitGroup
 	)
 	wg.Go(func() { managed, managedErr = c.managedDevices(ctx, id) })
-	devices, err := c.userDevices(ctx, id, false)
+	devices, err := c.userDevices(ctx, id, "", false)
 	wg.Wait()
 	var out []steps.Residual
 	if err != nil {
