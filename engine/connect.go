@@ -75,12 +75,13 @@ func Connect(ctx context.Context, reg *steps.Registry, env *Environment, logger 
 
 // openAttempts bounds how often Connect tries a backend whose open failed
 // with a retryable error (a connection dropped during the TLS handshake or
-// the bind, a domain controller restarting): once more is cheap, hammering
-// a host that is down is not.
-const openAttempts = 3
+// the bind, a domain controller restarting): a few more tries over two
+// seconds are cheap beside a run that cannot start, hammering a host that
+// is down is not.
+const openAttempts = 5
 
 // openRetrying opens a backend, retrying retryable failures after a short,
-// growing wait (200 ms, 400 ms).
+// growing wait (200, 400, 600, 800 ms: two seconds in all).
 func openRetrying(ctx context.Context, b *steps.BackendSpec, env *steps.Env) (steps.Conn, error) {
 	for attempt := 1; ; attempt++ {
 		c, err := b.Open(ctx, env)

@@ -44,7 +44,10 @@ func TestConnectRetriesRetryableOpens(t *testing.T) {
 	}{
 		{"a dropped connection is tried again", []error{steps.Errorf(steps.Retryable, "bind: EOF")}, 2, ""},
 		{"twice is still fine", []error{steps.Errorf(steps.Retryable, "a"), steps.Errorf(steps.Retryable, "b")}, 3, ""},
-		{"three retryable failures give up", []error{steps.Errorf(steps.Retryable, "a"), steps.Errorf(steps.Retryable, "b"), steps.Errorf(steps.Retryable, "c")}, 3, "open dir: c"},
+		{"four times is still fine", []error{steps.Errorf(steps.Retryable, "a"), steps.Errorf(steps.Retryable, "b"), steps.Errorf(steps.Retryable, "c"),
+			steps.Errorf(steps.Retryable, "d")}, 5, ""},
+		{"five retryable failures give up", []error{steps.Errorf(steps.Retryable, "a"), steps.Errorf(steps.Retryable, "b"), steps.Errorf(steps.Retryable, "c"),
+			steps.Errorf(steps.Retryable, "d"), steps.Errorf(steps.Retryable, "e")}, 5, "open dir: e"},
 		{"a bad password is not retried", []error{steps.Errorf(steps.Invalid, "invalid credentials")}, 1, "open dir: invalid credentials"},
 	}
 	for _, tt := range tests {
