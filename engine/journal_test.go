@@ -864,3 +864,41 @@ func TestIsAt(t *testing.T) {
 		t.Error("another file at the path is taken for this one")
 	}
 }
+
+// RunStarted: no journal, or one killed before its first line (then
+// discarded), is a run to start; a journal with lines is one to resume; a
+// cut one is neither, and says so.
+func TestRunStarted(t *testing.T) {
+	state := t.TempDir()
+	path, _ := RunPath(state, goldenRunID)
+	if started, err := RunStarted(state, goldenRunID); started || err != nil {
+		t.Errorf("no journal: %v %v", started, err)
+	}
+	j, err := CreateJournal(state, goldenRunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if started, err := RunStarted(state, goldenRunID); started || err != nil {
+		t.Errorf("a journal without a line: %v %v", started, err)
+	}
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the journal without a line was kept: %v", err)
+	}
+	if j, err = CreateJournal(state, goldenRunID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(Event{Type: EventRunStarted, Run: &RunRecord{Runbook: "test"}}); err != nil {
+		t.Fatal(err)
+	}
+	j.Close()
+	if started, err := RunStarted(state, goldenRunID); !started || err != nil {
+		t.Errorf("a started run: %v %v", started, err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	if started, err := RunStarted(state, goldenRunID); !started || err == nil {
+		t.Errorf("a cut journal: %v %v, want it neither started afresh nor silent", started, err)
+	}
+}

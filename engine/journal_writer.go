@@ -166,6 +166,29 @@ func DiscardUnstarted(stateDir, runID string) error {
 	return nil
 }
 
+// RunStarted reports whether run runID has a journal to resume. A journal
+// that never got its first line (DiscardUnstarted's case) is discarded
+// here, and the run counts as not started: its caller starts it afresh
+// under the same id. An error means there is a journal that can be
+// neither resumed nor discarded as it is (held by another process, cut,
+// unreadable): the caller's resume says why.
+func RunStarted(stateDir, runID string) (bool, error) {
+	path, err := RunPath(stateDir, runID)
+	if err != nil {
+		return false, err
+	}
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if _, err := ReadJournal(path); !errors.Is(err, ErrNoEvent) {
+		return true, nil
+	}
+	if err := DiscardUnstarted(stateDir, runID); err != nil {
+		return true, err
+	}
+	return false, nil
+}
+
 // unstartedSeal checks that the seal of the journal at path records no
 // line (or is missing: the kill came before CreateJournal wrote it). A
 // seal that records lines beside a journal with none says the journal

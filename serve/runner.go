@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 
 	"github.com/revoke-dev/revoke/engine"
@@ -66,21 +65,13 @@ func (s *Server) execute(ctx context.Context, id string) {
 // runOrResume starts run id afresh, or, when its journal exists (the
 // service stopped or died while it ran), resumes it from there.
 func (s *Server) runOrResume(ctx context.Context, id string, req RunRequest, caller Caller, approver *Caller) (*engine.Result, error) {
-	path, err := engine.RunPath(s.Env.StateDir, id)
-	if err != nil {
+	// A journal killed before its first line is discarded: that run did
+	// nothing and starts afresh.
+	switch started, err := engine.RunStarted(s.Env.StateDir, id); {
+	case err != nil:
 		return nil, err
-	}
-	if _, err := os.Stat(path); err == nil {
-		res, err := s.resume(ctx, id)
-		if !errors.Is(err, engine.ErrNoEvent) {
-			return res, err
-		}
-		// Killed between creating the journal and writing its first
-		// line: nothing was done, so the run starts afresh.
-		if err := engine.DiscardUnstarted(s.Env.StateDir, id); err != nil {
-			return nil, err
-		}
-		s.Logger.Warn("the run's journal was created and holds no event: it never started, so it starts now", "run", id)
+	case started:
+		return s.resume(ctx, id)
 	}
 	subject, err := s.Env.Conns.Resolve(ctx, s.Env.Registry, req.User)
 	if err != nil {

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"sort"
@@ -237,25 +236,11 @@ func (r *resumeCmd) resumeBulk(ctx context.Context, c *cli, stateDir, bulkID str
 	b := &bulkRunner{c: c, sess: sess, ws: ws, rb: rb, manifest: m, wait: r.wait, force: r.force, jsonOut: r.output != "text", out: c.stdout,
 		sched: engine.NewBulkScheduler(engine.BulkConfig{Concurrency: concurrency, Window: r.window})}
 	return b.run(ctx, func(e engine.BulkEntry) bool {
-		path := mustRunPath(stateDir, e.RunID)
-		if _, err := os.Stat(path); err != nil {
-			return false
-		}
-		// Killed between creating its journal and writing the first
-		// line, the run did nothing: it starts afresh under its id.
-		if _, err := engine.ReadJournal(path); errors.Is(err, engine.ErrNoEvent) && engine.DiscardUnstarted(stateDir, e.RunID) == nil {
-			return false
-		}
-		return true
+		// A journal that cannot be discarded is resumed, which says why
+		// it cannot go on.
+		started, err := engine.RunStarted(stateDir, e.RunID)
+		return started || err != nil
 	})
-}
-
-func mustRunPath(stateDir, runID string) string {
-	p, err := engine.RunPath(stateDir, runID)
-	if err != nil {
-		return ""
-	}
-	return p
 }
 
 // run runs every subject of the manifest; started says which have a

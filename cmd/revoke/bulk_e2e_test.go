@@ -305,7 +305,7 @@ func TestBulkCrashThenResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, s := range m0.Subjects {
-		if _, err := os.Stat(mustRunPath(e.stateDir, s.RunID)); err != nil {
+		if started, err := engine.RunStarted(e.stateDir, s.RunID); err == nil && !started {
 			j, err := engine.CreateJournal(e.stateDir, s.RunID)
 			if err != nil {
 				t.Fatal(err)

@@ -2,8 +2,10 @@ package entra
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	abs "github.com/microsoft/kiota-abstractions-go"
 	jsonser "github.com/microsoft/kiota-serialization-json-go"
 	msgraphgocore "github.com/microsoftgraph/msgraph-sdk-go-core"
 )
@@ -46,17 +48,20 @@ func (c *Conn) disableThenList(ctx context.Context, runID, id string, patch requ
 	regInfo, regErr := user.RegisteredDevices().ToGetRequestInformation(ctx, nil)
 	ownInfo, ownErr := user.OwnedDevices().ToGetRequestInformation(ctx, nil)
 	batch := msgraphgocore.NewBatchRequest(c.graph.GetAdapter())
-	disable, err := batch.AddBatchRequestStep(*patch.info)
-	if err != nil || regErr != nil || ownErr != nil {
+	var items [3]msgraphgocore.BatchItem
+	err := errors.Join(regErr, ownErr)
+	for i, info := range []*abs.RequestInformation{patch.info, regInfo, ownInfo} {
+		if err == nil {
+			items[i], err = batch.AddBatchRequestStep(*info)
+		}
+	}
+	if err != nil {
+		// Nothing was sent: the disable goes alone, and disable_devices
+		// lists the devices itself.
 		_, err := send[graphUser](ctx, c, patch)
 		return err
 	}
-	reg, err1 := batch.AddBatchRequestStep(*regInfo)
-	own, err2 := batch.AddBatchRequestStep(*ownInfo)
-	if err1 != nil || err2 != nil {
-		_, err := send[graphUser](ctx, c, patch)
-		return err
-	}
+	disable, reg, own := items[0], items[1], items[2]
 	reg.DependsOnItem(disable)
 	own.DependsOnItem(disable)
 	answers, err := c.postBatch(ctx, batch)
