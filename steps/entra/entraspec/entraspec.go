@@ -187,7 +187,10 @@ var DisableUser = steps.Spec{
 	Name:    "entra.disable_user",
 	Summary: "Block cloud sign-in (accountEnabled false)",
 	Description: "PATCHes the user's accountEnabled to false. For a synced user the next directory " +
-		"sync reverts it unless the on-premises account is disabled too.",
+		"sync reverts it unless the on-premises account is disabled too. The PATCH goes in a $batch " +
+		"with the listings of the user's registered and owned devices, which Graph runs after it, " +
+		"so that entra.disable_devices starts from devices listed after the disable, one round " +
+		"trip sooner; a runbook without that step pays two reads for nothing.",
 	Permissions: append(Graph("User.EnableDisableAccount.All", "User.Read.All"), Role(RoleOverAdmins)),
 	Idempotent:  true,
 	Containment: true,
