@@ -811,14 +811,7 @@ func TestDiscardUnstarted(t *testing.T) {
 // never started: it is neither discarded nor opened as one.
 func TestDiscardUnstartedRefusesACutJournal(t *testing.T) {
 	state := t.TempDir()
-	j, err := CreateJournal(state, goldenRunID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := j.Append(Event{Type: EventRunStarted, Run: &RunRecord{Runbook: "test"}}); err != nil {
-		t.Fatal(err)
-	}
-	j.Close()
+	startedJournal(t, state).Close()
 	path, _ := RunPath(state, goldenRunID)
 	if err := os.Truncate(path, 0); err != nil {
 		t.Fatal(err)
@@ -885,13 +878,7 @@ func TestRunStarted(t *testing.T) {
 	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the journal without a line was kept: %v", err)
 	}
-	if j, err = CreateJournal(state, goldenRunID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := j.Append(Event{Type: EventRunStarted, Run: &RunRecord{Runbook: "test"}}); err != nil {
-		t.Fatal(err)
-	}
-	j.Close()
+	startedJournal(t, state).Close()
 	if started, err := RunStarted(state, goldenRunID); !started || err != nil {
 		t.Errorf("a started run: %v %v", started, err)
 	}
@@ -901,4 +888,18 @@ func TestRunStarted(t *testing.T) {
 	if started, err := RunStarted(state, goldenRunID); !started || err == nil {
 		t.Errorf("a cut journal: %v %v, want it neither started afresh nor silent", started, err)
 	}
+}
+
+// startedJournal creates run goldenRunID's journal in state with its
+// run_started line, open.
+func startedJournal(t *testing.T, state string) *Journal {
+	t.Helper()
+	j, err := CreateJournal(state, goldenRunID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := j.Append(Event{Type: EventRunStarted, Run: &RunRecord{Runbook: "test"}}); err != nil {
+		t.Fatal(err)
+	}
+	return j
 }
