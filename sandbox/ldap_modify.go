@@ -250,15 +250,8 @@ func (s *ldapServer) planPassword(plan *modifyPlan, acct *ADAccount, service boo
 		if len(c.Modification.Vals) != 1 {
 			return 0, gldap.ResultConstraintViolation, diagPasswordValue
 		}
-		pw, ok := decodeUnicodePwd(c.Modification.Vals[0])
-		if !ok {
-			return 0, gldap.ResultConstraintViolation, diagPasswordValue
-		}
-		if !passwordComplex(pw, acct.SAMAccountName) {
-			return 0, gldap.ResultConstraintViolation, diagComplexity
-		}
-		plan.password, plan.touched = &pw, true
-		return 0, gldap.ResultSuccess, ""
+		code, diag := setPassword(plan, c.Modification.Vals[0], acct.SAMAccountName)
+		return 0, code, diag
 	case gldap.DeleteAttribute:
 		if len(changes) < 2 || changes[1].Operation != gldap.AddAttribute ||
 			attrKey(changes[1].Modification.Type) != "unicodepwd" ||
@@ -269,18 +262,25 @@ func (s *ldapServer) planPassword(plan *modifyPlan, acct *ADAccount, service boo
 		if !ok || subtle.ConstantTimeCompare([]byte(old), []byte(acct.Password)) != 1 {
 			return 0, gldap.ResultConstraintViolation, diagPasswordValue
 		}
-		pw, ok := decodeUnicodePwd(changes[1].Modification.Vals[0])
-		if !ok {
-			return 0, gldap.ResultConstraintViolation, diagPasswordValue
-		}
-		if !passwordComplex(pw, acct.SAMAccountName) {
-			return 0, gldap.ResultConstraintViolation, diagComplexity
-		}
-		plan.password, plan.touched = &pw, true
-		return 1, gldap.ResultSuccess, ""
+		code, diag := setPassword(plan, changes[1].Modification.Vals[0], acct.SAMAccountName)
+		return 1, code, diag
 	}
 	// An Add without the Delete of the old value is neither a reset nor a change.
 	return 0, gldap.ResultUnwillingToPerform, diagWillNotPerform
+}
+
+// setPassword plans the new password encoded in v (unicodePwd's quoted
+// UTF-16), refused when it is not one or not complex enough for sam.
+func setPassword(plan *modifyPlan, v, sam string) (int, string) {
+	pw, ok := decodeUnicodePwd(v)
+	if !ok {
+		return gldap.ResultConstraintViolation, diagPasswordValue
+	}
+	if !passwordComplex(pw, sam) {
+		return gldap.ResultConstraintViolation, diagComplexity
+	}
+	plan.password, plan.touched = &pw, true
+	return gldap.ResultSuccess, ""
 }
 
 // planUAC stages a change of userAccountControl the way AD takes one, in
